@@ -1,0 +1,313 @@
+"""`metertwin run | simulate | models`: the command line.
+
+User mistakes (a bad model, config or scenario file, an unusable data directory) end with
+one line naming the problem and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import importlib.util
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from metertwin import __version__
+from metertwin.config import load_config
+from metertwin.meter.clock import Clock
+from metertwin.models import DEFAULT_MODEL, DeviceModel, builtin_model_names, load_model
+from metertwin.models.energy import energy_register_values
+from metertwin.schema import SchemaError
+from metertwin.storage import StorageError
+
+if TYPE_CHECKING:
+    from metertwin.runtime.session import Session
+
+EXIT_USAGE = 2
+
+
+class UserError(Exception):
+    """A mistake in what the user asked for; printed as one line, exit code 2."""
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"expected a TCP port 1..65535, got {text!r}")
+    return int(text)
+
+
+def _add_meter_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model", help=f"built-in model name or model file (default {DEFAULT_MODEL})"
+    )
+    parser.add_argument(
+        "--config", type=Path, help="TOML config file ([meter], [scenario], [sts], model overrides)"
+    )
+    parser.add_argument("--data", type=Path, help="the meter's memory (default ./data/MODEL)")
+    parser.add_argument(
+        "--scenario", help="household (default), household-pv, idle, constant, or a scenario file"
+    )
+    parser.add_argument(
+        "--start", help="ISO date-time at which a new meter starts (local wall time without offset)"
+    )
+    parser.add_argument("--serial", help="serial number of a new meter")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="metertwin", description="A software smart electricity meter."
+    )
+    parser.add_argument("--version", action="version", version=f"metertwin {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run a meter in real (or sped-up) time with a live panel")
+    _add_meter_options(run)
+    run.add_argument(
+        "--host", default="127.0.0.1", help="address for the DLMS server (default 127.0.0.1)"
+    )
+    run.add_argument("--port", type=_port, default=4059, help="DLMS TCP port (default 4059)")
+    run.add_argument(
+        "--speed", type=_positive_float, default=1.0, help="meter seconds per real second"
+    )
+    run.add_argument("--duration", type=_positive_float, help="stop after this many real seconds")
+    run.add_argument(
+        "--no-panel", action="store_true", help="print a line per second instead of the panel"
+    )
+
+    sim = commands.add_parser(
+        "simulate", help="run a meter in accelerated time and write its registers"
+    )
+    _add_meter_options(sim)
+    span = sim.add_mutually_exclusive_group(required=True)
+    span.add_argument(
+        "--days",
+        type=_positive_float,
+        help="how many days to simulate from the meter's present instant",
+    )
+    span.add_argument("--until", help="simulate until this ISO date-time (resumable)")
+    sim.add_argument(
+        "--out", type=Path, help="where registers.csv goes (default: the data directory)"
+    )
+    sim.add_argument(
+        "--progress",
+        choices=("bar", "jsonl", "none"),
+        default="bar",
+        help="progress bar, a JSON line per committed day, or nothing",
+    )
+
+    models = commands.add_parser("models", help="list the built-in device models, or print one")
+    models.add_argument("action", nargs="?", choices=("list", "show"), default="list")
+    models.add_argument("name", nargs="?", help="model to print with `show`")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "models":
+            return _models(args)
+        if args.command == "simulate":
+            return _simulate(args)
+        return _run(args)
+    except (SchemaError, StorageError, UserError) as exc:
+        print(f"metertwin: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+# -- models -----------------------------------------------------------------------------
+
+
+def _models(args: argparse.Namespace) -> int:
+    if args.action == "show":
+        if not args.name:
+            raise UserError("models show: name a model (see `metertwin models`)")
+        print(load_model(args.name).text, end="")
+        return 0
+    for name in builtin_model_names():
+        model = load_model(name)
+        print(f"{name:14} {model.spec.description}")
+    print(
+        "\nCopy one with `metertwin models show NAME > my.toml`, edit it, then use --model my.toml."
+    )
+    return 0
+
+
+# -- sessions ---------------------------------------------------------------------------
+
+
+def _open(
+    args: argparse.Namespace, default_start: Callable[[DeviceModel], int], timeline: str
+) -> Session:
+    from metertwin.runtime.session import open_session
+
+    config = load_config(args.config)
+    model_name = args.model or config.model
+    data_dir = args.data
+    if data_dir is None:
+        data_dir = Path("data") / (Path(model_name).stem if model_name else DEFAULT_MODEL)
+    return open_session(
+        data_dir,
+        model_name,
+        config,
+        args.scenario,
+        args.start,
+        default_start,
+        timeline,
+        args.serial,
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.live import Live
+
+    from metertwin.panel import render, summary_line
+    from metertwin.runtime.realtime import run_realtime
+    from metertwin.runtime.session import SIMULATED, TIMELINE_KEY, WALL
+
+    now_ms = int(time.time()) * 1000
+    session = _open(args, lambda _model: now_ms, WALL)
+    try:
+        if session.timeline == WALL:
+            if args.speed != 1.0:
+                session.commit(meta={TIMELINE_KEY: SIMULATED})
+                session.timeline = SIMULATED
+            elif not session.created and session.meter.now_ms < now_ms:
+                session.pass_outage(now_ms)
+        status = (
+            f"data {session.store.directory}  speed x{args.speed:g}"
+            f"  scenario {session.scenario.name}"
+            f"  DLMS server ({args.host}:{args.port}): not in this version yet  Ctrl-C stops"
+        )
+        if args.no_panel:
+            last = [0.0]
+
+            def log(s: Session) -> None:
+                if time.monotonic() - last[0] >= 1.0:
+                    last[0] = time.monotonic()
+                    print(summary_line(s.meter), flush=True)
+
+            asyncio.run(run_realtime(session, args.speed, log, args.duration))
+            print(summary_line(session.meter), flush=True)
+        else:
+            console = Console()
+            with Live(render(session.meter, status), console=console, refresh_per_second=4) as live:
+                asyncio.run(
+                    run_realtime(
+                        session,
+                        args.speed,
+                        lambda s: live.update(render(s.meter, status)),
+                        args.duration,
+                    )
+                )
+        session.commit()
+    finally:
+        session.close()
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from metertwin.runtime.session import SIMULATED, parse_start
+
+    today = datetime.now().replace(hour=0, minute=0, second=0, microsecond=0)
+
+    def local_midnight(model: DeviceModel) -> int:
+        """A new meter without --start begins at today's local midnight."""
+        return Clock(model.spec.clock, 0).meter_ms_for_local(today)
+
+    session = _open(args, local_midnight, SIMULATED)
+    try:
+        meter = session.meter
+        begin = meter.now_ms
+        if args.until:
+            until = parse_start(args.until, session.model)
+        else:
+            until = begin + int(timedelta(days=args.days).total_seconds() * 1000)
+        if until < begin:
+            raise UserError("--until lies before the meter's present instant")
+        total = max(until - begin, 1)
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>5.1f}%"),
+            TimeElapsedColumn(),
+            disable=args.progress != "bar",
+        ) as progress:
+            task = progress.add_task(f"simulating {session.model.spec.name}", total=total)
+            while meter.now_ms < until:
+                stop = min(session.next_local_midnight(), until)
+                session.advance_to(stop)
+                progress.update(task, completed=meter.now_ms - begin)
+                if args.progress == "jsonl":
+                    record = {
+                        "now_ms": meter.now_ms,
+                        "local": meter.local_time().isoformat(),
+                        "registers": energy_register_values(meter),
+                    }
+                    print(json.dumps(record), flush=True)
+        out = args.out or session.store.directory
+        written = _export(session, out)
+        if args.progress != "jsonl":
+            print(
+                f"{session.model.spec.name}: meter at {meter.local_time():%Y-%m-%d %H:%M:%S}, "
+                f"memory in {session.store.directory}, registers in {', '.join(map(str, written))}"
+            )
+    finally:
+        session.close()
+    return 0
+
+
+def _export(session: Session, out: Path) -> list[Path]:
+    """Daily register snapshots plus the present state, as CSV (and Parquet if available)."""
+    out.mkdir(parents=True, exist_ok=True)
+    rows = session.store.snapshots()
+    meter = session.meter
+    rows.append((meter.now_ms, meter.local_time().isoformat(), energy_register_values(meter)))
+    codes = list(rows[-1][2])
+    path = out / "registers.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["utc_ms", "local_time", *(f"{c} [Wh]" for c in codes)])
+        for now_ms, local, registers in rows:
+            writer.writerow([now_ms, local, *(_wh(registers[c]) for c in codes)])
+    written = [path]
+    if importlib.util.find_spec("pyarrow") is not None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.table(
+            {
+                "utc_ms": [r[0] for r in rows],
+                "local_time": [r[1] for r in rows],
+                **{f"{c}_mWh": [r[2][c] for r in rows] for c in codes},
+            }
+        )
+        parquet = out / "registers.parquet"
+        pq.write_table(table, parquet)
+        written.append(parquet)
+    return written
+
+
+def _wh(mwh: int) -> str:
+    sign = "-" if mwh < 0 else ""
+    return f"{sign}{abs(mwh) // 1000}.{abs(mwh) % 1000:03d}"

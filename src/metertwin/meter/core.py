@@ -1,0 +1,204 @@
+"""The meter: one deterministic core that every function and protocol hangs on.
+
+`advance`/`feed` move the meter from its present instant to a later one under given
+physical inputs. Power is piecewise constant, so energy is integrated exactly; the core
+stops at every boundary it owns (tariff switch, day change, DST change, passive calendar
+activation) to act there (architecture, "Time"). Commands (clock setting, relay
+transitions, configuration) apply between advances, at the present instant.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from metertwin.meter.calendar import ActivityCalendar, CalendarSet, SpecialDay
+from metertwin.meter.clock import Clock, TimeSetting
+from metertwin.meter.disconnect import DisconnectControl, RelayChange, Transition
+from metertwin.meter.inputs import Fault, InputSeries, PhysicalState
+from metertwin.meter.metrology import Instantaneous, Metrology, MetrologyConfig, PreparedSeries
+from metertwin.meter.registers import MICRO_PER_MILLI_WH, Energy, EnergyRegisters
+from metertwin.meter.spec import DeviceSpec
+
+STATE_FORMAT = 1
+"""Version of the `to_state` layout; storage refuses snapshots of another version."""
+
+
+class Meter:
+    """A meter's complete state and behaviour. Times are UTC milliseconds of the world
+    (``now_ms``); the meter's own clock may differ (drift, settings)."""
+
+    def __init__(self, spec: DeviceSpec, start_ms: int, serial_number: str = "00000001") -> None:
+        self.spec = spec
+        self.serial_number = serial_number
+        self.now_ms = start_ms
+        self.clock = Clock(spec.clock, start_ms)
+        self.calendar = ActivityCalendar(
+            spec.calendar, special_days=spec.special_days, capacity=spec.capacity
+        )
+        self.registers = EnergyRegisters(spec.ratings.phases, spec.capacity.rates)
+        self.disconnect = DisconnectControl(spec.control_mode)
+        self.metrology = Metrology(spec.ratings, spec.ratios, spec.metrology)
+        self.inputs = PhysicalState.idle(
+            spec.ratings.phases, spec.ratings.nominal_voltage_v, spec.ratings.frequency_hz
+        )
+        self.rate = self.calendar.rate_at(self.local_time())
+        self._boundary: int | None = None
+
+    # -- time -------------------------------------------------------------------------
+
+    def advance(self, to_ms: int, inputs: PhysicalState | None = None) -> None:
+        """Move to ``to_ms``; ``inputs`` (if given) hold from now on, else the present ones."""
+        if to_ms < self.now_ms:
+            raise ValueError("the meter cannot go back in time")
+        if inputs is not None:
+            self.inputs = inputs
+        if to_ms == self.now_ms:
+            return
+        self.feed(InputSeries.constant(self.now_ms, to_ms, self.inputs))
+
+    def feed(self, series: InputSeries) -> None:
+        """Move to ``series.end_ms`` under the series' inputs. The series must cover the
+        present instant; what lies before it is ignored (already integrated)."""
+        if series.start > self.now_ms:
+            raise ValueError("inputs must start at or before the meter's present instant")
+        end = series.end_ms
+        if end <= self.now_ms:
+            return
+        prepared = PreparedSeries(series, self.metrology.rate_matrix(series))
+        while self.now_ms < end:
+            boundary = self._next_boundary()
+            stop = min(boundary, end)
+            if self.disconnect.output_state:
+                self.registers.add(prepared.integral(self.now_ms, stop), self.rate)
+            self.now_ms = stop
+            if stop == boundary:
+                self._at_boundary()
+        self.inputs = series.state_at_index(len(series) - 1)
+
+    def _next_boundary(self) -> int:
+        if self._boundary is None:
+            self._boundary = self._compute_boundary()
+        return self._boundary
+
+    def _compute_boundary(self) -> int:
+        clock = self.clock
+        meter_now = clock.meter_ms(self.now_ms)
+        wall = clock.local(meter_now)
+        # not_before: in the autumn overlap a wall time occurs twice; take the coming one.
+        change = self.calendar.next_change_after(wall)
+        candidate = clock.meter_ms_for_local(change, not_before=meter_now + 1)
+        while candidate <= meter_now:
+            change = self.calendar.next_change_after(change)
+            candidate = clock.meter_ms_for_local(change, not_before=meter_now + 1)
+        dst_change = clock.next_dst_change(meter_now)
+        if dst_change is not None:
+            candidate = min(candidate, dst_change)
+        return max(clock.true_ms_for(candidate), self.now_ms + 1)
+
+    def _at_boundary(self) -> None:
+        wall = self.local_time()
+        self.calendar.activate_passive_if_due(wall)
+        self.rate = self.calendar.rate_at(wall)
+        self._boundary = None
+
+    # -- commands ---------------------------------------------------------------------
+
+    def set_clock(self, new_meter_ms: int) -> TimeSetting:
+        """Set the meter's clock (HES time synchronisation or local setting)."""
+        setting = self.clock.set_time(self.now_ms, new_meter_ms)
+        self._at_boundary()
+        return setting
+
+    def operate_relay(self, transition: Transition) -> RelayChange | None:
+        return self.disconnect.apply(transition, self.now_ms)
+
+    def set_passive_calendar(self, calendar: CalendarSet, activate_at: datetime | None) -> None:
+        self.calendar.set_passive(calendar, activate_at)
+        self._at_boundary()
+
+    def insert_special_day(self, entry: SpecialDay) -> None:
+        self.calendar.insert_special_day(entry)
+        self._at_boundary()
+
+    def delete_special_day(self, index: int) -> None:
+        self.calendar.delete_special_day(index)
+        self._at_boundary()
+
+    def set_metrology(self, config: MetrologyConfig) -> None:
+        self.metrology = Metrology(self.spec.ratings, self.spec.ratios, config)
+
+    # -- readings ---------------------------------------------------------------------
+
+    def meter_time_ms(self) -> int:
+        return self.clock.meter_ms(self.now_ms)
+
+    def local_time(self) -> datetime:
+        return self.clock.local(self.clock.meter_ms(self.now_ms))
+
+    def energy_mwh(self, quantity: Energy, phase: int = 0, rate: int = 0) -> int:
+        """A register on the primary side in whole mWh (floor; exact, never decreasing)."""
+        return self.registers.micro(quantity, phase, rate) // MICRO_PER_MILLI_WH
+
+    def instantaneous(self) -> Instantaneous:
+        return self.metrology.instantaneous(self.inputs, self.disconnect.output_state)
+
+    @property
+    def faults(self) -> Fault:
+        return self.inputs.faults
+
+    # -- persistence ------------------------------------------------------------------
+
+    def to_state(self) -> dict[str, Any]:
+        """Everything that makes this meter this meter, JSON-serialisable."""
+        config = self.metrology.config
+        return {
+            "format": STATE_FORMAT,
+            "model": self.spec.name,
+            "serial_number": self.serial_number,
+            "now_ms": self.now_ms,
+            "rate": self.rate,
+            "clock": self.clock.to_state(),
+            "calendar": self.calendar.to_state(),
+            "registers": self.registers.to_state(),
+            "disconnect": self.disconnect.to_state(),
+            "metrology": {
+                "export_enabled": config.export_enabled,
+                "absolute_mode": config.absolute_mode,
+                "neutral_measured": config.neutral_measured,
+            },
+            "inputs": {
+                "voltage_v": list(self.inputs.voltage_v),
+                "active_w": list(self.inputs.active_w),
+                "reactive_var": list(self.inputs.reactive_var),
+                "frequency_hz": self.inputs.frequency_hz,
+                "ambient_c": self.inputs.ambient_c,
+                "earth_leakage_a": self.inputs.earth_leakage_a,
+                "faults": int(self.inputs.faults),
+            },
+        }
+
+    @classmethod
+    def from_state(cls, spec: DeviceSpec, state: dict[str, Any]) -> Meter:
+        if state.get("format") != STATE_FORMAT:
+            raise ValueError(f"meter state format {state.get('format')!r} is not {STATE_FORMAT}")
+        meter = cls(spec, int(state["now_ms"]), str(state["serial_number"]))
+        meter.clock = Clock.from_state(state["clock"])
+        meter.calendar = ActivityCalendar.from_state(state["calendar"])
+        meter.registers = EnergyRegisters.from_state(state["registers"])
+        meter.disconnect = DisconnectControl.from_state(state["disconnect"])
+        meter.metrology = Metrology(
+            spec.ratings, spec.ratios, MetrologyConfig(**state["metrology"])
+        )
+        inputs = state["inputs"]
+        meter.inputs = PhysicalState(
+            voltage_v=tuple(inputs["voltage_v"]),
+            active_w=tuple(inputs["active_w"]),
+            reactive_var=tuple(inputs["reactive_var"]),
+            frequency_hz=float(inputs["frequency_hz"]),
+            ambient_c=float(inputs["ambient_c"]),
+            earth_leakage_a=float(inputs["earth_leakage_a"]),
+            faults=Fault(int(inputs["faults"])),
+        )
+        meter.rate = int(state["rate"])
+        return meter

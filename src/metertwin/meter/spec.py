@@ -1,0 +1,30 @@
+"""What distinguishes one meter type from another, as plain data (architecture principle 3).
+
+`metertwin.models` builds a `DeviceSpec` from a validated model file; the core only ever
+sees this immutable value, shared by every meter of the type (per-meter state lives in
+`Meter`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from metertwin.meter.calendar import CalendarSet, Capacity, SpecialDay
+from metertwin.meter.clock import ClockConfig
+from metertwin.meter.metrology import MetrologyConfig, Ratings, TransformerRatios
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    name: str
+    description: str
+    ratings: Ratings
+    ratios: TransformerRatios
+    metrology: MetrologyConfig
+    clock: ClockConfig
+    calendar: CalendarSet
+    special_days: tuple[SpecialDay, ...]
+    capacity: Capacity
+    control_mode: int
+    functions: frozenset[str]
+    display: tuple[str, ...]

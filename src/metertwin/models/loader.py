@@ -1,0 +1,331 @@
+"""Load and validate device model files into `DeviceSpec` values.
+
+A model names the meter's ratings, functions, clock rules, default tariffs, relay control
+mode, display list and the world its default scenario simulates. Mistakes stop with the
+file, the field path and what was expected (`SchemaError`), never a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from metertwin.meter.calendar import (
+    CalendarError,
+    CalendarSet,
+    Capacity,
+    DayProfile,
+    Season,
+    SpecialDay,
+    Switch,
+    WeekProfile,
+)
+from metertwin.meter.clock import ClockConfig, DstConfig, DstRule
+from metertwin.meter.metrology import MetrologyConfig, Ratings, TransformerRatios
+from metertwin.meter.spec import DeviceSpec
+from metertwin.schema import SchemaError, TableReader, deep_merge, parse_toml
+
+DEFAULT_MODEL = "pmm1220"  # the default meter of `make run`: a prepayment household meter
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_OBIS = re.compile(r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$")
+_HHMM = re.compile(r"^(\d{2}):(\d{2})$")
+_MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})$")
+_SPECIAL_DATE = re.compile(r"^(\*|\d{4})-(\*|\d{2})-(\d{2})$")
+
+
+@dataclass(frozen=True)
+class WorldDefaults:
+    """The installation a model's default scenario simulates (not part of the meter)."""
+
+    annual_kwh: float
+    pv_kwp: float
+    latitude: float
+    longitude: float
+
+
+@dataclass(frozen=True)
+class DeviceModel:
+    spec: DeviceSpec
+    world: WorldDefaults
+    source: str  # built-in name or file path
+    text: str  # the model file as read, stored with each meter's memory
+    seed: str
+    manufacturer: str
+
+
+def builtin_model_names() -> list[str]:
+    folder = resources.files("metertwin.models") / "data"
+    return sorted(
+        p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
+    )
+
+
+def _builtin_text(name: str) -> str:
+    return (resources.files("metertwin.models") / "data" / f"{name}.toml").read_text("utf-8")
+
+
+def load_model(
+    name_or_path: str, overrides: Mapping[str, Any] | None = None, overrides_source: str = "config"
+) -> DeviceModel:
+    """A built-in model by name, or a model file by path; `overrides` (a config file's
+    tables) are merged over it before validation."""
+    if name_or_path in builtin_model_names():
+        text, source = _builtin_text(name_or_path), name_or_path
+    else:
+        path = Path(name_or_path)
+        if not path.is_file():
+            known = ", ".join(builtin_model_names())
+            raise SchemaError(name_or_path, "", f"no such model file or built-in model ({known})")
+        try:
+            text = path.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SchemaError(name_or_path, "", f"cannot read model file ({exc})") from None
+        source = str(path)
+    return model_from_text(text, source, overrides, overrides_source)
+
+
+def model_from_text(
+    text: str,
+    source: str,
+    overrides: Mapping[str, Any] | None = None,
+    overrides_source: str = "config",
+) -> DeviceModel:
+    document = parse_toml(text, source)
+    if overrides:
+        _check_overrides(document, overrides, overrides_source)
+        document = deep_merge(document, overrides)
+    return _ModelReader(document, source).read(text)
+
+
+def _check_overrides(
+    document: Mapping[str, Any], overrides: Mapping[str, Any], source: str, path: str = ""
+) -> None:
+    """An override may only change what the model schema knows; name the config file."""
+    for key, value in overrides.items():
+        where = f"{path}.{key}" if path else key
+        if isinstance(value, Mapping):
+            if key in document and not isinstance(document[key], Mapping):
+                raise SchemaError(source, where, "expected a value, got a table")
+            _check_overrides(document.get(key, {}), value, source, where)
+        elif key in document and isinstance(document[key], Mapping):
+            raise SchemaError(source, where, "expected a table")
+
+
+def _minutes(reader: TableReader, key: str, text: str) -> int:
+    match = _HHMM.match(text)
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        raise reader.error(key, f"expected a time of day HH:MM, got {text!r}")
+    return int(match[1]) * 60 + int(match[2])
+
+
+class _ModelReader:
+    def __init__(self, document: Mapping[str, Any], source: str) -> None:
+        self.root = TableReader(document, source)
+        self.source = source
+
+    def read(self, text: str) -> DeviceModel:
+        root = self.root
+        model = root.table("model")
+        name = model.str("name")
+        description = model.str("description")
+        seed = model.str("seed", "")
+        manufacturer = model.str("manufacturer", "")
+        functions = frozenset(model.str_list("functions", []))
+        model.finish()
+        ratings = self._ratings(root.table("ratings"))
+        ratios = self._transformer(root.table("transformer", None))
+        metrology = self._metrology(root.table("metrology", None))
+        clock = self._clock(root.table("clock"))
+        control = root.table("disconnect", None)
+        control_mode = control.int("control_mode", 1, low=0, high=6)
+        control.finish()
+        capacity, calendar, special_days = self._tariffs(root.table("tariffs"))
+        display = root.table("display", None)
+        display_list = display.str_list("list", [])
+        for i, code in enumerate(display_list):
+            if not _OBIS.match(code):
+                raise display.error(
+                    f"list[{i}]", f"expected an OBIS code A.B.C.D.E.F, got {code!r}"
+                )
+        display.finish()
+        world = self._world(root.table("world", None))
+        root.finish()
+        spec = DeviceSpec(
+            name=name,
+            description=description,
+            ratings=ratings,
+            ratios=ratios,
+            metrology=metrology,
+            clock=clock,
+            calendar=calendar,
+            special_days=special_days,
+            capacity=capacity,
+            control_mode=control_mode,
+            functions=functions,
+            display=tuple(display_list),
+        )
+        return DeviceModel(spec, world, self.source, text, seed, manufacturer)
+
+    def _ratings(self, t: TableReader) -> Ratings:
+        phases = t.int("phases")
+        if phases not in (1, 3):
+            raise t.error("phases", f"expected 1 (single-phase) or 3 (three-phase), got {phases}")
+        basic = t.float("basic_current_a", low=0.001)
+        ratings = Ratings(
+            phases=phases,
+            nominal_voltage_v=t.float("nominal_voltage_v", low=1.0),
+            basic_current_a=basic,
+            max_current_a=t.float("max_current_a", low=basic),
+            frequency_hz=t.float("frequency_hz", low=1.0),
+            starting_current_ratio=t.float("starting_current_percent", 0.4, low=0.0, high=10.0)
+            / 100.0,
+            meter_constant_imp_per_kwh=t.int("meter_constant_imp_per_kwh", 1000, low=1),
+        )
+        t.str("accuracy_class_active", "")
+        t.str("accuracy_class_reactive", "")
+        t.finish()
+        return ratings
+
+    def _transformer(self, t: TableReader) -> TransformerRatios:
+        ct = t.int_list("ct", [1, 1], length=2)
+        vt = t.int_list("vt", [1, 1], length=2)
+        for key, pair in (("ct", ct), ("vt", vt)):
+            if min(pair) < 1:
+                raise t.error(
+                    key, f"expected two positive integers [primary, secondary], got {pair}"
+                )
+        t.finish()
+        return TransformerRatios(ct[0], ct[1], vt[0], vt[1])
+
+    def _metrology(self, t: TableReader) -> MetrologyConfig:
+        config = MetrologyConfig(
+            export_enabled=t.bool("export_enabled", True),
+            absolute_mode=t.bool("absolute_mode", False),
+            neutral_measured=t.bool("neutral_measured", False),
+        )
+        t.finish()
+        return config
+
+    def _clock(self, t: TableReader) -> ClockConfig:
+        offset = t.int("utc_offset_minutes", low=-720, high=840)
+        drift = t.float("drift_ppm", 0.0, low=-1000.0, high=1000.0)
+        dst: DstConfig | None = None
+        if t.has("dst"):
+            d = t.table("dst")
+            enabled = d.bool("enabled", True)
+            deviation = d.int("deviation_minutes", 60, low=-120, high=120)
+            dst = DstConfig(
+                enabled, self._dst_rule(d.table("begin")), self._dst_rule(d.table("end")), deviation
+            )
+            d.finish()
+        t.finish()
+        return ClockConfig(utc_offset_minutes=offset, dst=dst, drift_ppm=drift)
+
+    def _dst_rule(self, t: TableReader) -> DstRule:
+        month = t.int("month", low=1, high=12)
+        raw_day = t.value("day", None)
+        if raw_day == "last":
+            day = -1
+        elif isinstance(raw_day, int) and not isinstance(raw_day, bool) and 1 <= raw_day <= 31:
+            day = raw_day
+        else:
+            raise t.error("day", f'expected a day of month 1..31 or "last", got {raw_day!r}')
+        weekday_name = t.str("weekday", "", choices=("", *WEEKDAYS))
+        weekday = WEEKDAYS.index(weekday_name) if weekday_name else None
+        minute = _minutes(t, "time", t.str("time"))
+        t.finish()
+        return DstRule(month=month, day=day, weekday=weekday, minute_of_day=minute)
+
+    def _tariffs(self, t: TableReader) -> tuple[Capacity, CalendarSet, tuple[SpecialDay, ...]]:
+        c = t.table("capacity", None)
+        defaults = Capacity()
+        capacity = Capacity(
+            seasons=c.int("seasons", defaults.seasons, low=1, high=64),
+            week_profiles=c.int("week_profiles", defaults.week_profiles, low=1, high=64),
+            day_profiles=c.int("day_profiles", defaults.day_profiles, low=1, high=255),
+            switches_per_day=c.int("switches_per_day", defaults.switches_per_day, low=1, high=255),
+            rates=c.int("rates", defaults.rates, low=1, high=64),
+            special_days=c.int("special_days", defaults.special_days, low=0, high=10000),
+        )
+        c.finish()
+        name = t.str("calendar_name", "default")
+        seasons = []
+        for s in t.tables("seasons"):
+            match = _MONTH_DAY.match(s.str("start"))
+            if not match:
+                raise s.error("start", "expected a start date MM-DD")
+            seasons.append(Season(s.str("name"), int(match[1]), int(match[2]), s.str("week")))
+            s.finish()
+        weeks = []
+        for w in t.tables("weeks"):
+            days = w.int_list("days", length=7)
+            weeks.append(
+                WeekProfile(
+                    w.str("name"), (days[0], days[1], days[2], days[3], days[4], days[5], days[6])
+                )
+            )
+            w.finish()
+        day_profiles = []
+        for d in t.tables("days"):
+            switches = []
+            for i, item in enumerate(d.list("switches")):
+                key = f"switches[{i}]"
+                if (
+                    not isinstance(item, list)
+                    or len(item) != 2
+                    or not isinstance(item[0], str)
+                    or isinstance(item[1], bool)
+                    or not isinstance(item[1], int)
+                ):
+                    raise d.error(key, f'expected ["HH:MM", rate], got {item!r}')
+                switches.append(Switch(_minutes(d, key, item[0]), item[1]))
+            day_profiles.append(DayProfile(d.int("id", low=0, high=255), tuple(switches)))
+            d.finish()
+        special = []
+        for s in t.tables("special_days", []):
+            match = _SPECIAL_DATE.match(s.str("date"))
+            if not match:
+                raise s.error("date", "expected YYYY-MM-DD, with * for any year or month")
+            year = None if match[1] == "*" else int(match[1])
+            month = None if match[2] == "*" else int(match[2])
+            special.append(
+                SpecialDay(
+                    s.int("index", low=0, high=65535),
+                    year,
+                    month,
+                    int(match[3]),
+                    s.int("day", low=0, high=255),
+                )
+            )
+            s.finish()
+        t.finish()
+        calendar = CalendarSet(name, tuple(seasons), tuple(weeks), tuple(day_profiles))
+        try:
+            calendar.validate(capacity)
+            if len(special) > capacity.special_days:
+                raise CalendarError(
+                    f"{len(special)} special days exceed the capacity of {capacity.special_days}"
+                )
+            known = {d.day_id for d in day_profiles}
+            for entry in special:
+                if entry.day_id not in known:
+                    raise CalendarError(
+                        f"special day {entry.index} names unknown day {entry.day_id}"
+                    )
+        except CalendarError as exc:
+            raise t.error("", str(exc)) from None
+        return capacity, calendar, tuple(special)
+
+    def _world(self, t: TableReader) -> WorldDefaults:
+        world = WorldDefaults(
+            annual_kwh=t.float("annual_kwh", 3500.0, low=0.0),
+            pv_kwp=t.float("pv_kwp", 0.0, low=0.0),
+            latitude=t.float("latitude", 40.4, low=-90.0, high=90.0),
+            longitude=t.float("longitude", 49.9, low=-180.0, high=180.0),
+        )
+        t.finish()
+        return world

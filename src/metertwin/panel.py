@@ -1,0 +1,104 @@
+"""The live panel of `metertwin run`: what the meter's display and a test bench would show."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from metertwin.meter.core import Meter
+from metertwin.meter.disconnect import ControlState
+from metertwin.meter.registers import Energy
+
+_RELAY = {
+    ControlState.CONNECTED: ("connected", "green"),
+    ControlState.DISCONNECTED: ("disconnected", "red"),
+    ControlState.READY_FOR_RECONNECTION: ("ready for reconnection", "yellow"),
+}
+
+
+def format_wh(mwh: int) -> str:
+    """mWh as kWh with three decimals (exact: integer arithmetic)."""
+    sign = "-" if mwh < 0 else ""
+    wh = abs(mwh) // 1000
+    return f"{sign}{wh // 1000}.{wh % 1000:03d}"
+
+
+def render(meter: Meter, status: str) -> RenderableType:
+    spec = meter.spec
+    local = meter.local_time()
+    clock_status = meter.clock.status(meter.meter_time_ms())
+    relay, colour = _RELAY[meter.disconnect.state]
+    inst = meter.instantaneous()
+    header = Text.assemble(
+        (f"{spec.name} ", "bold"),
+        f"#{meter.serial_number}  ",
+        (local.strftime("%Y-%m-%d %H:%M:%S"), "bold cyan"),
+        f" (status 0x{int(clock_status):02X})  rate ",
+        (f"T{meter.rate}", "bold magenta"),
+        "  relay ",
+        (relay, f"bold {colour}"),
+    )
+    phases = Table(title="Instantaneous (primary side)", expand=False)
+    for column in ("", "V", "A", "kW", "kvar", "kVA", "PF", "angle"):
+        phases.add_column(column, justify="right")
+    for k, reading in enumerate(inst.phases, start=1):
+        phases.add_row(
+            f"L{k}",
+            f"{reading.voltage_v:7.1f}",
+            f"{reading.current_a:7.2f}",
+            f"{reading.active_w / 1000:7.3f}",
+            f"{reading.reactive_var / 1000:7.3f}",
+            f"{reading.apparent_va / 1000:7.3f}",
+            f"{reading.power_factor:5.2f}",
+            f"{reading.angle_deg:6.1f}°",
+        )
+    phases.add_row(
+        "Σ",
+        "",
+        "",
+        f"{inst.active_w / 1000:7.3f}",
+        f"{inst.reactive_var / 1000:7.3f}",
+        f"{inst.apparent_va / 1000:7.3f}",
+        f"{inst.power_factor:5.2f}",
+        "",
+    )
+    extras = [f"f {inst.frequency_hz:.2f} Hz", f"T {inst.temperature_c:.1f} °C"]
+    if inst.neutral_current_a is not None:
+        extras.append(f"IN {inst.neutral_current_a:.2f} A")
+    if not inst.powered:
+        extras.append("NO SUPPLY")
+    if inst.faults:
+        extras.append(f"faults: {inst.faults!r}")
+    energy = Table(title="Energy registers (kWh, kvarh, kVAh)")
+    energy.add_column("register")
+    energy.add_column("total", justify="right")
+    rates = spec.capacity.rates
+    for r in range(1, rates + 1):
+        energy.add_column(f"T{r}", justify="right")
+    for label, quantity in (
+        ("+A import", Energy.IMPORT_ACTIVE),
+        ("-A export", Energy.EXPORT_ACTIVE),
+        ("+R", Energy.IMPORT_REACTIVE),
+        ("-R", Energy.EXPORT_REACTIVE),
+    ):
+        energy.add_row(
+            label,
+            format_wh(meter.energy_mwh(quantity)),
+            *(format_wh(meter.energy_mwh(quantity, 0, r)) for r in range(1, rates + 1)),
+        )
+    energy.add_row("S import", format_wh(meter.energy_mwh(Energy.IMPORT_APPARENT)))
+    energy.add_row("S export", format_wh(meter.energy_mwh(Energy.EXPORT_APPARENT)))
+    return Group(header, phases, Text("  ".join(extras)), energy, Text(status, style="dim"))
+
+
+def summary_line(meter: Meter) -> str:
+    """One plain line for logs and `--no-panel`."""
+    inst = meter.instantaneous()
+    return (
+        f"{meter.local_time():%Y-%m-%d %H:%M:%S} T{meter.rate} "
+        f"P={inst.active_w:.0f}W "
+        f"+A={format_wh(meter.energy_mwh(Energy.IMPORT_ACTIVE))}kWh "
+        f"-A={format_wh(meter.energy_mwh(Energy.EXPORT_ACTIVE))}kWh "
+        f"relay={meter.disconnect.state.name.lower()}"
+    )

@@ -1,0 +1,55 @@
+"""Real (or sped-up) time: `advance` called from a timer, a commit after every tick.
+
+At speed 1 a tick is one second of meter time, so accumulated energy is committed at least
+every second (architecture principle 5). Faster speeds keep ticks at 20 ms of real time;
+each tick is still committed before anything else (a display, a protocol answer) sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Callable
+
+from metertwin.runtime.session import Session
+
+MIN_TICK_S = 0.02
+
+
+def tick_seconds(speed: float) -> float:
+    """Real seconds between ticks: one meter-second, but no faster than 50 ticks a second."""
+    return max(MIN_TICK_S, 1.0 / speed)
+
+
+async def run_realtime(
+    session: Session,
+    speed: float,
+    on_tick: Callable[[Session], None],
+    duration_s: float | None = None,
+) -> None:
+    """Advance ``session`` in step with the host clock times ``speed`` until stopped by
+    SIGINT/SIGTERM or after ``duration_s`` real seconds."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        tick = tick_seconds(speed)
+        real_start = time.monotonic()
+        world_start = session.meter.now_ms
+        on_tick(session)
+        while not stop.is_set():
+            elapsed = time.monotonic() - real_start
+            target = world_start + int(elapsed * speed * 1000)
+            if target > session.meter.now_ms:
+                session.advance_to(target)
+            on_tick(session)
+            if duration_s is not None and elapsed >= duration_s:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), tick)
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
