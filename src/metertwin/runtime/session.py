@@ -15,14 +15,30 @@ from metertwin.config import UserConfig
 from metertwin.meter.clock import Clock
 from metertwin.meter.core import Meter
 from metertwin.meter.inputs import PhysicalState
-from metertwin.models import DEFAULT_MODEL, DeviceModel, load_model, model_from_text
+from metertwin.models import DEFAULT_MODEL, DeviceModel, WorldDefaults, load_model, model_from_text
 from metertwin.models.energy import energy_register_values
-from metertwin.sim.scenario import Scenario, WorldSite, load_scenario
+from metertwin.sim import (
+    DEFAULT_SCENARIO,
+    Scenario,
+    WorldSite,
+    builtin_scenario_names,
+    load_scenario,
+)
 from metertwin.storage import MeterStore, StorageError
 
 TIMELINE_KEY = "timeline"
 WALL = "wall"  # the meter's world time follows the host's clock (run at speed 1, no --start)
 SIMULATED = "simulated"
+
+
+def _world_defaults(scenario: str, world: WorldDefaults) -> dict[str, float]:
+    """A built-in household scenario takes the model's installation (annual energy, PV)."""
+    if scenario not in builtin_scenario_names() or not scenario.startswith("household"):
+        return {}
+    defaults = {"annual_kwh": world.annual_kwh}
+    if scenario == "household-pv":
+        defaults["pv_kwp"] = world.pv_kwp
+    return defaults
 
 
 def parse_start(text: str, model: DeviceModel) -> int:
@@ -107,8 +123,9 @@ def open_session(
 ) -> Session:
     """Resume the meter in ``data_dir``, or create one there from ``model_arg``.
 
-    ``start`` (ISO) places a new meter in time; on an existing one it must not lie in the
-    meter's past, and the gap is spent without supply (the meter was unplugged).
+    ``start`` (ISO) places a new meter in time. On an existing meter a ``start`` ahead of
+    its present instant is reached without supply (the meter was unplugged); one at or
+    before it changes nothing, so the same command resumes an interrupted run.
     """
     store = MeterStore.open(data_dir)
     try:
@@ -145,11 +162,8 @@ def open_session(
                 ) from None
             timeline = stored.meta.get(TIMELINE_KEY, SIMULATED)
             created = False
+            # --start places a new meter; an existing one only moves ahead to it.
             outage_until = None if start is None else parse_start(start, model)
-            if outage_until is not None and outage_until < meter.now_ms:
-                raise StorageError(
-                    "--start lies before this meter's present instant; a meter cannot go back"
-                )
         world = model.world
         site = WorldSite(
             phases=model.spec.ratings.phases,
@@ -159,8 +173,12 @@ def open_session(
             latitude=world.latitude,
             longitude=world.longitude,
         )
-        defaults = {"annual_kwh": world.annual_kwh, "pv_kwp": world.pv_kwp}
-        scenario = load_scenario(scenario_arg or "household", site, {**defaults, **config.scenario})
+        scenario = load_scenario(
+            scenario_arg or DEFAULT_SCENARIO,
+            site,
+            {**_world_defaults(scenario_arg or DEFAULT_SCENARIO, world), **config.scenario},
+            overrides_source=f"{config.source} [scenario]",
+        )
         session = Session(model, meter, store, scenario, timeline, created)
         if outage_until is not None and outage_until > meter.now_ms:
             session.pass_outage(outage_until)

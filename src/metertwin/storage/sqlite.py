@@ -107,6 +107,8 @@ class MeterStore:
         except sqlite3.Error as exc:
             raise StorageError(f"{path}: cannot open ({exc})") from None
         try:
+            if not fresh and MeterStore._blank(db):
+                fresh = True  # created, then killed before its schema was committed
             if fresh:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.executescript(
@@ -126,6 +128,13 @@ class MeterStore:
             db.close()
             raise
         return db
+
+    @staticmethod
+    def _blank(db: sqlite3.Connection) -> bool:
+        """An empty database file: no tables and no application id."""
+        tables: int = db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
+        app_id: int = db.execute("PRAGMA application_id").fetchone()[0]
+        return tables == 0 and app_id == 0
 
     @staticmethod
     def _check(db: sqlite3.Connection, path: Path) -> None:

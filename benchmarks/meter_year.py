@@ -1,0 +1,61 @@
+"""One meter-year of the az3p model with 1-minute load changes, TOU and all registers.
+
+Run with `python -m benchmarks.meter_year`. Target (issue "The meter core"): <= 5 s wall on a 2-core machine, >= 6,000,000 x real
+time. Prints the core's own time (the scenario's inputs generated beforehand), the world
+generation time, and both together, each as a ratio to real time.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from benchmarks.common import header
+from metertwin.meter.core import Meter
+from metertwin.meter.registers import Energy
+from metertwin.models import load_model
+from metertwin.sim import WorldSite, load_scenario
+
+DAY_MS = 86_400_000
+YEAR_S = 365 * 86_400
+
+
+def main() -> None:
+    header("meter-year: az3p, 1-minute household load changes, TOU, all registers")
+    model = load_model("az3p")
+    spec = model.spec
+    site = WorldSite(
+        phases=3,
+        nominal_voltage_v=spec.ratings.nominal_voltage_v,
+        frequency_hz=spec.ratings.frequency_hz,
+        utc_offset_minutes=spec.clock.utc_offset_minutes,
+        latitude=model.world.latitude,
+        longitude=model.world.longitude,
+    )
+    scenario = load_scenario("household", site, {"annual_kwh": model.world.annual_kwh})
+    start = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp() * 1000) - 4 * 3_600_000
+
+    t0 = time.perf_counter()
+    days = [scenario.series(start + d * DAY_MS, start + (d + 1) * DAY_MS) for d in range(365)]
+    world_s = time.perf_counter() - t0
+    segments = sum(len(s) for s in days)
+
+    meter = Meter(spec, start)
+    t0 = time.perf_counter()
+    for series in days:
+        meter.feed(series)
+    core_s = time.perf_counter() - t0
+
+    total = world_s + core_s
+    print(f"   input segments: {segments:,} ({segments / 365:.0f} per day)")
+    print(f"   +A total after a year: {meter.energy_mwh(Energy.IMPORT_ACTIVE) / 1e6:,.3f} kWh")
+    print(f"   core:            {core_s:6.3f} s   {YEAR_S / core_s:14,.0f} x real time")
+    print(f"   world inputs:    {world_s:6.3f} s")
+    print(
+        f"   core + world:    {total:6.3f} s   {YEAR_S / total:14,.0f} x real time"
+        f"   (target <= 5 s, >= 6,000,000 x)"
+    )
+
+
+if __name__ == "__main__":
+    main()

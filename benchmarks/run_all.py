@@ -1,0 +1,10 @@
+"""`make bench` (python -m benchmarks.run_all): every benchmark, printing its figures."""
+
+from __future__ import annotations
+
+from benchmarks import meter_year, restart
+
+if __name__ == "__main__":
+    for bench in (meter_year, restart):
+        bench.main()
+        print()

@@ -1,0 +1,84 @@
+"""The shapes shared by scenario loading and the world engine: site, parameters, windows."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from metertwin.meter.inputs import InputSeries
+
+KINDS = ("household", "household-pv", "idle", "constant")
+DEFAULT_PHASE_SHARES = (0.45, 0.33, 0.22)
+
+
+@dataclass(frozen=True)
+class WorldSite:
+    """Where the meter is and what the grid looks like.
+
+    ``utc_offset_minutes`` is the site's local standard time: household habits follow it
+    (DST is ignored for behaviour, people get up with the sun more than with the clock).
+    """
+
+    phases: int
+    nominal_voltage_v: float
+    frequency_hz: float
+    utc_offset_minutes: int
+    latitude: float = 40.4
+    longitude: float = 49.9
+
+    def __post_init__(self) -> None:
+        if self.phases not in (1, 3):
+            raise ValueError(f"phases must be 1 or 3, got {self.phases}")
+        if not self.nominal_voltage_v > 0:
+            raise ValueError("nominal_voltage_v must be positive")
+        if not self.frequency_hz > 0:
+            raise ValueError("frequency_hz must be positive")
+        if not -18 * 60 <= self.utc_offset_minutes <= 18 * 60:
+            raise ValueError("utc_offset_minutes must be within ±18 h")
+        if not (-90.0 <= self.latitude <= 90.0 and -180.0 <= self.longitude <= 180.0):
+            raise ValueError("latitude/longitude out of range")
+
+
+@dataclass(frozen=True)
+class Window:
+    """A power cut or fault from ``start_ms`` (inclusive) to ``end_ms`` (exclusive), UTC.
+
+    ``kind`` is ``"power_cut"`` or a fault kind; ``phase`` is 1-based.
+    """
+
+    kind: str
+    start_ms: int
+    end_ms: int
+    phase: int = 1
+
+
+@dataclass(frozen=True)
+class ScenarioParams:
+    """Validated scenario parameters; only those of the scenario's kind matter."""
+
+    kind: str
+    name: str
+    seed: int = 1
+    resolution_s: int = 60
+    annual_kwh: float = 3500.0
+    power_factor: float = 0.95
+    phase_shares: tuple[float, ...] = DEFAULT_PHASE_SHARES
+    power_w: float = 1000.0
+    pv_kwp: float = 5.0
+    performance_ratio: float = 0.8
+    pv_tilt_deg: float = 30.0
+    pv_azimuth_deg: float | None = None  # None: facing the equator
+    cloudiness: float = 0.5
+    windows: tuple[Window, ...] = ()
+
+
+class Scenario(ABC):
+    """A simulated world: the meter's physical inputs as a pure function of time."""
+
+    name: str
+    kind: str
+    site: WorldSite
+
+    @abstractmethod
+    def series(self, start_ms: int, end_ms: int) -> InputSeries:
+        """Inputs over ``[start_ms, end_ms)``; any split of a range gives the same values."""
