@@ -1,8 +1,9 @@
 """One meter-year of the az3p model with 1-minute load changes, TOU and all registers.
 
-Run with `python -m benchmarks.meter_year`. Target (issue "The meter core"): <= 5 s wall on a 2-core machine, >= 6,000,000 x real
+Target (issue "The meter core"): <= 5 s wall on a 2-core machine, >= 6,000,000 x real
 time. Prints the core's own time (the scenario's inputs generated beforehand), the world
 generation time, and both together, each as a ratio to real time.
+Run with `python -m benchmarks.meter_year` from the repository root.
 """
 
 from __future__ import annotations

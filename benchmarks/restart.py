@@ -34,21 +34,36 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "az3p"
         t0 = time.perf_counter()
-        _metertwin("simulate", "--model", "az3p", "--data", str(data),
-                   "--start", "2025-01-01T00:00", "--until", "2026-01-01T00:00")
+        _metertwin(
+            "simulate",
+            "--model",
+            "az3p",
+            "--data",
+            str(data),
+            "--start",
+            "2025-01-01T00:00",
+            "--until",
+            "2026-01-01T00:00",
+        )
         size = sum(f.stat().st_size for f in data.iterdir()) / 1024
         print(f"   simulated a year in {time.perf_counter() - t0:.2f} s (memory {size:.0f} KiB)")
         child = subprocess.run(
             [sys.executable, "-m", "benchmarks.restart", "--child", str(data)],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         )
         cold, warm = (float(x) for x in child.stdout.split())
-        print(f"   resume in a fresh process, after imports: {cold * 1000:7.1f} ms "
-              f"(again, warm: {warm * 1000:.1f} ms; target <= 1 s)")
+        print(
+            f"   resume in a fresh process, after imports: {cold * 1000:7.1f} ms "
+            f"(again, warm: {warm * 1000:.1f} ms; target <= 1 s)"
+        )
         t0 = time.perf_counter()
         _metertwin("simulate", "--data", str(data), "--until", "2026-01-01T00:00")
-        print(f"   a whole new metertwin process resuming it (interpreter, imports, CSV export): "
-              f"{(time.perf_counter() - t0) * 1000:7.1f} ms")
+        print(
+            f"   a whole new metertwin process resuming it (interpreter, imports, CSV export): "
+            f"{(time.perf_counter() - t0) * 1000:7.1f} ms"
+        )
 
 
 def child(data: Path) -> None:

@@ -71,11 +71,11 @@ def render(meter: Meter, status: str) -> RenderableType:
     if inst.faults:
         extras.append(f"faults: {inst.faults!r}")
     energy = Table(title="Energy registers (kWh, kvarh, kVAh)")
-    energy.add_column("register")
-    energy.add_column("total", justify="right")
-    rates = spec.capacity.rates
-    for r in range(1, rates + 1):
-        energy.add_column(f"T{r}", justify="right")
+    energy.add_column("register", no_wrap=True)
+    energy.add_column("total", justify="right", no_wrap=True)
+    rates = _rates_in_use(meter)
+    for r in rates:
+        energy.add_column(f"T{r}", justify="right", no_wrap=True)
     for label, quantity in (
         ("+A import", Energy.IMPORT_ACTIVE),
         ("-A export", Energy.EXPORT_ACTIVE),
@@ -85,11 +85,22 @@ def render(meter: Meter, status: str) -> RenderableType:
         energy.add_row(
             label,
             format_wh(meter.energy_mwh(quantity)),
-            *(format_wh(meter.energy_mwh(quantity, 0, r)) for r in range(1, rates + 1)),
+            *(format_wh(meter.energy_mwh(quantity, 0, r)) for r in rates),
         )
     energy.add_row("S import", format_wh(meter.energy_mwh(Energy.IMPORT_APPARENT)))
     energy.add_row("S export", format_wh(meter.energy_mwh(Energy.EXPORT_APPARENT)))
     return Group(header, phases, Text("  ".join(extras)), energy, Text(status, style="dim"))
+
+
+def _rates_in_use(meter: Meter) -> list[int]:
+    """Rates the active calendar switches to, or that hold energy: the columns worth showing."""
+    used = {switch.rate for day in meter.calendar.active.days for switch in day.switches}
+    used |= {
+        r
+        for r in range(1, meter.spec.capacity.rates + 1)
+        if meter.registers.micro(Energy.ABSOLUTE_ACTIVE, rate=r)
+    }
+    return sorted(used)
 
 
 def summary_line(meter: Meter) -> str:
