@@ -15,10 +15,15 @@ from metertwin.models import load_model
 from metertwin.storage import MeterStore
 
 
-def metertwin(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def metertwin(
+    *args: str, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "metertwin", *args],
-        capture_output=True, text=True, timeout=timeout, cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
     )
 
 
@@ -41,8 +46,21 @@ def test_models_lists_the_built_ins_and_show_prints_a_loadable_copy(tmp_path: Pa
 
 def test_simulate_writes_registers_and_run_resumes_the_same_meter(tmp_path: Path) -> None:
     data = tmp_path / "meter"
-    done = metertwin("simulate", "--model", "az3p", "--days", "3", "--data", str(data),
-                     "--start", "2026-06-01T00:00", "--scenario", "constant", "--progress", "none")
+    done = metertwin(
+        "simulate",
+        "--model",
+        "az3p",
+        "--days",
+        "3",
+        "--data",
+        str(data),
+        "--start",
+        "2026-06-01T00:00",
+        "--scenario",
+        "constant",
+        "--progress",
+        "none",
+    )
     assert done.returncode == 0, done.stderr
     meter = _meter(data)
     # constant scenario: 1000 W on each of 3 phases for exactly 72 hours
@@ -52,13 +70,25 @@ def test_simulate_writes_registers_and_run_resumes_the_same_meter(tmp_path: Path
     assert header[:2] == ["utc_ms", "local_time"]
     column = header.index("1.0.1.8.0.255 [Wh]")
     assert [r[1] for r in rows[1:]] == [
-        "2026-06-02T00:00:00", "2026-06-03T00:00:00", "2026-06-04T00:00:00",
+        "2026-06-02T00:00:00",
+        "2026-06-03T00:00:00",
+        "2026-06-04T00:00:00",
         "2026-06-04T00:00:00",
     ]
     assert [r[column] for r in rows[1:]] == ["72000.000", "144000.000", "216000.000", "216000.000"]
 
-    ran = metertwin("run", "--data", str(data), "--speed", "3600", "--duration", "2",
-                    "--no-panel", "--scenario", "constant")
+    ran = metertwin(
+        "run",
+        "--data",
+        str(data),
+        "--speed",
+        "3600",
+        "--duration",
+        "2",
+        "--no-panel",
+        "--scenario",
+        "constant",
+    )
     assert ran.returncode == 0, ran.stderr
     assert "relay=connected" in ran.stdout
     resumed = _meter(data)
@@ -69,8 +99,19 @@ def test_simulate_writes_registers_and_run_resumes_the_same_meter(tmp_path: Path
 
 
 def test_run_shows_the_live_panel(tmp_path: Path) -> None:
-    ran = metertwin("run", "--model", "magno22", "--data", str(tmp_path / "m"), "--duration", "1.5",
-                    "--speed", "60", "--start", "2026-07-01T12:00")
+    ran = metertwin(
+        "run",
+        "--model",
+        "magno22",
+        "--data",
+        str(tmp_path / "m"),
+        "--duration",
+        "1.5",
+        "--speed",
+        "60",
+        "--start",
+        "2026-07-01T12:00",
+    )
     assert ran.returncode == 0, ran.stderr
     for label in ("magno22", "Instantaneous", "+A import", "relay", "connected", "T4"):
         assert label in ran.stdout
@@ -78,8 +119,20 @@ def test_run_shows_the_live_panel(tmp_path: Path) -> None:
 
 def test_a_model_belongs_to_its_data_directory(tmp_path: Path) -> None:
     data = tmp_path / "meter"
-    assert metertwin("simulate", "--model", "az3p", "--days", "0.1", "--data", str(data),
-                     "--progress", "none").returncode == 0
+    assert (
+        metertwin(
+            "simulate",
+            "--model",
+            "az3p",
+            "--days",
+            "0.1",
+            "--data",
+            str(data),
+            "--progress",
+            "none",
+        ).returncode
+        == 0
+    )
     refused = metertwin("simulate", "--model", "pmm1220", "--days", "1", "--data", str(data))
     assert refused.returncode == 2
     assert "holds a 'az3p' meter, not 'pmm1220'" in refused.stderr
@@ -87,8 +140,12 @@ def test_a_model_belongs_to_its_data_directory(tmp_path: Path) -> None:
 
 def test_a_broken_model_file_stops_with_file_field_and_expectation(tmp_path: Path) -> None:
     model = tmp_path / "broken.toml"
-    model.write_text(load_model("pmm1220").text.replace("max_current_a = 80.0", "max_current_a = -1"))
-    result = metertwin("run", "--model", str(model), "--data", str(tmp_path / "d"), "--duration", "1")
+    model.write_text(
+        load_model("pmm1220").text.replace("max_current_a = 80.0", "max_current_a = -1")
+    )
+    result = metertwin(
+        "run", "--model", str(model), "--data", str(tmp_path / "d"), "--duration", "1"
+    )
     assert result.returncode == 2
     assert result.stderr.startswith(f"metertwin: error: {model}: ratings.max_current_a: expected")
     assert "Traceback" not in result.stderr
@@ -96,14 +153,17 @@ def test_a_broken_model_file_stops_with_file_field_and_expectation(tmp_path: Pat
 
 def test_a_broken_config_or_scenario_names_itself(tmp_path: Path) -> None:
     config = tmp_path / "meter.toml"
-    config.write_text("[scenario]\nannual_kwh = \"lots\"\n")
-    result = metertwin("simulate", "--days", "1", "--data", str(tmp_path / "d"), "--config", str(config))
+    config.write_text('[scenario]\nannual_kwh = "lots"\n')
+    result = metertwin(
+        "simulate", "--days", "1", "--data", str(tmp_path / "d"), "--config", str(config)
+    )
     assert result.returncode == 2
     assert str(config) in result.stderr and "annual_kwh" in result.stderr
     scenario = tmp_path / "world.toml"
     scenario.write_text('kind = "household"\npower_cuts = [{start = "soon", duration_s = 60}]\n')
-    result = metertwin("simulate", "--days", "1", "--data", str(tmp_path / "e"),
-                       "--scenario", str(scenario))
+    result = metertwin(
+        "simulate", "--days", "1", "--data", str(tmp_path / "e"), "--scenario", str(scenario)
+    )
     assert result.returncode == 2
     assert f"{scenario}: power_cuts[0].start" in result.stderr
 
@@ -126,8 +186,21 @@ def test_power_cut_in_a_scenario_file_stops_accumulation(tmp_path: Path) -> None
         'power_cuts = [{start = "2026-06-01T06:00:00", duration_s = 10800}]\n'
     )
     data = tmp_path / "meter"
-    done = metertwin("simulate", "--model", "pmm1220", "--scenario", str(scenario), "--data",
-                     str(data), "--start", "2026-06-01T00:00", "--days", "1", "--progress", "none")
+    done = metertwin(
+        "simulate",
+        "--model",
+        "pmm1220",
+        "--scenario",
+        str(scenario),
+        "--data",
+        str(data),
+        "--start",
+        "2026-06-01T00:00",
+        "--days",
+        "1",
+        "--progress",
+        "none",
+    )
     assert done.returncode == 0, done.stderr
     # 24 h minus a 3-hour cut at 500 W
     assert _meter(data).energy_mwh(Energy.IMPORT_ACTIVE) == 21 * 500_000
