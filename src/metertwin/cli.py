@@ -227,7 +227,7 @@ def _run(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from metertwin.runtime.session import SIMULATED, parse_start
+    from metertwin.runtime.session import SIMULATED, TIMELINE_KEY, parse_start
 
     today = datetime.now().replace(hour=0, minute=0, second=0, microsecond=0)
 
@@ -238,6 +238,9 @@ def _simulate(args: argparse.Namespace) -> int:
     session = _open(args, local_midnight, SIMULATED)
     try:
         meter = session.meter
+        if session.timeline != SIMULATED:  # a meter that followed the host clock no longer does
+            session.commit(meta={TIMELINE_KEY: SIMULATED})
+            session.timeline = SIMULATED
         begin = meter.now_ms
         if args.until:
             until = parse_start(args.until, session.model)
@@ -282,7 +285,8 @@ def _export(session: Session, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     rows = session.store.snapshots()
     meter = session.meter
-    rows.append((meter.now_ms, meter.local_time().isoformat(), energy_register_values(meter)))
+    if not rows or rows[-1][0] != meter.now_ms:
+        rows.append((meter.now_ms, meter.local_time().isoformat(), energy_register_values(meter)))
     codes = list(rows[-1][2])
     path = out / "registers.csv"
     with path.open("w", newline="") as handle:
