@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from benchmarks import meter_year, restart
+from benchmarks import meter_year, restart, sts_tokens
 
 if __name__ == "__main__":
-    for bench in (meter_year, restart):
+    for bench in (meter_year, restart, sts_tokens):
         bench.main()
         print()

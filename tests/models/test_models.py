@@ -65,6 +65,13 @@ def _broken(tmp_path: Path, old: str, new: str) -> Path:
         ('week = "summer"', 'week = "autumn"', "tariffs", "autumn"),
         ("nominal_voltage_v = 220.0", "nominal_voltge_v = 220.0", "ratings.nominal_volt", ""),
         ('"1.0.1.8.1.255"', '"1.0.1.8.1"', "display.list[2]", "OBIS"),
+        # found by tests/models/test_model_fuzz.py: an empty day profile escaped as CalendarError
+        (
+            'switches = [["00:00", 3], ["08:00", 4], ["23:00", 3]]',
+            "switches = []",
+            "tariffs.days[2]",
+            "no switches",
+        ),
     ],
 )
 def test_model_mistakes_name_the_file_the_field_and_the_expectation(

@@ -8,11 +8,11 @@ file, the field path and what was expected (`SchemaError`), never a traceback.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from metertwin.meter.calendar import (
     CalendarError,
@@ -29,6 +29,7 @@ from metertwin.meter.metrology import MetrologyConfig, Ratings, TransformerRatio
 from metertwin.meter.spec import DeviceSpec
 from metertwin.schema import SchemaError, TableReader, deep_merge, parse_toml
 
+T = TypeVar("T")
 DEFAULT_MODEL = "pmm1220"  # the default meter of `make run`: a prepayment household meter
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _OBIS = re.compile(r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$")
@@ -113,6 +114,14 @@ def _check_overrides(
             _check_overrides(document.get(key, {}), value, source, where)
         elif key in document and isinstance(document[key], Mapping):
             raise SchemaError(source, where, "expected a table")
+
+
+def _built(reader: TableReader, factory: Callable[..., T], *args: Any) -> T:
+    """A calendar value built from a table, its own checks reported at the table's path."""
+    try:
+        return factory(*args)
+    except CalendarError as exc:
+        raise reader.error("", str(exc)) from None
 
 
 def _minutes(reader: TableReader, key: str, text: str) -> int:
@@ -258,16 +267,15 @@ class _ModelReader:
             match = _MONTH_DAY.match(s.str("start"))
             if not match:
                 raise s.error("start", "expected a start date MM-DD")
-            seasons.append(Season(s.str("name"), int(match[1]), int(match[2]), s.str("week")))
+            seasons.append(
+                _built(s, Season, s.str("name"), int(match[1]), int(match[2]), s.str("week"))
+            )
             s.finish()
         weeks = []
         for w in t.tables("weeks"):
             days = w.int_list("days", length=7)
-            weeks.append(
-                WeekProfile(
-                    w.str("name"), (days[0], days[1], days[2], days[3], days[4], days[5], days[6])
-                )
-            )
+            week = (days[0], days[1], days[2], days[3], days[4], days[5], days[6])
+            weeks.append(_built(w, WeekProfile, w.str("name"), week))
             w.finish()
         day_profiles = []
         for d in t.tables("days"):
@@ -282,8 +290,9 @@ class _ModelReader:
                     or not isinstance(item[1], int)
                 ):
                     raise d.error(key, f'expected ["HH:MM", rate], got {item!r}')
-                switches.append(Switch(_minutes(d, key, item[0]), item[1]))
-            day_profiles.append(DayProfile(d.int("id", low=0, high=255), tuple(switches)))
+                switches.append(_built(d, Switch, _minutes(d, key, item[0]), item[1]))
+            day_id = d.int("id", low=0, high=255)
+            day_profiles.append(_built(d, DayProfile, day_id, tuple(switches)))
             d.finish()
         special = []
         for s in t.tables("special_days", []):
@@ -292,19 +301,13 @@ class _ModelReader:
                 raise s.error("date", "expected YYYY-MM-DD, with * for any year or month")
             year = None if match[1] == "*" else int(match[1])
             month = None if match[2] == "*" else int(match[2])
-            special.append(
-                SpecialDay(
-                    s.int("index", low=0, high=65535),
-                    year,
-                    month,
-                    int(match[3]),
-                    s.int("day", low=0, high=255),
-                )
-            )
+            index = s.int("index", low=0, high=65535)
+            day_id = s.int("day", low=0, high=255)
+            special.append(_built(s, SpecialDay, index, year, month, int(match[3]), day_id))
             s.finish()
         t.finish()
-        calendar = CalendarSet(name, tuple(seasons), tuple(weeks), tuple(day_profiles))
         try:
+            calendar = CalendarSet(name, tuple(seasons), tuple(weeks), tuple(day_profiles))
             calendar.validate(capacity)
             if len(special) > capacity.special_days:
                 raise CalendarError(
