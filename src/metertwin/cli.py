@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from metertwin import __version__
-from metertwin.config import load_config
+from metertwin.config import check_serial, load_config
+from metertwin.errors import UserError
 from metertwin.meter.clock import Clock
+from metertwin.meter.core import Meter
 from metertwin.models import DEFAULT_MODEL, DeviceModel, builtin_model_names, load_model
 from metertwin.models.energy import energy_register_values
 from metertwin.schema import SchemaError
@@ -30,10 +32,7 @@ if TYPE_CHECKING:
     from metertwin.runtime.session import Session
 
 EXIT_USAGE = 2
-
-
-class UserError(Exception):
-    """A mistake in what the user asked for; printed as one line, exit code 2."""
+MAX_DAYS = 36_525  # a century of meter life in one simulate call
 
 
 def _positive_float(text: str) -> float:
@@ -41,9 +40,23 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    if not 0 < value <= 1e7:
+        raise argparse.ArgumentTypeError(f"expected a number > 0 and <= 1e7, got {text!r}")
     return value
+
+
+def _days(text: str) -> float:
+    value = _positive_float(text)
+    if value > MAX_DAYS:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_DAYS} days, got {text!r}")
+    return value
+
+
+def _serial(text: str) -> str:
+    try:
+        return check_serial(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _port(text: str) -> int:
@@ -66,7 +79,7 @@ def _add_meter_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--start", help="ISO date-time at which a new meter starts (local wall time without offset)"
     )
-    parser.add_argument("--serial", help="serial number of a new meter")
+    parser.add_argument("--serial", type=_serial, help="serial number of a new meter")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,6 +140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args)
     except (SchemaError, StorageError, UserError) as exc:
         print(f"metertwin: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OverflowError as exc:
+        print(f"metertwin: error: a value is out of range ({exc})", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
@@ -257,9 +273,8 @@ def _simulate(args: argparse.Namespace) -> int:
             disable=args.progress != "bar",
         ) as progress:
             task = progress.add_task(f"simulating {session.model.spec.name}", total=total)
-            while meter.now_ms < until:
-                stop = min(session.next_local_midnight(), until)
-                session.advance_to(stop)
+
+            def committed(meter: Meter) -> None:
                 progress.update(task, completed=meter.now_ms - begin)
                 if args.progress == "jsonl":
                     record = {
@@ -268,6 +283,8 @@ def _simulate(args: argparse.Namespace) -> int:
                         "registers": energy_register_values(meter),
                     }
                     print(json.dumps(record), flush=True)
+
+            session.advance_to(until, on_commit=committed)
         out = args.out or session.store.directory
         written = _export(session, out)
         if args.progress != "jsonl":
@@ -282,6 +299,13 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _export(session: Session, out: Path) -> list[Path]:
     """Daily register snapshots plus the present state, as CSV (and Parquet if available)."""
+    try:
+        return _write_registers(session, out)
+    except OSError as exc:
+        raise UserError(f"{out}: cannot write the registers there ({exc.strerror})") from None
+
+
+def _write_registers(session: Session, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     rows = session.store.snapshots()
     meter = session.meter

@@ -35,6 +35,14 @@ class UserConfig:
     sts: dict[str, Any] = field(default_factory=dict)
 
 
+def check_serial(text: str) -> str:
+    """A meter serial number: 1 to 32 printable ASCII characters (it goes on displays,
+    in logical device names and in reports)."""
+    if not (0 < len(text) <= 32 and text.isascii() and text.isprintable()):
+        raise ValueError(f"a serial number is 1-32 printable ASCII characters, got {text!r}")
+    return text
+
+
 def load_config(path: Path | None) -> UserConfig:
     if path is None:
         return UserConfig()
@@ -42,8 +50,11 @@ def load_config(path: Path | None) -> UserConfig:
     root = TableReader(load_toml(path), source)
     meter = root.table("meter", None)
     serial = meter.str("serial_number", "") or None
-    if serial is not None and not (serial.isascii() and serial.isprintable() and len(serial) <= 32):
-        raise meter.error("serial_number", "expected up to 32 printable ASCII characters")
+    if serial is not None:
+        try:
+            check_serial(serial)
+        except ValueError as exc:
+            raise meter.error("serial_number", str(exc)) from None
     model = meter.str("model", "") or None
     meter.finish()
     scenario = dict(root.table("scenario", None).data)

@@ -6,6 +6,7 @@ expected, so the CLI can print one clear line and exit with code 2 instead of a 
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -111,6 +112,8 @@ class TableReader:
         value = self._get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.error(key, f"expected a number, got {_describe(value)}")
+        if not math.isfinite(value):
+            raise self.error(key, f"expected a finite number, got {value!r}")
         self._check_range(key, value, low, high)
         return float(value)
 

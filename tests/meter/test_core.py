@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.helpers import utc_ms
 
+from metertwin.meter.calendar import Switch
 from metertwin.meter.clock import ClockConfig
 from metertwin.meter.core import Meter
 from metertwin.meter.disconnect import ControlState, Transition
@@ -71,6 +72,25 @@ def test_autumn_day_has_25_hours(az3p: DeviceModel) -> None:
     assert meter.local_time() == datetime(2026, 10, 26, 0, 0)
     assert meter.energy_mwh(Energy.IMPORT_ACTIVE, 0, 3) == 3 * 10 * KWH
     assert meter.energy_mwh(Energy.IMPORT_ACTIVE, 0, 4) == 3 * 15 * KWH
+
+
+def test_switches_do_not_fire_twice_in_the_repeated_autumn_hour(az3p: DeviceModel) -> None:
+    """A weekend switch moved to 04:30 (inside the hour 04:00-05:00 shown twice on
+    2026-10-25): it fires once; the repeated 04:00-04:30 stays at T4 (found by review: it
+    used to fall back to T3 for half an hour)."""
+    spec = az3p.spec
+    weekend = next(d for d in spec.calendar.days if d.day_id == 3)
+    moved = dataclasses.replace(
+        weekend, switches=(Switch(0, 3), Switch(4 * 60 + 30, 4), Switch(23 * 60, 3))
+    )
+    days = tuple(moved if d.day_id == 3 else d for d in spec.calendar.days)
+    spec = dataclasses.replace(spec, calendar=dataclasses.replace(spec.calendar, days=days))
+    start = utc_ms(2026, 10, 24, 19)  # 00:00 local DST (UTC+5)
+    meter = Meter(spec, start)
+    meter.advance(start + 25 * HOUR, load_3ph(1000.0))
+    # T3: 00:00-04:30 (4.5 h) and 23:00-24:00 (1 h); T4: 04:30 DST .. 23:00, 19.5 h
+    assert meter.energy_mwh(Energy.IMPORT_ACTIVE, 0, 3) == 3 * 5_500_000
+    assert meter.energy_mwh(Energy.IMPORT_ACTIVE, 0, 4) == 3 * 19_500_000
 
 
 def test_a_month_of_mixed_import_and_export_is_exact(pmm1220: DeviceModel) -> None:

@@ -215,3 +215,20 @@ def test_integrals_are_additive_over_any_split(
     ]
     assert whole == parts
     assert all(v >= 0 for v in whole)
+
+
+def test_extreme_power_over_a_long_span_stays_exact() -> None:
+    """100 GW for 30 days overflows int64 prefix sums; the integral must stay exact (found by
+    review: values used to wrap to negative registers)."""
+    metrology = Metrology(SINGLE, TransformerRatios(), MetrologyConfig())
+    span = 30 * 24 * HOUR_MS
+    deltas = integrate(metrology, one_phase(-1e11, 0.0, v=1e6), span)
+    assert deltas[Accumulated.EXPORT_ACTIVE] == 10**14 * span
+    assert min(deltas) >= 0
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), 2e12])
+def test_non_finite_or_absurd_inputs_are_refused(bad: float) -> None:
+    metrology = Metrology(SINGLE, TransformerRatios(), MetrologyConfig())
+    with pytest.raises(ValueError, match="finite and within"):
+        integrate(metrology, one_phase(bad, 0.0), HOUR_MS)

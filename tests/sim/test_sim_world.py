@@ -388,3 +388,22 @@ def test_a_millisecond_range_is_one_segment() -> None:
     assert len(one) == 1 and one.start == t and one.end_ms == t + 1
     day = s.series(local_ms(2026, 1, 1), local_ms(2026, 1, 2))
     np.testing.assert_array_equal(one.active_w[0], day.active_w[day.index_at(t)])
+
+
+def test_p25_prosumer_profile_buys_less_at_midday_than_h25() -> None:
+    """BDEW P25 (household with PV, grid purchase) dips at midday against H25 over a July
+    month (issue 2: household load from demandlib H25 / P25)."""
+    site = WorldSite(phases=1, nominal_voltage_v=230.0, frequency_hz=50.0, utc_offset_minutes=60)
+    start = int(datetime(2026, 6, 30, 23, tzinfo=UTC).timestamp() * 1000)  # 07-01 00:00 local
+    totals = {}
+    for profile in ("H25", "P25"):
+        scenario = load_scenario("household", site, {"profile": profile, "seed": 7})
+        july = scenario.series(start, start + 28 * 86_400_000)
+        hours = (july.start_ms - start) // 3_600_000 % 24
+        power = july.active_w[:, 0]
+        midday = float(power[(hours >= 12) & (hours < 16)].mean())
+        evening = float(power[(hours >= 20) & (hours < 23)].mean())
+        totals[profile] = (midday, evening)
+    h25_ratio = totals["H25"][0] / totals["H25"][1]
+    p25_ratio = totals["P25"][0] / totals["P25"][1]
+    assert p25_ratio < 0.5 * h25_ratio

@@ -18,7 +18,7 @@ from metertwin.storage.sqlite import DB_NAME
 def _new_store(directory: Path, model: DeviceModel) -> tuple[MeterStore, Meter]:
     meter = Meter(model.spec, utc_ms(2026, 1, 1), "AZ000042")
     store = MeterStore.open(directory)
-    store.create(model.source, model.text, meter.to_state(), {"model": model.spec.name})
+    store.create(model.source, model.text, {}, meter.to_state(), {"model": model.spec.name})
     return store, meter
 
 

@@ -43,6 +43,10 @@ class Meter:
             spec.ratings.phases, spec.ratings.nominal_voltage_v, spec.ratings.frequency_hz
         )
         self.rate = self.calendar.rate_at(self.local_time())
+        # The latest wall time the tariff schedule has acted on. When the wall clock steps
+        # back (autumn DST end), switches already executed in the repeated hour do not fire
+        # again: the calendar acts at switch times, like a meter executing its scripts.
+        self._schedule_wall = self.local_time()
         self._boundary: int | None = None
 
     # -- time -------------------------------------------------------------------------
@@ -86,7 +90,7 @@ class Meter:
         meter_now = clock.meter_ms(self.now_ms)
         wall = clock.local(meter_now)
         # not_before: in the autumn overlap a wall time occurs twice; take the coming one.
-        change = self.calendar.next_change_after(wall)
+        change = self.calendar.next_change_after(max(wall, self._schedule_wall))
         candidate = clock.meter_ms_for_local(change, not_before=meter_now + 1)
         while candidate <= meter_now:
             change = self.calendar.next_change_after(change)
@@ -96,10 +100,14 @@ class Meter:
             candidate = min(candidate, dst_change)
         return max(clock.true_ms_for(candidate), self.now_ms + 1)
 
-    def _at_boundary(self) -> None:
+    def _at_boundary(self, resync: bool = False) -> None:
+        """Act at a boundary; ``resync`` (after a command) re-derives the rate from the
+        present wall time even if the clock went back."""
         wall = self.local_time()
-        self.calendar.activate_passive_if_due(wall)
-        self.rate = self.calendar.rate_at(wall)
+        if resync or wall >= self._schedule_wall:
+            self.calendar.activate_passive_if_due(wall)
+            self.rate = self.calendar.rate_at(wall)
+            self._schedule_wall = wall
         self._boundary = None
 
     # -- commands ---------------------------------------------------------------------
@@ -107,7 +115,7 @@ class Meter:
     def set_clock(self, new_meter_ms: int) -> TimeSetting:
         """Set the meter's clock (HES time synchronisation or local setting)."""
         setting = self.clock.set_time(self.now_ms, new_meter_ms)
-        self._at_boundary()
+        self._at_boundary(resync=True)
         return setting
 
     def operate_relay(self, transition: Transition) -> RelayChange | None:
@@ -115,15 +123,15 @@ class Meter:
 
     def set_passive_calendar(self, calendar: CalendarSet, activate_at: datetime | None) -> None:
         self.calendar.set_passive(calendar, activate_at)
-        self._at_boundary()
+        self._at_boundary(resync=True)
 
     def insert_special_day(self, entry: SpecialDay) -> None:
         self.calendar.insert_special_day(entry)
-        self._at_boundary()
+        self._at_boundary(resync=True)
 
     def delete_special_day(self, index: int) -> None:
         self.calendar.delete_special_day(index)
-        self._at_boundary()
+        self._at_boundary(resync=True)
 
     def set_metrology(self, config: MetrologyConfig) -> None:
         self.metrology = Metrology(self.spec.ratings, self.spec.ratios, config)
@@ -158,6 +166,7 @@ class Meter:
             "serial_number": self.serial_number,
             "now_ms": self.now_ms,
             "rate": self.rate,
+            "schedule_wall": self._schedule_wall.isoformat(),
             "clock": self.clock.to_state(),
             "calendar": self.calendar.to_state(),
             "registers": self.registers.to_state(),
@@ -182,10 +191,15 @@ class Meter:
     def from_state(cls, spec: DeviceSpec, state: dict[str, Any]) -> Meter:
         if state.get("format") != STATE_FORMAT:
             raise ValueError(f"meter state format {state.get('format')!r} is not {STATE_FORMAT}")
+        if state.get("model") != spec.name:
+            raise ValueError(f"the state is of a {state.get('model')!r} meter, not {spec.name!r}")
         meter = cls(spec, int(state["now_ms"]), str(state["serial_number"]))
         meter.clock = Clock.from_state(state["clock"])
         meter.calendar = ActivityCalendar.from_state(state["calendar"])
         meter.registers = EnergyRegisters.from_state(state["registers"])
+        shape = (meter.registers.phases, meter.registers.rates)
+        if shape != (spec.ratings.phases, spec.capacity.rates):
+            raise ValueError(f"registers for {shape[0]} phases and {shape[1]} rates do not fit")
         meter.disconnect = DisconnectControl.from_state(state["disconnect"])
         meter.metrology = Metrology(
             spec.ratings, spec.ratios, MetrologyConfig(**state["metrology"])
@@ -201,4 +215,5 @@ class Meter:
             faults=Fault(int(inputs["faults"])),
         )
         meter.rate = int(state["rate"])
+        meter._schedule_wall = datetime.fromisoformat(state["schedule_wall"])
         return meter

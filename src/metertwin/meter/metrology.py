@@ -15,9 +15,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from metertwin.meter.inputs import Fault, InputSeries, PhysicalState
-from metertwin.meter.registers import ACCUMULATED_COUNT
 
 _INT64_HEADROOM = 2**62
+MAX_INPUT_MAGNITUDE = 1e12
+"""Largest |V|, |P| or |Q| accepted (1 TW): in mW it still fits int64 comfortably."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,15 @@ class Metrology:
             raise ValueError(f"inputs have {series.phases} phases, the meter {self.ratings.phases}")
         p = series.active_w
         q = series.reactive_var
+        for name, values in (
+            ("voltage", series.voltage_v),
+            ("active power", p),
+            ("reactive power", q),
+        ):
+            if not bool(np.all(np.abs(values) <= MAX_INPUT_MAGNITUDE)):
+                raise ValueError(
+                    f"{name} inputs must be finite and within ±{MAX_INPUT_MAGNITUDE:g}"
+                )
         s = np.hypot(p, q)
         volts = series.voltage_v
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -221,18 +231,17 @@ class PreparedSeries:
 
     def __init__(self, series: InputSeries, rates: NDArray[np.int64]) -> None:
         self.series = series
-        self.rates = rates
         starts = series.start_ms
         durations = np.diff(np.append(starts, np.int64(series.end_ms)))
         peak = int(rates.max(initial=0))
         if peak * (series.end_ms - int(starts[0])) >= _INT64_HEADROOM:
-            raise OverflowError("input series too long for one integration window; split it")
+            # Extreme powers over long spans: exact Python integers instead of int64.
+            rates = rates.astype(object)
+            durations = durations.astype(object)
+        self.rates = rates
         cumulative = np.cumsum(rates * durations[:, None], axis=0)
-        self._cum = np.vstack([np.zeros((1, rates.shape[1]), dtype=np.int64), cumulative])
-
-    @property
-    def width(self) -> int:
-        return int(self.rates.shape[1])
+        zero = np.zeros((1, rates.shape[1]), dtype=rates.dtype)
+        self._cum = np.vstack([zero, cumulative])
 
     def _primitive(self, t_ms: int) -> NDArray[np.int64]:
         starts = self.series.start_ms
@@ -248,7 +257,3 @@ class PreparedSeries:
             raise ValueError("interval outside the series")
         delta: list[int] = (self._primitive(t1_ms) - self._primitive(t0_ms)).tolist()
         return delta
-
-
-def group_width(phases: int) -> int:
-    return (phases + 1) * ACCUMULATED_COUNT

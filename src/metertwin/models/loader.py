@@ -116,11 +116,11 @@ def _check_overrides(
             raise SchemaError(source, where, "expected a table")
 
 
-def _built(reader: TableReader, factory: Callable[..., T], *args: Any) -> T:
-    """A calendar value built from a table, its own checks reported at the table's path."""
+def _built(reader: TableReader, factory: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """A core value built from a table, its own checks reported at the table's path."""
     try:
-        return factory(*args)
-    except CalendarError as exc:
+        return factory(*args, **kwargs)
+    except ValueError as exc:  # CalendarError and the core's other checks
         raise reader.error("", str(exc)) from None
 
 
@@ -183,13 +183,15 @@ class _ModelReader:
         phases = t.int("phases")
         if phases not in (1, 3):
             raise t.error("phases", f"expected 1 (single-phase) or 3 (three-phase), got {phases}")
-        basic = t.float("basic_current_a", low=0.001)
-        ratings = Ratings(
-            phases=phases,
-            nominal_voltage_v=t.float("nominal_voltage_v", low=1.0),
+        basic = t.float("basic_current_a", low=0.001, high=100_000.0)
+        ratings = _built(
+            t,
+            Ratings,
+            phases,
+            nominal_voltage_v=t.float("nominal_voltage_v", low=1.0, high=1_000_000.0),
             basic_current_a=basic,
-            max_current_a=t.float("max_current_a", low=basic),
-            frequency_hz=t.float("frequency_hz", low=1.0),
+            max_current_a=t.float("max_current_a", low=basic, high=100_000.0),
+            frequency_hz=t.float("frequency_hz", low=1.0, high=1000.0),
             starting_current_ratio=t.float("starting_current_percent", 0.4, low=0.0, high=10.0)
             / 100.0,
             meter_constant_imp_per_kwh=t.int("meter_constant_imp_per_kwh", 1000, low=1),
@@ -203,12 +205,12 @@ class _ModelReader:
         ct = t.int_list("ct", [1, 1], length=2)
         vt = t.int_list("vt", [1, 1], length=2)
         for key, pair in (("ct", ct), ("vt", vt)):
-            if min(pair) < 1:
+            if min(pair) < 1 or max(pair) > 1_000_000:
                 raise t.error(
-                    key, f"expected two positive integers [primary, secondary], got {pair}"
+                    key, f"expected two integers 1..1000000 [primary, secondary], got {pair}"
                 )
         t.finish()
-        return TransformerRatios(ct[0], ct[1], vt[0], vt[1])
+        return _built(t, TransformerRatios, ct[0], ct[1], vt[0], vt[1])
 
     def _metrology(self, t: TableReader) -> MetrologyConfig:
         config = MetrologyConfig(
@@ -227,12 +229,11 @@ class _ModelReader:
             d = t.table("dst")
             enabled = d.bool("enabled", True)
             deviation = d.int("deviation_minutes", 60, low=-120, high=120)
-            dst = DstConfig(
-                enabled, self._dst_rule(d.table("begin")), self._dst_rule(d.table("end")), deviation
-            )
+            begin, end = self._dst_rule(d.table("begin")), self._dst_rule(d.table("end"))
+            dst = _built(d, DstConfig, enabled, begin, end, deviation)
             d.finish()
         t.finish()
-        return ClockConfig(utc_offset_minutes=offset, dst=dst, drift_ppm=drift)
+        return _built(t, ClockConfig, offset, dst, drift)
 
     def _dst_rule(self, t: TableReader) -> DstRule:
         month = t.int("month", low=1, high=12)
@@ -247,7 +248,7 @@ class _ModelReader:
         weekday = WEEKDAYS.index(weekday_name) if weekday_name else None
         minute = _minutes(t, "time", t.str("time"))
         t.finish()
-        return DstRule(month=month, day=day, weekday=weekday, minute_of_day=minute)
+        return _built(t, DstRule, month, day, weekday, minute)
 
     def _tariffs(self, t: TableReader) -> tuple[Capacity, CalendarSet, tuple[SpecialDay, ...]]:
         c = t.table("capacity", None)

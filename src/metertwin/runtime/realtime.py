@@ -46,10 +46,13 @@ async def run_realtime(
             if target > session.meter.now_ms:
                 session.advance_to(target)
             on_tick(session)
-            if duration_s is not None and elapsed >= duration_s:
-                break
+            wait = tick
+            if duration_s is not None:
+                if elapsed >= duration_s:
+                    break
+                wait = min(tick, duration_s - elapsed)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), tick)
+                await asyncio.wait_for(stop.wait(), wait)
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)

@@ -12,9 +12,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from metertwin.config import UserConfig
+from metertwin.errors import UserError
 from metertwin.meter.clock import Clock
 from metertwin.meter.core import Meter
-from metertwin.meter.inputs import PhysicalState
+from metertwin.meter.inputs import InputSeries, PhysicalState
 from metertwin.models import DEFAULT_MODEL, DeviceModel, WorldDefaults, load_model, model_from_text
 from metertwin.models.energy import energy_register_values
 from metertwin.sim import (
@@ -25,6 +26,12 @@ from metertwin.sim import (
     load_scenario,
 )
 from metertwin.storage import MeterStore, StorageError
+
+FIRST_YEAR, LAST_YEAR = 1971, 2199
+"""Meter clocks, DLMS date-times and STS base dates all live well inside these years."""
+
+InputSource = Callable[[int, int], InputSeries]
+"""Inputs over [start_ms, end_ms): a scenario's `series`, or a fixed state."""
 
 TIMELINE_KEY = "timeline"
 WALL = "wall"  # the meter's world time follows the host's clock (run at speed 1, no --start)
@@ -46,7 +53,9 @@ def parse_start(text: str, model: DeviceModel) -> int:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise StorageError(f"--start: expected an ISO date-time, got {text!r}") from None
+        raise UserError(f"expected an ISO date-time, got {text!r}") from None
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise UserError(f"{text}: a meter lives between {FIRST_YEAR} and {LAST_YEAR}")
     if moment.tzinfo is not None:
         return int(moment.timestamp() * 1000)
     return Clock(model.spec.clock, 0).meter_ms_for_local(moment)
@@ -69,35 +78,38 @@ class Session:
     def next_local_midnight(self) -> int:
         """World time of the meter's next local midnight (where daily snapshots are taken)."""
         clock = self.meter.clock
+        now = self.meter.now_ms
         wall = self.meter.local_time()
         midnight = datetime(wall.year, wall.month, wall.day) + timedelta(days=1)
-        return max(clock.true_ms_for(clock.meter_ms_for_local(midnight)), self.meter.now_ms + 1)
+        # not_before: a DST end that steps back over midnight shows it twice; take the next.
+        meter_midnight = clock.meter_ms_for_local(midnight, not_before=clock.meter_ms(now) + 1)
+        return max(clock.true_ms_for(meter_midnight), now + 1)
 
-    def advance_to(self, target_ms: int) -> None:
-        """Advance under the scenario's inputs, committing at each local midnight (with a
-        register snapshot) and at ``target_ms``."""
+    def advance_to(
+        self,
+        target_ms: int,
+        inputs: InputSource | None = None,
+        on_commit: Callable[[Meter], None] | None = None,
+    ) -> None:
+        """Advance under ``inputs`` (default: the scenario), committing at each local
+        midnight (with a register snapshot) and at ``target_ms``; ``on_commit`` sees each
+        committed state."""
+        source = inputs or self.scenario.series
         meter = self.meter
         while meter.now_ms < target_ms:
             midnight = self.next_local_midnight()
             stop = min(midnight, target_ms)
-            meter.feed(self.scenario.series(meter.now_ms, stop))
+            meter.feed(source(meter.now_ms, stop))
             self.commit(snapshot=stop == midnight)
+            if on_commit is not None:
+                on_commit(meter)
 
     def pass_outage(self, target_ms: int) -> None:
         """The process was down: the meter had no supply until ``target_ms``."""
-        meter = self.meter
-        phases = meter.spec.ratings.phases
-        dark = PhysicalState(
-            (0.0,) * phases,
-            (0.0,) * phases,
-            (0.0,) * phases,
-            frequency_hz=meter.spec.ratings.frequency_hz,
-        )
-        while meter.now_ms < target_ms:
-            midnight = self.next_local_midnight()
-            stop = min(midnight, target_ms)
-            meter.advance(stop, dark)
-            self.commit(snapshot=stop == midnight)
+        ratings = self.meter.spec.ratings
+        zeros = (0.0,) * ratings.phases
+        dark = PhysicalState(zeros, zeros, zeros, frequency_hz=ratings.frequency_hz)
+        self.advance_to(target_ms, lambda start, end: InputSeries.constant(start, end, dark))
 
     def commit(self, snapshot: bool = False, meta: dict[str, str] | None = None) -> None:
         meter = self.meter
@@ -139,6 +151,7 @@ def open_session(
             store.create(
                 model.source,
                 model.text,
+                config.model_overrides,
                 meter.to_state(),
                 {"model": model.spec.name, TIMELINE_KEY: timeline},
             )
@@ -146,9 +159,13 @@ def open_session(
             outage_until: int | None = None
         else:
             stored = store.load()
-            model = model_from_text(
-                stored.model_text, stored.model_source, config.model_overrides, config.source
-            )
+            if config.model_overrides and config.model_overrides != stored.model_overrides:
+                sections = ", ".join(f"[{name}]" for name in sorted(config.model_overrides))
+                raise StorageError(
+                    f"{config.source}: {sections} would change the model of the meter in "
+                    f"{data_dir}; a meter's model is fixed when it is created (use a new --data)"
+                )
+            model = model_from_text(stored.model_text, stored.model_source, stored.model_overrides)
             if wanted is not None and wanted not in (model.spec.name, stored.model_source):
                 raise StorageError(
                     f"{data_dir}: holds a {model.spec.name!r} meter, not {wanted!r} "

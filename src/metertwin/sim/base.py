@@ -61,6 +61,7 @@ class ScenarioParams:
     seed: int = 1
     resolution_s: int = 60
     annual_kwh: float = 3500.0
+    profile: str = "H25"
     power_factor: float = 0.95
     phase_shares: tuple[float, ...] = DEFAULT_PHASE_SHARES
     power_w: float = 1000.0

@@ -64,16 +64,24 @@ _SHARE = np.array([a.share for a in APPLIANCES])
 Events = tuple[FloatArray, FloatArray, FloatArray, IntArray]  # start, end, power, phase
 
 
+STANDARD_PROFILES = ("H25", "P25")
+"""BDEW 2025 household profiles in demandlib: H25 a household's consumption; P25 what a
+household with its own PV buys from the grid (the midday dip of self-consumption)."""
+
+
 @functools.lru_cache(maxsize=8)
-def h25_year(year: int) -> FloatArray:
-    """H25 for local year ``year`` plus one day either side, normalised to mean 1.0 over
-    the year itself, so every year, leap or not, integrates to the requested energy.
+def standard_profile_year(profile: str, year: int) -> FloatArray:
+    """The profile for local year ``year`` plus one day either side, normalised to mean 1.0
+    over the year itself, so every year, leap or not, integrates to the requested energy.
 
     Cached per process and shared by every household (a fleet pays once per year):
     demandlib re-reads its CSV on every call. Read-only.
     """
     import pandas as pd
-    from demandlib.bdew import H25
+    from demandlib import bdew
+
+    if profile not in STANDARD_PROFILES:
+        raise ValueError(f"unknown standard load profile {profile!r}")
 
     first = dt.date(year, 1, 1)
     index = pd.date_range(
@@ -86,7 +94,7 @@ def h25_year(year: int) -> FloatArray:
         # demandlib 0.2.2 uses pandas idioms that newer pandas deprecates; not ours to fix.
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
-        values = np.asarray(H25(index), dtype=np.float64)
+        values = np.asarray(getattr(bdew, profile)(index), dtype=np.float64)
     days = (dt.date(year + 1, 1, 1) - first).days
     result: FloatArray = values / float(values[_SLOTS : _SLOTS * (days + 1)].mean())
     result.flags.writeable = False
@@ -101,6 +109,7 @@ class HouseholdLoad:
     shares: tuple[float, ...]
     seed: int
     step_s: int
+    profile: str = "H25"
     _events: dict[int, Events] = field(default_factory=dict, repr=False)
 
     @property
@@ -113,7 +122,7 @@ class HouseholdLoad:
         parts = []
         for day in range(first_day, first_day + days):
             date = _EPOCH + dt.timedelta(days=day)
-            year = h25_year(date.year)
+            year = standard_profile_year(self.profile, date.year)
             i = (date - dt.date(date.year, 1, 1)).days + 1  # +1: the margin day
             lo = i * _SLOTS - (1 if day == first_day else 0)
             hi = (i + 1) * _SLOTS + (1 if day == first_day + days - 1 else 0)

@@ -30,6 +30,7 @@ from metertwin.sim.base import (
     Window,
     WorldSite,
 )
+from metertwin.sim.household import STANDARD_PROFILES
 from metertwin.sim.signals import DAY_S
 from metertwin.sim.world import FAULT_FLAGS, SimulatedWorld
 
@@ -143,18 +144,19 @@ def _parse(data: Mapping[str, Any], source: str, site: WorldSite, name: str) -> 
     if DAY_S % values["resolution_s"]:
         raise r.error("resolution_s", "expected a whole divisor of 86400 (one day)")
     if kind in ("household", "household-pv"):
-        values["annual_kwh"] = r.float("annual_kwh", 3500.0, low=0.0)
+        values["annual_kwh"] = r.float("annual_kwh", 3500.0, low=0.0, high=1e9)
+        values["profile"] = r.str("profile", "H25", choices=STANDARD_PROFILES)
         values["power_factor"] = r.float("power_factor", 0.95, low=0.3, high=1.0)
         values["phase_shares"] = _shares(r)
     if kind == "household-pv":
-        values["pv_kwp"] = r.float("pv_kwp", 5.0, low=0.0)
+        values["pv_kwp"] = r.float("pv_kwp", 5.0, low=0.0, high=1e6)
         values["performance_ratio"] = r.float("performance_ratio", 0.8, low=0.0, high=1.0)
         values["pv_tilt_deg"] = r.float("pv_tilt_deg", 30.0, low=0.0, high=90.0)
         if r.has("pv_azimuth_deg"):
             values["pv_azimuth_deg"] = r.float("pv_azimuth_deg", low=0.0, high=360.0)
         values["cloudiness"] = r.float("cloudiness", 0.5, low=0.0, high=1.0)
     if kind == "constant":
-        values["power_w"] = r.float("power_w", 1000.0)
+        values["power_w"] = r.float("power_w", 1000.0, low=-1e7, high=1e7)
         values["power_factor"] = r.float("power_factor", 1.0, low=0.05, high=1.0)
 
     windows: list[Window] = []

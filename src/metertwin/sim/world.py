@@ -74,6 +74,7 @@ class SimulatedWorld(Scenario):
                 shares=tuple(s / sum(shares) for s in shares),
                 seed=params.seed,
                 step_s=params.resolution_s,
+                profile=params.profile,
             )
         self._pv: PvPlant | None = None
         if params.kind == "household-pv":

@@ -26,7 +26,8 @@ CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE model (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     source TEXT NOT NULL,
-    text TEXT NOT NULL
+    text TEXT NOT NULL,
+    overrides TEXT NOT NULL
 );
 CREATE TABLE core_state (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -49,6 +50,7 @@ class StorageError(Exception):
 class StoredMeter:
     model_source: str
     model_text: str
+    model_overrides: dict[str, Any]
     state: dict[str, Any]
     meta: dict[str, str]
 
@@ -168,34 +170,42 @@ class MeterStore:
         return count == 0
 
     def create(
-        self, model_source: str, model_text: str, state: dict[str, Any], meta: dict[str, str]
+        self,
+        model_source: str,
+        model_text: str,
+        model_overrides: dict[str, Any],
+        state: dict[str, Any],
+        meta: dict[str, str],
     ) -> None:
-        """Store a new meter: its model file, its first state and descriptive metadata."""
+        """Store a new meter: its model file and the config's overrides of it (both fixed
+        for the meter's life), its first state and descriptive metadata."""
         with self._transaction():
             self._db.execute(
-                "INSERT INTO model (id, source, text) VALUES (1, ?, ?)", (model_source, model_text)
+                "INSERT INTO model (id, source, text, overrides) VALUES (1, ?, ?, ?)",
+                (model_source, model_text, _json(model_overrides)),
             )
             self._db.executemany(
                 "INSERT INTO meta (key, value) VALUES (?, ?)", sorted(meta.items())
             )
             self._db.execute(
                 "INSERT INTO core_state (id, now_ms, state) VALUES (1, ?, ?)",
-                (int(state["now_ms"]), json.dumps(state, separators=(",", ":"))),
+                (int(state["now_ms"]), _json(state)),
             )
 
     def load(self) -> StoredMeter:
-        row = self._db.execute("SELECT source, text FROM model WHERE id = 1").fetchone()
+        row = self._db.execute("SELECT source, text, overrides FROM model WHERE id = 1").fetchone()
         state_row = self._db.execute("SELECT state FROM core_state WHERE id = 1").fetchone()
         if row is None or state_row is None:
             raise StorageError(f"{self.directory}: holds no meter yet")
         meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         try:
             state = json.loads(state_row[0])
+            overrides = json.loads(row[2])
         except json.JSONDecodeError:
             raise StorageError(
                 f"{self.directory}: meter state unreadable; left untouched"
             ) from None
-        return StoredMeter(row[0], row[1], state, meta)
+        return StoredMeter(row[0], row[1], overrides, state, meta)
 
     def commit(
         self,
@@ -208,13 +218,13 @@ class MeterStore:
         with self._transaction():
             self._db.execute(
                 "UPDATE core_state SET now_ms = ?, state = ? WHERE id = 1",
-                (int(state["now_ms"]), json.dumps(state, separators=(",", ":"))),
+                (int(state["now_ms"]), _json(state)),
             )
             if snapshot is not None:
                 now_ms, local, registers = snapshot
                 self._db.execute(
                     "INSERT OR REPLACE INTO register_snapshots VALUES (?, ?, ?)",
-                    (now_ms, local, json.dumps(registers, separators=(",", ":"))),
+                    (now_ms, local, _json(registers)),
                 )
             if meta:
                 self._db.executemany(
@@ -229,6 +239,17 @@ class MeterStore:
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), default=_toml_value)
+
+
+def _toml_value(value: object) -> str:
+    """TOML date-times in config overrides are kept as ISO text."""
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    raise TypeError(f"{type(value).__name__} cannot be stored")
 
 
 class _Transaction:
