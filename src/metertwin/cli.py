@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     span = sim.add_mutually_exclusive_group(required=True)
     span.add_argument(
         "--days",
-        type=_positive_float,
+        type=_days,
         help="how many days to simulate from the meter's present instant",
     )
     span.add_argument("--until", help="simulate until this ISO date-time (resumable)")

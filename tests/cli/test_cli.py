@@ -203,3 +203,59 @@ def test_power_cut_in_a_scenario_file_stops_accumulation(tmp_path: Path) -> None
     assert done.returncode == 0, done.stderr
     # 24 h minus a 3-hour cut at 500 W
     assert _meter(data).energy_mwh(Energy.IMPORT_ACTIVE) == 21 * 500_000
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["simulate", "--days", "inf"], "--days: expected a number > 0"),
+        (["simulate", "--days", "1e300"], "--days: expected a number > 0"),
+        (["simulate", "--days", "40000"], "--days: expected at most 36525 days"),
+        (["run", "--speed", "inf"], "--speed: expected a number > 0"),
+        (["run", "--speed", "0"], "--speed: expected a number > 0"),
+        (["run", "--serial", "x" * 40], "serial number is 1-32 printable ASCII"),
+        (["run", "--start", "0001-01-01T00:00"], "a meter lives between 1971 and 2199"),
+        (["simulate", "--days", "1", "--until", "2026-01-01"], "not allowed with argument"),
+        (["simulate", "--until", "yesterday"], "expected an ISO date-time"),
+    ],
+)
+def test_odd_options_are_refused_with_exit_code_2(
+    tmp_path: Path, args: list[str], expected: str
+) -> None:
+    result = metertwin(*args, "--data", str(tmp_path / "d"))
+    assert result.returncode == 2
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_out_pointing_at_a_file_is_refused_after_the_run(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = metertwin(
+        "simulate",
+        "--days",
+        "0.01",
+        "--data",
+        str(tmp_path / "d"),
+        "--out",
+        str(blocker),
+        "--progress",
+        "none",
+    )
+    assert result.returncode == 2
+    assert "cannot write the registers there" in result.stderr
+
+
+def test_a_config_cannot_change_the_model_of_an_existing_meter(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    assert (
+        metertwin(
+            "simulate", "--days", "0.01", "--data", str(data), "--progress", "none"
+        ).returncode
+        == 0
+    )
+    config = tmp_path / "c.toml"
+    config.write_text("[clock]\nutc_offset_minutes = 600\n")
+    result = metertwin("simulate", "--days", "0.01", "--data", str(data), "--config", str(config))
+    assert result.returncode == 2
+    assert "[clock] would change the model of the meter" in result.stderr

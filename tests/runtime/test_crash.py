@@ -83,3 +83,56 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(tmp_path: Path) ->
 
     subprocess.run([*COMMAND, "--data", str(crashed)], check=True, capture_output=True)
     assert _stored(crashed) == expected
+
+
+def test_sigkill_of_a_running_meter_loses_nothing_it_showed(tmp_path: Path) -> None:
+    """`metertwin run` prints a line after each commit; killed at random, the memory holds at
+    least what the last line showed, and nothing goes backwards across restarts."""
+    import re
+    from datetime import datetime
+
+    from metertwin.meter.core import Meter
+    from metertwin.meter.registers import Energy
+    from metertwin.models import load_model
+
+    data = tmp_path / "running"
+    command = [
+        sys.executable,
+        "-m",
+        "metertwin",
+        "run",
+        "--model",
+        "magno22",
+        "--data",
+        str(data),
+        "--start",
+        "2026-03-01T00:00",
+        "--speed",
+        "3600",
+        "--no-panel",
+    ]
+    line = re.compile(r"^(\S+ \S+) T\d+ P=\S+ \+A=(\d+)\.(\d{3})kWh")
+    spec = load_model("magno22").spec
+    rng = random.Random(4059)
+    previous: list[int] | None = None
+    checked = 0
+    for _ in range(3):
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(rng.uniform(2.0, 4.0))
+        process.send_signal(signal.SIGKILL)
+        out, _ = process.communicate()
+        assert process.returncode == -signal.SIGKILL
+        shown = [m for m in map(line.match, out.decode().splitlines()) if m]
+        state = _stored(data)
+        meter = Meter.from_state(spec, state)
+        if shown:
+            last = shown[-1]
+            assert meter.local_time() >= datetime.fromisoformat(last[1])
+            shown_wh = int(last[2]) * 1000 + int(last[3])
+            assert meter.energy_mwh(Energy.IMPORT_ACTIVE) // 1000 >= shown_wh
+            checked += 1
+        registers = _registers(state)
+        if previous is not None:
+            assert all(a >= b for a, b in zip(registers, previous, strict=True))
+        previous = registers
+    assert checked >= 2, "the meter should have shown lines before most kills"
