@@ -22,6 +22,7 @@ MODEL_SECTIONS = (
     "tariffs",
     "display",
     "world",
+    "dlms",
 )
 
 

@@ -124,6 +124,9 @@ def test_an_open_relay_and_a_power_cut_stop_accumulation(pmm1220: DeviceModel) -
     meter.advance(start + 4 * HOUR, load_1ph(1000.0, volts=0.0))  # supply lost
     assert not meter.instantaneous().powered
     assert meter.energy_mwh(Energy.IMPORT_ACTIVE) == 2 * KWH
+    assert meter.supply_failures == [1, 1]
+    meter.advance(start + 5 * HOUR, load_1ph(1000.0))  # supply back: no new failure
+    assert meter.supply_failures == [1, 1]
 
 
 def test_setting_the_clock_records_before_and_after_and_moves_the_rate(

@@ -45,7 +45,7 @@ def _stored(data: Path) -> dict[str, Any]:
 
 def _registers(state: dict[str, Any]) -> list[int]:
     registers = state["registers"]
-    return [v for group in registers["groups"] + registers["per_rate"] for v in group]
+    return [*registers["totals"], *(v for rate in registers["per_rate"] for v in rate)]
 
 
 def test_sigkill_at_random_moments_loses_nothing_acknowledged(tmp_path: Path) -> None:

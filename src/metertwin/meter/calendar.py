@@ -381,6 +381,7 @@ class ActivityCalendar:
         (the passive set stays as written) and any scheduled activation is cleared."""
         if self.passive is None:
             raise CalendarError("no passive calendar to activate")
+        self.passive.validate(self.capacity)  # written piecewise over DLMS: checked now
         self._active = self.passive
         self.activate_passive_at = None
         self._cache.clear()
@@ -390,8 +391,17 @@ class ActivityCalendar:
         due = self.activate_passive_at
         if self.passive is None or due is None or wall < due:
             return False
-        self.activate_passive()
+        try:
+            self.activate_passive()
+        except CalendarError:
+            self.activate_passive_at = None  # an inconsistent passive set stays passive
+            return False
         return True
+
+    def write_passive(self, passive: CalendarSet) -> None:
+        """Replace the passive set without checking it: over DLMS its attributes arrive one
+        by one (name, seasons, weeks, days) and only the whole is checked, at activation."""
+        self.passive = passive
 
     @property
     def special_days(self) -> tuple[SpecialDay, ...]:

@@ -12,12 +12,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+
 from metertwin.meter.calendar import ActivityCalendar, CalendarSet, SpecialDay
-from metertwin.meter.clock import Clock, TimeSetting
+from metertwin.meter.clock import Clock, ClockConfig, TimeSetting
 from metertwin.meter.disconnect import DisconnectControl, RelayChange, Transition
 from metertwin.meter.inputs import Fault, InputSeries, PhysicalState
 from metertwin.meter.metrology import Instantaneous, Metrology, MetrologyConfig, PreparedSeries
 from metertwin.meter.registers import MICRO_PER_MILLI_WH, Energy, EnergyRegisters
+from metertwin.meter.security import AccessSecurity, LoginOutcome
 from metertwin.meter.spec import DeviceSpec
 
 STATE_FORMAT = 1
@@ -38,6 +41,12 @@ class Meter:
         )
         self.registers = EnergyRegisters(spec.ratings.phases, spec.capacity.rates)
         self.disconnect = DisconnectControl(spec.control_mode)
+        self.security = AccessSecurity(spec.security)
+        # Settings the meter keeps for its interfaces without interpreting them (communication
+        # setups, monitor thresholds...): opaque bytes by key, owned by the binder.
+        self.parameters: dict[str, bytes] = {}
+        # Supply failures: [all phases lost, L1 lost, L2 lost, L3 lost] (seed 004 counters).
+        self.supply_failures = [0] * (spec.ratings.phases + 1)
         self.metrology = Metrology(spec.ratings, spec.ratios, spec.metrology)
         self.inputs = PhysicalState.idle(
             spec.ratings.phases, spec.ratings.nominal_voltage_v, spec.ratings.frequency_hz
@@ -55,11 +64,13 @@ class Meter:
         """Move to ``to_ms``; ``inputs`` (if given) hold from now on, else the present ones."""
         if to_ms < self.now_ms:
             raise ValueError("the meter cannot go back in time")
-        if inputs is not None:
-            self.inputs = inputs
+        state = self.inputs if inputs is None else inputs
         if to_ms == self.now_ms:
+            if inputs is not None:  # an instant change of inputs
+                self._count_supply_failures(InputSeries.constant(to_ms, to_ms + 1, state))
+                self.inputs = state
             return
-        self.feed(InputSeries.constant(self.now_ms, to_ms, self.inputs))
+        self.feed(InputSeries.constant(self.now_ms, to_ms, state))
 
     def feed(self, series: InputSeries) -> None:
         """Move to ``series.end_ms`` under the series' inputs. The series must cover the
@@ -70,6 +81,7 @@ class Meter:
         if end <= self.now_ms:
             return
         prepared = PreparedSeries(series, self.metrology.rate_matrix(series))
+        self._count_supply_failures(series)
         while self.now_ms < end:
             boundary = self._next_boundary()
             stop = min(boundary, end)
@@ -79,6 +91,19 @@ class Meter:
             if stop == boundary:
                 self._at_boundary()
         self.inputs = series.state_at_index(len(series) - 1)
+
+    def _count_supply_failures(self, series: InputSeries) -> None:
+        """Count supply losses (voltage present -> absent) in what ``series`` adds."""
+        first = max(series.index_at(self.now_ms), 0)
+        phase_on = series.voltage_v[first:] > 0.0
+        before = np.asarray(self.inputs.voltage_v) > 0.0
+        states = np.vstack([before, phase_on])
+        lost = states[:-1] & ~states[1:]
+        self.supply_failures[0] += int(
+            np.count_nonzero(states[:-1].any(axis=1) & ~states[1:].any(axis=1))
+        )
+        for k, count in enumerate(lost.sum(axis=0).tolist(), start=1):
+            self.supply_failures[k] += int(count)
 
     def _next_boundary(self) -> int:
         if self._boundary is None:
@@ -125,6 +150,26 @@ class Meter:
         self.calendar.set_passive(calendar, activate_at)
         self._at_boundary(resync=True)
 
+    def activate_passive_calendar(self) -> None:
+        """Class 20 method 1: the passive calendar becomes active now (CalendarError if the
+        passive set is inconsistent)."""
+        self.calendar.activate_passive()
+        self._at_boundary(resync=True)
+
+    def set_passive_activation(self, activate_at: datetime | None) -> None:
+        self.calendar.activate_passive_at = activate_at
+        self._at_boundary(resync=True)
+
+    def set_clock_config(self, config: ClockConfig) -> None:
+        """New time zone or DST rules (class 8 attributes 3, 5-8); the meter's UTC continues."""
+        self.clock.set_config(self.now_ms, config)
+        self._at_boundary(resync=True)
+
+    def shift_clock(self, seconds: int) -> TimeSetting:
+        setting = self.clock.shift(self.now_ms, seconds)
+        self._at_boundary(resync=True)
+        return setting
+
     def insert_special_day(self, entry: SpecialDay) -> None:
         self.calendar.insert_special_day(entry)
         self._at_boundary(resync=True)
@@ -132,6 +177,10 @@ class Meter:
     def delete_special_day(self, index: int) -> None:
         self.calendar.delete_special_day(index)
         self._at_boundary(resync=True)
+
+    def login(self, association: str, secret: bytes) -> LoginOutcome:
+        """An LLS login attempt, judged at the meter's own time (lockout, seed 002 5.12)."""
+        return self.security.check(association, secret, self.meter_time_ms())
 
     def set_metrology(self, config: MetrologyConfig) -> None:
         self.metrology = Metrology(self.spec.ratings, self.spec.ratios, config)
@@ -171,6 +220,9 @@ class Meter:
             "calendar": self.calendar.to_state(),
             "registers": self.registers.to_state(),
             "disconnect": self.disconnect.to_state(),
+            "security": self.security.to_state(),
+            "supply_failures": list(self.supply_failures),
+            "parameters": {key: value.hex() for key, value in sorted(self.parameters.items())},
             "metrology": {
                 "export_enabled": config.export_enabled,
                 "absolute_mode": config.absolute_mode,
@@ -196,11 +248,14 @@ class Meter:
         meter = cls(spec, int(state["now_ms"]), str(state["serial_number"]))
         meter.clock = Clock.from_state(state["clock"])
         meter.calendar = ActivityCalendar.from_state(state["calendar"])
-        meter.registers = EnergyRegisters.from_state(state["registers"])
+        meter.registers = EnergyRegisters.from_state(state["registers"], spec.ratings.phases)
         shape = (meter.registers.phases, meter.registers.rates)
         if shape != (spec.ratings.phases, spec.capacity.rates):
             raise ValueError(f"registers for {shape[0]} phases and {shape[1]} rates do not fit")
         meter.disconnect = DisconnectControl.from_state(state["disconnect"])
+        meter.security = AccessSecurity.from_state(spec.security, state["security"])
+        meter.parameters = {k: bytes.fromhex(v) for k, v in state["parameters"].items()}
+        meter.supply_failures = [int(v) for v in state["supply_failures"]]
         meter.metrology = Metrology(
             spec.ratings, spec.ratios, MetrologyConfig(**state["metrology"])
         )

@@ -79,7 +79,7 @@ def combine(values: Sequence[int], quantity: Energy) -> int:
 
 
 class EnergyRegisters:
-    """Per-phase and total accumulators, and per-rate totals.
+    """Per-group accumulators, in total and per rate.
 
     Groups: index 0 is the meter total, 1..phases the phases. Rates: index 0 is unused so
     that rate numbers (1..rates) index directly.
@@ -88,46 +88,41 @@ class EnergyRegisters:
     def __init__(self, phases: int, rates: int) -> None:
         self.phases = phases
         self.rates = rates
-        self.groups: list[list[int]] = [[0] * ACCUMULATED_COUNT for _ in range(phases + 1)]
-        self.per_rate: list[list[int]] = [[0] * ACCUMULATED_COUNT for _ in range(rates + 1)]
+        width = (phases + 1) * ACCUMULATED_COUNT
+        self.totals: list[int] = [0] * width
+        self.per_rate: list[list[int]] = [[0] * width for _ in range(rates + 1)]
 
     def add(self, deltas: Sequence[int], rate: int) -> None:
-        """Add one interval's integrals: `deltas` holds the groups' accumulators back to back
-        (total first), all non-negative; the total group also goes to `rate`."""
-        width = ACCUMULATED_COUNT
-        for g, group in enumerate(self.groups):
-            base = g * width
-            for k in range(width):
-                group[k] += deltas[base + k]
+        """Add one interval's integrals: ``deltas`` holds the groups' accumulators back to
+        back (total first), all non-negative; they also go to ``rate``."""
+        totals = self.totals
+        for k, delta in enumerate(deltas):
+            totals[k] += delta
         if 1 <= rate <= self.rates:
             target = self.per_rate[rate]
-            for k in range(width):
-                target[k] += deltas[k]
+            for k, delta in enumerate(deltas):
+                target[k] += delta
 
     def micro(self, quantity: Energy, phase: int = 0, rate: int = 0) -> int:
-        """Exact accumulated value in micro-units·s; `phase` 0 = total, `rate` 0 = all rates.
-        Per-rate values exist for the total only."""
-        if rate:
-            if phase:
-                raise ValueError("per-rate registers exist for the meter total only")
-            if not 1 <= rate <= self.rates:
-                raise ValueError(f"rate {rate} is outside 1..{self.rates}")
-            return combine(self.per_rate[rate], quantity)
+        """Exact accumulated value in micro-units·s; ``phase`` 0 = total, ``rate`` 0 = all."""
         if not 0 <= phase <= self.phases:
             raise ValueError(f"phase {phase} is outside 0..{self.phases}")
-        return combine(self.groups[phase], quantity)
+        if rate and not 1 <= rate <= self.rates:
+            raise ValueError(f"rate {rate} is outside 1..{self.rates}")
+        values = self.per_rate[rate] if rate else self.totals
+        base = phase * ACCUMULATED_COUNT
+        return combine(values[base : base + ACCUMULATED_COUNT], quantity)
 
     def to_state(self) -> dict[str, Any]:
-        return {
-            "groups": [list(g) for g in self.groups],
-            "per_rate": [list(r) for r in self.per_rate],
-        }
+        return {"totals": list(self.totals), "per_rate": [list(r) for r in self.per_rate]}
 
     @classmethod
-    def from_state(cls, state: dict[str, Any]) -> EnergyRegisters:
-        groups = state["groups"]
+    def from_state(cls, state: dict[str, Any], phases: int) -> EnergyRegisters:
         per_rate = state["per_rate"]
-        registers = cls(len(groups) - 1, len(per_rate) - 1)
-        registers.groups = [[int(v) for v in g] for g in groups]
+        registers = cls(phases, len(per_rate) - 1)
+        totals = [int(v) for v in state["totals"]]
+        if len(totals) != len(registers.totals):
+            raise ValueError(f"registers of {len(totals)} accumulators do not fit {phases} phases")
+        registers.totals = totals
         registers.per_rate = [[int(v) for v in r] for r in per_rate]
         return registers

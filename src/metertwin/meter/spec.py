@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from metertwin.meter.calendar import CalendarSet, Capacity, SpecialDay
 from metertwin.meter.clock import ClockConfig
 from metertwin.meter.metrology import MetrologyConfig, Ratings, TransformerRatios
+from metertwin.meter.security import SecurityConfig
 
 
 @dataclass(frozen=True)
@@ -28,3 +29,4 @@ class DeviceSpec:
     control_mode: int
     functions: frozenset[str]
     display: tuple[str, ...]
+    security: SecurityConfig

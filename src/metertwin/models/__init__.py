@@ -2,7 +2,9 @@
 
 from metertwin.models.loader import (
     DEFAULT_MODEL,
+    AssociationSpec,
     DeviceModel,
+    DlmsSpec,
     WorldDefaults,
     builtin_model_names,
     load_model,
@@ -11,7 +13,9 @@ from metertwin.models.loader import (
 
 __all__ = [
     "DEFAULT_MODEL",
+    "AssociationSpec",
     "DeviceModel",
+    "DlmsSpec",
     "WorldDefaults",
     "builtin_model_names",
     "load_model",

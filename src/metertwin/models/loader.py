@@ -26,6 +26,7 @@ from metertwin.meter.calendar import (
 )
 from metertwin.meter.clock import ClockConfig, DstConfig, DstRule
 from metertwin.meter.metrology import MetrologyConfig, Ratings, TransformerRatios
+from metertwin.meter.security import SecurityConfig
 from metertwin.meter.spec import DeviceSpec
 from metertwin.schema import SchemaError, TableReader, deep_merge, parse_toml
 
@@ -48,6 +49,34 @@ class WorldDefaults:
     longitude: float
 
 
+RIGHTS_PROFILES = ("public", "reader", "utility", "management")
+MECHANISMS = ("none", "lls")
+
+
+@dataclass(frozen=True)
+class AssociationSpec:
+    """One association of the model (seed 004: public client 0x10 without authentication,
+    meter reader 0x20 with LLS; seed 003: three LLS levels)."""
+
+    name: str
+    client_sap: int
+    mechanism: str  # "none" or "lls"
+    rights: str  # a rights profile: public, reader, utility, management
+    secret: bytes | None = None
+
+
+@dataclass(frozen=True)
+class DlmsSpec:
+    """The meter's DLMS/COSEM face: its logical device, object list and associations."""
+
+    server_sap: int
+    logical_device_name: str  # may contain {serial}
+    objects: str  # "standard" (built from the meter's functions) or a CSV object list
+    associations: tuple[AssociationSpec, ...]
+    single_connection: bool
+    inactivity_timeout_s: int
+
+
 @dataclass(frozen=True)
 class DeviceModel:
     spec: DeviceSpec
@@ -56,6 +85,7 @@ class DeviceModel:
     text: str  # the model file as read, stored with each meter's memory
     seed: str
     manufacturer: str
+    dlms: DlmsSpec
 
 
 def builtin_model_names() -> list[str]:
@@ -162,6 +192,7 @@ class _ModelReader:
                 )
         display.finish()
         world = self._world(root.table("world", None))
+        dlms, security = self._dlms(root.table("dlms", None))
         root.finish()
         spec = DeviceSpec(
             name=name,
@@ -176,8 +207,51 @@ class _ModelReader:
             control_mode=control_mode,
             functions=functions,
             display=tuple(display_list),
+            security=security,
         )
-        return DeviceModel(spec, world, self.source, text, seed, manufacturer)
+        return DeviceModel(spec, world, self.source, text, seed, manufacturer, dlms)
+
+    def _dlms(self, t: TableReader) -> tuple[DlmsSpec, SecurityConfig]:
+        associations = []
+        for a in t.tables("associations", []):
+            mechanism = a.str("mechanism", choices=MECHANISMS)
+            secret_text = a.str("secret", "")
+            if mechanism == "lls" and not secret_text:
+                raise a.error("secret", "an LLS association needs a secret (its default password)")
+            if mechanism == "none" and secret_text:
+                raise a.error("secret", "an association without authentication has no secret")
+            if len(secret_text.encode()) > 64:
+                raise a.error("secret", "expected at most 64 bytes")
+            association = AssociationSpec(
+                name=a.str("name"),
+                client_sap=a.int("client_sap", low=1, high=0x7F),
+                mechanism=mechanism,
+                rights=a.str("rights", choices=RIGHTS_PROFILES),
+                secret=secret_text.encode() if secret_text else None,
+            )
+            a.finish()
+            associations.append(association)
+        if not associations:
+            associations = [AssociationSpec("public", 0x10, "none", "public")]
+        for field_name in ("name", "client_sap"):
+            values = [getattr(a, field_name) for a in associations]
+            if len(set(values)) != len(values):
+                raise t.error("associations", f"two associations share a {field_name}")
+        dlms = DlmsSpec(
+            server_sap=t.int("server_sap", 1, low=1, high=0x3FFF),
+            logical_device_name=t.str("logical_device_name", "MTW{serial}"),
+            objects=t.str("objects", "standard"),
+            associations=tuple(associations),
+            single_connection=t.bool("single_connection", False),
+            inactivity_timeout_s=t.int("inactivity_timeout_s", 300, low=1, high=86_400),
+        )
+        security = SecurityConfig(
+            default_secrets={a.name: a.secret for a in associations if a.secret is not None},
+            max_failures=t.int("lockout_failures", 3, low=1, high=100),
+            lockout_s=t.int("lockout_minutes", 30, low=0, high=10_080) * 60,
+        )
+        t.finish()
+        return dlms, security
 
     def _ratings(self, t: TableReader) -> Ratings:
         phases = t.int("phases")

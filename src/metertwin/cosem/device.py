@@ -1,0 +1,160 @@
+"""The logical device: the objects of one meter, seen through each association's rights.
+
+Implements `DeviceBackend` for the DLMS service layer. Checks follow the Blue Book order a
+HES expects: unknown object or attribute -> object-undefined; class id not matching ->
+object-class-inconsistent; not readable/writable in this association -> read-write-denied;
+a value of the wrong type -> type-unmatched.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+
+from metertwin.cosem.access import (
+    AssociationContext,
+    AssociationPolicy,
+    AttributeAccess,
+    MethodAccess,
+    ObjectRights,
+)
+from metertwin.cosem.backend import LoginResult
+from metertwin.cosem.errors import CosemError, denied, undefined
+from metertwin.cosem.obis import Obis
+from metertwin.cosem.objects import CosemObject, Request
+from metertwin.dlms.axdr import Data
+from metertwin.dlms.enums import DataAccessResult
+from metertwin.dlms.xdlms_types import AttributeDescriptor, MethodDescriptor, SelectiveAccess
+
+log = logging.getLogger(__name__)
+
+Login = Callable[[AssociationPolicy, bytes | None], LoginResult]
+
+
+class LogicalDevice:
+    """Objects by logical name plus the association policies, with two hooks into the
+    meter: ``login`` (secrets and lockout live in the core) and ``commit`` (called after
+    every successful SET and ACTION, before the answer exists)."""
+
+    def __init__(
+        self,
+        objects: Iterable[CosemObject],
+        policies: Iterable[AssociationPolicy],
+        login: Login,
+        commit: Callable[[], None],
+    ) -> None:
+        self.objects: dict[Obis, CosemObject] = {}
+        for obj in objects:
+            if obj.logical_name in self.objects:
+                raise ValueError(f"two objects named {obj.logical_name}")
+            self.objects[obj.logical_name] = obj
+        self.policies = {p.client_sap: p for p in policies}
+        self._login = login
+        self._commit = commit
+        self.open_associations: list[AssociationContext] = []
+
+    # -- associations -------------------------------------------------------------------
+
+    def association_policy(self, client_sap: int) -> AssociationPolicy | None:
+        return self.policies.get(client_sap)
+
+    def login(self, policy: AssociationPolicy, secret: bytes | None) -> LoginResult:
+        result = self._login(policy, secret)
+        self._commit()  # failure counters and lockouts survive a restart
+        return result
+
+    def associated(self, context: AssociationContext) -> None:
+        self.open_associations.append(context)
+
+    def released(self, context: AssociationContext) -> None:
+        if context in self.open_associations:
+            self.open_associations.remove(context)
+
+    # -- services -----------------------------------------------------------------------
+
+    def _object(self, context: AssociationContext, class_id: int, name: Obis) -> CosemObject:
+        obj = self.objects.get(name)
+        if obj is None or name not in context.policy.rights:
+            raise undefined(f"no object {name} in association {context.policy.name}")
+        if obj.class_id != class_id:
+            raise CosemError(
+                DataAccessResult.OBJECT_CLASS_INCONSISTENT,
+                f"{name} is class {obj.class_id}, not {class_id}",
+            )
+        return obj
+
+    def rights(self, context: AssociationContext, name: Obis) -> ObjectRights:
+        return context.policy.rights.get(name, ObjectRights())
+
+    def get(
+        self,
+        context: AssociationContext,
+        attribute: AttributeDescriptor,
+        access: SelectiveAccess | None,
+    ) -> Data:
+        obj = self._object(context, attribute.class_id, attribute.instance)
+        binding = obj.attributes.get(attribute.attribute_id)
+        if binding is None or binding.get is None:
+            raise undefined(
+                f"{obj.logical_name} has no readable attribute {attribute.attribute_id}"
+            )
+        mode = self.rights(context, obj.logical_name).attribute(attribute.attribute_id)
+        if not mode.readable:
+            raise denied(f"attribute {attribute.attribute_id} of {obj.logical_name} not readable")
+        spec = obj.interface.attribute(attribute.attribute_id)
+        if access is not None and (spec is None or access.selector not in spec.selectors):
+            raise CosemError(DataAccessResult.OTHER_REASON, "selective access not supported")
+        return binding.get(Request(context, access))
+
+    def set(
+        self,
+        context: AssociationContext,
+        attribute: AttributeDescriptor,
+        access: SelectiveAccess | None,
+        value: Data,
+    ) -> None:
+        obj = self._object(context, attribute.class_id, attribute.instance)
+        binding = obj.attributes.get(attribute.attribute_id)
+        if binding is None:
+            raise undefined(f"{obj.logical_name} has no attribute {attribute.attribute_id}")
+        mode = self.rights(context, obj.logical_name).attribute(attribute.attribute_id)
+        if binding.set is None or not mode.writable:
+            raise denied(f"attribute {attribute.attribute_id} of {obj.logical_name} not writable")
+        if access is not None:
+            raise CosemError(DataAccessResult.OTHER_REASON, "selective access not supported")
+        binding.set(Request(context), value)
+        self._commit()
+
+    def action(
+        self,
+        context: AssociationContext,
+        method: MethodDescriptor,
+        parameters: Data | None,
+    ) -> Data | None:
+        obj = self._object(context, method.class_id, method.instance)
+        implementation = obj.methods.get(method.method_id)
+        if implementation is None:
+            raise undefined(f"{obj.logical_name} has no method {method.method_id}")
+        mode = self.rights(context, obj.logical_name).method(method.method_id)
+        if mode is MethodAccess.NO_ACCESS:
+            raise denied(f"method {method.method_id} of {obj.logical_name} not allowed")
+        result = implementation(Request(context), parameters)
+        self._commit()
+        return result
+
+
+def full_rights(obj: CosemObject, *, write: bool, methods: bool) -> ObjectRights:
+    """Rights an association gets on ``obj``: read everything readable, write what the
+    binding can write (when ``write``), invoke the methods (when ``methods``)."""
+    attributes: dict[int, AttributeAccess] = {}
+    for index, binding in obj.attributes.items():
+        readable = binding.get is not None
+        writable = write and binding.set is not None
+        if readable and writable:
+            attributes[index] = AttributeAccess.READ_WRITE
+        elif writable:
+            attributes[index] = AttributeAccess.WRITE_ONLY
+        elif readable:
+            attributes[index] = AttributeAccess.READ_ONLY
+    method_rights = {i: MethodAccess.ACCESS for i in obj.methods} if methods else {}
+    return ObjectRights(attributes, method_rights)

@@ -1,0 +1,267 @@
+"""The binder: builds a meter's logical device (COSEM objects) over its core.
+
+Every attribute is a view of core state (architecture principle 2). An object's meaning
+comes from its OBIS code and class (`objects_catalog`); configuration-only attributes that
+the core does not interpret (communication setups, monitor thresholds, manufacturer
+settings) live in the core's parameter memory with typed defaults, so a SET persists and a
+GET always answers a well-typed value.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from importlib import resources
+
+from metertwin.cosem.access import AssociationContext, AssociationPolicy, ObjectRights
+from metertwin.cosem.backend import LoginResult
+from metertwin.cosem.classes import interface_class
+from metertwin.cosem.device import LogicalDevice, full_rights
+from metertwin.cosem.errors import CosemError, denied, type_unmatched
+from metertwin.cosem.obis import Obis
+from metertwin.cosem.objects import Binding, CosemObject, Method, Request
+from metertwin.dlms.axdr import Data, DataType, decode, encode
+from metertwin.dlms.enums import AuthenticationMechanism, Conformance, DataAccessResult
+from metertwin.meter.core import Meter
+from metertwin.meter.disconnect import Transition, TransitionNotAllowed
+from metertwin.meter.security import LoginOutcome
+from metertwin.models import objects_catalog as catalog
+from metertwin.models.associations import (
+    CURRENT_ASSOCIATION,
+    AssociationObjects,
+    association_rights,
+)
+from metertwin.models.calendar_objects import activity_calendar, special_days_table
+from metertwin.models.clock_object import clock_object
+from metertwin.models.loader import AssociationSpec, DeviceModel
+from metertwin.models.values import integer, scaler_unit
+
+SERVER_CONFORMANCE = (
+    Conformance.GET
+    | Conformance.SET
+    | Conformance.ACTION
+    | Conformance.SELECTIVE_ACCESS
+    | Conformance.MULTIPLE_REFERENCES
+    | Conformance.BLOCK_TRANSFER_WITH_GET_OR_READ
+    | Conformance.BLOCK_TRANSFER_WITH_SET_OR_WRITE
+    | Conformance.BLOCK_TRANSFER_WITH_ACTION
+)
+"""What the server implements; each association offers at most this."""
+
+_MECHANISMS = {"none": AuthenticationMechanism.LOWEST, "lls": AuthenticationMechanism.LOW}
+DISCONNECT_SCRIPTS = Obis(0, 0, 10, 0, 106)
+DISCONNECT_CONTROL = Obis(0, 0, 96, 3, 10)
+
+
+def build_logical_device(
+    model: DeviceModel, meter: Meter, commit: Callable[[], None]
+) -> LogicalDevice:
+    """The logical device of ``meter`` (of type ``model``); ``commit`` makes a change durable."""
+    binder = _Binder(model, meter)
+    objects = binder.objects()
+    holder: list[LogicalDevice] = []
+
+    def all_objects() -> dict[Obis, CosemObject]:
+        return holder[0].objects
+
+    def open_contexts() -> list[AssociationContext]:
+        return holder[0].open_associations
+
+    policies = [
+        binder.policy(index, spec, objects)
+        for index, spec in enumerate(model.dlms.associations, start=1)
+    ]
+    associations = AssociationObjects(meter, model.dlms.server_sap, all_objects, open_contexts)
+    association_objects = associations.build(policies)
+    for policy, spec in zip(policies, model.dlms.associations, strict=True):
+        for obj in association_objects:
+            rights = association_rights(spec.rights, obj.logical_name, policy.logical_name)
+            if rights is not None:
+                policy.rights[obj.logical_name] = rights
+    device = LogicalDevice(objects + association_objects, policies, binder.login, commit)
+    holder.append(device)
+    return device
+
+
+class _Binder:
+    def __init__(self, model: DeviceModel, meter: Meter) -> None:
+        self.model = model
+        self.meter = meter
+
+    # -- associations ---------------------------------------------------------------------
+
+    def policy(
+        self, index: int, spec: AssociationSpec, objects: list[CosemObject]
+    ) -> AssociationPolicy:
+        manage = spec.rights in ("utility", "management")
+        rights: dict[Obis, ObjectRights] = {
+            obj.logical_name: full_rights(obj, write=manage, methods=manage)
+            for obj in objects
+            if spec.rights != "public" or obj.public
+        }
+        return AssociationPolicy(
+            name=spec.name,
+            logical_name=Obis(0, 0, 40, 0, index),
+            client_sap=spec.client_sap,
+            mechanism=_MECHANISMS[spec.mechanism],
+            conformance=SERVER_CONFORMANCE,
+            rights=rights,
+        )
+
+    def login(self, policy: AssociationPolicy, secret: bytes | None) -> LoginResult:
+        if policy.mechanism is AuthenticationMechanism.LOWEST:
+            return LoginResult.ACCEPTED
+        if secret is None:
+            return LoginResult.SECRET_REQUIRED
+        outcome = self.meter.login(policy.name, secret)
+        return {
+            LoginOutcome.ACCEPTED: LoginResult.ACCEPTED,
+            LoginOutcome.WRONG_SECRET: LoginResult.WRONG_SECRET,
+            LoginOutcome.LOCKED: LoginResult.LOCKED,
+        }[outcome]
+
+    # -- objects --------------------------------------------------------------------------
+
+    def objects(self) -> list[CosemObject]:
+        built = []
+        for obis, class_id, description in self._catalogue():
+            if class_id == 15 or obis == CURRENT_ASSOCIATION:
+                continue  # association objects are built with the policies
+            obj = self._object(obis, class_id, description)
+            obj.description = description
+            obj.public = catalog.is_public(obis, class_id)
+            built.append(obj)
+        return built
+
+    def _catalogue(self) -> list[tuple[Obis, int, str]]:
+        source = self.model.dlms.objects
+        if source == "standard":
+            return catalog.standard_objects(self.model.spec)
+        text = (resources.files("metertwin.models") / "data" / source).read_text("utf-8")
+        return [
+            (catalog.csv_obis(row["obis"]), int(row["class_id"]), row["description"])
+            for row in csv.DictReader(io.StringIO(text))
+        ]
+
+    def _object(self, obis: Obis, class_id: int, description: str) -> CosemObject:
+        meter = self.meter
+        if class_id == 8:
+            return clock_object(obis, meter)
+        if class_id == 20:
+            return activity_calendar(obis, meter)
+        if class_id == 11:
+            return special_days_table(obis, meter)
+        if class_id == 70:
+            return self._disconnect_control(obis)
+        if class_id == 9 and obis == DISCONNECT_SCRIPTS:
+            return self._disconnect_scripts(obis)
+        if class_id == 3 and (register := catalog.register_binding(obis, meter)) is not None:
+            value, scaler, unit = register
+            unit_data = scaler_unit(scaler, unit)
+            return CosemObject(
+                interface_class(3),
+                obis,
+                {
+                    2: Binding(get=lambda _r: value()),
+                    3: Binding(get=lambda _r: unit_data),
+                },
+            )
+        if class_id == 1 and (data := catalog.data_binding(obis, self.model, meter)) is not None:
+            return CosemObject(interface_class(1), obis, {2: data})
+        return self._parameters(obis, class_id, description)
+
+    def _operate(self, kind: Transition) -> None:
+        try:
+            self.meter.operate_relay(kind)
+        except TransitionNotAllowed as exc:
+            raise denied(str(exc)) from None
+
+    def _disconnect_control(self, obis: Obis) -> CosemObject:
+        control = self.meter.disconnect
+
+        def transition(kind: Transition) -> Method:
+            def invoke(_request: Request, parameters: Data | None) -> Data | None:
+                if parameters is not None and parameters.type is not DataType.INTEGER:
+                    raise type_unmatched("the method takes integer 0")
+                self._operate(kind)
+                return None
+
+            return invoke
+
+        def set_mode(_request: Request, value: Data) -> None:
+            mode = integer(value, DataType.ENUM)
+            if not 0 <= mode <= 6:
+                raise type_unmatched("control_mode is an enum 0..6")
+            control.control_mode = mode
+
+        return CosemObject(
+            interface_class(70),
+            obis,
+            {
+                2: Binding(get=lambda _r: Data.boolean(control.output_state)),
+                3: Binding(get=lambda _r: Data.enum(int(control.state))),
+                4: Binding(get=lambda _r: Data.enum(control.control_mode), set=set_mode),
+            },
+            {
+                1: transition(Transition.REMOTE_DISCONNECT),
+                2: transition(Transition.REMOTE_RECONNECT),
+            },
+        )
+
+    def _disconnect_scripts(self, obis: Obis) -> CosemObject:
+        """Script 1 disconnects, script 2 reconnects (the limiter's and register monitors'
+        actions point here)."""
+
+        def script(identifier: int, method: int) -> Data:
+            action = Data.structure(
+                [
+                    Data.enum(2),
+                    Data.long_unsigned(70),
+                    Data.octet_string(bytes(DISCONNECT_CONTROL)),
+                    Data.integer(method),
+                    Data.integer(0),
+                ]
+            )
+            return Data.structure([Data.long_unsigned(identifier), Data.array([action])])
+
+        scripts = Data.array([script(1, 1), script(2, 2)])
+
+        def execute(_request: Request, parameters: Data | None) -> Data | None:
+            if parameters is None:
+                raise type_unmatched("execute takes a script identifier")
+            identifier = integer(parameters, DataType.LONG_UNSIGNED)
+            kinds = {1: Transition.REMOTE_DISCONNECT, 2: Transition.REMOTE_RECONNECT}
+            if identifier not in kinds:
+                raise CosemError(DataAccessResult.OBJECT_UNAVAILABLE, f"no script {identifier}")
+            self._operate(kinds[identifier])
+            return None
+
+        return CosemObject(
+            interface_class(9), obis, {2: Binding(get=lambda _r: scripts)}, {1: execute}
+        )
+
+    def _parameters(self, obis: Obis, class_id: int, description: str) -> CosemObject:
+        """An object whose attributes are settings kept in parameter memory."""
+        interface = interface_class(class_id)
+        defaults = catalog.parameter_defaults(obis, class_id, self.model)
+        meter = self.meter
+        attributes: dict[int, Binding] = {}
+        for index, default in defaults.items():
+            key = f"{obis}/{index}"
+
+            def get(_request: Request, key: str = key, default: Data = default) -> Data:
+                raw = meter.parameters.get(key)
+                return default if raw is None else decode(raw)
+
+            def put(
+                _request: Request, value: Data, key: str = key, default: Data = default
+            ) -> None:
+                if not catalog.same_shape(default, value):
+                    raise type_unmatched(f"{key} expects {default.type.name}")
+                meter.parameters[key] = encode(value)
+
+            writable = catalog.writable_parameter(class_id, index, description)
+            attributes[index] = Binding(get=get, set=put if writable else None)
+        # No methods: none of them would do anything here, so none is advertised.
+        return CosemObject(interface, obis, attributes)

@@ -1,0 +1,582 @@
+"""What each object of an object list means: OBIS semantics (IEC 62056-6-1) and defaults.
+
+- energy registers C.8.E (metrology.md: C = quantity, +20/40/60 per phase; E = rate), with
+  the MeterCom PRO manufacturer codes 128-133 (seed 004) mapped to combinations;
+- instantaneous values C.7.0 (power, voltage, current, power factor, frequency, angles);
+- Data objects the core knows (logical device name, serial, firmware, active rate, calendar
+  names, supply failure counters);
+- typed defaults for configuration objects kept in parameter memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from metertwin.cosem.obis import Obis
+from metertwin.cosem.objects import Binding
+from metertwin.dlms.axdr import Data
+from metertwin.dlms.cosem_datetime import CosemDateTime
+from metertwin.meter.core import Meter
+from metertwin.meter.registers import Energy
+from metertwin.meter.spec import DeviceSpec
+from metertwin.models.energy import energy_register_catalogue
+from metertwin.models.loader import DeviceModel
+from metertwin.models.values import Unit, energy_unit, same_shape, scaler_unit
+
+__all__ = ["same_shape"]
+
+VERSION_TEXT = b"metertwin 0.1.0"
+_U32 = 2**32
+_NOT_SPECIFIED = Data.octet_string(CosemDateTime().to_bytes())
+
+# Printed wrongly in seed 004's table (see the note column of metercom-pro-objects.csv).
+_MISPRINTS = {"1.0.114.0.255": Obis(1, 0, 1, 4, 0)}
+
+
+def csv_obis(text: str) -> Obis:
+    return _MISPRINTS.get(text) or Obis.parse(text)
+
+
+# -- standard object lists ---------------------------------------------------------------
+
+_INSTANT_TOTAL = (1, 2, 3, 4, 9, 10, 13, 14, 15, 16)
+_INSTANT_PHASE = (1, 2, 3, 4, 9, 10, 11, 12, 13, 15, 16)  # + 20/40/60: P, Q, S, I, V, PF
+
+
+def standard_objects(spec: DeviceSpec) -> list[tuple[Obis, int, str]]:
+    """The objects a meter of ``spec`` implies (issue 3: energy per rate, instantaneous
+    values, clock, calendar, disconnect control, limiter, communication setup...)."""
+    phases = spec.ratings.phases
+    rows: list[tuple[Obis, int, str]] = [
+        (Obis(0, 0, 42, 0, 0), 1, "COSEM logical device name"),
+        (Obis(0, 0, 96, 1, 0), 1, "Meter serial number"),
+        (Obis(1, 0, 0, 2, 0), 1, "Active firmware identifier"),
+        (Obis(1, 0, 0, 2, 2), 1, "Active calendar name"),
+        (Obis(1, 0, 0, 2, 7), 1, "Passive calendar name"),
+        (Obis(0, 0, 96, 14, 0), 1, "Active tariff rate"),
+        (Obis(0, 0, 96, 7, 0), 1, "Number of power failures in all phases"),
+        (Obis(0, 0, 1, 0, 0), 8, "Clock"),
+        (Obis(0, 0, 13, 0, 0), 20, "Activity calendar"),
+        (Obis(0, 0, 11, 0, 0), 11, "Special days table"),
+        (Obis(0, 0, 10, 0, 100), 9, "Tariffication script table"),
+        (Obis(0, 0, 10, 0, 106), 9, "Disconnect control script table"),
+        (Obis(0, 0, 96, 3, 10), 70, "Disconnect control"),
+        (Obis(0, 0, 17, 0, 0), 71, "Limiter"),
+        (Obis(0, 0, 41, 0, 0), 17, "SAP assignment"),
+        (Obis(0, 0, 25, 0, 0), 41, "TCP-UDP setup"),
+        (Obis(0, 0, 25, 1, 0), 42, "IPv4 setup"),
+        (Obis(0, 0, 22, 0, 0), 23, "IEC HDLC setup"),
+        (Obis(0, 0, 96, 9, 0), 3, "Internal temperature"),
+    ]
+    rows += [(Obis(0, 0, 96, 7, k), 1, f"Phase failures L{k}") for k in range(1, phases + 1)]
+    rows += [
+        (
+            Obis.parse(code),
+            3,
+            f"Energy {quantity.name.lower()}"
+            + (f" L{phase}" if phase else "")
+            + (f" rate {rate}" if rate else ""),
+        )
+        for code, quantity, phase, rate in energy_register_catalogue(phases, spec.capacity.rates)
+    ]
+    rows += [(Obis(1, 0, c, 7, 0), 3, f"Instantaneous C={c}") for c in _INSTANT_TOTAL]
+    if phases == 3:
+        rows += [
+            (Obis(1, 0, c + 20 * k, 7, 0), 3, f"Instantaneous C={c + 20 * k}")
+            for k in (1, 2, 3)
+            for c in _INSTANT_PHASE
+        ]
+        rows += [(Obis(1, 0, 81, 7, e), 3, "Phase angle") for e in (40, 51, 62)]
+    else:
+        rows += [(Obis(1, 0, c + 20, 7, 0), 3, f"Instantaneous C={c + 20}") for c in _INSTANT_PHASE]
+        rows.append((Obis(1, 0, 81, 7, 40), 3, "Phase angle U L1 - I L1"))
+    if spec.metrology.neutral_measured or phases == 3:
+        rows.append((Obis(1, 0, 91, 7, 0), 3, "Neutral current"))
+    return rows
+
+
+def is_public(obis: Obis, class_id: int) -> bool:
+    """The read-only subset of the public client (seed 004: client 0x10 without
+    authentication): identification, clock, total energies, relay state."""
+    if class_id == 8:
+        return True
+    if obis in _PUBLIC:
+        return True
+    return obis.a == 1 and obis.d == 8 and obis.e == 0 and obis.c in (1, 2, 3, 4, 15, 16)
+
+
+_PUBLIC = {
+    Obis(0, 0, 42, 0, 0),
+    Obis(0, 0, 96, 1, 0),
+    Obis(1, 0, 0, 2, 0),
+    Obis(0, 1, 96, 1, 0),
+    Obis(1, 1, 0, 2, 0),
+    Obis(0, 0, 96, 14, 0),
+    Obis(0, 0, 96, 3, 10),
+}
+
+
+# -- registers --------------------------------------------------------------------------
+
+RegisterBinding = tuple[Callable[[], Data], int, Unit]
+
+
+def _energy_value(
+    meter: Meter, quantities: tuple[tuple[Energy, int], ...], phase: int, rate: int, signed: bool
+) -> Callable[[], Data]:
+    def value() -> Data:
+        total = sum(sign * meter.energy_mwh(q, phase, rate) for q, sign in quantities) // 1000
+        if signed:
+            return Data.double_long(max(min(total, 2**31 - 1), -(2**31)))
+        return Data.double_long_unsigned(total % _U32)  # rolls over like a register display
+
+    return value
+
+
+_MANUFACTURER_ENERGY: dict[int, tuple[tuple[Energy, int], ...]] = {
+    # seed 004 codes >= 128 (value group C manufacturer range)
+    128: ((Energy.IMPORT_ACTIVE, 1), (Energy.EXPORT_ACTIVE, 1)),  # |+A| + |-A|
+    130: ((Energy.IMPORT_REACTIVE, 1), (Energy.EXPORT_REACTIVE, 1)),  # |+R| + |-R|
+    131: ((Energy.IMPORT_REACTIVE, 1), (Energy.EXPORT_REACTIVE, -1)),  # |+R| - |-R|
+    132: ((Energy.IMPORT_REACTIVE, 1),),
+    133: ((Energy.EXPORT_REACTIVE, 1),),
+}
+
+
+def register_binding(obis: Obis, meter: Meter) -> RegisterBinding | None:
+    if obis == Obis(0, 0, 96, 9, 0):
+        return _scaled(lambda: meter.instantaneous().temperature_c, -1, Unit.CELSIUS, signed=True)
+    if obis.a != 1 or obis.b != 0:
+        return None
+    phases = meter.spec.ratings.phases
+    if obis.d == 8:
+        rate = obis.e
+        if rate > meter.spec.capacity.rates:
+            return None
+        if obis.c in _MANUFACTURER_ENERGY:
+            parts = _MANUFACTURER_ENERGY[obis.c]
+            unit = Unit.WATT_HOUR if obis.c == 128 else Unit.VAR_HOUR
+            return _energy_value(meter, parts, 0, rate, obis.c == 131), 0, unit
+        phase, c = divmod(obis.c, 20)
+        if c == 0 or phase > phases or c not in {int(q) for q in Energy}:
+            return None
+        quantity = Energy(c)
+        signed = quantity is Energy.NET_ACTIVE
+        return _energy_value(meter, ((quantity, 1),), phase, rate, signed), 0, energy_unit(quantity)
+    if obis.d == 7:
+        return _instantaneous(obis, meter)
+    return None
+
+
+def _scaled(
+    read: Callable[[], float], scaler: int, unit: Unit, *, signed: bool, wide: bool = False
+) -> RegisterBinding:
+    factor = 10.0**-scaler
+
+    def value() -> Data:
+        number = round(read() * factor)
+        if signed:
+            return Data.double_long(number) if wide else Data.long(max(min(number, 32767), -32768))
+        number = max(number, 0)
+        return (
+            Data.double_long_unsigned(number % _U32)
+            if wide
+            else Data.long_unsigned(min(number, 65535))
+        )
+
+    return value, scaler, unit
+
+
+def _instantaneous(obis: Obis, meter: Meter) -> RegisterBinding | None:
+    phases = meter.spec.ratings.phases
+
+    def inst_phase(k: int) -> Callable[[], object]:
+        return lambda: meter.instantaneous().phases[k - 1]
+
+    c, e = obis.c, obis.e
+    if c == 81 and e in (40, 51, 62):
+        k = {40: 1, 51: 2, 62: 3}[e]
+        if k > phases:
+            return None
+        return _scaled(
+            lambda: meter.instantaneous().phases[k - 1].angle_deg, -1, Unit.DEGREE, signed=False
+        )
+    if e != 0:
+        return None
+    if c == 14:
+        return _scaled(lambda: meter.instantaneous().frequency_hz, -2, Unit.HERTZ, signed=False)
+    if c == 91:
+        return _scaled(
+            lambda: meter.instantaneous().neutral_current_a or 0.0,
+            -3,
+            Unit.AMPERE,
+            signed=False,
+            wide=True,
+        )
+    if c == 13:
+        return _scaled(lambda: meter.instantaneous().power_factor, -3, Unit.COUNT, signed=True)
+    if c in (131, 151, 171, 191):  # seed 004: signed reactive power total / L1..L3
+        k = (c - 131) // 20
+        if k > phases:
+            return None
+        if k == 0:
+            return _scaled(
+                lambda: meter.instantaneous().reactive_var, 0, Unit.VAR, signed=True, wide=True
+            )
+        return _scaled(
+            lambda: meter.instantaneous().phases[k - 1].reactive_var,
+            0,
+            Unit.VAR,
+            signed=True,
+            wide=True,
+        )
+    phase, base = divmod(c, 20)
+    if phase > phases or base == 0:
+        return None
+
+    def power(kind: int) -> Callable[[], float]:
+        def read() -> float:
+            inst = meter.instantaneous()
+            if phase:
+                r = inst.phases[phase - 1]
+                p, q, s = r.active_w, r.reactive_var, r.apparent_va
+            else:
+                p, q, s = inst.active_w, inst.reactive_var, inst.apparent_va
+                if kind == 15:
+                    return sum(abs(x.active_w) for x in inst.phases)
+            return {
+                1: max(p, 0.0),
+                2: max(-p, 0.0),
+                3: max(q, 0.0),
+                4: max(-q, 0.0),
+                9: s if p >= 0 else 0.0,
+                10: s if p < 0 else 0.0,
+                15: abs(p),
+                16: p,
+            }[kind]
+
+        return read
+
+    if base in (1, 2, 15):
+        return _scaled(power(base), 0, Unit.WATT, signed=False, wide=True)
+    if base == 16:
+        return _scaled(power(16), 0, Unit.WATT, signed=True, wide=True)
+    if base in (3, 4):
+        return _scaled(power(base), 0, Unit.VAR, signed=False, wide=True)
+    if base in (9, 10):
+        return _scaled(power(base), 0, Unit.VOLT_AMPERE, signed=False, wide=True)
+    if phase == 0:
+        return None
+    if base == 11:
+        return _scaled(
+            lambda: meter.instantaneous().phases[phase - 1].current_a,
+            -3,
+            Unit.AMPERE,
+            signed=False,
+            wide=True,
+        )
+    if base == 12:
+        return _scaled(
+            lambda: meter.instantaneous().phases[phase - 1].voltage_v, -1, Unit.VOLT, signed=False
+        )
+    if base == 13:
+        return _scaled(
+            lambda: meter.instantaneous().phases[phase - 1].power_factor,
+            -3,
+            Unit.COUNT,
+            signed=True,
+        )
+    return None
+
+
+# -- data objects -----------------------------------------------------------------------
+
+
+def logical_device_name(model: DeviceModel, meter: Meter) -> bytes:
+    """Up to 16 bytes (IDIS: 3-letter manufacturer id + serial)."""
+    return model.dlms.logical_device_name.format(serial=meter.serial_number).encode()[:16]
+
+
+def data_binding(obis: Obis, model: DeviceModel, meter: Meter) -> Binding | None:
+    calendar = meter.calendar
+    fixed: dict[Obis, Callable[[], Data]] = {
+        Obis(0, 0, 42, 0, 0): lambda: Data.octet_string(logical_device_name(model, meter)),
+        Obis(0, 0, 96, 1, 0): lambda: Data.octet_string(meter.serial_number.encode()),
+        Obis(1, 0, 0, 2, 0): lambda: Data.octet_string(VERSION_TEXT),
+        Obis(1, 0, 0, 2, 2): lambda: Data.octet_string(calendar.active.name.encode()),
+        Obis(1, 0, 0, 2, 7): lambda: Data.octet_string(
+            (calendar.passive or calendar.active).name.encode()
+        ),
+        Obis(0, 0, 96, 14, 0): lambda: Data.unsigned(meter.rate),
+    }
+    for k in range(meter.spec.ratings.phases + 1):
+        fixed[Obis(0, 0, 96, 7, k)] = lambda k=k: Data.long_unsigned(
+            min(meter.supply_failures[k], 65535)
+        )  # type: ignore[misc]
+    read = fixed.get(obis)
+    if read is None:
+        return None
+    return Binding(get=lambda _request: read())
+
+
+# -- configuration kept in parameter memory -------------------------------------------------
+
+
+def _ln(obis: Obis) -> Data:
+    return Data.octet_string(bytes(obis))
+
+
+def _u32(value: int) -> Data:
+    return Data.double_long_unsigned(value)
+
+
+def _capture_object(class_id: int, obis: Obis, attribute: int) -> Data:
+    return Data.structure(
+        [Data.long_unsigned(class_id), _ln(obis), Data.integer(attribute), Data.long_unsigned(0)]
+    )
+
+
+def _script(obis: Obis, selector: int) -> Data:
+    return Data.structure([_ln(obis), Data.long_unsigned(selector)])
+
+
+def _ipv4(a: int, b: int, c: int, d: int) -> Data:
+    return _u32((a << 24) | (b << 16) | (c << 8) | d)
+
+
+def parameter_defaults(obis: Obis, class_id: int, model: DeviceModel) -> dict[int, Data]:
+    """Typed default values of a configuration object's attributes (a SET must match)."""
+    dlms = model.dlms
+    disconnect_scripts = Obis(0, 0, 10, 0, 106)
+    defaults: dict[int, dict[int, Data]] = {
+        1: {2: _DATA_DEFAULTS.get(obis, Data.octet_string(b""))},
+        3: {2: _u32(0), 3: scaler_unit(0, Unit.COUNT)},
+        4: {2: _u32(0), 3: scaler_unit(0, Unit.COUNT), 4: Data.unsigned(0), 5: _NOT_SPECIFIED},
+        5: {
+            2: _u32(0),
+            3: _u32(0),
+            4: scaler_unit(0, Unit.WATT),
+            5: Data.unsigned(0),
+            6: _NOT_SPECIFIED,
+            7: _NOT_SPECIFIED,
+            8: _u32(900),
+            9: Data.long_unsigned(15),
+        },
+        7: {
+            2: Data.array([]),
+            3: Data.array([_capture_object(8, Obis(0, 0, 1, 0, 0), 2)]),
+            4: _u32(900 if obis.c == 99 and obis.d in (1, 2) else 0),
+            5: Data.enum(1),
+            6: Data.structure(
+                [
+                    Data.long_unsigned(0),
+                    _ln(Obis(0, 0, 0, 0, 0, 0)),
+                    Data.integer(0),
+                    Data.long_unsigned(0),
+                ]
+            ),
+            7: _u32(0),
+            8: _u32(35_040 if obis.c == 99 and obis.d == 1 else 1_000),
+        },
+        9: {2: Data.array([])},
+        17: {
+            2: Data.array(
+                [
+                    Data.structure(
+                        [
+                            Data.long_unsigned(dlms.server_sap),
+                            Data.octet_string(model.dlms.logical_device_name.encode()[:16]),
+                        ]
+                    )
+                ]
+            )
+        },
+        21: {
+            2: Data.array([Data.long_unsigned(2530)]),
+            3: Data.structure(
+                [Data.long_unsigned(3), _ln(_monitored_voltage(obis)), Data.integer(2)]
+            ),
+            4: Data.array(
+                [Data.structure([_script(disconnect_scripts, 1), _script(disconnect_scripts, 2)])]
+            ),
+        },
+        22: {
+            2: _script(Obis(0, 0, 10, 0, 1), 1),
+            3: Data.enum(1),
+            4: Data.array(
+                [
+                    Data.structure(
+                        [
+                            Data.octet_string(bytes([0, 0, 0, 0])),
+                            Data.octet_string(bytes([0xFF, 0xFF, 0xFF, 1, 0xFF])),
+                        ]
+                    )
+                ]
+            ),
+        },
+        23: {
+            2: Data.enum(5),
+            3: Data.unsigned(1),
+            4: Data.unsigned(1),
+            5: Data.long_unsigned(128),
+            6: Data.long_unsigned(128),
+            7: Data.long_unsigned(25),
+            8: Data.long_unsigned(120),
+            9: Data.long_unsigned(16),
+        },
+        41: {
+            2: Data.long_unsigned(4059),
+            3: _ln(Obis(0, 0, 25, 1, 0)),
+            4: Data.long_unsigned(1460),
+            5: Data.unsigned(1 if dlms.single_connection else 4),
+            6: Data.long_unsigned(dlms.inactivity_timeout_s),
+        },
+        42: {
+            2: _ln(Obis(0, 0, 25, 3, 0)),
+            3: _ipv4(127, 0, 0, 1),
+            4: Data.array([]),
+            5: Data.array([]),
+            6: _ipv4(255, 0, 0, 0),
+            7: _ipv4(0, 0, 0, 0),
+            8: Data.boolean(False),
+            9: _ipv4(0, 0, 0, 0),
+            10: _ipv4(0, 0, 0, 0),
+        },
+        43: {2: Data.octet_string(bytes.fromhex("020000000001"))},
+        44: {2: _ln(Obis(0, 0, 25, 4, 0)), 3: Data.array([]), 4: Data.array([]), 5: Data.null()},
+        45: {
+            2: Data.octet_string(b"internet"),
+            3: Data.long_unsigned(0),
+            4: Data.structure([Data.structure([Data.unsigned(0)] * 5)] * 2),
+        },
+        47: {
+            2: Data.visible_string("metertwin"),
+            3: Data.enum(1),
+            4: Data.enum(1),
+            5: Data.enum(4),
+            6: Data.structure(
+                [_u32(1), Data.long_unsigned(1), Data.unsigned(20), Data.unsigned(0)]
+            ),
+            7: Data.array([]),
+            8: _NOT_SPECIFIED,
+        },
+        65: {
+            2: Data.structure(
+                [Data.long_unsigned(0), _ln(Obis(0, 0, 0, 0, 0, 0)), Data.integer(0), Data.null()]
+            ),
+            3: _NOT_SPECIFIED,
+            4: Data.array([]),
+        },
+        71: {
+            2: Data.structure(
+                [Data.long_unsigned(3), _ln(_limiter_monitored(obis)), Data.integer(2)]
+            ),
+            3: _u32(0),
+            4: _u32(0),
+            5: _u32(0),
+            6: _u32(60),
+            7: _u32(60),
+            8: Data.structure([Data.long_unsigned(0), _NOT_SPECIFIED, _u32(0)]),
+            9: Data.array([]),
+            10: Data.boolean(False),
+            11: Data.structure([_script(disconnect_scripts, 1), _script(disconnect_scripts, 2)]),
+        },
+        8192: {
+            2: Data.boolean(True),
+            3: Data.enum(0),
+            4: Data.unsigned(64),
+            5: _u32(900),
+            6: Data.unsigned(0),
+            7: _u32(0),
+        },
+        8193: {
+            2: Data.boolean(False),
+            3: Data.enum(0),
+            4: Data.long_unsigned(0),
+            5: _ln(Obis(0, 0, 10, 0, 103)),
+        },
+        8194: {
+            2: Data.unsigned(6),
+            3: Data.unsigned(1),
+            4: Data.array([Data.visible_string(f"T{i}") for i in range(1, 7)]),
+        },
+        8195: {
+            2: Data.visible_string("127.0.0.1"),
+            3: Data.long_unsigned(4059),
+            4: _u32(86_400),
+            5: _u32(300),
+            6: Data.unsigned(0),
+        },
+        8196: {2: Data.unsigned(1), 3: Data.enum(5), 4: Data.unsigned(1), 5: _u32(900)},
+    }
+    return defaults.get(class_id, {})
+
+
+def _monitored_voltage(obis: Obis) -> Obis:
+    """Seed 004 register monitors 0.0.16.0.0-2 watch the voltages of L1..L3."""
+    return Obis(1, 0, 32 + 20 * (obis.e if obis.e < 3 else 0), 7, 0)
+
+
+def _limiter_monitored(obis: Obis) -> Obis:
+    """Seed 004 limiters 0.0.17.0.0-9: current L1..L3, energy, power (immediate/hysteresis)."""
+    kind = obis.e // 2
+    return {
+        0: Obis(1, 0, 31, 7, 0),
+        1: Obis(1, 0, 51, 7, 0),
+        2: Obis(1, 0, 71, 7, 0),
+        3: Obis(1, 0, 1, 8, 0),
+    }.get(kind, Obis(1, 0, 1, 7, 0))
+
+
+_DATA_DEFAULTS: dict[Obis, Data] = {
+    Obis(1, 0, 0, 2, 1): Data.octet_string(b"CFG-0001"),
+    Obis(1, 0, 0, 2, 8): Data.octet_string(bytes.fromhex("00000000")),
+    Obis(1, 1, 0, 2, 0): Data.octet_string(b"1.0.0.0.0"),
+    Obis(0, 0, 96, 1, 1): Data.octet_string(b""),
+    Obis(0, 0, 96, 1, 2): Data.octet_string(b"MTW"),
+    Obis(0, 1, 96, 1, 0): Data.octet_string(b"MC000001"),
+    Obis(0, 1, 96, 1, 1): Data.octet_string(b""),
+    Obis(0, 0, 96, 14, 1): Data.boolean(False),
+    Obis(0, 0, 96, 14, 2): Data.boolean(False),
+    Obis(1, 0, 96, 5, 0): _u32(0),
+    Obis(1, 1, 96, 5, 0): _u32(0),
+    Obis(1, 0, 0, 8, 0): _u32(900),
+    Obis(1, 0, 0, 8, 4): _u32(900),
+    Obis(1, 0, 0, 8, 5): _u32(86_400),
+    Obis(0, 0, 44, 0, 0): Data.octet_string(b""),
+    Obis(0, 0, 97, 97, 0): _u32(0),
+    Obis(0, 1, 97, 97, 0): _u32(0),
+}
+
+_READ_ONLY = {
+    (7, 2),
+    (7, 7),
+    (47, 2),
+    (47, 3),
+    (47, 4),
+    (47, 5),
+    (47, 6),
+    (47, 7),
+    (47, 8),
+    (65, 2),
+    (65, 3),
+    (8192, 6),
+    (8192, 7),
+    (3, 2),
+    (4, 2),
+    (4, 4),
+    (4, 5),
+    (5, 2),
+    (5, 3),
+    (5, 5),
+    (5, 6),
+    (5, 7),
+}
+
+
+def writable_parameter(class_id: int, index: int, description: str) -> bool:
+    """Settings are writable (by associations allowed to write); measured values and
+    identities marked read-only in the object list are not."""
+    if (class_id, index) in _READ_ONLY:
+        return False
+    return not (class_id == 1 and "read only" in description.lower())
