@@ -60,8 +60,8 @@ def _serial(text: str) -> str:
 
 
 def _port(text: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        raise argparse.ArgumentTypeError(f"expected a TCP port 1..65535, got {text!r}")
+    if not text.isdigit() or not 0 <= int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"expected a TCP port 0..65535, got {text!r}")
     return int(text)
 
 
@@ -94,7 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--host", default="127.0.0.1", help="address for the DLMS server (default 127.0.0.1)"
     )
-    run.add_argument("--port", type=_port, default=4059, help="DLMS TCP port (default 4059)")
+    run.add_argument(
+        "--port", type=_port, default=4059, help="DLMS TCP port (default 4059; 0: any free port)"
+    )
     run.add_argument(
         "--speed", type=_positive_float, default=1.0, help="meter seconds per real second"
     )
@@ -192,11 +194,6 @@ def _open(
 
 
 def _run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.live import Live
-
-    from metertwin.panel import render, summary_line
-    from metertwin.runtime.realtime import run_realtime
     from metertwin.runtime.session import SIMULATED, TIMELINE_KEY, WALL
 
     now_ms = int(time.time()) * 1000
@@ -208,12 +205,44 @@ def _run(args: argparse.Namespace) -> int:
                 session.timeline = SIMULATED
             elif not session.created and session.meter.now_ms < now_ms:
                 session.pass_outage(now_ms)
+        asyncio.run(_serve(session, args))
+        session.commit()
+    finally:
+        session.close()
+    return 0
+
+
+async def _serve(session: Session, args: argparse.Namespace) -> None:
+    """The meter in real time with its DLMS/COSEM server on the same event loop: protocol
+    answers always see a committed state (every tick commits before yielding)."""
+    from rich.console import Console
+    from rich.live import Live
+
+    from metertwin.models.binder import build_logical_device
+    from metertwin.panel import render, summary_line
+    from metertwin.runtime.realtime import run_realtime
+    from metertwin.transport.tcp import DlmsTcpServer, TcpServerSettings
+
+    dlms = session.model.dlms
+    device = build_logical_device(session.model, session.meter, session.commit)
+    settings = TcpServerSettings(
+        server_saps=frozenset({dlms.server_sap}),
+        single_connection=dlms.single_connection,
+        inactivity_timeout_s=float(dlms.inactivity_timeout_s),
+    )
+    server = DlmsTcpServer(device, args.host, args.port, settings)
+    try:
+        await server.start()
+    except OSError as exc:
+        raise UserError(f"cannot listen on {args.host}:{args.port} ({exc.strerror})") from None
+    try:
         status = (
             f"data {session.store.directory}  speed x{args.speed:g}"
             f"  scenario {session.scenario.name}"
-            f"  DLMS server ({args.host}:{args.port}): not in this version yet  Ctrl-C stops"
+            f"  DLMS/COSEM on {args.host}:{server.port}  Ctrl-C stops"
         )
         if args.no_panel:
+            print(f"DLMS/COSEM on {args.host}:{server.port}", flush=True)
             last = [0.0]
 
             def log(s: Session) -> None:
@@ -221,23 +250,20 @@ def _run(args: argparse.Namespace) -> int:
                     last[0] = time.monotonic()
                     print(summary_line(s.meter), flush=True)
 
-            asyncio.run(run_realtime(session, args.speed, log, args.duration))
+            await run_realtime(session, args.speed, log, args.duration)
             print(summary_line(session.meter), flush=True)
         else:
-            console = Console()
-            with Live(render(session.meter, status), console=console, refresh_per_second=4) as live:
-                asyncio.run(
-                    run_realtime(
-                        session,
-                        args.speed,
-                        lambda s: live.update(render(s.meter, status)),
-                        args.duration,
-                    )
+            with Live(
+                render(session.meter, status), console=Console(), refresh_per_second=4
+            ) as live:
+                await run_realtime(
+                    session,
+                    args.speed,
+                    lambda s: live.update(render(s.meter, status)),
+                    args.duration,
                 )
-        session.commit()
     finally:
-        session.close()
-    return 0
+        await server.stop()
 
 
 def _simulate(args: argparse.Namespace) -> int:

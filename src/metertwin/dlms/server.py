@@ -1,0 +1,423 @@
+"""The DLMS/COSEM server of one connection, sans-IO: APDU in, response APDU out (architecture
+principle 4). The transport (TCP wrapper, HDLC) feeds it whole APDUs with the client SAP they
+came from; it never sees a socket or a clock.
+
+An application association is identified by its (client SAP, server SAP) pair, so one
+:class:`ServerConnection` (one server SAP) keeps one association per client SAP, each in one
+of two states: not associated, or associated with an :class:`AssociationSession` serving
+GET/SET/ACTION (``server_session.py``).
+
+ACSE (dlms.md 3), in the order the checks are made:
+
+1. A malformed AARQ: AARE rejected-permanent, acse-service-provider no-reason-given. A
+   protocol-version without version1: acse-service-provider no-common-acse-version.
+2. Application context other than LN without ciphering: rejected-permanent, diagnostic 2
+   application-context-name-not-supported.
+3. A client SAP the backend has no association for: rejected-permanent, diagnostic 1
+   no-reason-given (nothing in the AARQ is "wrong"; the client address itself is unknown).
+4. Mechanism: an unknown OID, a mechanism other than the association's, or any HLS
+   mechanism (not implemented yet): 11 authentication-mechanism-name-not-recognised; none (or
+   lowest) where LLS is required: 12 authentication-mechanism-name-required; LLS without a
+   password: 14 authentication-required.
+5. The xDLMS InitiateRequest in user-information: absent or unreadable: ConfirmedServiceError
+   initiate other; DLMS version below 6: dlms-version-too-low (dlms.md 5, AARE with initiate
+   error, exact bytes); client max receive PDU size below 12: pdu-size-too-short; no common
+   GET/SET/ACTION: incompatible-conformance. Each goes in the AARE user-information with
+   rejected-permanent, diagnostic no-reason-given. A version above 6 is answered with 6.
+6. The password (``backend.login``, which counts failures and locks): wrong or locked: 13
+   authentication-failure.
+
+Only then is the association accepted: conformance = proposed AND the policy's AND
+:data:`IMPLEMENTED_CONFORMANCE`, server max receive PDU size from :class:`ServerSettings`,
+vaa-name 0x0007. Refusals carry no user-information except initiate errors (dlms.md 5: LLS
+wrong password, minimal variant).
+
+Decisions where the standard leaves room:
+
+- An AARQ from a client SAP that is already associated re-associates: the old association is
+  released first (``backend.released``), exactly as if the connection had been lost, then the
+  AARQ is judged afresh. A head-end that retries an AARQ whose AARE it missed gets an
+  association rather than a refusal, and nothing of the old association survives.
+- RLRQ is answered with RLRE whether or not an association exists (release is idempotent: a
+  client tidying up after a refused AARQ gets the answer it expects). The RLRE has a reason
+  (normal) only when the RLRQ had one (``6203800100`` -> ``6303800100``, ``6200`` -> ``6300``),
+  and an InitiateResponse when the RLRQ carried an InitiateRequest (dlms.md 5).
+- GET is always confirmed; an unconfirmed SET or ACTION (service-class bit clear) is carried
+  out and not answered.
+
+exception-response (dlms.md 4) for what cannot be served:
+
+- ``D8 01 01`` service-not-allowed / operation-not-possible: no association for this client.
+- ``D8 01 02`` service-not-allowed / service-not-supported: not in the negotiated conformance.
+- ``D8 02 02`` service-unknown / service-not-supported: a tag or CHOICE this server does not
+  serve (ciphered APDUs, responses, notifications, general-block-transfer).
+- ``D8 02 03`` service-unknown / other-reason: a malformed APDU.
+- ``D8 01 04`` service-not-allowed / pdu-too-long: a request longer than the server's max
+  receive PDU size, or an answer that cannot fit the client's.
+- ``D8 01 03`` service-not-allowed / other-reason: a fault inside this server (logged).
+
+Nothing raises out of :meth:`ServerConnection.receive`: a failing backend call becomes
+hardware-fault for that attribute or method, and a failure anywhere else is logged and
+answered ``D8 01 03``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from metertwin.cosem.access import AssociationContext, AssociationPolicy
+from metertwin.cosem.backend import DeviceBackend, LoginResult
+from metertwin.dlms.apdu import (
+    Aare,
+    Aarq,
+    ConfirmedServiceError,
+    InitiateRequest,
+    InitiateResponse,
+    Rlre,
+    Rlrq,
+    decode_apdu,
+)
+from metertwin.dlms.enums import (
+    AcseServiceProviderDiagnostic,
+    AcseServiceUserDiagnostic,
+    ApplicationContext,
+    AssociationResult,
+    AuthenticationMechanism,
+    Conformance,
+    InitiateError,
+    ReleaseResponseReason,
+)
+from metertwin.dlms.errors import DlmsDecodeError, UnsupportedApduError
+from metertwin.dlms.server_session import (
+    INTERNAL_FAULT,
+    MALFORMED,
+    NOT_ASSOCIATED,
+    PDU_TOO_LONG,
+    UNKNOWN_SERVICE,
+    AssociationSession,
+    is_request,
+    is_unconfirmed,
+)
+
+__all__ = [
+    "DLMS_VERSION",
+    "IMPLEMENTED_CONFORMANCE",
+    "MIN_PDU_SIZE",
+    "ServerConnection",
+    "ServerSettings",
+]
+
+_log = logging.getLogger(__name__)
+
+DLMS_VERSION = 6
+MIN_PDU_SIZE = 12
+"""The smallest max receive PDU size accepted (a smaller one: initiate pdu-size-too-short)."""
+VAA_NAME_LN = 0x0007
+
+IMPLEMENTED_CONFORMANCE = (
+    Conformance.GET
+    | Conformance.SET
+    | Conformance.ACTION
+    | Conformance.SELECTIVE_ACCESS
+    | Conformance.MULTIPLE_REFERENCES
+    | Conformance.BLOCK_TRANSFER_WITH_GET_OR_READ
+    | Conformance.BLOCK_TRANSFER_WITH_SET_OR_WRITE
+    | Conformance.BLOCK_TRANSFER_WITH_ACTION
+)
+"""What this server can do (``0x001E1D``); an association gets at most this."""
+
+_SERVICES = Conformance.GET | Conformance.SET | Conformance.ACTION
+_AARQ_TAG, _RLRQ_TAG = Aarq.TAG, Rlrq.TAG
+_HIGH_MECHANISMS = frozenset(AuthenticationMechanism) - {
+    AuthenticationMechanism.LOWEST,
+    AuthenticationMechanism.LOW,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """What the server offers every association of a connection.
+
+    ``max_receive_pdu_size`` is announced in the InitiateResponse (longer requests get
+    pdu-too-long); ``max_long_transfer_size`` bounds the octets a SET or ACTION may send in
+    blocks, so a client cannot make the meter hold unbounded data.
+    """
+
+    max_receive_pdu_size: int = 1024
+    max_long_transfer_size: int = 1 << 20
+
+    def __post_init__(self) -> None:
+        if not MIN_PDU_SIZE <= self.max_receive_pdu_size <= 0xFFFF:
+            raise ValueError(
+                f"max_receive_pdu_size {self.max_receive_pdu_size} is outside {MIN_PDU_SIZE}..65535"
+            )
+        if self.max_long_transfer_size < 0:
+            raise ValueError("max_long_transfer_size must not be negative")
+
+
+class _Refused(Exception):
+    """An AARQ refused: the AARE fields that say why."""
+
+    def __init__(
+        self,
+        diagnostic: AcseServiceUserDiagnostic | AcseServiceProviderDiagnostic,
+        result: AssociationResult = AssociationResult.REJECTED_PERMANENT,
+        initiate_error: InitiateError | None = None,
+    ) -> None:
+        super().__init__(diagnostic.name)
+        self.diagnostic = diagnostic
+        self.result = result
+        self.initiate_error = initiate_error
+
+    def aare(self) -> bytes:
+        user_information = None
+        if self.initiate_error is not None:
+            user_information = ConfirmedServiceError.initiate(self.initiate_error).encode()
+        return Aare(
+            result=self.result, diagnostic=self.diagnostic, user_information=user_information
+        ).encode()
+
+
+class ServerConnection:
+    """The DLMS server seen by one connection to one logical device (``server_sap``).
+
+    ``receive(client_sap, apdu)`` returns the response APDU, or None when none is due;
+    ``close()`` ends every association (connection lost). It never raises on any input.
+    """
+
+    def __init__(
+        self,
+        backend: DeviceBackend,
+        server_sap: int,
+        settings: ServerSettings | None = None,
+    ) -> None:
+        self.backend = backend
+        self.server_sap = server_sap
+        self.settings = settings or ServerSettings()
+        self._sessions: dict[int, AssociationSession] = {}
+
+    @property
+    def associations(self) -> Mapping[int, AssociationContext]:
+        """The live associations by client SAP (read-only view)."""
+        return MappingProxyType({sap: session.context for sap, session in self._sessions.items()})
+
+    def is_associated(self, client_sap: int) -> bool:
+        return client_sap in self._sessions
+
+    def receive(self, client_sap: int, apdu: bytes) -> bytes | None:
+        """The answer to one APDU from ``client_sap`` (None when no answer is due)."""
+        try:
+            return self._receive(client_sap, bytes(apdu))
+        except Exception:
+            _log.exception("server fault on an APDU from client SAP %s", client_sap)
+            session = self._sessions.get(client_sap)
+            if session is not None:
+                session.abort_transfer()
+            return INTERNAL_FAULT
+
+    def close(self) -> None:
+        """The connection is gone: every association ends, long transfers are dropped."""
+        sessions = list(self._sessions.values())
+        self._sessions.clear()
+        for session in sessions:
+            session.abort_transfer()
+            self._released(session.context)
+
+    # --- dispatch ----------------------------------------------------------------------------
+
+    def _receive(self, client_sap: int, apdu: bytes) -> bytes | None:
+        if not apdu:
+            return MALFORMED
+        tag = apdu[0]
+        if tag == _AARQ_TAG:
+            return self._associate(client_sap, apdu)
+        if tag == _RLRQ_TAG:
+            return self._release(client_sap, apdu)
+        session = self._sessions.get(client_sap)
+        if session is not None and len(apdu) > self.settings.max_receive_pdu_size:
+            session.abort_transfer()
+            return PDU_TOO_LONG
+        try:
+            request = decode_apdu(apdu)
+        except UnsupportedApduError:
+            return UNKNOWN_SERVICE
+        except DlmsDecodeError as problem:
+            _log.debug("malformed APDU from client SAP %s: %s", client_sap, problem)
+            return MALFORMED
+        if not is_request(request):
+            return UNKNOWN_SERVICE
+        if session is None:
+            return None if is_unconfirmed(request) else NOT_ASSOCIATED
+        response = session.serve(request)
+        if response is not None and len(response) > session.limit:
+            _log.warning("an answer of %d octets does not fit; pdu-too-long", len(response))
+            session.abort_transfer()
+            return PDU_TOO_LONG
+        return response
+
+    # --- ACSE --------------------------------------------------------------------------------
+
+    def _associate(self, client_sap: int, raw: bytes) -> bytes:
+        previous = self._sessions.pop(client_sap, None)
+        if previous is not None:
+            _log.info("client SAP %s re-associates; the previous association ends", client_sap)
+            self._released(previous.context)
+        try:
+            session, response = self._accept(client_sap, raw)
+        except _Refused as refusal:
+            _log.info("AARQ from client SAP %s refused: %s", client_sap, refusal)
+            return refusal.aare()
+        self._sessions[client_sap] = session
+        return response
+
+    def _accept(self, client_sap: int, raw: bytes) -> tuple[AssociationSession, bytes]:
+        try:
+            aarq = decode_apdu(raw)
+        except DlmsDecodeError:
+            raise _Refused(AcseServiceProviderDiagnostic.NO_REASON_GIVEN) from None
+        assert isinstance(aarq, Aarq)  # decode_apdu returns Aarq for tag 0x60 or raises
+        version = aarq.protocol_version
+        if version is not None and not (version.length and version[0]):
+            raise _Refused(AcseServiceProviderDiagnostic.NO_COMMON_ACSE_VERSION)
+        if aarq.application_context_name != ApplicationContext.LOGICAL_NAME:
+            raise _Refused(AcseServiceUserDiagnostic.APPLICATION_CONTEXT_NAME_NOT_SUPPORTED)
+        policy = self._policy(client_sap)
+        _check_mechanism(policy.mechanism, aarq.mechanism_name)
+        initiate, conformance = _negotiate(aarq.user_information, policy)
+        self._login(policy, aarq.calling_authentication_value)
+        context = AssociationContext(
+            policy=policy,
+            client_sap=client_sap,
+            server_sap=self.server_sap,
+            conformance=conformance,
+            client_max_receive_pdu_size=initiate.client_max_receive_pdu_size,
+            server_max_receive_pdu_size=self.settings.max_receive_pdu_size,
+            authenticated=policy.mechanism != AuthenticationMechanism.LOWEST,
+        )
+        try:
+            self.backend.associated(context)
+        except Exception:
+            _log.exception("backend refused to record the association of %s", client_sap)
+            raise _Refused(
+                AcseServiceUserDiagnostic.NO_REASON_GIVEN, AssociationResult.REJECTED_TRANSIENT
+            ) from None
+        session = AssociationSession(self.backend, context, self.settings.max_long_transfer_size)
+        response = Aare(
+            result=AssociationResult.ACCEPTED,
+            diagnostic=AcseServiceUserDiagnostic.NULL,
+            user_information=self._initiate_response(initiate, conformance),
+        ).encode()
+        return session, response
+
+    def _policy(self, client_sap: int) -> AssociationPolicy:
+        try:
+            policy = self.backend.association_policy(client_sap)
+        except Exception:
+            _log.exception("backend association_policy(%s) failed", client_sap)
+            raise _Refused(
+                AcseServiceUserDiagnostic.NO_REASON_GIVEN, AssociationResult.REJECTED_TRANSIENT
+            ) from None
+        if policy is None:
+            raise _Refused(AcseServiceUserDiagnostic.NO_REASON_GIVEN)
+        return policy
+
+    def _login(self, policy: AssociationPolicy, secret: bytes | None) -> None:
+        if policy.mechanism == AuthenticationMechanism.LOWEST:
+            secret = None
+        elif secret is None:
+            raise _Refused(AcseServiceUserDiagnostic.AUTHENTICATION_REQUIRED)
+        try:
+            result = self.backend.login(policy, secret)
+        except Exception:
+            _log.exception("backend login for %s failed", policy.name)
+            raise _Refused(
+                AcseServiceUserDiagnostic.NO_REASON_GIVEN, AssociationResult.REJECTED_TRANSIENT
+            ) from None
+        if result == LoginResult.ACCEPTED:
+            return
+        if result == LoginResult.SECRET_REQUIRED:
+            raise _Refused(AcseServiceUserDiagnostic.AUTHENTICATION_REQUIRED)
+        raise _Refused(AcseServiceUserDiagnostic.AUTHENTICATION_FAILURE)
+
+    def _initiate_response(self, initiate: InitiateRequest, conformance: Conformance) -> bytes:
+        return InitiateResponse(
+            negotiated_conformance=conformance,
+            server_max_receive_pdu_size=self.settings.max_receive_pdu_size,
+            negotiated_dlms_version=DLMS_VERSION,
+            negotiated_quality_of_service=initiate.proposed_quality_of_service,
+            vaa_name=VAA_NAME_LN,
+        ).encode()
+
+    def _release(self, client_sap: int, raw: bytes) -> bytes:
+        try:
+            rlrq = decode_apdu(raw)
+        except DlmsDecodeError:
+            return MALFORMED
+        assert isinstance(rlrq, Rlrq)  # decode_apdu returns Rlrq for tag 0x62 or raises
+        session = self._sessions.pop(client_sap, None)
+        user_information = None
+        if session is not None:
+            session.abort_transfer()
+            self._released(session.context)
+            initiate = _initiate_request(rlrq.user_information)
+            if initiate is not None:
+                user_information = self._initiate_response(initiate, session.context.conformance)
+        reason = None if rlrq.reason is None else ReleaseResponseReason.NORMAL
+        return Rlre(reason=reason, user_information=user_information).encode()
+
+    def _released(self, context: AssociationContext) -> None:
+        try:
+            self.backend.released(context)
+        except Exception:
+            _log.exception("backend released() failed for client SAP %s", context.client_sap)
+
+
+def _check_mechanism(
+    required: AuthenticationMechanism, proposed: AuthenticationMechanism | bytes | None
+) -> None:
+    """Refuse an AARQ whose mechanism-name does not open this association (dlms.md 3.4)."""
+    if isinstance(proposed, bytes) or proposed in _HIGH_MECHANISMS:
+        raise _Refused(AcseServiceUserDiagnostic.AUTHENTICATION_MECHANISM_NAME_NOT_RECOGNISED)
+    lowest = proposed is None or proposed == AuthenticationMechanism.LOWEST
+    if required == AuthenticationMechanism.LOWEST:
+        if not lowest:
+            raise _Refused(AcseServiceUserDiagnostic.AUTHENTICATION_MECHANISM_NAME_NOT_RECOGNISED)
+        return
+    if lowest:
+        raise _Refused(AcseServiceUserDiagnostic.AUTHENTICATION_MECHANISM_NAME_REQUIRED)
+    if required != proposed:  # an HLS association: not implemented yet
+        raise _Refused(AcseServiceUserDiagnostic.AUTHENTICATION_MECHANISM_NAME_NOT_RECOGNISED)
+
+
+def _initiate_request(user_information: bytes | None) -> InitiateRequest | None:
+    if user_information is None:
+        return None
+    try:
+        request = decode_apdu(user_information)
+    except DlmsDecodeError:
+        return None
+    return request if isinstance(request, InitiateRequest) else None
+
+
+def _negotiate(
+    user_information: bytes | None, policy: AssociationPolicy
+) -> tuple[InitiateRequest, Conformance]:
+    """The InitiateRequest and the negotiated conformance, or the initiate error (dlms.md 3.3)."""
+    request = _initiate_request(user_information)
+    if request is None:
+        raise _refused_initiate(InitiateError.OTHER)
+    if request.proposed_dlms_version < DLMS_VERSION:
+        raise _refused_initiate(InitiateError.DLMS_VERSION_TOO_LOW)
+    if request.client_max_receive_pdu_size < MIN_PDU_SIZE:
+        raise _refused_initiate(InitiateError.PDU_SIZE_TOO_SHORT)
+    conformance = request.proposed_conformance & policy.conformance & IMPLEMENTED_CONFORMANCE
+    if not conformance & _SERVICES:
+        raise _refused_initiate(InitiateError.INCOMPATIBLE_CONFORMANCE)
+    return request, Conformance(conformance)
+
+
+def _refused_initiate(error: InitiateError) -> _Refused:
+    return _Refused(AcseServiceUserDiagnostic.NO_REASON_GIVEN, initiate_error=error)

@@ -1,0 +1,9 @@
+"""Thin asyncio transports around the sans-IO protocol stacks (architecture principle 4): they
+move bytes between sockets and state machines and do nothing else.
+
+- ``tcp``: :class:`DlmsTcpServer`, DLMS/COSEM over TCP with the IEC 62056-47 wrapper.
+"""
+
+from metertwin.transport.tcp import DlmsTcpServer, TcpServerSettings
+
+__all__ = ["DlmsTcpServer", "TcpServerSettings"]

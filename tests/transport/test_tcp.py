@@ -1,0 +1,307 @@
+"""The DLMS/COSEM TCP server over real sockets on 127.0.0.1 (IEC 62056-47 wrapper; protocols.md
+"DLMS over TCP"; seed 004, 3.1 and 4.1 for one connection at a time and the idle timeout)."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from collections.abc import Awaitable, Callable
+
+import pytest
+from tests.dlms.test_server import PUBLIC_SAP, READER_SAP, FakeBackend
+
+from metertwin.dlms.server import ServerConnection, ServerSettings
+from metertwin.transport import tcp
+from metertwin.transport.tcp import DlmsTcpServer, TcpServerSettings
+
+H = bytes.fromhex
+TIMEOUT = 5.0
+# protocols.md, HDLC vectors: AARQ without security and a client PDU of 65535.
+AARQ = H("601DA109060760857405080101BE10040E01000000065F1F0400001E1DFFFF")
+AARE = H("6129A109060760857405080101A203020100A305A103020100BE10040E0800065F1F0400001E1D04000007")
+GET_TIME_ZONE = H("C001C100080000010000FF0300")  # gosem get_test: -> C401C10010003C
+TIME_ZONE = H("C401C10010003C")
+
+Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+def wrap(apdu: bytes, source: int = PUBLIC_SAP, destination: int = 1, version: int = 1) -> bytes:
+    return struct.pack(">HHHH", version, source, destination, len(apdu)) + apdu
+
+
+async def read_frame(reader: asyncio.StreamReader) -> tuple[int, int, bytes]:
+    header = await asyncio.wait_for(reader.readexactly(8), TIMEOUT)
+    version, source, destination, length = struct.unpack(">HHHH", header)
+    assert version == 1
+    return source, destination, await asyncio.wait_for(reader.readexactly(length), TIMEOUT)
+
+
+async def exchange(streams: Streams, apdu: bytes, source: int = PUBLIC_SAP) -> bytes:
+    reader, writer = streams
+    writer.write(wrap(apdu, source))
+    await writer.drain()
+    answer_source, answer_destination, answer = await read_frame(reader)
+    assert (answer_source, answer_destination) == (1, source)  # wPorts swapped
+    return answer
+
+
+async def closed_by_server(reader: asyncio.StreamReader) -> bool:
+    """Whether the server closed the connection (EOF or reset) within the timeout."""
+    try:
+        return await asyncio.wait_for(reader.read(100), TIMEOUT) == b""
+    except ConnectionResetError:
+        return True
+
+
+def run_with_server(
+    scenario: Callable[[DlmsTcpServer, FakeBackend], Awaitable[None]],
+    settings: TcpServerSettings | None = None,
+) -> FakeBackend:
+    backend = FakeBackend(public_conformance=FakeBackend().reader_conformance)
+
+    async def main() -> None:
+        server = DlmsTcpServer(backend, "127.0.0.1", 0, settings)
+        await server.start()
+        try:
+            await asyncio.wait_for(scenario(server, backend), 4 * TIMEOUT)
+        finally:
+            await server.stop()
+
+    asyncio.run(main())
+    return backend
+
+
+async def connect(server: DlmsTcpServer) -> Streams:
+    return await asyncio.open_connection("127.0.0.1", server.port)
+
+
+def test_associate_get_and_release_over_tcp() -> None:
+    async def scenario(server: DlmsTcpServer, backend: FakeBackend) -> None:
+        assert server.port != 0
+        streams = await connect(server)
+        assert await exchange(streams, AARQ) == AARE
+        assert await exchange(streams, GET_TIME_ZONE) == TIME_ZONE
+        assert await exchange(streams, H("6203800100")) == H("6303800100")
+        streams[1].close()
+
+    backend = run_with_server(scenario)
+    assert len(backend.associated_calls) == len(backend.released_calls) == 1
+
+
+def test_frames_split_across_reads() -> None:
+    async def scenario(server: DlmsTcpServer, backend: FakeBackend) -> None:
+        reader, writer = await connect(server)
+        for octet in wrap(AARQ):
+            writer.write(bytes((octet,)))
+            await writer.drain()
+            await asyncio.sleep(0.001)
+        assert (await read_frame(reader))[2] == AARE
+        frame = wrap(GET_TIME_ZONE)
+        writer.write(frame[:3])
+        await writer.drain()
+        await asyncio.sleep(0.02)
+        writer.write(frame[3:11])
+        await writer.drain()
+        await asyncio.sleep(0.02)
+        writer.write(frame[11:])
+        assert (await read_frame(reader))[2] == TIME_ZONE
+        writer.close()
+
+    run_with_server(scenario)
+
+
+def test_two_frames_in_one_read() -> None:
+    async def scenario(server: DlmsTcpServer, backend: FakeBackend) -> None:
+        reader, writer = await connect(server)
+        writer.write(wrap(AARQ) + wrap(GET_TIME_ZONE) + wrap(H("C001C2000100002B0100FF0200")))
+        await writer.drain()
+        assert (await read_frame(reader))[2] == AARE
+        assert (await read_frame(reader))[2] == TIME_ZONE
+        assert (await read_frame(reader))[2] == H("C401C2000600001391")
+        writer.close()
+
+    run_with_server(scenario)
+
+
+def test_single_connection_rejects_a_second_one() -> None:
+    """Seed 004, 4.1: "One connection is only allowed, other links are rejected."."""
+
+    async def scenario(server: DlmsTcpServer, backend: FakeBackend) -> None:
+        first = await connect(server)
+        assert await exchange(first, AARQ) == AARE
+        second_reader, second_writer = await connect(server)
+        assert await closed_by_server(second_reader)
+        second_writer.close()
+        assert await exchange(first, GET_TIME_ZONE) == TIME_ZONE
+        assert server.connection_count == 1
+        first[1].close()
+        for _ in range(100):  # the first connection's end is seen by the server
+            if server.connection_count == 0:
+                break
+            await asyncio.sleep(0.01)
+        third = await connect(server)
+        assert await exchange(third, AARQ) == AARE
+        third[1].close()
+
+    run_with_server(scenario, TcpServerSettings(single_connection=True))
+
+
+def test_inactivity_timeout_closes_an_idle_connection() -> None:
+    """Seed 004, 3.1: the session ends when no data are transmitted for a while."""
+
+    async def scenario(server: DlmsTcpServer, backend: FakeBackend) -> None:
+        reader, writer = await connect(server)
+        assert await exchange((reader, writer), AARQ) == AARE
+        await asyncio.sleep(0.1)  # activity keeps it open
+        assert await exchange((reader, writer), GET_TIME_ZONE) == TIME_ZONE
+        assert await closed_by_server(reader)
+        writer.close()
+        assert len(backend.released_calls) == 1
+
+    run_with_server(scenario, TcpServerSettings(inactivity_timeout_s=0.3))
+
+
+def test_garbage_on_one_connection_does_not_affect_another() -> None:
+    async def scenario(server: DlmsTcpServer, backend: FakeBackend) -> None:
+        good = await connect(server)
+        assert await exchange(good, AARQ) == AARE
+        bad_reader, bad_writer = await connect(server)
+        bad_writer.write(b"\x00\x07garbage that is not a wrapper header")
+        await bad_writer.drain()
+        assert await closed_by_server(bad_reader)
+        bad_writer.close()
+        # a frame announcing more than the maximum is a framing error too
+        long_reader, long_writer = await connect(server)
+        long_writer.write(struct.pack(">HHHH", 1, 16, 1, 5000))
+        await long_writer.drain()
+        assert await closed_by_server(long_reader)
+        long_writer.close()
+        assert await exchange(good, GET_TIME_ZONE) == TIME_ZONE
+        good[1].close()
+
+    run_with_server(scenario, TcpServerSettings(max_frame_length=2048))
+
+
+def test_malformed_apdus_are_answered_not_fatal() -> None:
+    async def scenario(server: DlmsTcpServer, backend: FakeBackend) -> None:
+        streams = await connect(server)
+        assert await exchange(streams, b"") == H("D80203")
+        assert await exchange(streams, GET_TIME_ZONE) == H("D80101")
+        assert await exchange(streams, AARQ) == AARE
+        assert await exchange(streams, H("C001C1")) == H("D80203")
+        assert await exchange(streams, GET_TIME_ZONE) == TIME_ZONE
+        streams[1].close()
+
+    run_with_server(scenario)
+
+
+def test_server_keeps_serving_after_a_client_leaves_mid_frame() -> None:
+    async def scenario(server: DlmsTcpServer, backend: FakeBackend) -> None:
+        reader, writer = await connect(server)
+        assert await exchange((reader, writer), AARQ) == AARE
+        writer.write(wrap(GET_TIME_ZONE)[:10])
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+        for _ in range(100):
+            if backend.released_calls:
+                break
+            await asyncio.sleep(0.01)
+        assert len(backend.released_calls) == 1
+        streams = await connect(server)
+        assert await exchange(streams, AARQ) == AARE
+        assert await exchange(streams, GET_TIME_ZONE) == TIME_ZONE
+        streams[1].close()
+
+    run_with_server(scenario)
+
+
+def test_frames_for_other_logical_devices_are_dropped() -> None:
+    async def scenario(server: DlmsTcpServer, backend: FakeBackend) -> None:
+        reader, writer = await connect(server)
+        writer.write(wrap(AARQ, destination=17) + wrap(AARQ, destination=1))
+        await writer.drain()
+        assert await read_frame(reader) == (1, PUBLIC_SAP, AARE)
+        writer.close()
+
+    run_with_server(scenario)
+
+
+def test_each_client_sap_has_its_own_association() -> None:
+    async def scenario(server: DlmsTcpServer, backend: FakeBackend) -> None:
+        streams = await connect(server)
+        assert await exchange(streams, AARQ) == AARE
+        assert await exchange(streams, GET_TIME_ZONE, source=READER_SAP) == H("D80101")
+        streams[1].close()
+
+    run_with_server(scenario)
+
+
+def test_a_failure_inside_one_connection_ends_only_that_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Exploding(ServerConnection):
+        def receive(self, client_sap: int, apdu: bytes) -> bytes | None:
+            if apdu == b"\xde\xad":
+                raise RuntimeError("a bug escaping the state machine")
+            return super().receive(client_sap, apdu)
+
+    monkeypatch.setattr(tcp, "ServerConnection", Exploding)
+
+    async def scenario(server: DlmsTcpServer, backend: FakeBackend) -> None:
+        victim = await connect(server)
+        other = await connect(server)
+        assert await exchange(other, AARQ) == AARE
+        victim[1].write(wrap(b"\xde\xad"))
+        await victim[1].drain()
+        assert await closed_by_server(victim[0])
+        victim[1].close()
+        assert await exchange(other, GET_TIME_ZONE) == TIME_ZONE
+        late = await connect(server)
+        assert await exchange(late, AARQ) == AARE
+        other[1].close()
+        late[1].close()
+
+    run_with_server(scenario)
+
+
+def test_stop_ends_live_connections_and_releases_associations() -> None:
+    backend = FakeBackend()
+
+    async def main() -> None:
+        async with DlmsTcpServer(backend, port=0) as server:
+            reader, writer = await connect(server)
+            assert await exchange((reader, writer), AARQ) == H(
+                "6129A109060760857405080101A203020100A305A103020100BE10040E0800065F1F0400000014"
+                "04000007"
+            )
+        assert await closed_by_server(reader)
+        writer.close()
+        await server.stop()  # stopping twice is harmless
+
+    asyncio.run(main())
+    assert len(backend.released_calls) == 1
+
+
+def test_dlms_settings_reach_the_connections() -> None:
+    async def scenario(server: DlmsTcpServer, backend: FakeBackend) -> None:
+        streams = await connect(server)
+        assert (await exchange(streams, AARQ))[-4:] == H("00800007")
+        streams[1].close()
+
+    run_with_server(scenario, TcpServerSettings(dlms=ServerSettings(max_receive_pdu_size=128)))
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"server_saps": frozenset()},
+        {"server_saps": frozenset({70000})},
+        {"inactivity_timeout_s": 0},
+        {"max_frame_length": 0},
+        {"max_frame_length": 70000},
+    ],
+)
+def test_settings_are_checked(arguments: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        TcpServerSettings(**arguments)  # type: ignore[arg-type]
