@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from benchmarks import meter_year, restart, sts_tokens
+from benchmarks import dlms_server, meter_year, restart, sts_tokens
 
 if __name__ == "__main__":
-    for bench in (meter_year, restart, sts_tokens):
+    for bench in (meter_year, restart, sts_tokens, dlms_server):
         bench.main()
         print()
