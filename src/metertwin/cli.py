@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from metertwin import __version__
+from metertwin.cli_dlms import add_dlms_commands, run_dlms_command
 from metertwin.config import check_serial, load_config
 from metertwin.errors import UserError
 from metertwin.meter.clock import Clock
@@ -126,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="progress bar, a JSON line per committed day, or nothing",
     )
 
+    add_dlms_commands(commands)
+
     models = commands.add_parser("models", help="list the built-in device models, or print one")
     models.add_argument("action", nargs="?", choices=("list", "show"), default="list")
     models.add_argument("name", nargs="?", help="model to print with `show`")
@@ -139,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _models(args)
         if args.command == "simulate":
             return _simulate(args)
+        if args.command in ("read", "profile"):
+            return run_dlms_command(args)
         return _run(args)
     except (SchemaError, StorageError, UserError) as exc:
         print(f"metertwin: error: {exc}", file=sys.stderr)

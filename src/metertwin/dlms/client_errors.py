@@ -1,0 +1,160 @@
+"""What can go wrong for our DLMS client, one family under :class:`DlmsClientError`.
+
+Each refusal carries the protocol's own code (AARE diagnostic, data-access-result, action-result,
+exception-response errors; dlms.md 3.4, 4) and a message that names it, so a head-end script or
+the CLI can print one readable line (STYLE.md, "Errors").
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import ClassVar
+
+from metertwin.dlms.enums import (
+    AcseServiceProviderDiagnostic,
+    AcseServiceUserDiagnostic,
+    ActionResult,
+    AssociationResult,
+    ConfirmedService,
+    ConfirmedServiceErrorType,
+    DataAccessResult,
+    InitiateError,
+    ServiceError,
+    StateError,
+)
+
+__all__ = [
+    "ActionFailedError",
+    "AssociationRejectedError",
+    "ConfirmedServiceErrorResponse",
+    "DataAccessError",
+    "DlmsClientError",
+    "DlmsConnectionError",
+    "DlmsProtocolError",
+    "DlmsTimeoutError",
+    "ExceptionResponseError",
+    "NotAssociatedError",
+    "code_name",
+]
+
+
+def code_name(code: IntEnum) -> str:
+    """The Blue Book spelling of an enum member: ``READ_WRITE_DENIED`` -> ``read-write-denied``."""
+    return code.name.lower().replace("_", "-")
+
+
+class DlmsClientError(Exception):
+    """The root of every error our DLMS client raises."""
+
+
+class DlmsConnectionError(DlmsClientError):
+    """The TCP connection could not be opened, broke, or was closed by the meter."""
+
+
+class DlmsTimeoutError(DlmsConnectionError):
+    """No answer within the timeout; the connection is closed, since a late answer would be
+    taken for the next request's."""
+
+
+class DlmsProtocolError(DlmsClientError):
+    """The meter answered with bytes that are malformed or not an answer to our request."""
+
+
+class NotAssociatedError(DlmsClientError):
+    """A service was asked for before an association was opened (or after its release)."""
+
+
+class AssociationRejectedError(DlmsClientError):
+    """The AARE refused the association (dlms.md 3.4), or accepted it with a condition this
+    client cannot meet (HLS, short-name referencing).
+
+    ``initiate_error`` is set when the AARE's user-information held a ConfirmedServiceError
+    refusing the InitiateRequest (dlms.md 3.3).
+    """
+
+    _HINTS: ClassVar[dict[AcseServiceUserDiagnostic, str]] = {
+        AcseServiceUserDiagnostic.AUTHENTICATION_FAILURE: "wrong password?",
+        AcseServiceUserDiagnostic.AUTHENTICATION_REQUIRED: "this client needs a password",
+        AcseServiceUserDiagnostic.AUTHENTICATION_MECHANISM_NAME_REQUIRED: (
+            "this client needs a password"
+        ),
+        AcseServiceUserDiagnostic.CALLING_AP_TITLE_NOT_RECOGNIZED: "unknown client",
+    }
+
+    def __init__(
+        self,
+        result: AssociationResult,
+        diagnostic: AcseServiceUserDiagnostic | AcseServiceProviderDiagnostic,
+        initiate_error: InitiateError | None = None,
+        detail: str = "",
+    ) -> None:
+        self.result = result
+        self.diagnostic = diagnostic
+        self.initiate_error = initiate_error
+        branch = (
+            "acse-service-provider"
+            if isinstance(diagnostic, AcseServiceProviderDiagnostic)
+            else "acse-service-user"
+        )
+        message = (
+            f"association refused ({code_name(result)}): {branch} diagnostic "
+            f"{int(diagnostic)} {code_name(diagnostic)}"
+        )
+        if initiate_error is not None:
+            message += f", initiate error {int(initiate_error)} {code_name(initiate_error)}"
+        hint = detail
+        if not hint and isinstance(diagnostic, AcseServiceUserDiagnostic):
+            hint = self._HINTS.get(diagnostic, "")
+        if hint:
+            message += f" ({hint})"
+        super().__init__(message)
+
+
+class DataAccessError(DlmsClientError):
+    """A GET or SET refused with a data-access-result (dlms.md 4)."""
+
+    def __init__(self, result: DataAccessResult, what: str) -> None:
+        self.result = result
+        self.what = what
+        super().__init__(f"{what}: {code_name(result)} (data-access-result {int(result)})")
+
+
+class ActionFailedError(DlmsClientError):
+    """An ACTION answered with an action-result other than success (dlms.md 4)."""
+
+    def __init__(self, result: ActionResult, what: str) -> None:
+        self.result = result
+        self.what = what
+        super().__init__(f"{what}: {code_name(result)} (action-result {int(result)})")
+
+
+class ExceptionResponseError(DlmsClientError):
+    """The meter answered with an exception-response ``D8`` (dlms.md 2.4, 4)."""
+
+    def __init__(self, state_error: StateError, service_error: ServiceError, what: str) -> None:
+        self.state_error = state_error
+        self.service_error = service_error
+        self.what = what
+        super().__init__(
+            f"{what}: exception-response {code_name(state_error)}, {code_name(service_error)}"
+        )
+
+
+class ConfirmedServiceErrorResponse(DlmsClientError):
+    """The meter answered with a ConfirmedServiceError ``0E`` (dlms.md 4)."""
+
+    def __init__(
+        self,
+        service: ConfirmedService,
+        error_type: ConfirmedServiceErrorType,
+        value: int,
+        what: str,
+    ) -> None:
+        self.service = service
+        self.error_type = error_type
+        self.value = value
+        self.what = what
+        detail = f"{code_name(error_type)} {value}"
+        if isinstance(value, IntEnum):
+            detail = f"{code_name(error_type)} {code_name(value)}"
+        super().__init__(f"{what}: confirmed-service-error ({code_name(service)}: {detail})")

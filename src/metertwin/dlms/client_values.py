@@ -1,0 +1,249 @@
+"""Turning what a meter sends into plain Python and text, for display and JSON.
+
+A register's value means ``raw x 10^scaler`` in the unit of its scaler_unit (dlms.md 1.4);
+date-times arrive as octet-string(12) (dlms.md 1.3 note) and are shown as ISO 8601, with ``*``
+for fields the meter left unspecified.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TypeAlias, Union
+
+from metertwin.dlms.axdr import BitString, CompactArray, Data, DataType
+from metertwin.dlms.client_errors import DlmsProtocolError
+from metertwin.dlms.cosem_datetime import CosemDate, CosemDateTime, CosemTime
+from metertwin.dlms.errors import CosemDateTimeError
+
+__all__ = [
+    "UNIT_SYMBOLS",
+    "PlainValue",
+    "ScalerUnit",
+    "date_time_text",
+    "format_value",
+    "octets_text",
+    "to_python",
+]
+
+PlainValue: TypeAlias = Union[bool, int, float, str, list["PlainValue"], None]  # noqa: UP007
+"""What :func:`to_python` returns: JSON-ready values."""
+
+UNIT_SYMBOLS: dict[int, str] = {
+    1: "a",
+    2: "mo",
+    3: "wk",
+    4: "d",
+    5: "h",
+    6: "min",
+    7: "s",
+    8: "°",
+    9: "°C",
+    10: "currency",
+    11: "m",
+    12: "m/s",
+    13: "m³",
+    14: "m³ (corr.)",
+    15: "m³/h",
+    16: "m³/h (corr.)",
+    17: "m³/d",
+    18: "m³/d (corr.)",
+    19: "l",
+    20: "kg",
+    21: "N",
+    22: "Nm",
+    23: "Pa",
+    24: "bar",
+    25: "J",
+    26: "J/h",
+    27: "W",
+    28: "VA",
+    29: "var",
+    30: "Wh",
+    31: "VAh",
+    32: "varh",
+    33: "A",
+    34: "C",
+    35: "V",
+    36: "V/m",
+    37: "F",
+    38: "Ω",
+    39: "Ωm",
+    40: "Wb",
+    41: "T",
+    42: "A/m",
+    43: "H",
+    44: "Hz",
+    45: "1/(Wh)",
+    46: "1/(varh)",
+    47: "1/(VAh)",
+    48: "V²h",
+    49: "A²h",
+    50: "kg/s",
+    51: "S",
+    52: "K",
+    53: "1/(V²h)",
+    54: "1/(A²h)",
+    55: "1/m³",
+    56: "%",
+    57: "Ah",
+    60: "Wh/m³",
+    61: "J/m³",
+    62: "mol %",
+    63: "g/m³",
+    64: "Pa·s",
+    65: "J/kg",
+    66: "g/cm²",
+    67: "atm",
+    70: "dBm",
+    71: "dBµV",
+    72: "dB",
+    254: "other",
+    255: "",
+}
+"""Unit enum of scaler_unit (dlms.md 1.4); 255 is "count / no unit", shown as nothing."""
+
+_SCALABLE = frozenset(
+    {
+        DataType.DOUBLE_LONG,
+        DataType.DOUBLE_LONG_UNSIGNED,
+        DataType.INTEGER,
+        DataType.LONG,
+        DataType.UNSIGNED,
+        DataType.LONG_UNSIGNED,
+        DataType.LONG64,
+        DataType.LONG64_UNSIGNED,
+        DataType.FLOAT32,
+        DataType.FLOAT64,
+    }
+)
+_DATE_TIME_SIZE = 12
+
+
+@dataclass(frozen=True, slots=True)
+class ScalerUnit:
+    """scaler_unit ``structure{integer scaler, enum unit}`` (dlms.md 1.4): raw x 10^scaler."""
+
+    scaler: int
+    unit: int
+
+    @classmethod
+    def from_data(cls, data: Data) -> ScalerUnit:
+        if data.type != DataType.STRUCTURE or len(data.as_items()) != 2:
+            raise DlmsProtocolError(f"scaler_unit is not a structure of two: {data!r}")
+        scaler, unit = data.as_items()
+        try:
+            return cls(scaler.as_int(), unit.as_int())
+        except TypeError:
+            raise DlmsProtocolError(f"scaler_unit holds non-integers: {data!r}") from None
+
+    @property
+    def symbol(self) -> str:
+        return UNIT_SYMBOLS.get(self.unit, f"unit {self.unit}")
+
+    def apply(self, raw: int | float) -> int | float:
+        """The physical value; exact for integers with a scaler >= 0, else the nearest float."""
+        factor: int = 10 ** abs(self.scaler)
+        if isinstance(raw, int) and self.scaler >= 0:
+            return raw * factor
+        if isinstance(raw, int):
+            return raw / factor
+        return raw * factor if self.scaler >= 0 else raw / factor
+
+    def text(self, raw: int | float) -> str:
+        """The scaled value as exact decimal text (``12345``, scaler -1 -> ``1234.5``)."""
+        if isinstance(raw, int):
+            return format(Decimal(raw).scaleb(self.scaler), "f")
+        return repr(self.apply(raw))
+
+
+def to_python(data: Data, scaler_unit: ScalerUnit | None = None) -> PlainValue:
+    """``data`` as JSON-ready Python: numbers (scaled when a scaler_unit is given), strings,
+    lists for arrays and structures, ISO text for date-times, hex for binary octet-strings."""
+    value = data.value
+    if scaler_unit is not None and data.type in _SCALABLE:
+        assert isinstance(value, int | float)
+        return scaler_unit.apply(value)
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, bytes):
+        return octets_text(value)
+    if isinstance(value, BitString):
+        return "".join("1" if bit else "0" for bit in value.to_bools())
+    if isinstance(value, tuple | CompactArray):
+        return [to_python(item) for item in data.as_items()]
+    return date_time_text(value)
+
+
+def format_value(data: Data, scaler_unit: ScalerUnit | None = None, *, unit: bool = True) -> str:
+    """One line of display text for ``data``; a number with a scaler_unit is scaled exactly
+    and followed by its unit (unless ``unit`` is False, e.g. for a column titled with it)."""
+    value = data.value
+    if scaler_unit is not None and data.type in _SCALABLE:
+        assert isinstance(value, int | float)
+        text = scaler_unit.text(value)
+        return f"{text} {scaler_unit.symbol}" if unit and scaler_unit.symbol else text
+    if value is None:
+        return "null" if data.type == DataType.NULL_DATA else "dont-care"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if data.type == DataType.STRUCTURE:
+        return "{" + ", ".join(format_value(item) for item in data.as_items()) + "}"
+    if isinstance(value, tuple | CompactArray):
+        return "[" + ", ".join(format_value(item) for item in data.as_items()) + "]"
+    plain = to_python(data)
+    return str(plain)
+
+
+def octets_text(raw: bytes) -> str:
+    """An octet-string for people: a date-time if it is a valid 12-octet one (dlms.md 1.3
+    note), the text if it is printable ASCII (serial numbers, firmware ids), else hex."""
+    if len(raw) == _DATE_TIME_SIZE:
+        try:
+            return date_time_text(CosemDateTime.from_bytes(raw))
+        except CosemDateTimeError:
+            pass
+    if raw and all(0x20 <= octet < 0x7F for octet in raw):
+        return raw.decode("ascii")
+    return raw.hex()
+
+
+def date_time_text(value: CosemDateTime | CosemDate | CosemTime) -> str:
+    """ISO 8601 text; unspecified fields are ``*``, the DST and end-of-month codes are named,
+    and the UTC offset (the negated deviation) is given when the meter sent one."""
+    if isinstance(value, CosemDate):
+        return _date_text(value.year, value.month, value.day)
+    if isinstance(value, CosemTime):
+        return _time_text(value.hour, value.minute, value.second, value.hundredths)
+    text = _date_text(value.year, value.month, value.day) + "T"
+    text += _time_text(value.hour, value.minute, value.second, value.hundredths)
+    if value.deviation is not None:
+        offset = -value.deviation
+        sign = "-" if offset < 0 else "+"
+        text += f"{sign}{abs(offset) // 60:02d}:{abs(offset) % 60:02d}"
+    return text
+
+
+_MONTH_CODES = {0xFD: "dst-end", 0xFE: "dst-begin"}
+_DAY_CODES = {0xFD: "second-last", 0xFE: "last"}
+
+
+def _field(value: int | None, width: int, codes: dict[int, str] | None = None) -> str:
+    if value is None:
+        return "*" * width
+    if codes and value in codes:
+        return codes[value]
+    return f"{value:0{width}d}"
+
+
+def _date_text(year: int | None, month: int | None, day: int | None) -> str:
+    return f"{_field(year, 4)}-{_field(month, 2, _MONTH_CODES)}-{_field(day, 2, _DAY_CODES)}"
+
+
+def _time_text(
+    hour: int | None, minute: int | None, second: int | None, hundredths: int | None
+) -> str:
+    text = f"{_field(hour, 2)}:{_field(minute, 2)}:{_field(second, 2)}"
+    if hundredths:
+        text += f".{hundredths:02d}"
+    return text
