@@ -17,7 +17,6 @@ ends that connection alone, never the listener or the others. Nothing is printed
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, field
 
@@ -32,7 +31,6 @@ _log = logging.getLogger(__name__)
 DEFAULT_PORT = 4059
 """The IANA port of DLMS/COSEM over TCP (protocols.md; seed 004, 4.1)."""
 MANAGEMENT_LOGICAL_DEVICE = 1
-_READ_SIZE = 1 << 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +63,8 @@ class DlmsTcpServer:
     """The meter's DLMS/COSEM TCP listener: ``await start()``, ``await stop()``.
 
     Bind ``port=0`` to let the system choose; :attr:`port` then tells which port it is.
+    Connections are asyncio protocols: a request is answered inside ``data_received``,
+    with no task or timer created per read (a sequential head-end waits on every answer).
     """
 
     def __init__(
@@ -79,7 +79,7 @@ class DlmsTcpServer:
         self.settings = settings or TcpServerSettings()
         self._requested_port = port
         self._server: asyncio.Server | None = None
-        self._sessions: set[asyncio.Task[None]] = set()
+        self._sessions: set[_Connection] = set()
 
     @property
     def port(self) -> int:
@@ -97,7 +97,10 @@ class DlmsTcpServer:
     async def start(self) -> None:
         if self._server is not None:
             raise RuntimeError("the DLMS TCP server is already started")
-        self._server = await asyncio.start_server(self._accept, self.host, self._requested_port)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _Connection(self), self.host, self._requested_port
+        )
         _log.info("DLMS/COSEM over TCP listening on %s:%d", self.host, self.port)
 
     async def stop(self) -> None:
@@ -106,10 +109,8 @@ class DlmsTcpServer:
         if server is None:
             return
         server.close()
-        sessions = list(self._sessions)
-        for task in sessions:
-            task.cancel()
-        await asyncio.gather(*sessions, return_exceptions=True)
+        for session in list(self._sessions):
+            session.close()
         await server.wait_closed()
         _log.info("DLMS/COSEM over TCP stopped")
 
@@ -120,69 +121,91 @@ class DlmsTcpServer:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = writer.get_extra_info("peername")
-        if self.settings.single_connection and self._sessions:
-            _log.info("connection from %s closed: one connection at a time", peer)
-            await _close(writer)
-            return
-        task = asyncio.current_task()
-        assert task is not None  # a stream callback always runs in a task
-        self._sessions.add(task)
-        connections: dict[int, ServerConnection] = {}
-        _log.info("connection from %s", peer)
-        try:
-            await self._serve(reader, writer, connections, peer)
-        except asyncio.CancelledError:
-            pass  # the server is stopping
-        except Exception:
-            _log.exception("connection from %s failed", peer)
-        finally:
-            self._sessions.discard(task)
-            for connection in connections.values():
-                connection.close()
-            await _close(writer)
-            _log.info("connection from %s closed", peer)
 
-    async def _serve(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        connections: dict[int, ServerConnection],
-        peer: object,
-    ) -> None:
-        settings = self.settings
-        decoder = WrapperDecoder(settings.max_frame_length)
-        while True:
-            try:
-                data = await asyncio.wait_for(
-                    reader.read(_READ_SIZE), settings.inactivity_timeout_s
-                )
-            except TimeoutError:
-                _log.info("closing %s: no data for %s s", peer, settings.inactivity_timeout_s)
-                return
-            if not data:
-                return  # the client closed its side
-            try:
-                frames = decoder.feed(data)
-            except WrapperError as problem:
-                _log.warning("closing %s: %s", peer, problem)
-                return
+class _Connection(asyncio.Protocol):
+    """One TCP connection: wrapper framing, one ServerConnection per logical device, and an
+    inactivity timer checked lazily (rescheduled only when it fires)."""
+
+    def __init__(self, server: DlmsTcpServer) -> None:
+        self.server = server
+        self.settings = server.settings
+        self.decoder = WrapperDecoder(self.settings.max_frame_length)
+        self.connections: dict[int, ServerConnection] = {}
+        self.transport: asyncio.Transport | None = None
+        self.peer: object = None
+        self.last_activity = 0.0
+        self.timer: asyncio.TimerHandle | None = None
+        self.accepted = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.peer = transport.get_extra_info("peername")
+        if self.settings.single_connection and self.server._sessions:
+            _log.info("connection from %s closed: one connection at a time", self.peer)
+            transport.close()
+            return
+        self.accepted = True
+        self.server._sessions.add(self)
+        _log.info("connection from %s", self.peer)
+        loop = asyncio.get_running_loop()
+        self.last_activity = loop.time()
+        timeout = self.settings.inactivity_timeout_s
+        if timeout is not None:
+            self.timer = loop.call_later(timeout, self._check_idle)
+
+    def _check_idle(self) -> None:
+        timeout = self.settings.inactivity_timeout_s
+        assert timeout is not None
+        loop = asyncio.get_running_loop()
+        idle = loop.time() - self.last_activity
+        if idle >= timeout:
+            _log.info("closing %s: no data for %s s", self.peer, timeout)
+            self.close()
+        else:
+            self.timer = loop.call_later(timeout - idle, self._check_idle)
+
+    def data_received(self, data: bytes) -> None:
+        if not self.accepted or self.transport is None:
+            return
+        self.last_activity = asyncio.get_running_loop().time()
+        try:
+            frames = self.decoder.feed(data)
+        except WrapperError as problem:
+            _log.warning("closing %s: %s", self.peer, problem)
+            self.close()
+            return
+        try:
+            replies = []
             for frame in frames:
-                if frame.destination not in settings.server_saps:
-                    _log.debug("%s: frame for wPort %d dropped", peer, frame.destination)
+                if frame.destination not in self.settings.server_saps:
+                    _log.debug("%s: frame for wPort %d dropped", self.peer, frame.destination)
                     continue
-                connection = connections.get(frame.destination)
+                connection = self.connections.get(frame.destination)
                 if connection is None:
-                    connection = ServerConnection(self.backend, frame.destination, settings.dlms)
-                    connections[frame.destination] = connection
+                    connection = ServerConnection(
+                        self.server.backend, frame.destination, self.settings.dlms
+                    )
+                    self.connections[frame.destination] = connection
                 answer = connection.receive(frame.source, frame.payload)
                 if answer is not None:
-                    writer.write(frame.reply(answer).encode())
-            await writer.drain()
+                    replies.append(frame.reply(answer).encode())
+            if replies:
+                self.transport.write(b"".join(replies))
+        except Exception:
+            _log.exception("connection from %s failed", self.peer)
+            self.close()
 
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
 
-async def _close(writer: asyncio.StreamWriter) -> None:
-    writer.close()
-    with contextlib.suppress(Exception):
-        await writer.wait_closed()
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        if self.accepted:
+            self.server._sessions.discard(self)
+            for connection in self.connections.values():
+                connection.close()
+            self.connections.clear()
+            _log.info("connection from %s closed", self.peer)
