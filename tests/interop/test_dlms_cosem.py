@@ -1,0 +1,481 @@
+"""Interop: the independent client dlms-cosem (pwitab/dlms-cosem, PyPI; a test-only dependency)
+reads and drives metertwin over real TCP sockets on 127.0.0.1 (issue 3, item 8).
+
+Addresses, passwords, rights and refusals are those of docs/dlms.md: server SAP 1; public client
+0x10 without authentication; metercom-pro reader 0x20 with LLS ``HELLO`` and utility 0x01 with
+LLS ``UTILITY`` (the other models' secrets in the same table).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import signal
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from importlib import resources
+from typing import Any
+
+import pytest
+import structlog
+from dlms_cosem import dlms_data, exceptions
+from dlms_cosem import time as dlms_time
+from dlms_cosem.client import ActionError, DataResultError, DlmsClient
+from dlms_cosem.cosem import CosemAttribute, CosemMethod, Obis
+from dlms_cosem.cosem.attribute_with_selection import CosemAttributeWithSelection
+from dlms_cosem.cosem.capture_object import CaptureObject
+from dlms_cosem.cosem.selective_access import RangeDescriptor
+from dlms_cosem.enumerations import (
+    AcseServiceUserDiagnostics,
+    AssociationResult,
+    CosemInterface,
+    DataAccessResult,
+    ReleaseResponseReason,
+)
+from dlms_cosem.io import BlockingTcpIO, TcpTransport
+from dlms_cosem.parsers import AssociationObjectListParser, ProfileGenericBufferParser
+from dlms_cosem.protocol.acse import ReleaseResponse
+from dlms_cosem.protocol.xdlms import GetResponseWithList, SetResponseNormal
+from dlms_cosem.security import LowLevelSecurityAuthentication, NoSecurityAuthentication
+from dlms_cosem.utils import parse_as_dlms_data
+from tests.interop.conftest import SERIAL, START_MS, MeterProcess, ServedMeter
+
+from metertwin.meter.disconnect import ControlState
+from metertwin.meter.inputs import PhysicalState
+from metertwin.meter.registers import Energy
+
+# dlms-cosem logs every APDU through structlog at INFO on stdout; keep test output readable.
+structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+
+SERVER_SAP = 1
+PUBLIC, READER, UTILITY = 0x10, 0x20, 0x01  # docs/dlms.md, "Addresses and associations"
+READER_SECRET, UTILITY_SECRET = b"HELLO", b"UTILITY"  # metercom-pro defaults
+TIMEOUT_S = 5
+
+CLOCK = Obis(0, 0, 1, 0, 0)
+IMPORT_ACTIVE = Obis(1, 0, 1, 8, 0)
+IMPORT_ACTIVE_L1 = Obis(1, 0, 21, 8, 0)
+IMPORT_ACTIVE_RATE1 = Obis(1, 0, 1, 8, 1)  # not public (public sees E = 0 only)
+PROFILE_1 = Obis(1, 0, 99, 1, 0)
+DISCONNECT_CONTROL = Obis(0, 0, 96, 3, 10)
+CURRENT_ASSOCIATION = Obis(0, 0, 40, 0, 0)
+LOGICAL_DEVICE_NAME = Obis(0, 0, 42, 0, 0)
+UNIT_WH = 30  # Blue Book unit enumeration: Wh
+
+CET = timezone(timedelta(hours=1))
+CEST = timezone(timedelta(hours=2))
+ONE_HOUR_MS = 3_600_000
+
+
+class _TcpIO(BlockingTcpIO):
+    """dlms-cosem's blocking socket I/O, but a peer that closes raises instead of spinning
+    (BlockingTcpIO.recv loops forever on b"")."""
+
+    def recv(self, amount: int = 1) -> bytes:
+        data = b""
+        while len(data) < amount:
+            chunk = self.tcp_socket.recv(amount - len(data))
+            if not chunk:
+                raise exceptions.CommunicationError("the meter closed the connection")
+            data += chunk
+        return data
+
+
+def make_client(port: int, client_sap: int, secret: bytes | None = None) -> DlmsClient:
+    authentication = (
+        NoSecurityAuthentication() if secret is None else LowLevelSecurityAuthentication(secret)
+    )
+    io_ = _TcpIO(host="127.0.0.1", port=port, timeout=TIMEOUT_S)
+    transport = TcpTransport(
+        client_logical_address=client_sap,
+        server_logical_address=SERVER_SAP,
+        io=io_,
+        timeout=TIMEOUT_S,
+    )
+    return DlmsClient(transport=transport, authentication=authentication, timeout=TIMEOUT_S)
+
+
+@contextmanager
+def associated(port: int, client_sap: int, secret: bytes | None = None) -> Iterator[DlmsClient]:
+    """An accepted association; released (RLRE reason normal) when the block ends cleanly."""
+    client = make_client(port, client_sap, secret)
+    client.connect()
+    try:
+        aare = client.associate()
+        assert aare.result is AssociationResult.ACCEPTED
+        yield client
+        rlre = client.release_association()
+        assert isinstance(rlre, ReleaseResponse)
+        assert rlre.reason is ReleaseResponseReason.NORMAL
+    finally:
+        client.disconnect()
+
+
+def get(client: DlmsClient, interface: CosemInterface, obis: Obis, attribute: int) -> Any:
+    return parse_as_dlms_data(client.get(CosemAttribute(interface, obis, attribute)))
+
+
+def read_clock(client: DlmsClient) -> tuple[datetime, dlms_time.ClockStatus]:
+    raw = get(client, CosemInterface.CLOCK, CLOCK, 2)
+    assert len(raw) == 12
+    when, status = dlms_time.datetime_from_bytes(bytes(raw))
+    return when, status
+
+
+def load(phases: int, *watts: float) -> PhysicalState:
+    return PhysicalState(
+        voltage_v=(230.0,) * phases, active_w=tuple(watts[:phases]), reactive_var=(0.0,) * phases
+    )
+
+
+# -- 1. association without authentication, the clock, release ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("start_ms", "wall", "dst"),
+    [
+        (START_MS, datetime(2026, 3, 2, 11, 0, tzinfo=CET), False),  # 10:00 UTC in winter
+        (START_MS + 121 * 86_400_000, datetime(2026, 7, 1, 12, 0, tzinfo=CEST), True),  # summer
+    ],
+    ids=["winter", "summer"],
+)
+def test_public_client_reads_the_clock(
+    serve: Callable[..., ServedMeter], start_ms: int, wall: datetime, dst: bool
+) -> None:
+    served = serve("metercom-pro", start_ms)
+    client = make_client(served.port, PUBLIC)
+    client.connect()
+    try:
+        aare = client.associate()
+        assert aare.result is AssociationResult.ACCEPTED
+        initiate = aare.user_information.content
+        # docs/dlms.md "Conformance offered": negotiated = proposed AND offered; PDU 1024.
+        assert initiate.server_max_receive_pdu_size == 1024
+        assert initiate.negotiated_dlms_version_number == 6
+        negotiated = initiate.negotiated_conformance
+        assert negotiated.get and negotiated.set and negotiated.action
+        assert negotiated.selective_access and negotiated.multiple_references
+        assert negotiated.block_transfer_with_get_or_read
+        # Proposed by dlms-cosem but not offered by metertwin: not negotiated.
+        assert not negotiated.general_block_transfer
+        assert not negotiated.priority_management_supported
+        assert not negotiated.event_notification
+
+        when, status = read_clock(client)
+        # The in-process meter does not move by itself: its clock is exactly its start.
+        assert when == wall
+        assert when.utcoffset() == wall.utcoffset()
+        assert when.replace(tzinfo=None) == served.call(served.meter.local_time)
+        assert status.daylight_saving_active is dst
+        assert not status.invalid and not status.doubtful
+
+        rlre = client.release_association()
+        assert isinstance(rlre, ReleaseResponse)
+        assert rlre.reason is ReleaseResponseReason.NORMAL
+    finally:
+        client.disconnect()
+
+
+# -- 2. LLS, registers with scaler and unit, wrong passwords -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model_name", "secret"),
+    [
+        ("metercom-pro", READER_SECRET),
+        ("pmm1220", b"00000001"),
+        ("magno22", b"11111111"),
+        ("az3p", b"ABCDEFGH"),
+    ],
+)
+def test_reader_reads_energy_with_scaler_and_unit(
+    serve: Callable[..., ServedMeter], model_name: str, secret: bytes
+) -> None:
+    served = serve(model_name)
+    meter = served.meter
+    phases = served.model.spec.ratings.phases
+    served.call(lambda: meter.advance(START_MS + ONE_HOUR_MS, load(phases, 1000, 500, 250)))
+    expected_wh = served.call(lambda: meter.energy_mwh(Energy.IMPORT_ACTIVE)) // 1000
+    assert expected_wh > 0
+
+    with associated(served.port, READER, secret) as client:
+        value = get(client, CosemInterface.REGISTER, IMPORT_ACTIVE, 2)
+        scaler, unit = get(client, CosemInterface.REGISTER, IMPORT_ACTIVE, 3)
+    assert value == expected_wh
+    assert (scaler, unit) == (0, UNIT_WH)  # docs/dlms.md: energy registers, scaler 0, Wh
+
+
+def test_metercom_pro_energy_after_an_hour_of_known_load(metercom: ServedMeter) -> None:
+    meter = metercom.meter
+    metercom.call(lambda: meter.advance(START_MS + ONE_HOUR_MS, load(3, 1000, 500, 250)))
+    with associated(metercom.port, READER, READER_SECRET) as client:
+        total = get(client, CosemInterface.REGISTER, IMPORT_ACTIVE, 2)
+        l1 = get(client, CosemInterface.REGISTER, IMPORT_ACTIVE_L1, 2)
+    # 1000 + 500 + 250 W for one hour on a direct-connected meter: 1750 Wh, L1 1000 Wh.
+    assert total == 1750 == meter.energy_mwh(Energy.IMPORT_ACTIVE) // 1000
+    assert l1 == 1000
+
+
+def _refused(port: int, client_sap: int, secret: bytes) -> str:
+    client = make_client(port, client_sap, secret)
+    client.connect()
+    try:
+        with pytest.raises(exceptions.DlmsClientException) as refusal:
+            client.associate()
+    finally:
+        client.disconnect()
+    return str(refusal.value)
+
+
+def test_wrong_password_is_refused_by_the_aare(metercom: ServedMeter) -> None:
+    message = _refused(metercom.port, READER, b"WRONG")
+    assert repr(AssociationResult.REJECTED_PERMANENT) in message
+    assert repr(AcseServiceUserDiagnostics.AUTHENTICATION_FAILED) in message  # diagnostic 13
+    # The right password still works after one failure (lockout after three).
+    with associated(metercom.port, READER, READER_SECRET) as client:
+        assert get(client, CosemInterface.REGISTER, IMPORT_ACTIVE, 2) == 0
+
+
+def test_three_wrong_passwords_lock_the_right_one_out(metercom: ServedMeter) -> None:
+    for _ in range(3):  # metercom-pro: lockout_failures = 3, lockout_minutes = 30
+        _refused(metercom.port, READER, b"WRONG")
+    message = _refused(metercom.port, READER, READER_SECRET)
+    assert repr(AcseServiceUserDiagnostics.AUTHENTICATION_FAILED) in message
+    # 31 minutes of meter time later the lock has expired.
+    meter = metercom.meter
+    metercom.call(lambda: meter.advance(START_MS + 31 * 60_000))
+    with associated(metercom.port, READER, READER_SECRET) as client:
+        assert get(client, CosemInterface.REGISTER, IMPORT_ACTIVE, 2) == 0
+
+
+# -- 3. a profile by range -------------------------------------------------------------------
+
+
+def test_profile_read_by_range_is_well_formed(metercom: ServedMeter) -> None:
+    meter = metercom.meter
+    metercom.call(lambda: meter.advance(START_MS + 2 * ONE_HOUR_MS, load(3, 400, 400, 400)))
+    with associated(metercom.port, READER, READER_SECRET) as client:
+        capture = get(client, CosemInterface.PROFILE_GENERIC, PROFILE_1, 3)
+        period_s = get(client, CosemInterface.PROFILE_GENERIC, PROFILE_1, 4)
+        in_use = get(client, CosemInterface.PROFILE_GENERIC, PROFILE_1, 7)
+        entries_max = get(client, CosemInterface.PROFILE_GENERIC, PROFILE_1, 8)
+        columns = [
+            CosemAttribute(CosemInterface(class_id), Obis.from_bytes(bytes(ln)), attribute)
+            for class_id, ln, attribute, _data_index in capture
+        ]
+        # The clock (time attribute) restricts the range: selector 1, Blue Book class 7.
+        restricting = CaptureObject(CosemAttribute(CosemInterface.CLOCK, CLOCK, 2))
+        assert restricting.cosem_attribute in columns
+        selection = RangeDescriptor(
+            restricting_object=restricting,
+            from_value=datetime(2026, 3, 1, 0, 0, tzinfo=CET),
+            to_value=datetime(2026, 3, 3, 0, 0, tzinfo=CET),
+        )
+        raw = client.get(
+            CosemAttribute(CosemInterface.PROFILE_GENERIC, PROFILE_1, 2),
+            access_descriptor=selection,
+        )
+    assert period_s > 0 and entries_max > 0
+    assert raw[0] == 0x01  # an array (the buffer), possibly empty
+    rows = ProfileGenericBufferParser(columns, period_s // 60).parse_bytes(raw)
+    assert len(rows) <= in_use <= entries_max
+    for row in rows:
+        assert len(row) == len(columns)
+
+
+# -- 4. SET the clock, ACTION on the disconnect control -----------------------------------------
+
+
+def test_utility_sets_the_clock(metercom: ServedMeter) -> None:
+    new_time = datetime(2026, 3, 2, 12, 30, 15, tzinfo=CET)
+    octets = dlms_data.OctetStringData(dlms_time.datetime_to_bytes(new_time)).to_bytes()
+    with associated(metercom.port, UTILITY, UTILITY_SECRET) as client:
+        answer = client.set(CosemAttribute(CosemInterface.CLOCK, CLOCK, 2), octets)
+        assert isinstance(answer, SetResponseNormal)
+        assert answer.result is DataAccessResult.SUCCESS
+        when, _status = read_clock(client)
+    assert when == new_time
+    assert metercom.call(metercom.meter.local_time) == datetime(2026, 3, 2, 12, 30, 15)
+
+
+def test_utility_disconnects_and_reconnects(metercom: ServedMeter) -> None:
+    meter = metercom.meter
+    integer_zero = dlms_data.IntegerData(0).to_bytes()  # Blue Book: data ::= integer(0)
+    states = []
+    with associated(metercom.port, UTILITY, UTILITY_SECRET) as client:
+        assert get(client, CosemInterface.DISCONNECT_CONTROL, DISCONNECT_CONTROL, 4) == 1  # mode
+        for method in (1, 2):  # remote_disconnect, then remote_reconnect
+            client.action(
+                CosemMethod(CosemInterface.DISCONNECT_CONTROL, DISCONNECT_CONTROL, method),
+                integer_zero,
+            )
+            output = get(client, CosemInterface.DISCONNECT_CONTROL, DISCONNECT_CONTROL, 2)
+            control = get(client, CosemInterface.DISCONNECT_CONTROL, DISCONNECT_CONTROL, 3)
+            states.append((output, control, metercom.call(lambda: meter.disconnect.state)))
+    # Control mode 1: remote reconnection only arms the relay (ready_for_reconnection).
+    assert states == [
+        (False, 0, ControlState.DISCONNECTED),
+        (False, 2, ControlState.READY_FOR_RECONNECTION),
+    ]
+
+
+# -- 5. refusals and GET-with-list ----------------------------------------------------------------
+
+
+def test_public_client_cannot_see_other_objects(metercom: ServedMeter) -> None:
+    with associated(metercom.port, PUBLIC) as client:
+        with pytest.raises(DataResultError, match="OBJECT_UNDEFINED"):
+            client.get(CosemAttribute(CosemInterface.REGISTER, IMPORT_ACTIVE_RATE1, 2))
+        with pytest.raises(DataResultError, match="OBJECT_UNDEFINED"):
+            client.get(CosemAttribute(CosemInterface.PROFILE_GENERIC, PROFILE_1, 2))
+        # The association goes on after a refusal.
+        assert get(client, CosemInterface.REGISTER, IMPORT_ACTIVE, 2) == 0
+
+
+def test_refusals_in_the_reader_association(metercom: ServedMeter) -> None:
+    clock_time = CosemAttribute(CosemInterface.CLOCK, CLOCK, 2)
+    octets = dlms_data.OctetStringData(
+        dlms_time.datetime_to_bytes(datetime(2026, 3, 2, 12, 0, tzinfo=CET))
+    ).to_bytes()
+    with associated(metercom.port, READER, READER_SECRET) as client:
+        with pytest.raises(DataResultError, match="OBJECT_UNDEFINED"):  # no such object
+            client.get(CosemAttribute(CosemInterface.REGISTER, Obis(1, 0, 1, 8, 99), 2))
+        with pytest.raises(DataResultError, match="OBJECT_UNDEFINED"):  # no such attribute
+            client.get(CosemAttribute(CosemInterface.CLOCK, CLOCK, 99))
+        with pytest.raises(DataResultError, match="OBJECT_CLASS_INCONSISTENT"):
+            client.get(CosemAttribute(CosemInterface.REGISTER, CLOCK, 2))
+        answer = client.set(clock_time, octets)  # the reader may not write
+        assert isinstance(answer, SetResponseNormal)
+        assert answer.result is DataAccessResult.READ_WRITE_DENIED
+        with pytest.raises(ActionError, match="READ_WRITE_DENIED"):  # nor call methods
+            client.action(
+                CosemMethod(CosemInterface.DISCONNECT_CONTROL, DISCONNECT_CONTROL, 1),
+                dlms_data.IntegerData(0).to_bytes(),
+            )
+    assert metercom.call(lambda: metercom.meter.disconnect.state) == ControlState.CONNECTED
+
+
+def test_get_with_list(metercom: ServedMeter) -> None:
+    meter = metercom.meter
+    metercom.call(lambda: meter.advance(START_MS + ONE_HOUR_MS, load(3, 600, 0, 0)))
+    items = [
+        CosemAttributeWithSelection(
+            CosemAttribute(CosemInterface.REGISTER, IMPORT_ACTIVE, 2), None
+        ),
+        CosemAttributeWithSelection(CosemAttribute(CosemInterface.CLOCK, CLOCK, 2), None),
+        CosemAttributeWithSelection(
+            CosemAttribute(CosemInterface.REGISTER, IMPORT_ACTIVE_RATE1, 2), None
+        ),
+    ]
+    with associated(metercom.port, PUBLIC) as client:
+        answer = client.get_many(items)
+    assert isinstance(answer, GetResponseWithList)
+    energy, clock, refused = answer.result
+    assert energy == 600  # 600 W for one hour
+    when, _status = dlms_time.datetime_from_bytes(bytes(clock))
+    assert when == datetime(2026, 3, 2, 12, 0, tzinfo=CET)
+    assert refused is DataAccessResult.OBJECT_UNDEFINED  # not in the public list
+
+
+# -- 6. the object list ----------------------------------------------------------------------------
+
+
+def _seed_objects() -> set[tuple[int, bytes]]:
+    """Seed 004's table as docs/dlms.md says it is served (1.0.114.0.255 as 1.0.1.4.0.255)."""
+    text = (resources.files("metertwin.models") / "data" / "metercom-pro-objects.csv").read_text()
+    served = set()
+    for row in csv.DictReader(io.StringIO(text)):
+        name = "1.0.1.4.0.255" if row["obis"] == "1.0.114.0.255" else row["obis"]
+        served.add((int(row["class_id"]), bytes(int(part) for part in name.split("."))))
+    return served
+
+
+def _object_list(port: int, client_sap: int, secret: bytes | None) -> list[Any]:
+    with associated(port, client_sap, secret) as client:
+        raw = client.get(CosemAttribute(CosemInterface.ASSOCIATION_LN, CURRENT_ASSOCIATION, 2))
+    entries: list[Any] = parse_as_dlms_data(raw)
+    return entries
+
+
+def _standard(entries: list[Any]) -> list[Any]:
+    """The entries dlms-cosem's AssociationObjectListParser can take: its CosemInterface
+    enumeration lacks the manufacturer classes 8192-8196 of seed 004 (it raises ValueError
+    on them), so those entries are checked raw."""
+    known = {member.value for member in CosemInterface}
+    parsed: list[Any] = AssociationObjectListParser.parse_entries(
+        [entry for entry in entries if entry[0] in known]
+    )
+    return parsed
+
+
+def test_utility_object_list_is_the_seed_table(metercom: ServedMeter) -> None:
+    entries = _object_list(metercom.port, UTILITY, UTILITY_SECRET)  # ~14 kB: GET with blocks
+    assert len(entries) == 274
+    assert {(class_id, bytes(ln)) for class_id, _v, ln, _rights in entries} == _seed_objects()
+    manufacturer = sorted(e[0] for e in entries if e[0] >= 8192)
+    assert manufacturer == [8192, 8193, 8193, 8194, 8195, 8196]
+    parsed = {item.logical_name.to_bytes(): item for item in _standard(entries)}
+    assert len(parsed) == 274 - len(manufacturer)
+    read, write = 0, 1  # dlms-cosem's AccessRight values in its parsed lists
+    clock = parsed[CLOCK.to_bytes()]
+    assert clock.interface == CosemInterface.CLOCK
+    assert {read, write} <= set(clock.attribute_access_rights[2].access_rights)
+    relay = parsed[DISCONNECT_CONTROL.to_bytes()]
+    assert relay.method_access_rights[1].access_rights  # remote_disconnect callable
+    assert relay.method_access_rights[2].access_rights  # remote_reconnect callable
+
+
+def test_public_object_list_is_read_only(metercom: ServedMeter) -> None:
+    entries = _object_list(metercom.port, PUBLIC, None)
+    names = {bytes(ln) for _c, _v, ln, _rights in entries}
+    assert CLOCK.to_bytes() in names and IMPORT_ACTIVE.to_bytes() in names
+    assert IMPORT_ACTIVE_RATE1.to_bytes() not in names and PROFILE_1.to_bytes() not in names
+    assert 0 < len(entries) < 274
+    parsed = _standard(entries)
+    clock = next(item for item in parsed if item.logical_name == CLOCK)
+    assert 0 in clock.attribute_access_rights[2].access_rights  # readable
+    for item in parsed:
+        for rights in item.attribute_access_rights.values():
+            assert 1 not in rights.access_rights  # no write access anywhere
+        for rights in item.method_access_rights.values():
+            assert not rights.access_rights  # no methods
+
+
+# -- the meter as a user runs it -------------------------------------------------------------------
+
+
+def test_metertwin_run_serves_dlms_in_real_time(
+    meter_process: Callable[..., MeterProcess],
+) -> None:
+    spawned = time.monotonic()
+    running = meter_process(
+        "--model", "metercom-pro", "--speed", "60", "--serial", SERIAL,
+        "--start", "2026-03-02T10:00:00", "--duration", "60",
+    )  # fmt: skip
+    start = datetime(2026, 3, 2, 10, 0, tzinfo=CET)  # --start is the meter's local wall time
+    with associated(running.port, PUBLIC) as client:
+        name = get(client, CosemInterface.DATA, LOGICAL_DEVICE_NAME, 2)
+        # The server listens before the first tick has loaded the simulated world: wait
+        # until the meter clock has clearly started, then measure its pace.
+        deadline = time.monotonic() + 15
+        first, _status = read_clock(client)
+        while first < start + timedelta(seconds=5) and time.monotonic() < deadline:
+            time.sleep(0.05)
+            first, _status = read_clock(client)
+        first_real = time.monotonic()
+        first_energy = get(client, CosemInterface.REGISTER, IMPORT_ACTIVE, 2)
+        time.sleep(1.0)
+        second, _status = read_clock(client)
+        real = time.monotonic() - first_real
+        second_energy = get(client, CosemInterface.REGISTER, IMPORT_ACTIVE, 2)
+    assert bytes(name) == b"2NM" + SERIAL.encode()  # logical_device_name = "2NM{serial}"
+    assert start + timedelta(seconds=5) <= first
+    assert first <= start + timedelta(seconds=60 * (first_real - spawned) + 2)
+    # Speed 60: a real second is a meter minute (ticks every 20 ms real, clock in seconds).
+    assert abs((second - first).total_seconds() - 60 * real) <= 10
+    assert second_energy >= first_energy
+    running.process.send_signal(signal.SIGINT)  # Ctrl-C
+    assert running.process.wait(10) == 0
