@@ -9,7 +9,7 @@ transitions, configuration) apply between advances, at the present instant.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,7 @@ from metertwin.meter.clock import Clock, ClockConfig, TimeSetting
 from metertwin.meter.disconnect import DisconnectControl, RelayChange, Transition
 from metertwin.meter.inputs import Fault, InputSeries, PhysicalState
 from metertwin.meter.metrology import Instantaneous, Metrology, MetrologyConfig, PreparedSeries
+from metertwin.meter.profiles import DAY_S, EntryStatus, ProfileRecord, ProfileRecorder, ProfileSpec
 from metertwin.meter.registers import MICRO_PER_MILLI_WH, Energy, EnergyRegisters
 from metertwin.meter.security import AccessSecurity, LoginOutcome
 from metertwin.meter.spec import DeviceSpec
@@ -56,6 +57,10 @@ class Meter:
         # back (autumn DST end), switches already executed in the repeated hour do not fire
         # again: the calendar acts at switch times, like a meter executing its scripts.
         self._schedule_wall = self.local_time()
+        self.recorder = ProfileRecorder(spec.profiles)
+        self._series: InputSeries | None = None
+        self._captures: dict[str, int] = {}
+        self._reschedule_captures()
         self._boundary: int | None = None
 
     # -- time -------------------------------------------------------------------------
@@ -82,14 +87,22 @@ class Meter:
             return
         prepared = PreparedSeries(series, self.metrology.rate_matrix(series))
         self._count_supply_failures(series)
-        while self.now_ms < end:
-            boundary = self._next_boundary()
-            stop = min(boundary, end)
-            if self.disconnect.output_state:
-                self.registers.add(prepared.integral(self.now_ms, stop), self.rate)
-            self.now_ms = stop
-            if stop == boundary:
-                self._at_boundary()
+        dark = np.concatenate(([0], np.cumsum(~(series.voltage_v > 0.0).any(axis=1))))
+        self._series = series
+        try:
+            while self.now_ms < end:
+                boundary = self._next_boundary()
+                stop = min(boundary, end)
+                if self.disconnect.output_state:
+                    self.registers.add(prepared.integral(self.now_ms, stop), self.rate)
+                first, last = series.index_at(self.now_ms), series.index_at(stop - 1)
+                if dark[last + 1] - dark[max(first, 0)]:
+                    self.recorder.flag(EntryStatus.POWER_DOWN)  # the supply was lost meanwhile
+                self.now_ms = stop
+                if stop == boundary:
+                    self._at_boundary()
+        finally:
+            self._series = None
         self.inputs = series.state_at_index(len(series) - 1)
 
     def _count_supply_failures(self, series: InputSeries) -> None:
@@ -123,7 +136,57 @@ class Meter:
         dst_change = clock.next_dst_change(meter_now)
         if dst_change is not None:
             candidate = min(candidate, dst_change)
+        if self._captures:
+            candidate = min(candidate, min(self._captures.values()))
         return max(clock.true_ms_for(candidate), self.now_ms + 1)
+
+    def _next_capture(self, spec: ProfileSpec, meter_ms: int) -> int:
+        """The first capture instant strictly after ``meter_ms``: multiples of the period on
+        the meter's UTC clock, or the next local midnight for a daily profile."""
+        if spec.period_s < DAY_S:
+            period = spec.period_s * 1000
+            return (meter_ms // period + 1) * period
+        wall = self.clock.local(meter_ms)
+        midnight = datetime(wall.year, wall.month, wall.day) + timedelta(days=1)
+        return self.clock.meter_ms_for_local(midnight, not_before=meter_ms + 1)
+
+    def _capture_due(self) -> None:
+        meter_now = self.clock.meter_ms(self.now_ms)
+        for name, due in self._captures.items():
+            if due <= meter_now:
+                spec = self.recorder.specs[name]
+                self._capture(spec, due)
+                self._captures[name] = self._next_capture(spec, meter_now)
+
+    def _capture(self, spec: ProfileSpec, stamp_ms: int) -> None:
+        status = self.recorder.take_flags(spec.name)
+        if self.clock.is_dst(stamp_ms):
+            status |= EntryStatus.DAYLIGHT_SAVING
+        if self.clock.status(stamp_ms) & 0x01:
+            status |= EntryStatus.CLOCK_INVALID
+        state = self.inputs
+        if self._series is not None:
+            state = self._series.state_at_index(max(self._series.index_at(self.now_ms - 1), 0))
+        inst = self.metrology.instantaneous(state, self.disconnect.output_state)
+        values = tuple(self._channel(channel, inst) for channel in spec.channels)
+        self.recorder.record(ProfileRecord(spec.name, stamp_ms, int(status), values))
+
+    def _channel(self, channel: str, inst: Instantaneous) -> int | float:
+        kind, _, rest = channel.partition(":")
+        if kind in ("clock", "status"):
+            return 0
+        if kind == "energy":
+            c, phase, rate = (int(x) for x in rest.split(":"))
+            return self.energy_mwh(Energy(c), phase, rate)
+        if kind == "voltage":
+            return inst.phases[int(rest) - 1].voltage_v
+        if kind == "current":
+            return inst.phases[int(rest) - 1].current_a
+        if kind == "active_power":
+            return inst.active_w
+        if kind == "frequency":
+            return inst.frequency_hz
+        raise ValueError(f"unknown profile channel {channel!r}")
 
     def _at_boundary(self, resync: bool = False) -> None:
         """Act at a boundary; ``resync`` (after a command) re-derives the rate from the
@@ -133,6 +196,7 @@ class Meter:
             self.calendar.activate_passive_if_due(wall)
             self.rate = self.calendar.rate_at(wall)
             self._schedule_wall = wall
+        self._capture_due()
         self._boundary = None
 
     # -- commands ---------------------------------------------------------------------
@@ -140,8 +204,17 @@ class Meter:
     def set_clock(self, new_meter_ms: int) -> TimeSetting:
         """Set the meter's clock (HES time synchronisation or local setting)."""
         setting = self.clock.set_time(self.now_ms, new_meter_ms)
+        self.recorder.flag(EntryStatus.CLOCK_ADJUSTED | EntryStatus.DATA_NOT_VALID)
+        self._reschedule_captures()
         self._at_boundary(resync=True)
         return setting
+
+    def _reschedule_captures(self) -> None:
+        """After a clock jump, captures continue from the new time (no burst of entries)."""
+        meter_now = self.clock.meter_ms(self.now_ms)
+        self._captures = {
+            name: self._next_capture(spec, meter_now) for name, spec in self.recorder.specs.items()
+        }
 
     def operate_relay(self, transition: Transition) -> RelayChange | None:
         return self.disconnect.apply(transition, self.now_ms)
@@ -167,6 +240,8 @@ class Meter:
 
     def shift_clock(self, seconds: int) -> TimeSetting:
         setting = self.clock.shift(self.now_ms, seconds)
+        self.recorder.flag(EntryStatus.CLOCK_ADJUSTED | EntryStatus.DATA_NOT_VALID)
+        self._reschedule_captures()
         self._at_boundary(resync=True)
         return setting
 
@@ -216,6 +291,8 @@ class Meter:
             "now_ms": self.now_ms,
             "rate": self.rate,
             "schedule_wall": self._schedule_wall.isoformat(),
+            "captures": dict(self._captures),
+            "recorder": self.recorder.to_state(),
             "clock": self.clock.to_state(),
             "calendar": self.calendar.to_state(),
             "registers": self.registers.to_state(),
@@ -271,4 +348,6 @@ class Meter:
         )
         meter.rate = int(state["rate"])
         meter._schedule_wall = datetime.fromisoformat(state["schedule_wall"])
+        meter._captures = {k: int(v) for k, v in state["captures"].items()}
+        meter.recorder.restore(state["recorder"])
         return meter

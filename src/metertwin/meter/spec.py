@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from metertwin.meter.calendar import CalendarSet, Capacity, SpecialDay
 from metertwin.meter.clock import ClockConfig
 from metertwin.meter.metrology import MetrologyConfig, Ratings, TransformerRatios
+from metertwin.meter.profiles import ProfileSpec
 from metertwin.meter.security import SecurityConfig
 
 
@@ -30,3 +31,4 @@ class DeviceSpec:
     functions: frozenset[str]
     display: tuple[str, ...]
     security: SecurityConfig
+    profiles: tuple[ProfileSpec, ...] = ()

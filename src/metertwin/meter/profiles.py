@@ -1,0 +1,91 @@
+"""Load profiles in the core: when to capture, what to capture, and the status of an entry.
+
+The core decides capture instants (every ``period_s`` of meter UTC time, so a DST day has 92
+or 100 quarter-hours; daily profiles at local midnight) and produces records; storage keeps
+them (architecture: profiles live in SQLite, not in RAM), drained from ``outbox`` in the same
+transaction as the state. Channels name core quantities; the COSEM binder maps them to
+capture objects.
+
+Status bits follow the DLMS UA / IDIS AMR profile status: 0x80 power down, 0x20 clock
+adjusted, 0x08 daylight saving active, 0x04 data not valid, 0x02 clock invalid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntFlag
+from typing import Any
+
+DAY_S = 86_400
+
+
+class EntryStatus(IntFlag):
+    NONE = 0
+    CRITICAL_ERROR = 0x01
+    CLOCK_INVALID = 0x02
+    DATA_NOT_VALID = 0x04
+    DAYLIGHT_SAVING = 0x08
+    CLOCK_ADJUSTED = 0x20
+    POWER_DOWN = 0x80
+
+
+@dataclass(frozen=True)
+class ProfileSpec:
+    """A profile's definition: ``channels`` are core quantities ("clock", "status",
+    "energy:C:phase:rate", "voltage:k", "current:k", "active_power", "frequency")."""
+
+    name: str
+    period_s: int
+    depth: int
+    channels: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not (60 <= self.period_s <= 3600 and 3600 % self.period_s == 0) and (
+            self.period_s != DAY_S
+        ):
+            raise ValueError("a capture period is 1-60 minutes dividing an hour, or one day")
+        if self.depth < 1:
+            raise ValueError("a profile keeps at least one entry")
+
+
+@dataclass(frozen=True)
+class ProfileRecord:
+    profile: str
+    meter_ms: int  # the capture instant on the meter's clock (UTC)
+    status: int
+    values: tuple[int | float, ...]  # one per channel; clock and status channels hold 0
+
+
+class ProfileRecorder:
+    """Capture schedule and status accumulation for every profile of a meter."""
+
+    def __init__(self, specs: tuple[ProfileSpec, ...]) -> None:
+        self.specs = {spec.name: spec for spec in specs}
+        self.outbox: list[ProfileRecord] = []
+        self.captured = {spec.name: 0 for spec in specs}
+        # status flags gathered since each profile's last capture
+        self._pending = {spec.name: 0 for spec in specs}
+
+    def flag(self, status: EntryStatus) -> None:
+        """Something happened that the next entry of every profile must show."""
+        for name in self._pending:
+            self._pending[name] |= int(status)
+
+    def take_flags(self, name: str) -> int:
+        flags, self._pending[name] = self._pending[name], 0
+        return flags
+
+    def record(self, record: ProfileRecord) -> None:
+        self.outbox.append(record)
+        self.captured[record.profile] += 1
+
+    def drain(self) -> list[ProfileRecord]:
+        records, self.outbox = self.outbox, []
+        return records
+
+    def to_state(self) -> dict[str, Any]:
+        return {"captured": dict(self.captured), "pending": dict(self._pending)}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.captured.update({k: int(v) for k, v in state["captured"].items()})
+        self._pending.update({k: int(v) for k, v in state["pending"].items()})
