@@ -229,7 +229,7 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
     from metertwin.transport.tcp import DlmsTcpServer, TcpServerSettings
 
     dlms = session.model.dlms
-    device = build_logical_device(session.model, session.meter, session.commit)
+    device = build_logical_device(session.model, session.meter, session.commit, session.store)
     settings = TcpServerSettings(
         server_saps=frozenset({dlms.server_sap}),
         single_connection=dlms.single_connection,

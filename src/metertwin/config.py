@@ -23,6 +23,7 @@ MODEL_SECTIONS = (
     "display",
     "world",
     "dlms",
+    "profiles",
 )
 
 

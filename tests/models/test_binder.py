@@ -201,3 +201,55 @@ def test_object_list_lists_each_object_with_its_rights() -> None:
     )
     attribute_rights = clock.as_items()[3].as_items()[0].as_items()
     assert attribute_rights[1].as_items()[1] == Data.enum(1)  # time: read-only for the reader
+
+
+def test_profile_buffer_by_range_and_by_entry() -> None:
+    """Profile generic selective access (reference/dlms.md 2.3): selector 1 by clock range,
+    selector 2 by entries and columns; values equal the registers at capture."""
+    from metertwin.dlms.cosem_datetime import CosemDateTime
+    from metertwin.dlms.xdlms_types import SelectiveAccess
+
+    meter, device, _ = _device("az3p")
+    ctx = _context(device, 1)
+    start = meter.now_ms
+    meter.advance(start + 3 * 3_600_000, PhysicalState((220.0,) * 3, (1000.0,) * 3, (0.0,) * 3))
+    profile = AttributeDescriptor(7, Obis(1, 0, 99, 1, 0), 2)
+    whole = device.get(ctx, profile, None).as_items()
+    assert len(whole) == 12
+    assert device.get(ctx, AttributeDescriptor(7, Obis(1, 0, 99, 1, 0), 7), None).as_int() == 12
+    clock = _get(device, ctx, 7, "1.0.99.1.0.255", 3).as_items()[0]
+
+    def stamp(ms: int) -> Data:
+        from metertwin.models.values import cosem_datetime
+
+        return Data.octet_string(cosem_datetime(meter.clock, ms).to_bytes())
+
+    window = SelectiveAccess(
+        1,
+        Data.structure(
+            [
+                clock,
+                stamp(start + 3_600_000),
+                stamp(start + 2 * 3_600_000),
+                Data.array([]),
+            ]
+        ),
+    )
+    rows = device.get(ctx, profile, window).as_items()
+    assert len(rows) == 5  # 01:00, 01:15, 01:30, 01:45, 02:00 inclusive
+    first = CosemDateTime.from_bytes(rows[0].as_items()[0].as_bytes())
+    assert (first.hour, first.minute) == (12, 0)  # local time of start + 1 h (UTC+5, DST)
+    assert rows[-1].as_items()[2] == Data.double_long_unsigned(6000)  # +A Wh at 2 h
+    entries = SelectiveAccess(
+        2,
+        Data.structure(
+            [
+                Data.double_long_unsigned(11),
+                Data.double_long_unsigned(0),
+                Data.long_unsigned(3),
+                Data.long_unsigned(3),
+            ]
+        ),
+    )
+    tail = device.get(ctx, profile, entries).as_items()
+    assert [r.as_items()[0].as_int() for r in tail] == [8250, 9000]  # +A column only

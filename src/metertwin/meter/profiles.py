@@ -12,7 +12,7 @@ adjusted, 0x08 daylight saving active, 0x04 data not valid, 0x02 clock invalid.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntFlag
 from typing import Any
 
@@ -54,6 +54,7 @@ class ProfileRecord:
     meter_ms: int  # the capture instant on the meter's clock (UTC)
     status: int
     values: tuple[int | float, ...]  # one per channel; clock and status channels hold 0
+    seq: int = 0  # 1, 2, ... per profile, for the whole life of the meter
 
 
 class ProfileRecorder:
@@ -76,8 +77,8 @@ class ProfileRecorder:
         return flags
 
     def record(self, record: ProfileRecord) -> None:
-        self.outbox.append(record)
         self.captured[record.profile] += 1
+        self.outbox.append(replace(record, seq=self.captured[record.profile]))
 
     def drain(self) -> list[ProfileRecord]:
         records, self.outbox = self.outbox, []

@@ -35,6 +35,7 @@ from metertwin.models.associations import (
 from metertwin.models.calendar_objects import activity_calendar, special_days_table
 from metertwin.models.clock_object import clock_object
 from metertwin.models.loader import AssociationSpec, DeviceModel
+from metertwin.models.profile_objects import MemoryProfiles, ProfileSource, profile_object
 from metertwin.models.values import integer, scaler_unit
 
 SERVER_CONFORMANCE = (
@@ -55,10 +56,14 @@ DISCONNECT_CONTROL = Obis(0, 0, 96, 3, 10)
 
 
 def build_logical_device(
-    model: DeviceModel, meter: Meter, commit: Callable[[], None]
+    model: DeviceModel,
+    meter: Meter,
+    commit: Callable[[], None],
+    profiles: ProfileSource | None = None,
 ) -> LogicalDevice:
-    """The logical device of ``meter`` (of type ``model``); ``commit`` makes a change durable."""
-    binder = _Binder(model, meter)
+    """The logical device of ``meter`` (of type ``model``); ``commit`` makes a change durable;
+    ``profiles`` reads stored profile entries (default: kept in RAM, for use without storage)."""
+    binder = _Binder(model, meter, profiles or MemoryProfiles(meter), commit)
     objects = binder.objects()
     holder: list[LogicalDevice] = []
 
@@ -85,9 +90,14 @@ def build_logical_device(
 
 
 class _Binder:
-    def __init__(self, model: DeviceModel, meter: Meter) -> None:
+    def __init__(
+        self, model: DeviceModel, meter: Meter, profiles: ProfileSource, commit: Callable[[], None]
+    ) -> None:
         self.model = model
         self.meter = meter
+        self.profiles = profiles
+        self.commit = commit
+        self.profile_specs = {Obis.parse(spec.name): spec for spec in meter.spec.profiles}
 
     # -- associations ---------------------------------------------------------------------
 
@@ -154,6 +164,8 @@ class _Binder:
             return special_days_table(obis, meter)
         if class_id == 70:
             return self._disconnect_control(obis)
+        if class_id == 7 and obis in self.profile_specs:
+            return profile_object(obis, self.profile_specs[obis], meter, self.profiles, self.commit)
         if class_id == 9 and obis == DISCONNECT_SCRIPTS:
             return self._disconnect_scripts(obis)
         if class_id == 3 and (register := catalog.register_binding(obis, meter)) is not None:

@@ -26,6 +26,8 @@ from metertwin.meter.calendar import (
 )
 from metertwin.meter.clock import ClockConfig, DstConfig, DstRule
 from metertwin.meter.metrology import MetrologyConfig, Ratings, TransformerRatios
+from metertwin.meter.profiles import ProfileSpec
+from metertwin.meter.registers import Energy
 from metertwin.meter.security import SecurityConfig
 from metertwin.meter.spec import DeviceSpec
 from metertwin.schema import SchemaError, TableReader, deep_merge, parse_toml
@@ -154,6 +156,28 @@ def _built(reader: TableReader, factory: Callable[..., T], *args: Any, **kwargs:
         raise reader.error("", str(exc)) from None
 
 
+def _channel_problem(channel: str, phases: int, rates: int) -> str | None:
+    """Why a profile channel name is not usable, or None."""
+    kind, _, rest = channel.partition(":")
+    if kind in ("clock", "status", "active_power", "frequency") and not rest:
+        return None
+    if kind in ("voltage", "current"):
+        if rest.isdigit() and 1 <= int(rest) <= phases:
+            return None
+        return f"expected {kind}:1..{phases}, got {channel!r}"
+    if kind == "energy":
+        parts = rest.split(":")
+        if len(parts) == 3 and all(p.isdigit() for p in parts):
+            c, phase, rate = (int(p) for p in parts)
+            if c in {int(q) for q in Energy} and phase <= phases and rate <= rates:
+                return None
+        return f"expected energy:C:phase:rate (C an OBIS energy quantity), got {channel!r}"
+    return (
+        "expected clock, status, energy:C:phase:rate, voltage:k, current:k, active_power "
+        f"or frequency, got {channel!r}"
+    )
+
+
 def _minutes(reader: TableReader, key: str, text: str) -> int:
     match = _HHMM.match(text)
     if not match or int(match[1]) > 23 or int(match[2]) > 59:
@@ -193,6 +217,9 @@ class _ModelReader:
         display.finish()
         world = self._world(root.table("world", None))
         dlms, security = self._dlms(root.table("dlms", None))
+        profiles = tuple(self._profile(p, ratings, capacity) for p in root.tables("profiles", []))
+        if len({p.name for p in profiles}) != len(profiles):
+            raise root.error("profiles", "two profiles share a logical name")
         root.finish()
         spec = DeviceSpec(
             name=name,
@@ -208,8 +235,31 @@ class _ModelReader:
             functions=functions,
             display=tuple(display_list),
             security=security,
+            profiles=profiles,
         )
         return DeviceModel(spec, world, self.source, text, seed, manufacturer, dlms)
+
+    def _profile(self, t: TableReader, ratings: Ratings, capacity: Capacity) -> ProfileSpec:
+        obis = t.str("obis")
+        if not _OBIS.match(obis):
+            raise t.error("obis", f"expected an OBIS code A.B.C.D.E.F, got {obis!r}")
+        period = t.value("period_minutes")
+        if period == "daily":
+            period_s = 86_400
+        elif isinstance(period, int) and not isinstance(period, bool) and 1 <= period <= 60:
+            if 60 % period:
+                raise t.error("period_minutes", 'expected a divisor of 60 (1-60) or "daily"')
+            period_s = period * 60
+        else:
+            raise t.error("period_minutes", f'expected 1-60 or "daily", got {period!r}')
+        depth = t.int("depth", low=1, high=1_000_000)
+        channels = t.str_list("channels")
+        for i, channel in enumerate(channels):
+            problem = _channel_problem(channel, ratings.phases, capacity.rates)
+            if problem:
+                raise t.error(f"channels[{i}]", problem)
+        t.finish()
+        return ProfileSpec(obis, period_s, depth, tuple(channels))
 
     def _dlms(self, t: TableReader) -> tuple[DlmsSpec, SecurityConfig]:
         associations = []

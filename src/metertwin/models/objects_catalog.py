@@ -68,6 +68,7 @@ def standard_objects(spec: DeviceSpec) -> list[tuple[Obis, int, str]]:
         (Obis(0, 0, 22, 0, 0), 23, "IEC HDLC setup"),
         (Obis(0, 0, 96, 9, 0), 3, "Internal temperature"),
     ]
+    rows += [(Obis.parse(p.name), 7, f"Profile every {p.period_s} s") for p in spec.profiles]
     rows += [(Obis(0, 0, 96, 7, k), 1, f"Phase failures L{k}") for k in range(1, phases + 1)]
     rows += [
         (

@@ -120,7 +120,9 @@ class Session:
                 meter.local_time().isoformat(),
                 energy_register_values(meter),
             )
-        self.store.commit(meter.to_state(), registers, meta)
+        records = meter.recorder.drain()
+        depths = {spec.name: spec.depth for spec in meter.spec.profiles}
+        self.store.commit(meter.to_state(), registers, meta, records, depths)
 
 
 def open_session(

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from metertwin.meter.profiles import ProfileRecord
+
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x4D54574E  # "MTWN": marks the file as a metertwin meter memory
 DB_NAME = "meter.db"
@@ -34,6 +36,15 @@ CREATE TABLE core_state (
     now_ms INTEGER NOT NULL,
     state TEXT NOT NULL
 );
+CREATE TABLE profile_entries (
+    profile TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    meter_ms INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    vals TEXT NOT NULL,
+    PRIMARY KEY (profile, seq)
+) WITHOUT ROWID;
+CREATE INDEX profile_time ON profile_entries (profile, meter_ms);
 CREATE TABLE register_snapshots (
     now_ms INTEGER PRIMARY KEY,
     local_time TEXT NOT NULL,
@@ -212,10 +223,31 @@ class MeterStore:
         state: dict[str, Any],
         snapshot: tuple[int, str, dict[str, int]] | None = None,
         meta: dict[str, str] | None = None,
+        records: list[ProfileRecord] | None = None,
+        depths: dict[str, int] | None = None,
     ) -> None:
         """Make ``state`` durable in one transaction, with an optional register snapshot
-        (now_ms, local time, registers) and metadata changes."""
+        (now_ms, local time, registers), metadata changes and new profile entries (each
+        profile trimmed to its depth, oldest first: FIFO)."""
         with self._transaction():
+            if records:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO profile_entries VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (r.profile, r.seq, r.meter_ms, r.status, _json(list(r.values)))
+                        for r in records
+                    ],
+                )
+                newest: dict[str, int] = {}
+                for r in records:
+                    newest[r.profile] = max(newest.get(r.profile, 0), r.seq)
+                for profile, seq in newest.items():
+                    depth = (depths or {}).get(profile)
+                    if depth is not None:
+                        self._db.execute(
+                            "DELETE FROM profile_entries WHERE profile = ? AND seq <= ?",
+                            (profile, seq - depth),
+                        )
             self._db.execute(
                 "UPDATE core_state SET now_ms = ?, state = ? WHERE id = 1",
                 (int(state["now_ms"]), _json(state)),
@@ -231,6 +263,34 @@ class MeterStore:
                     "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", sorted(meta.items())
                 )
 
+    def profile_count(self, profile: str) -> int:
+        count: int = self._db.execute(
+            "SELECT COUNT(*) FROM profile_entries WHERE profile = ?", (profile,)
+        ).fetchone()[0]
+        return count
+
+    def profile_between(self, profile: str, first_ms: int, last_ms: int) -> list[ProfileRecord]:
+        """Entries captured from ``first_ms`` to ``last_ms`` (meter UTC, both included)."""
+        rows = self._db.execute(
+            "SELECT seq, meter_ms, status, vals FROM profile_entries "
+            "WHERE profile = ? AND meter_ms BETWEEN ? AND ? ORDER BY seq",
+            (profile, first_ms, last_ms),
+        ).fetchall()
+        return [_record(profile, row) for row in rows]
+
+    def profile_entries(self, profile: str, first: int, last: int) -> list[ProfileRecord]:
+        """Entries ``first`` to ``last`` (1-based, oldest stored entry first; last inclusive)."""
+        rows = self._db.execute(
+            "SELECT seq, meter_ms, status, vals FROM profile_entries WHERE profile = ? "
+            "ORDER BY seq LIMIT ? OFFSET ?",
+            (profile, max(last - first + 1, 0), max(first - 1, 0)),
+        ).fetchall()
+        return [_record(profile, row) for row in rows]
+
+    def reset_profile(self, profile: str) -> None:
+        with self._transaction():
+            self._db.execute("DELETE FROM profile_entries WHERE profile = ?", (profile,))
+
     def snapshots(self) -> list[tuple[int, str, dict[str, int]]]:
         rows = self._db.execute(
             "SELECT now_ms, local_time, registers FROM register_snapshots ORDER BY now_ms"
@@ -239,6 +299,11 @@ class MeterStore:
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
+
+
+def _record(profile: str, row: tuple[Any, ...]) -> ProfileRecord:
+    seq, meter_ms, status, values = row
+    return ProfileRecord(profile, int(meter_ms), int(status), tuple(json.loads(values)), int(seq))
 
 
 def _json(value: object) -> str:

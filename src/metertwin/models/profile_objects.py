@@ -1,0 +1,210 @@
+"""Profile generic objects (class 7) over the meter's stored profile entries.
+
+Buffer rows come from non-volatile memory (`ProfileSource`), read by range (selector 1:
+restricting object the clock, from/to date-times, optional column subset) or by entry
+(selector 2: entries and columns 1-based, 0 as "to" meaning the last) per
+reference/dlms.md 2.3. Channels map to capture objects and typed values like the registers
+they sample.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from metertwin.cosem.classes import interface_class
+from metertwin.cosem.errors import CosemError, type_unmatched
+from metertwin.cosem.obis import Obis
+from metertwin.cosem.objects import Binding, CosemObject, Request
+from metertwin.dlms.axdr import Data, DataType
+from metertwin.dlms.enums import DataAccessResult
+from metertwin.meter.core import Meter
+from metertwin.meter.profiles import ProfileRecord, ProfileSpec
+from metertwin.models.values import date_time_data, integer, meter_ms_from
+
+CLOCK = Obis(0, 0, 1, 0, 0)
+PROFILE_STATUS = Obis(0, 0, 96, 10, 1)
+_U32 = 2**32
+
+
+class ProfileSource(Protocol):
+    def profile_count(self, profile: str) -> int: ...
+
+    def profile_between(self, profile: str, first_ms: int, last_ms: int) -> list[ProfileRecord]: ...
+
+    def profile_entries(self, profile: str, first: int, last: int) -> list[ProfileRecord]: ...
+
+    def reset_profile(self, profile: str) -> None: ...
+
+
+class MemoryProfiles:
+    """Profile entries in RAM, for a meter run without storage (tests, in-process use):
+    takes what the meter's recorder produced whenever it is read."""
+
+    def __init__(self, meter: Meter) -> None:
+        self.meter = meter
+        self.entries: dict[str, list[ProfileRecord]] = {s.name: [] for s in meter.spec.profiles}
+
+    def _sync(self, profile: str) -> list[ProfileRecord]:
+        for record in self.meter.recorder.drain():
+            kept = self.entries.setdefault(record.profile, [])
+            kept.append(record)
+            depth = next(s.depth for s in self.meter.spec.profiles if s.name == record.profile)
+            del kept[: max(len(kept) - depth, 0)]
+        return self.entries.get(profile, [])
+
+    def profile_count(self, profile: str) -> int:
+        return len(self._sync(profile))
+
+    def profile_between(self, profile: str, first_ms: int, last_ms: int) -> list[ProfileRecord]:
+        return [r for r in self._sync(profile) if first_ms <= r.meter_ms <= last_ms]
+
+    def profile_entries(self, profile: str, first: int, last: int) -> list[ProfileRecord]:
+        return self._sync(profile)[max(first - 1, 0) : max(last, 0)]
+
+    def reset_profile(self, profile: str) -> None:
+        self._sync(profile)
+        self.entries[profile] = []
+
+
+def _capture_definition(class_id: int, obis: Obis, attribute: int) -> Data:
+    return Data.structure(
+        [
+            Data.long_unsigned(class_id),
+            Data.octet_string(bytes(obis)),
+            Data.integer(attribute),
+            Data.long_unsigned(0),
+        ]
+    )
+
+
+def channel_column(
+    channel: str, meter: Meter
+) -> tuple[Data, Callable[[ProfileRecord, int | float], Data]]:
+    """A channel's capture object definition and how a stored value becomes its Data."""
+    kind, _, rest = channel.partition(":")
+    if kind == "clock":
+        return _capture_definition(8, CLOCK, 2), lambda r, _v: date_time_data(
+            meter.clock, r.meter_ms
+        )
+    if kind == "status":
+        return _capture_definition(1, PROFILE_STATUS, 2), lambda r, _v: Data.unsigned(r.status)
+    if kind == "energy":
+        c, phase, rate = (int(x) for x in rest.split(":"))
+        obis = Obis(1, 0, c + 20 * phase, 8, rate)
+        if c == 16:
+            return _capture_definition(3, obis, 2), lambda _r, v: Data.double_long(int(v) // 1000)
+        return _capture_definition(3, obis, 2), (
+            lambda _r, v: Data.double_long_unsigned(int(v) // 1000 % _U32)
+        )
+    if kind == "voltage":
+        obis = Obis(1, 0, 12 + 20 * int(rest), 7, 0)
+        return _capture_definition(3, obis, 2), (
+            lambda _r, v: Data.long_unsigned(min(round(float(v) * 10), 65535))
+        )
+    if kind == "current":
+        obis = Obis(1, 0, 11 + 20 * int(rest), 7, 0)
+        return _capture_definition(3, obis, 2), (
+            lambda _r, v: Data.double_long_unsigned(round(float(v) * 1000) % _U32)
+        )
+    if kind == "active_power":
+        return _capture_definition(3, Obis(1, 0, 16, 7, 0), 2), (
+            lambda _r, v: Data.double_long(round(float(v)))
+        )
+    if kind == "frequency":
+        return _capture_definition(3, Obis(1, 0, 14, 7, 0), 2), (
+            lambda _r, v: Data.long_unsigned(round(float(v) * 100))
+        )
+    raise ValueError(f"unknown channel {channel!r}")
+
+
+def profile_object(
+    obis: Obis, spec: ProfileSpec, meter: Meter, source: ProfileSource, commit: Callable[[], None]
+) -> CosemObject:
+    columns = [channel_column(channel, meter) for channel in spec.channels]
+    definitions = [definition for definition, _ in columns]
+
+    def rows(records: list[ProfileRecord], selected: list[int]) -> Data:
+        return Data.array(
+            [
+                Data.structure([columns[i][1](record, record.values[i]) for i in selected])
+                for record in records
+            ]
+        )
+
+    def buffer(request: Request) -> Data:
+        every = list(range(len(columns)))
+        access = request.access
+        if access is None:
+            count = source.profile_count(spec.name)
+            return rows(source.profile_entries(spec.name, 1, count), every)
+        if access.selector == 1:
+            return by_range(access.parameters, every)
+        return by_entry(access.parameters, every)
+
+    def by_range(parameters: Data, every: list[int]) -> Data:
+        items = _items(parameters, 4)
+        restricting, start, end, selected_values = items
+        if (
+            restricting != definitions[0]
+            and restricting.as_items()[:3] != (definitions[0].as_items()[:3])
+        ):
+            raise CosemError(
+                DataAccessResult.OTHER_REASON, "range access restricts on the clock column only"
+            )
+        first = meter_ms_from(start, meter.clock)
+        last = meter_ms_from(end, meter.clock)
+        selected = every
+        wanted = _items(selected_values)
+        if wanted:
+            keys = [d.as_items()[:3] for d in definitions]
+            try:
+                selected = [keys.index(w.as_items()[:3]) for w in wanted]
+            except ValueError:
+                raise CosemError(
+                    DataAccessResult.OTHER_REASON, "a selected column is not captured"
+                ) from None
+        return rows(source.profile_between(spec.name, first, last), selected)
+
+    def by_entry(parameters: Data, every: list[int]) -> Data:
+        from_entry, to_entry, from_value, to_value = (
+            integer(x, DataType.DOUBLE_LONG_UNSIGNED, DataType.LONG_UNSIGNED)
+            for x in _items(parameters, 4)
+        )
+        count = source.profile_count(spec.name)
+        last_entry = count if to_entry == 0 else min(to_entry, count)
+        last_column = len(every) if to_value == 0 else min(to_value, len(every))
+        selected = every[max(from_value, 1) - 1 : last_column]
+        return rows(source.profile_entries(spec.name, max(from_entry, 1), last_entry), selected)
+
+    def reset(_request: Request, _parameters: Data | None) -> Data | None:
+        source.reset_profile(spec.name)
+        return None
+
+    return CosemObject(
+        interface_class(7),
+        obis,
+        {
+            2: Binding(get=buffer),
+            3: Binding(get=lambda _r: Data.array(definitions)),
+            4: Binding(
+                get=lambda _r: Data.double_long_unsigned(
+                    spec.period_s if spec.period_s < 86_400 else 86_400
+                )
+            ),
+            5: Binding(get=lambda _r: Data.enum(1)),  # FIFO
+            6: Binding(get=lambda _r: _capture_definition(0, Obis(0, 0, 0, 0, 0, 0), 0)),
+            7: Binding(get=lambda _r: Data.double_long_unsigned(source.profile_count(spec.name))),
+            8: Binding(get=lambda _r: Data.double_long_unsigned(spec.depth)),
+        },
+        {1: reset},
+    )
+
+
+def _items(data: Data, width: int | None = None) -> tuple[Data, ...]:
+    if data.type not in (DataType.ARRAY, DataType.STRUCTURE):
+        raise type_unmatched(f"expected a structure, got {data.type.name}")
+    items = data.as_items()
+    if width is not None and len(items) != width:
+        raise type_unmatched(f"expected {width} elements, got {len(items)}")
+    return items
