@@ -9,6 +9,7 @@ transitions, configuration) apply between advances, at the present instant.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +27,28 @@ from metertwin.meter.spec import DeviceSpec
 
 STATE_FORMAT = 1
 """Version of the `to_state` layout; storage refuses snapshots of another version."""
+
+
+_STAMP, _ENERGY, _VOLTAGE, _CURRENT, _POWER, _FREQUENCY = range(6)
+
+
+def _plan(channel: str) -> tuple[int, int, int, int]:
+    """A profile channel name compiled once into (kind, a, b, c) for fast captures."""
+    kind, _, rest = channel.partition(":")
+    if kind in ("clock", "status"):
+        return (_STAMP, 0, 0, 0)
+    if kind == "energy":
+        c, phase, rate = (int(x) for x in rest.split(":"))
+        return (_ENERGY, c, phase, rate)
+    if kind == "voltage":
+        return (_VOLTAGE, int(rest) - 1, 0, 0)
+    if kind == "current":
+        return (_CURRENT, int(rest) - 1, 0, 0)
+    if kind == "active_power":
+        return (_POWER, 0, 0, 0)
+    if kind == "frequency":
+        return (_FREQUENCY, 0, 0, 0)
+    raise ValueError(f"unknown profile channel {channel!r}")
 
 
 class Meter:
@@ -58,10 +81,14 @@ class Meter:
         # again: the calendar acts at switch times, like a meter executing its scripts.
         self._schedule_wall = self.local_time()
         self.recorder = ProfileRecorder(spec.profiles)
+        self._channel_plan = {
+            p.name: [_plan(channel) for channel in p.channels] for p in spec.profiles
+        }
         self._series: InputSeries | None = None
         self._captures: dict[str, int] = {}
         self._reschedule_captures()
         self._boundary: int | None = None
+        self._schedule_boundary: int | None = None
 
     # -- time -------------------------------------------------------------------------
 
@@ -119,11 +146,20 @@ class Meter:
             self.supply_failures[k] += int(count)
 
     def _next_boundary(self) -> int:
+        """The next instant (world ms) the core must stop at: the schedule's next change
+        (tariff switch, day, DST, passive activation; cached, it is costly) or the next
+        profile capture (cheap)."""
         if self._boundary is None:
-            self._boundary = self._compute_boundary()
+            if self._schedule_boundary is None:
+                self._schedule_boundary = self._compute_schedule_boundary()
+            boundary = self._schedule_boundary
+            if self._captures:
+                capture = self.clock.true_ms_for(min(self._captures.values()))
+                boundary = min(boundary, max(capture, self.now_ms + 1))
+            self._boundary = boundary
         return self._boundary
 
-    def _compute_boundary(self) -> int:
+    def _compute_schedule_boundary(self) -> int:
         clock = self.clock
         meter_now = clock.meter_ms(self.now_ms)
         wall = clock.local(meter_now)
@@ -136,8 +172,6 @@ class Meter:
         dst_change = clock.next_dst_change(meter_now)
         if dst_change is not None:
             candidate = min(candidate, dst_change)
-        if self._captures:
-            candidate = min(candidate, min(self._captures.values()))
         return max(clock.true_ms_for(candidate), self.now_ms + 1)
 
     def _next_capture(self, spec: ProfileSpec, meter_ms: int) -> int:
@@ -164,38 +198,52 @@ class Meter:
             status |= EntryStatus.DAYLIGHT_SAVING
         if self.clock.status(stamp_ms) & 0x01:
             status |= EntryStatus.CLOCK_INVALID
-        state = self.inputs
-        if self._series is not None:
-            state = self._series.state_at_index(max(self._series.index_at(self.now_ms - 1), 0))
-        inst = self.metrology.instantaneous(state, self.disconnect.output_state)
-        values = tuple(self._channel(channel, inst) for channel in spec.channels)
-        self.recorder.record(ProfileRecord(spec.name, stamp_ms, int(status), values))
-
-    def _channel(self, channel: str, inst: Instantaneous) -> int | float:
-        kind, _, rest = channel.partition(":")
-        if kind in ("clock", "status"):
-            return 0
-        if kind == "energy":
-            c, phase, rate = (int(x) for x in rest.split(":"))
-            return self.energy_mwh(Energy(c), phase, rate)
-        if kind == "voltage":
-            return inst.phases[int(rest) - 1].voltage_v
-        if kind == "current":
-            return inst.phases[int(rest) - 1].current_a
-        if kind == "active_power":
-            return inst.active_w
-        if kind == "frequency":
-            return inst.frequency_hz
-        raise ValueError(f"unknown profile channel {channel!r}")
+        # The physical state in force just before the capture instant, as plain floats.
+        series = self._series
+        if series is not None:
+            i = max(series.index_at(self.now_ms - 1), 0)
+            volts = series.voltage_v[i].tolist()
+            watts = series.active_w[i].tolist()
+            vars_ = series.reactive_var[i].tolist()
+            hertz = float(series.frequency_hz[i])
+        else:
+            volts, watts, vars_ = (
+                list(x)
+                for x in (self.inputs.voltage_v, self.inputs.active_w, self.inputs.reactive_var)
+            )
+            hertz = self.inputs.frequency_hz
+        if not self.disconnect.output_state:
+            watts = [0.0] * len(watts)
+            vars_ = [0.0] * len(vars_)
+        values: list[int | float] = []
+        for kind, a, b, c in self._channel_plan[spec.name]:
+            if kind == _ENERGY:
+                values.append(self.energy_mwh(Energy(a), b, c))
+            elif kind == _VOLTAGE:
+                values.append(volts[a])
+            elif kind == _CURRENT:
+                amps = math.hypot(watts[a], vars_[a]) / volts[a] if volts[a] > 0 else 0.0
+                start = self.spec.ratings.starting_current_a * self.spec.ratios.current
+                values.append(amps if amps >= start else 0.0)
+            elif kind == _POWER:
+                values.append(sum(watts))
+            elif kind == _FREQUENCY:
+                values.append(hertz)
+            else:
+                values.append(0)  # clock and status: the record's stamp and status
+        self.recorder.record(ProfileRecord(spec.name, stamp_ms, int(status), tuple(values)))
 
     def _at_boundary(self, resync: bool = False) -> None:
         """Act at a boundary; ``resync`` (after a command) re-derives the rate from the
         present wall time even if the clock went back."""
-        wall = self.local_time()
-        if resync or wall >= self._schedule_wall:
-            self.calendar.activate_passive_if_due(wall)
-            self.rate = self.calendar.rate_at(wall)
-            self._schedule_wall = wall
+        schedule = self._schedule_boundary
+        if resync or schedule is None or self.now_ms >= schedule:
+            wall = self.local_time()
+            if resync or wall >= self._schedule_wall:
+                self.calendar.activate_passive_if_due(wall)
+                self.rate = self.calendar.rate_at(wall)
+                self._schedule_wall = wall
+            self._schedule_boundary = None
         self._capture_due()
         self._boundary = None
 
