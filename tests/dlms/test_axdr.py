@@ -404,3 +404,17 @@ def test_mutated_encodings_raise_only_axdr_errors(value: Data, data: st.DataObje
         return
     canonical = encode(decoded)
     assert encode(decode(canonical)) == canonical
+
+
+def test_pre_encoded_array_items_encode_like_the_items_themselves() -> None:
+    """EncodedItems (profile buffers built as octets) must be byte-identical to the same
+    array of Data, and read back as those Data."""
+    from metertwin.dlms.axdr import EncodedItems
+
+    items = [
+        Data.structure([Data.double_long_unsigned(k), Data.long_unsigned(2301)]) for k in range(200)
+    ]
+    body = b"".join(encode(item) for item in items)
+    fast = Data(DataType.ARRAY, EncodedItems(len(items), body))
+    assert encode(fast) == encode(Data.array(items))
+    assert fast.as_items() == tuple(items)

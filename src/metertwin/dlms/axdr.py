@@ -200,6 +200,19 @@ class CompactArray:
                 )
 
 
+@dataclass(frozen=True, slots=True)
+class EncodedItems:
+    """The elements of a large array already encoded (``count`` A-XDR values back to back).
+
+    A server answering a year of profile rows builds their octets directly instead of a
+    quarter of a million ``Data`` objects; encoding copies the octets, ``as_items`` decodes
+    them when somebody looks.
+    """
+
+    count: int
+    body: bytes
+
+
 DataValue: TypeAlias = (
     bool
     | int
@@ -208,6 +221,7 @@ DataValue: TypeAlias = (
     | str
     | BitString
     | tuple["Data", ...]
+    | EncodedItems
     | CompactArray
     | CosemDateTime
     | CosemDate
@@ -375,6 +389,13 @@ class Data:
             return self.value
         if isinstance(self.value, CompactArray):
             return self.value.elements
+        if isinstance(self.value, EncodedItems):
+            items = []
+            pos = 0
+            for _ in range(self.value.count):
+                item, pos = decode_prefix(self.value.body, pos)
+                items.append(item)
+            return tuple(items)
         raise TypeError(f"{_name(self.type)} has no elements")
 
 
@@ -424,6 +445,8 @@ def _check_none(data_type: int, value: object) -> None:
 
 
 def _check_items(data_type: int, value: object) -> None:
+    if isinstance(value, EncodedItems) and data_type == DataType.ARRAY:
+        return
     if not isinstance(value, tuple):
         raise _wrong(data_type, value, "a tuple of Data")
     for item in value:
@@ -570,6 +593,10 @@ def _encode_into(data: Data, out: bytearray) -> None:
 
 
 def _encode_items(value: DataValue, out: bytearray) -> None:
+    if isinstance(value, EncodedItems):
+        out += encode_length(value.count)
+        out += value.body
+        return
     assert isinstance(value, tuple)
     out += encode_length(len(value))
     for item in value:

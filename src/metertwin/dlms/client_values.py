@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeAlias, Union
 
-from metertwin.dlms.axdr import BitString, CompactArray, Data, DataType
+from metertwin.dlms.axdr import BitString, CompactArray, Data, DataType, EncodedItems
 from metertwin.dlms.client_errors import DlmsProtocolError
 from metertwin.dlms.cosem_datetime import CosemDate, CosemDateTime, CosemTime
 from metertwin.dlms.errors import CosemDateTimeError
@@ -170,7 +170,7 @@ def to_python(data: Data, scaler_unit: ScalerUnit | None = None) -> PlainValue:
         return octets_text(value)
     if isinstance(value, BitString):
         return "".join("1" if bit else "0" for bit in value.to_bools())
-    if isinstance(value, tuple | CompactArray):
+    if isinstance(value, tuple | CompactArray | EncodedItems):
         return [to_python(item) for item in data.as_items()]
     return date_time_text(value)
 

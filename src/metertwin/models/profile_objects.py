@@ -9,6 +9,7 @@ they sample.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from typing import Protocol
 
@@ -16,11 +17,11 @@ from metertwin.cosem.classes import interface_class
 from metertwin.cosem.errors import CosemError, type_unmatched
 from metertwin.cosem.obis import Obis
 from metertwin.cosem.objects import Binding, CosemObject, Request
-from metertwin.dlms.axdr import Data, DataType
+from metertwin.dlms.axdr import Data, DataType, EncodedItems
 from metertwin.dlms.enums import DataAccessResult
 from metertwin.meter.core import Meter
 from metertwin.meter.profiles import ProfileRecord, ProfileSpec
-from metertwin.models.values import date_time_data, integer, meter_ms_from
+from metertwin.models.values import date_time_bytes, integer, meter_ms_from
 
 CLOCK = Obis(0, 0, 1, 0, 0)
 PROFILE_STATUS = Obis(0, 0, 96, 10, 1)
@@ -78,42 +79,56 @@ def _capture_definition(class_id: int, obis: Obis, attribute: int) -> Data:
     )
 
 
-def channel_column(
-    channel: str, meter: Meter
-) -> tuple[Data, Callable[[ProfileRecord, int | float], Data]]:
-    """A channel's capture object definition and how a stored value becomes its Data."""
+ColumnEncoder = Callable[[ProfileRecord, int | float], bytes]
+_DOUBLE_LONG_UNSIGNED = struct.Struct(">BI")
+_DOUBLE_LONG = struct.Struct(">Bi")
+_LONG_UNSIGNED = struct.Struct(">BH")
+
+
+def _u32(value: int) -> bytes:
+    return _DOUBLE_LONG_UNSIGNED.pack(DataType.DOUBLE_LONG_UNSIGNED, value % _U32)
+
+
+def _i32(value: int) -> bytes:
+    return _DOUBLE_LONG.pack(DataType.DOUBLE_LONG, max(min(value, 2**31 - 1), -(2**31)))
+
+
+def _u16(value: int) -> bytes:
+    return _LONG_UNSIGNED.pack(DataType.LONG_UNSIGNED, max(min(value, 65535), 0))
+
+
+def channel_column(channel: str, meter: Meter) -> tuple[Data, ColumnEncoder]:
+    """A channel's capture object definition and how a stored value becomes its A-XDR
+    octets (typed like the register it samples: Wh, 0.1 V, mA, W, 0.01 Hz)."""
     kind, _, rest = channel.partition(":")
     if kind == "clock":
-        return _capture_definition(8, CLOCK, 2), lambda r, _v: date_time_data(
-            meter.clock, r.meter_ms
+        clock = meter.clock
+        return _capture_definition(8, CLOCK, 2), (
+            lambda r, _v: b"\x09\x0c" + date_time_bytes(clock, r.meter_ms)
         )
     if kind == "status":
-        return _capture_definition(1, PROFILE_STATUS, 2), lambda r, _v: Data.unsigned(r.status)
+        return _capture_definition(1, PROFILE_STATUS, 2), (
+            lambda r, _v: bytes((DataType.UNSIGNED, r.status & 0xFF))
+        )
     if kind == "energy":
         c, phase, rate = (int(x) for x in rest.split(":"))
         obis = Obis(1, 0, c + 20 * phase, 8, rate)
         if c == 16:
-            return _capture_definition(3, obis, 2), lambda _r, v: Data.double_long(int(v) // 1000)
-        return _capture_definition(3, obis, 2), (
-            lambda _r, v: Data.double_long_unsigned(int(v) // 1000 % _U32)
-        )
+            return _capture_definition(3, obis, 2), lambda _r, v: _i32(int(v) // 1000)
+        return _capture_definition(3, obis, 2), lambda _r, v: _u32(int(v) // 1000)
     if kind == "voltage":
         obis = Obis(1, 0, 12 + 20 * int(rest), 7, 0)
-        return _capture_definition(3, obis, 2), (
-            lambda _r, v: Data.long_unsigned(min(round(float(v) * 10), 65535))
-        )
+        return _capture_definition(3, obis, 2), lambda _r, v: _u16(round(float(v) * 10))
     if kind == "current":
         obis = Obis(1, 0, 11 + 20 * int(rest), 7, 0)
-        return _capture_definition(3, obis, 2), (
-            lambda _r, v: Data.double_long_unsigned(round(float(v) * 1000) % _U32)
-        )
+        return _capture_definition(3, obis, 2), lambda _r, v: _u32(round(float(v) * 1000))
     if kind == "active_power":
         return _capture_definition(3, Obis(1, 0, 16, 7, 0), 2), (
-            lambda _r, v: Data.double_long(round(float(v)))
+            lambda _r, v: _i32(round(float(v)))
         )
     if kind == "frequency":
         return _capture_definition(3, Obis(1, 0, 14, 7, 0), 2), (
-            lambda _r, v: Data.long_unsigned(round(float(v) * 100))
+            lambda _r, v: _u16(round(float(v) * 100))
         )
     raise ValueError(f"unknown channel {channel!r}")
 
@@ -125,12 +140,15 @@ def profile_object(
     definitions = [definition for definition, _ in columns]
 
     def rows(records: list[ProfileRecord], selected: list[int]) -> Data:
-        return Data.array(
-            [
-                Data.structure([columns[i][1](record, record.values[i]) for i in selected])
-                for record in records
-            ]
+        """The buffer rows encoded directly (a year is 35,040 rows): structures of the
+        selected columns, wrapped as an already-encoded array."""
+        head = bytes((DataType.STRUCTURE, len(selected)))
+        encoders = [(i, columns[i][1]) for i in selected]
+        body = b"".join(
+            head + b"".join(encode(record, record.values[i]) for i, encode in encoders)
+            for record in records
         )
+        return Data(DataType.ARRAY, EncodedItems(len(records), body))
 
     def buffer(request: Request) -> Data:
         every = list(range(len(columns)))

@@ -6,6 +6,7 @@ minutes, clock status with the DST bit.
 
 from __future__ import annotations
 
+import struct
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 
@@ -70,11 +71,34 @@ def cosem_datetime(clock: Clock, meter_ms: int) -> CosemDateTime:
     )
 
 
+def date_time_bytes(clock: Clock, meter_ms: int) -> bytes:
+    """The 12 bytes of a DLMS date-time for the meter's clock reading ``meter_ms``: the
+    same value as ``cosem_datetime(...).to_bytes()``, built directly (profile buffers
+    hold one per row)."""
+    offset_ms = clock.utc_offset_ms(meter_ms)
+    wall = datetime.fromtimestamp((meter_ms + offset_ms) / 1000, UTC)
+    return _DATE_TIME.pack(
+        wall.year,
+        wall.month,
+        wall.day,
+        wall.isoweekday(),
+        wall.hour,
+        wall.minute,
+        wall.second,
+        wall.microsecond // 10_000,
+        -(offset_ms // 60_000),
+        int(clock.status(meter_ms)),
+    )
+
+
+_DATE_TIME = struct.Struct(">HBBBBBBBhB")
+
+
 def date_time_data(clock: Clock, meter_ms: int | None) -> Data:
     """A date-time attribute as octet-string(12); an absent time is all 'not specified'."""
     if meter_ms is None:
         return Data.octet_string(CosemDateTime().to_bytes())
-    return Data.octet_string(cosem_datetime(clock, meter_ms).to_bytes())
+    return Data.octet_string(date_time_bytes(clock, meter_ms))
 
 
 def meter_ms_from(data: Data, clock: Clock) -> int:
