@@ -72,6 +72,10 @@ class ProfileRecorder:
         for name in self._pending:
             self._pending[name] |= int(status)
 
+    def pending(self, name: str) -> int:
+        """The flags gathered so far for ``name``'s next entry."""
+        return self._pending[name]
+
     def take_flags(self, name: str) -> int:
         flags, self._pending[name] = self._pending[name], 0
         return flags

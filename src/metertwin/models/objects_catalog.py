@@ -17,6 +17,7 @@ from metertwin.cosem.objects import Binding
 from metertwin.dlms.axdr import Data
 from metertwin.dlms.cosem_datetime import CosemDateTime
 from metertwin.meter.core import Meter
+from metertwin.meter.profiles import EntryStatus
 from metertwin.meter.registers import Energy
 from metertwin.meter.spec import DeviceSpec
 from metertwin.models.energy import energy_register_catalogue
@@ -54,6 +55,7 @@ def standard_objects(spec: DeviceSpec) -> list[tuple[Obis, int, str]]:
         (Obis(1, 0, 0, 2, 2), 1, "Active calendar name"),
         (Obis(1, 0, 0, 2, 7), 1, "Passive calendar name"),
         (Obis(0, 0, 96, 14, 0), 1, "Active tariff rate"),
+        (Obis(0, 0, 96, 10, 1), 1, "Load profile status (the status of the entry being built)"),
         (Obis(0, 0, 96, 7, 0), 1, "Number of power failures in all phases"),
         (Obis(0, 0, 1, 0, 0), 8, "Clock"),
         (Obis(0, 0, 13, 0, 0), 20, "Activity calendar"),
@@ -309,6 +311,7 @@ def data_binding(obis: Obis, model: DeviceModel, meter: Meter) -> Binding | None
             (calendar.passive or calendar.active).name.encode()
         ),
         Obis(0, 0, 96, 14, 0): lambda: Data.unsigned(meter.rate),
+        Obis(0, 0, 96, 10, 1): lambda: Data.unsigned(profile_status(meter)),
     }
     for k in range(meter.spec.ratings.phases + 1):
         fixed[Obis(0, 0, 96, 7, k)] = lambda k=k: Data.long_unsigned(
@@ -318,6 +321,15 @@ def data_binding(obis: Obis, model: DeviceModel, meter: Meter) -> Binding | None
     if read is None:
         return None
     return Binding(get=lambda _request: read())
+
+
+def profile_status(meter: Meter) -> int:
+    """The status the next load profile entry will carry so far (IDIS AMR profile status)."""
+    specs = meter.spec.profiles
+    pending = meter.recorder.pending(specs[0].name) if specs else 0
+    if meter.clock.is_dst(meter.meter_time_ms()):
+        pending |= int(EntryStatus.DAYLIGHT_SAVING)
+    return pending & 0xFF
 
 
 # -- configuration kept in parameter memory -------------------------------------------------
