@@ -24,6 +24,7 @@ MODEL_SECTIONS = (
     "world",
     "dlms",
     "profiles",
+    "demand",
 )
 
 

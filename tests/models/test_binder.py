@@ -276,3 +276,24 @@ def test_fast_date_time_bytes_equal_the_cosem_date_time() -> None:
         )
 
     same()
+
+
+def test_demand_and_maximum_demand_objects_show_the_core_demand() -> None:
+    """metercom-pro 1.0.114.0.255 (read as 1.0.1.4.0.255, class 5) and the standard
+    maximum demand registers 1.0.1.6.r.255 (class 4) of the other models."""
+    for name, maximum in (("metercom-pro", False), ("pmm1220", True)):
+        meter, device, _ = _device(name)
+        ctx = _context(device, 1)
+        phases = meter.spec.ratings.phases
+        start = meter.now_ms
+        meter.advance(
+            start + 15 * 60_000,
+            PhysicalState((230.0,) * phases, (2000.0 / phases,) * phases, (0.0,) * phases),
+        )
+        demand = _get(device, ctx, 5, "1.0.1.4.0.255", 3)
+        assert demand == Data.double_long_unsigned(2000)  # W over the 15-min block
+        assert _get(device, ctx, 5, "1.0.1.4.0.255", 8) == Data.double_long_unsigned(900)
+        if maximum:
+            assert _get(device, ctx, 4, "1.0.1.6.0.255") == Data.double_long_unsigned(2000)
+            device.action(ctx, MethodDescriptor(4, Obis(1, 0, 1, 6, 0), 1), Data.integer(0))
+            assert _get(device, ctx, 4, "1.0.1.6.0.255") == Data.double_long_unsigned(0)

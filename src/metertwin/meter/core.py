@@ -17,6 +17,7 @@ import numpy as np
 
 from metertwin.meter.calendar import ActivityCalendar, CalendarSet, SpecialDay
 from metertwin.meter.clock import Clock, ClockConfig, TimeSetting
+from metertwin.meter.demand import DEMAND_QUANTITIES, DemandRegisters
 from metertwin.meter.disconnect import DisconnectControl, RelayChange, Transition
 from metertwin.meter.inputs import Fault, InputSeries, PhysicalState
 from metertwin.meter.metrology import Instantaneous, Metrology, MetrologyConfig, PreparedSeries
@@ -81,6 +82,9 @@ class Meter:
         # again: the calendar acts at switch times, like a meter executing its scripts.
         self._schedule_wall = self.local_time()
         self.recorder = ProfileRecorder(spec.profiles)
+        self.demand = DemandRegisters(spec.demand, spec.capacity.rates)
+        self.demand.start(self.clock.meter_ms(start_ms), self._demand_energies())
+        self._demand_due = self._next_demand_end(self.clock.meter_ms(start_ms))
         self._channel_plan = {
             p.name: [_plan(channel) for channel in p.channels] for p in spec.profiles
         }
@@ -153,6 +157,8 @@ class Meter:
             if self._schedule_boundary is None:
                 self._schedule_boundary = self._compute_schedule_boundary()
             boundary = self._schedule_boundary
+            demand = self.clock.true_ms_for(self._demand_due)
+            boundary = min(boundary, max(demand, self.now_ms + 1))
             if self._captures:
                 capture = self.clock.true_ms_for(min(self._captures.values()))
                 boundary = min(boundary, max(capture, self.now_ms + 1))
@@ -244,6 +250,10 @@ class Meter:
                 self.rate = self.calendar.rate_at(wall)
                 self._schedule_wall = wall
             self._schedule_boundary = None
+        meter_now = self.clock.meter_ms(self.now_ms)
+        if self._demand_due <= meter_now:
+            self.demand.close_sub_period(self._demand_due, self._demand_energies(), self.rate)
+            self._demand_due = self._next_demand_end(meter_now)
         self._capture_due()
         self._boundary = None
 
@@ -253,9 +263,31 @@ class Meter:
         """Set the meter's clock (HES time synchronisation or local setting)."""
         setting = self.clock.set_time(self.now_ms, new_meter_ms)
         self.recorder.flag(EntryStatus.CLOCK_ADJUSTED | EntryStatus.DATA_NOT_VALID)
-        self._reschedule_captures()
+        self._restart_periods()
         self._at_boundary(resync=True)
         return setting
+
+    def demand_next_period(self) -> None:
+        """Class 5 method 2 next_period: end the running sub-period now."""
+        meter_now = self.clock.meter_ms(self.now_ms)
+        self.demand.close_sub_period(meter_now, self._demand_energies(), self.rate)
+        self._demand_due = self._next_demand_end(meter_now)
+        self._boundary = None
+
+    def _demand_energies(self) -> dict[Energy, int]:
+        return {q: self.registers.micro(q) for q in DEMAND_QUANTITIES}
+
+    def _next_demand_end(self, meter_ms: int) -> int:
+        period = self.spec.demand.period_s * 1000
+        return (meter_ms // period + 1) * period
+
+    def _restart_periods(self) -> None:
+        """After a clock jump: captures continue from the new time and the demand
+        sub-period in progress restarts there (its average would mean nothing)."""
+        self._reschedule_captures()
+        meter_now = self.clock.meter_ms(self.now_ms)
+        self.demand.start(meter_now, self._demand_energies())
+        self._demand_due = self._next_demand_end(meter_now)
 
     def _reschedule_captures(self) -> None:
         """After a clock jump, captures continue from the new time (no burst of entries)."""
@@ -289,7 +321,7 @@ class Meter:
     def shift_clock(self, seconds: int) -> TimeSetting:
         setting = self.clock.shift(self.now_ms, seconds)
         self.recorder.flag(EntryStatus.CLOCK_ADJUSTED | EntryStatus.DATA_NOT_VALID)
-        self._reschedule_captures()
+        self._restart_periods()
         self._at_boundary(resync=True)
         return setting
 
@@ -340,6 +372,8 @@ class Meter:
             "rate": self.rate,
             "schedule_wall": self._schedule_wall.isoformat(),
             "captures": dict(self._captures),
+            "demand": self.demand.to_state(),
+            "demand_due": self._demand_due,
             "recorder": self.recorder.to_state(),
             "clock": self.clock.to_state(),
             "calendar": self.calendar.to_state(),
@@ -398,4 +432,6 @@ class Meter:
         meter._schedule_wall = datetime.fromisoformat(state["schedule_wall"])
         meter._captures = {k: int(v) for k, v in state["captures"].items()}
         meter.recorder.restore(state["recorder"])
+        meter.demand.restore(state["demand"])
+        meter._demand_due = int(state["demand_due"])
         return meter

@@ -12,7 +12,7 @@ adjusted, 0x08 daylight saving active, 0x04 data not valid, 0x02 clock invalid.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import IntFlag
 from typing import Any
 
@@ -81,8 +81,10 @@ class ProfileRecorder:
         return flags
 
     def record(self, record: ProfileRecord) -> None:
-        self.captured[record.profile] += 1
-        self.outbox.append(replace(record, seq=self.captured[record.profile]))
+        seq = self.captured[record.profile] = self.captured[record.profile] + 1
+        self.outbox.append(
+            ProfileRecord(record.profile, record.meter_ms, record.status, record.values, seq)
+        )
 
     def drain(self) -> list[ProfileRecord]:
         records, self.outbox = self.outbox, []

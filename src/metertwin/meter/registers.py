@@ -95,13 +95,9 @@ class EnergyRegisters:
     def add(self, deltas: Sequence[int], rate: int) -> None:
         """Add one interval's integrals: ``deltas`` holds the groups' accumulators back to
         back (total first), all non-negative; they also go to ``rate``."""
-        totals = self.totals
-        for k, delta in enumerate(deltas):
-            totals[k] += delta
+        self.totals = [a + b for a, b in zip(self.totals, deltas, strict=True)]
         if 1 <= rate <= self.rates:
-            target = self.per_rate[rate]
-            for k, delta in enumerate(deltas):
-                target[k] += delta
+            self.per_rate[rate] = [a + b for a, b in zip(self.per_rate[rate], deltas, strict=True)]
 
     def micro(self, quantity: Energy, phase: int = 0, rate: int = 0) -> int:
         """Exact accumulated value in micro-units·s; ``phase`` 0 = total, ``rate`` 0 = all."""

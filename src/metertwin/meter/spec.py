@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from metertwin.meter.calendar import CalendarSet, Capacity, SpecialDay
 from metertwin.meter.clock import ClockConfig
+from metertwin.meter.demand import DemandConfig
 from metertwin.meter.metrology import MetrologyConfig, Ratings, TransformerRatios
 from metertwin.meter.profiles import ProfileSpec
 from metertwin.meter.security import SecurityConfig
@@ -31,4 +32,5 @@ class DeviceSpec:
     functions: frozenset[str]
     display: tuple[str, ...]
     security: SecurityConfig
+    demand: DemandConfig
     profiles: tuple[ProfileSpec, ...] = ()

@@ -34,6 +34,7 @@ from metertwin.models.associations import (
 )
 from metertwin.models.calendar_objects import activity_calendar, special_days_table
 from metertwin.models.clock_object import clock_object
+from metertwin.models.demand_objects import demand_quantity, demand_register, maximum_demand
 from metertwin.models.loader import AssociationSpec, DeviceModel
 from metertwin.models.profile_objects import MemoryProfiles, ProfileSource, profile_object
 from metertwin.models.values import integer, scaler_unit
@@ -166,6 +167,16 @@ class _Binder:
             return self._disconnect_control(obis)
         if class_id == 7 and obis in self.profile_specs:
             return profile_object(obis, self.profile_specs[obis], meter, self.profiles, self.commit)
+        quantity = demand_quantity(obis)
+        if class_id == 5 and quantity is not None and obis.d == 4:
+            return demand_register(obis, quantity, meter)
+        if (
+            class_id == 4
+            and quantity is not None
+            and obis.d == 6
+            and obis.e <= meter.spec.capacity.rates
+        ):
+            return maximum_demand(obis, quantity, meter)
         if class_id == 9 and obis == DISCONNECT_SCRIPTS:
             return self._disconnect_scripts(obis)
         if class_id == 3 and (register := catalog.register_binding(obis, meter)) is not None:

@@ -25,6 +25,7 @@ from metertwin.meter.calendar import (
     WeekProfile,
 )
 from metertwin.meter.clock import ClockConfig, DstConfig, DstRule
+from metertwin.meter.demand import DemandConfig
 from metertwin.meter.metrology import MetrologyConfig, Ratings, TransformerRatios
 from metertwin.meter.profiles import ProfileSpec
 from metertwin.meter.registers import Energy
@@ -217,6 +218,7 @@ class _ModelReader:
         display.finish()
         world = self._world(root.table("world", None))
         dlms, security = self._dlms(root.table("dlms", None))
+        demand = self._demand(root.table("demand", None))
         profiles = tuple(self._profile(p, ratings, capacity) for p in root.tables("profiles", []))
         if len({p.name for p in profiles}) != len(profiles):
             raise root.error("profiles", "two profiles share a logical name")
@@ -235,6 +237,7 @@ class _ModelReader:
             functions=functions,
             display=tuple(display_list),
             security=security,
+            demand=demand,
             profiles=profiles,
         )
         return DeviceModel(spec, world, self.source, text, seed, manufacturer, dlms)
@@ -260,6 +263,13 @@ class _ModelReader:
                 raise t.error(f"channels[{i}]", problem)
         t.finish()
         return ProfileSpec(obis, period_s, depth, tuple(channels))
+
+    def _demand(self, t: TableReader) -> DemandConfig:
+        """Seed 002, 5.2: block (one sub-period) or sliding demand."""
+        period = t.int("sub_period_minutes", 15, low=1, high=60)
+        count = t.int("number_of_periods", 1, low=1, high=60)
+        t.finish()
+        return _built(t, DemandConfig, period * 60, count)
 
     def _dlms(self, t: TableReader) -> tuple[DlmsSpec, SecurityConfig]:
         associations = []

@@ -71,6 +71,13 @@ def standard_objects(spec: DeviceSpec) -> list[tuple[Obis, int, str]]:
         (Obis(0, 0, 96, 9, 0), 3, "Internal temperature"),
     ]
     rows += [(Obis.parse(p.name), 7, f"Profile every {p.period_s} s") for p in spec.profiles]
+    demand_codes = (1, 2, 3, 4, 9)
+    rows += [(Obis(1, 0, c, 4, 0), 5, f"Demand register C={c}") for c in demand_codes]
+    rows += [
+        (Obis(1, 0, c, 6, r), 4, f"Maximum demand C={c}" + (f" rate {r}" if r else ""))
+        for c in demand_codes
+        for r in range(spec.capacity.rates + 1)
+    ]
     rows += [(Obis(0, 0, 96, 7, k), 1, f"Phase failures L{k}") for k in range(1, phases + 1)]
     rows += [
         (
