@@ -22,7 +22,8 @@ from metertwin.cosem.errors import CosemError, denied, type_unmatched
 from metertwin.cosem.obis import Obis
 from metertwin.cosem.objects import Binding, CosemObject, Method, Request
 from metertwin.dlms.axdr import Data, DataType, decode, encode
-from metertwin.dlms.enums import AuthenticationMechanism, Conformance, DataAccessResult
+from metertwin.dlms.enums import AuthenticationMechanism, DataAccessResult
+from metertwin.dlms.server import IMPLEMENTED_CONFORMANCE
 from metertwin.meter.core import Meter
 from metertwin.meter.disconnect import Transition, TransitionNotAllowed
 from metertwin.meter.security import LoginOutcome
@@ -39,17 +40,8 @@ from metertwin.models.loader import AssociationSpec, DeviceModel
 from metertwin.models.profile_objects import MemoryProfiles, ProfileSource, profile_object
 from metertwin.models.values import integer, scaler_unit
 
-SERVER_CONFORMANCE = (
-    Conformance.GET
-    | Conformance.SET
-    | Conformance.ACTION
-    | Conformance.SELECTIVE_ACCESS
-    | Conformance.MULTIPLE_REFERENCES
-    | Conformance.BLOCK_TRANSFER_WITH_GET_OR_READ
-    | Conformance.BLOCK_TRANSFER_WITH_SET_OR_WRITE
-    | Conformance.BLOCK_TRANSFER_WITH_ACTION
-)
-"""What the server implements; each association offers at most this."""
+SERVER_CONFORMANCE = IMPLEMENTED_CONFORMANCE
+"""Each association offers all the server implements (policies could offer less)."""
 
 _MECHANISMS = {"none": AuthenticationMechanism.LOWEST, "lls": AuthenticationMechanism.LOW}
 DISCONNECT_SCRIPTS = Obis(0, 0, 10, 0, 106)

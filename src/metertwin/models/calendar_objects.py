@@ -29,7 +29,7 @@ from metertwin.meter.calendar import (
     WeekProfile,
 )
 from metertwin.meter.core import Meter
-from metertwin.models.values import integer, octets
+from metertwin.models.values import integer, items, octets
 
 TARIFF_SCRIPT_TABLE = Obis(0, 0, 10, 0, 100)
 
@@ -39,15 +39,6 @@ def _text(data: Data) -> str:
         return octets(data).decode("ascii")
     except UnicodeDecodeError:
         raise type_unmatched("names are ASCII octet-strings") from None
-
-
-def _items(data: Data, width: int | None = None) -> tuple[Data, ...]:
-    if data.type not in (DataType.ARRAY, DataType.STRUCTURE):
-        raise type_unmatched(f"expected an array or structure, got {data.type.name}")
-    items = data.as_items()
-    if width is not None and len(items) != width:
-        raise type_unmatched(f"expected {width} elements, got {len(items)}")
-    return items
 
 
 def _season_data(season: Season) -> Data:
@@ -62,7 +53,7 @@ def _season_data(season: Season) -> Data:
 
 
 def _season_from(data: Data) -> Season:
-    name, start, week = _items(data, 3)
+    name, start, week = items(data, 3)
     try:
         stamp = CosemDateTime.from_bytes(octets(start, 12))
         if stamp.month is None or stamp.day is None:
@@ -79,11 +70,11 @@ def _week_data(week: WeekProfile) -> Data:
 
 
 def _week_from(data: Data) -> WeekProfile:
-    items = _items(data, 8)
-    days = tuple(integer(d, DataType.UNSIGNED) for d in items[1:])
+    fields = items(data, 8)
+    days = tuple(integer(d, DataType.UNSIGNED) for d in fields[1:])
     try:
         return WeekProfile(
-            _text(items[0]), (days[0], days[1], days[2], days[3], days[4], days[5], days[6])
+            _text(fields[0]), (days[0], days[1], days[2], days[3], days[4], days[5], days[6])
         )
     except CalendarError as exc:
         raise type_unmatched(str(exc)) from None
@@ -104,10 +95,10 @@ def _day_data(day: DayProfile) -> Data:
 
 
 def _day_from(data: Data) -> DayProfile:
-    day_id, actions = _items(data, 2)
+    day_id, actions = items(data, 2)
     switches = []
-    for action in _items(actions):
-        start, _script, selector = _items(action, 3)
+    for action in items(actions):
+        start, _script, selector = items(action, 3)
         try:
             moment = CosemTime.from_bytes(octets(start, 4))
         except ValueError as exc:
@@ -153,13 +144,13 @@ def activity_calendar(obis: Obis, meter: Meter) -> CosemObject:
         write(name=_text(value))
 
     def set_seasons(_request: Request, value: Data) -> None:
-        write(seasons=tuple(_season_from(item) for item in _items(value)))
+        write(seasons=tuple(_season_from(item) for item in items(value)))
 
     def set_weeks(_request: Request, value: Data) -> None:
-        write(weeks=tuple(_week_from(item) for item in _items(value)))
+        write(weeks=tuple(_week_from(item) for item in items(value)))
 
     def set_days(_request: Request, value: Data) -> None:
-        write(days=tuple(_day_from(item) for item in _items(value)))
+        write(days=tuple(_day_from(item) for item in items(value)))
 
     def get_activation(_request: Request) -> Data:
         due = calendar.activate_passive_at
@@ -232,7 +223,7 @@ def special_days_table(obis: Obis, meter: Meter) -> CosemObject:
     def insert(_request: Request, parameters: Data | None) -> Data | None:
         if parameters is None:
             raise type_unmatched("insert takes a special day entry")
-        index, date, day_id = _items(parameters, 3)
+        index, date, day_id = items(parameters, 3)
         try:
             when = CosemDate.from_bytes(octets(date, 5))
             if when.day is None:

@@ -14,14 +14,14 @@ from collections.abc import Callable
 from typing import Protocol
 
 from metertwin.cosem.classes import interface_class
-from metertwin.cosem.errors import CosemError, type_unmatched
+from metertwin.cosem.errors import CosemError
 from metertwin.cosem.obis import Obis
 from metertwin.cosem.objects import Binding, CosemObject, Request
 from metertwin.dlms.axdr import Data, DataType, EncodedItems
 from metertwin.dlms.enums import DataAccessResult
 from metertwin.meter.core import Meter
 from metertwin.meter.profiles import ProfileRecord, ProfileSpec
-from metertwin.models.values import date_time_bytes, integer, meter_ms_from
+from metertwin.models.values import date_time_bytes, integer, items, meter_ms_from
 
 CLOCK = Obis(0, 0, 1, 0, 0)
 PROFILE_STATUS = Obis(0, 0, 96, 10, 1)
@@ -161,8 +161,7 @@ def profile_object(
         return by_entry(access.parameters, every)
 
     def by_range(parameters: Data, every: list[int]) -> Data:
-        items = _items(parameters, 4)
-        restricting, start, end, selected_values = items
+        restricting, start, end, selected_values = items(parameters, 4)
         if (
             restricting != definitions[0]
             and restricting.as_items()[:3] != (definitions[0].as_items()[:3])
@@ -173,7 +172,7 @@ def profile_object(
         first = meter_ms_from(start, meter.clock)
         last = meter_ms_from(end, meter.clock)
         selected = every
-        wanted = _items(selected_values)
+        wanted = items(selected_values)
         if wanted:
             keys = [d.as_items()[:3] for d in definitions]
             try:
@@ -187,7 +186,7 @@ def profile_object(
     def by_entry(parameters: Data, every: list[int]) -> Data:
         from_entry, to_entry, from_value, to_value = (
             integer(x, DataType.DOUBLE_LONG_UNSIGNED, DataType.LONG_UNSIGNED)
-            for x in _items(parameters, 4)
+            for x in items(parameters, 4)
         )
         count = source.profile_count(spec.name)
         last_entry = count if to_entry == 0 else min(to_entry, count)
@@ -217,12 +216,3 @@ def profile_object(
         },
         {1: reset},
     )
-
-
-def _items(data: Data, width: int | None = None) -> tuple[Data, ...]:
-    if data.type not in (DataType.ARRAY, DataType.STRUCTURE):
-        raise type_unmatched(f"expected a structure, got {data.type.name}")
-    items = data.as_items()
-    if width is not None and len(items) != width:
-        raise type_unmatched(f"expected {width} elements, got {len(items)}")
-    return items

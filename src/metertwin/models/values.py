@@ -164,3 +164,13 @@ def same_shape(expected: Data, given: Data) -> bool:
             return True
         return all(same_shape(template[0], item) for item in given.as_items())
     return True
+
+
+def items(data: Data, width: int | None = None) -> tuple[Data, ...]:
+    """The elements of an array or structure a client sent, optionally exactly ``width``."""
+    if data.type not in (DataType.ARRAY, DataType.STRUCTURE):
+        raise type_unmatched(f"expected an array or structure, got {data.type.name}")
+    elements = data.as_items()
+    if width is not None and len(elements) != width:
+        raise type_unmatched(f"expected {width} elements, got {len(elements)}")
+    return elements
