@@ -25,6 +25,7 @@ MODEL_SECTIONS = (
     "dlms",
     "profiles",
     "demand",
+    "billing",
 )
 
 

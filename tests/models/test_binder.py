@@ -297,3 +297,18 @@ def test_demand_and_maximum_demand_objects_show_the_core_demand() -> None:
             assert _get(device, ctx, 4, "1.0.1.6.0.255") == Data.double_long_unsigned(2000)
             device.action(ctx, MethodDescriptor(4, Obis(1, 0, 1, 6, 0), 1), Data.integer(0))
             assert _get(device, ctx, 4, "1.0.1.6.0.255") == Data.double_long_unsigned(0)
+
+
+def test_billing_reset_by_script_and_the_billing_profile() -> None:
+    """Issue 5: a billing reset by script (remote) captures the billing profile and advances
+    the billing period counter 1.0.0.1.0.255."""
+    meter, device, commits = _device("magno22")
+    ctx = _context(device, 1)
+    meter.advance(meter.now_ms + 3_600_000, PhysicalState((230.0,), (1000.0,), (0.0,)))
+    assert _get(device, ctx, 1, "1.0.0.1.0.255") == Data.unsigned(0)
+    device.action(ctx, MethodDescriptor(9, Obis(0, 0, 10, 0, 1), 1), Data.long_unsigned(1))
+    assert commits
+    assert _get(device, ctx, 1, "1.0.0.1.0.255") == Data.unsigned(1)
+    rows = _get(device, ctx, 7, "1.0.98.1.0.255").as_items()
+    assert len(rows) == 1
+    assert rows[0].as_items()[2] == Data.double_long_unsigned(1000)  # +A Wh

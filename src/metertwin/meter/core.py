@@ -21,7 +21,14 @@ from metertwin.meter.demand import DEMAND_QUANTITIES, DemandRegisters
 from metertwin.meter.disconnect import DisconnectControl, RelayChange, Transition
 from metertwin.meter.inputs import Fault, InputSeries, PhysicalState
 from metertwin.meter.metrology import Instantaneous, Metrology, MetrologyConfig, PreparedSeries
-from metertwin.meter.profiles import DAY_S, EntryStatus, ProfileRecord, ProfileRecorder, ProfileSpec
+from metertwin.meter.profiles import (
+    BILLING,
+    DAY_S,
+    EntryStatus,
+    ProfileRecord,
+    ProfileRecorder,
+    ProfileSpec,
+)
 from metertwin.meter.registers import MICRO_PER_MILLI_WH, Energy, EnergyRegisters
 from metertwin.meter.security import AccessSecurity, LoginOutcome
 from metertwin.meter.spec import DeviceSpec
@@ -30,7 +37,7 @@ STATE_FORMAT = 1
 """Version of the `to_state` layout; storage refuses snapshots of another version."""
 
 
-_STAMP, _ENERGY, _VOLTAGE, _CURRENT, _POWER, _FREQUENCY = range(6)
+_STAMP, _ENERGY, _VOLTAGE, _CURRENT, _POWER, _FREQUENCY, _MAX_DEMAND, _MAX_DEMAND_TIME = range(8)
 
 
 def _plan(channel: str) -> tuple[int, int, int, int]:
@@ -49,6 +56,9 @@ def _plan(channel: str) -> tuple[int, int, int, int]:
         return (_POWER, 0, 0, 0)
     if kind == "frequency":
         return (_FREQUENCY, 0, 0, 0)
+    if kind in ("max_demand", "max_demand_time"):
+        c, rate = (int(x) for x in rest.split(":"))
+        return (_MAX_DEMAND if kind == "max_demand" else _MAX_DEMAND_TIME, c, rate, 0)
     raise ValueError(f"unknown profile channel {channel!r}")
 
 
@@ -85,6 +95,9 @@ class Meter:
         self.demand = DemandRegisters(spec.demand, spec.capacity.rates)
         self.demand.start(self.clock.meter_ms(start_ms), self._demand_energies())
         self._demand_due = self._next_demand_end(self.clock.meter_ms(start_ms))
+        self.billing_periods = 0
+        self.last_billing_ms: int | None = None
+        self._billing_due = self._next_billing_point(self.clock.meter_ms(start_ms))
         self._channel_plan = {
             p.name: [_plan(channel) for channel in p.channels] for p in spec.profiles
         }
@@ -159,6 +172,8 @@ class Meter:
             boundary = self._schedule_boundary
             demand = self.clock.true_ms_for(self._demand_due)
             boundary = min(boundary, max(demand, self.now_ms + 1))
+            billing = self.clock.true_ms_for(self._billing_due)
+            boundary = min(boundary, max(billing, self.now_ms + 1))
             if self._captures:
                 capture = self.clock.true_ms_for(min(self._captures.values()))
                 boundary = min(boundary, max(capture, self.now_ms + 1))
@@ -183,12 +198,28 @@ class Meter:
     def _next_capture(self, spec: ProfileSpec, meter_ms: int) -> int:
         """The first capture instant strictly after ``meter_ms``: multiples of the period on
         the meter's UTC clock, or the next local midnight for a daily profile."""
+        if spec.period_s == BILLING:
+            return self._next_billing_point(meter_ms)
         if spec.period_s < DAY_S:
             period = spec.period_s * 1000
             return (meter_ms // period + 1) * period
         wall = self.clock.local(meter_ms)
         midnight = datetime(wall.year, wall.month, wall.day) + timedelta(days=1)
         return self.clock.meter_ms_for_local(midnight, not_before=meter_ms + 1)
+
+    def _next_billing_point(self, meter_ms: int) -> int:
+        """The next billing point after ``meter_ms``: day and hour of the meter's local
+        time, this month or the next."""
+        billing = self.spec.billing
+        wall = self.clock.local(meter_ms)
+        year, month = wall.year, wall.month
+        for _ in range(3):
+            point = datetime(year, month, billing.day, billing.hour)
+            instant = self.clock.meter_ms_for_local(point, not_before=meter_ms + 1)
+            if instant > meter_ms:
+                return instant
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        raise AssertionError("a billing point lies within two months")
 
     def _capture_due(self) -> None:
         meter_now = self.clock.meter_ms(self.now_ms)
@@ -197,6 +228,28 @@ class Meter:
                 spec = self.recorder.specs[name]
                 self._capture(spec, due)
                 self._captures[name] = self._next_capture(spec, meter_now)
+        if self._billing_due <= meter_now:
+            self._close_billing_period(self._billing_due)
+            self._billing_due = self._next_billing_point(meter_now)
+
+    def _close_billing_period(self, meter_ms: int) -> None:
+        """The billing point: the billing profiles have captured the registers; maximum
+        demands restart and the billing period counter advances (issue 5 item 2)."""
+        for quantity in DEMAND_QUANTITIES:
+            for rate in range(self.spec.capacity.rates + 1):
+                self.demand.reset_maximum(quantity, rate)
+        self.billing_periods += 1
+        self.last_billing_ms = meter_ms
+
+    def billing_reset(self) -> None:
+        """End the billing period now (by script from the head-end, or the local button):
+        the billing profiles capture and maximum demands restart."""
+        meter_now = self.clock.meter_ms(self.now_ms)
+        for spec in self.recorder.specs.values():
+            if spec.period_s == BILLING:
+                self._capture(spec, meter_now)
+        self._close_billing_period(meter_now)
+        self._boundary = None
 
     def _capture(self, spec: ProfileSpec, stamp_ms: int) -> None:
         status = self.recorder.take_flags(spec.name)
@@ -235,6 +288,10 @@ class Meter:
                 values.append(sum(watts))
             elif kind == _FREQUENCY:
                 values.append(hertz)
+            elif kind == _MAX_DEMAND:
+                values.append(self.demand.maximum[Energy(a)][b].value_mw)
+            elif kind == _MAX_DEMAND_TIME:
+                values.append(self.demand.maximum[Energy(a)][b].at_meter_ms or 0)
             else:
                 values.append(0)  # clock and status: the record's stamp and status
         self.recorder.record(ProfileRecord(spec.name, stamp_ms, int(status), tuple(values)))
@@ -374,6 +431,9 @@ class Meter:
             "captures": dict(self._captures),
             "demand": self.demand.to_state(),
             "demand_due": self._demand_due,
+            "billing_periods": self.billing_periods,
+            "last_billing_ms": self.last_billing_ms,
+            "billing_due": self._billing_due,
             "recorder": self.recorder.to_state(),
             "clock": self.clock.to_state(),
             "calendar": self.calendar.to_state(),
@@ -434,4 +494,8 @@ class Meter:
         meter.recorder.restore(state["recorder"])
         meter.demand.restore(state["demand"])
         meter._demand_due = int(state["demand_due"])
+        meter.billing_periods = int(state["billing_periods"])
+        last = state["last_billing_ms"]
+        meter.last_billing_ms = None if last is None else int(last)
+        meter._billing_due = int(state["billing_due"])
         return meter

@@ -17,6 +17,21 @@ from enum import IntFlag
 from typing import Any
 
 DAY_S = 86_400
+BILLING = 0
+"""``period_s`` of a profile captured at the billing point instead of periodically."""
+
+
+@dataclass(frozen=True)
+class BillingConfig:
+    """The billing point (seed 002, 5.1 c: any hour of day 1-28 each month; seed 003: 13
+    months of billing data)."""
+
+    day: int = 1
+    hour: int = 0
+
+    def __post_init__(self) -> None:
+        if not (1 <= self.day <= 28 and 0 <= self.hour <= 23):
+            raise ValueError("the billing point is an hour 0-23 of a day 1-28")
 
 
 class EntryStatus(IntFlag):
@@ -32,7 +47,9 @@ class EntryStatus(IntFlag):
 @dataclass(frozen=True)
 class ProfileSpec:
     """A profile's definition: ``channels`` are core quantities ("clock", "status",
-    "energy:C:phase:rate", "voltage:k", "current:k", "active_power", "frequency")."""
+    "energy:C:phase:rate", "voltage:k", "current:k", "active_power", "frequency",
+    "max_demand:C:rate", "max_demand_time:C:rate"); ``period_s`` BILLING: captured at each
+    billing point."""
 
     name: str
     period_s: int
@@ -41,9 +58,11 @@ class ProfileSpec:
 
     def __post_init__(self) -> None:
         if not (60 <= self.period_s <= 3600 and 3600 % self.period_s == 0) and (
-            self.period_s != DAY_S
+            self.period_s not in (DAY_S, BILLING)
         ):
-            raise ValueError("a capture period is 1-60 minutes dividing an hour, or one day")
+            raise ValueError(
+                "a capture period is 1-60 minutes dividing an hour, one day, or billing"
+            )
         if self.depth < 1:
             raise ValueError("a profile keeps at least one entry")
 

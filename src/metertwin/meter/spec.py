@@ -13,7 +13,7 @@ from metertwin.meter.calendar import CalendarSet, Capacity, SpecialDay
 from metertwin.meter.clock import ClockConfig
 from metertwin.meter.demand import DemandConfig
 from metertwin.meter.metrology import MetrologyConfig, Ratings, TransformerRatios
-from metertwin.meter.profiles import ProfileSpec
+from metertwin.meter.profiles import BillingConfig, ProfileSpec
 from metertwin.meter.security import SecurityConfig
 
 
@@ -33,4 +33,5 @@ class DeviceSpec:
     display: tuple[str, ...]
     security: SecurityConfig
     demand: DemandConfig
+    billing: BillingConfig
     profiles: tuple[ProfileSpec, ...] = ()

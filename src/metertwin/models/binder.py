@@ -46,6 +46,7 @@ SERVER_CONFORMANCE = IMPLEMENTED_CONFORMANCE
 _MECHANISMS = {"none": AuthenticationMechanism.LOWEST, "lls": AuthenticationMechanism.LOW}
 DISCONNECT_SCRIPTS = Obis(0, 0, 10, 0, 106)
 DISCONNECT_CONTROL = Obis(0, 0, 96, 3, 10)
+BILLING_SCRIPTS = Obis(0, 0, 10, 0, 1)
 
 
 def build_logical_device(
@@ -171,6 +172,8 @@ class _Binder:
             return maximum_demand(obis, quantity, meter)
         if class_id == 9 and obis == DISCONNECT_SCRIPTS:
             return self._disconnect_scripts(obis)
+        if class_id == 9 and obis == BILLING_SCRIPTS:
+            return self._billing_scripts(obis)
         if class_id == 3 and (register := catalog.register_binding(obis, meter)) is not None:
             value, scaler, unit = register
             unit_data = scaler_unit(scaler, unit)
@@ -250,6 +253,20 @@ class _Binder:
             if identifier not in kinds:
                 raise CosemError(DataAccessResult.OBJECT_UNAVAILABLE, f"no script {identifier}")
             self._operate(kinds[identifier])
+            return None
+
+        return CosemObject(
+            interface_class(9), obis, {2: Binding(get=lambda _r: scripts)}, {1: execute}
+        )
+
+    def _billing_scripts(self, obis: Obis) -> CosemObject:
+        """Script 1 ends the billing period now (the head-end's billing reset)."""
+        scripts = Data.array([Data.structure([Data.long_unsigned(1), Data.array([])])])
+
+        def execute(_request: Request, parameters: Data | None) -> Data | None:
+            if parameters is None or integer(parameters, DataType.LONG_UNSIGNED) != 1:
+                raise CosemError(DataAccessResult.OBJECT_UNAVAILABLE, "only script 1 exists")
+            self.meter.billing_reset()
             return None
 
         return CosemObject(

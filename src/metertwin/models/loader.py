@@ -27,7 +27,7 @@ from metertwin.meter.calendar import (
 from metertwin.meter.clock import ClockConfig, DstConfig, DstRule
 from metertwin.meter.demand import DemandConfig
 from metertwin.meter.metrology import MetrologyConfig, Ratings, TransformerRatios
-from metertwin.meter.profiles import ProfileSpec
+from metertwin.meter.profiles import BILLING, BillingConfig, ProfileSpec
 from metertwin.meter.registers import Energy
 from metertwin.meter.security import SecurityConfig
 from metertwin.meter.spec import DeviceSpec
@@ -162,6 +162,13 @@ def _channel_problem(channel: str, phases: int, rates: int) -> str | None:
     kind, _, rest = channel.partition(":")
     if kind in ("clock", "status", "active_power", "frequency") and not rest:
         return None
+    if kind in ("max_demand", "max_demand_time"):
+        parts = rest.split(":")
+        if len(parts) == 2 and all(p.isdigit() for p in parts):
+            c, rate = (int(p) for p in parts)
+            if c in (1, 2, 3, 4, 9) and rate <= rates:
+                return None
+        return f"expected {kind}:C:rate (C = 1, 2, 3, 4 or 9), got {channel!r}"
     if kind in ("voltage", "current"):
         if rest.isdigit() and 1 <= int(rest) <= phases:
             return None
@@ -219,6 +226,7 @@ class _ModelReader:
         world = self._world(root.table("world", None))
         dlms, security = self._dlms(root.table("dlms", None))
         demand = self._demand(root.table("demand", None))
+        billing = self._billing(root.table("billing", None))
         profiles = tuple(self._profile(p, ratings, capacity) for p in root.tables("profiles", []))
         if len({p.name for p in profiles}) != len(profiles):
             raise root.error("profiles", "two profiles share a logical name")
@@ -238,6 +246,7 @@ class _ModelReader:
             display=tuple(display_list),
             security=security,
             demand=demand,
+            billing=billing,
             profiles=profiles,
         )
         return DeviceModel(spec, world, self.source, text, seed, manufacturer, dlms)
@@ -249,12 +258,14 @@ class _ModelReader:
         period = t.value("period_minutes")
         if period == "daily":
             period_s = 86_400
+        elif period == "billing":
+            period_s = BILLING
         elif isinstance(period, int) and not isinstance(period, bool) and 1 <= period <= 60:
             if 60 % period:
                 raise t.error("period_minutes", 'expected a divisor of 60 (1-60) or "daily"')
             period_s = period * 60
         else:
-            raise t.error("period_minutes", f'expected 1-60 or "daily", got {period!r}')
+            raise t.error("period_minutes", f'expected 1-60, "daily" or "billing", got {period!r}')
         depth = t.int("depth", low=1, high=1_000_000)
         channels = t.str_list("channels")
         for i, channel in enumerate(channels):
@@ -263,6 +274,20 @@ class _ModelReader:
                 raise t.error(f"channels[{i}]", problem)
         t.finish()
         return ProfileSpec(obis, period_s, depth, tuple(channels))
+
+    def _billing(self, t: TableReader) -> BillingConfig:
+        """Seed 002, 5.1 c: the billing point, any hour of day 1-28 (or the month end)."""
+        raw_day = t.value("day", 1)
+        if raw_day == "month_end":
+            day, hour = 1, 0  # the end of the last day is 00:00 of the first
+            if t.has("hour"):
+                raise t.error("hour", "the month end has no hour")
+        elif isinstance(raw_day, int) and not isinstance(raw_day, bool) and 1 <= raw_day <= 28:
+            day, hour = raw_day, t.int("hour", 0, low=0, high=23)
+        else:
+            raise t.error("day", f'expected a day 1-28 or "month_end", got {raw_day!r}')
+        t.finish()
+        return BillingConfig(day, hour)
 
     def _demand(self, t: TableReader) -> DemandConfig:
         """Seed 002, 5.2: block (one sub-period) or sliding demand."""

@@ -22,7 +22,7 @@ from metertwin.meter.registers import Energy
 from metertwin.meter.spec import DeviceSpec
 from metertwin.models.energy import energy_register_catalogue
 from metertwin.models.loader import DeviceModel
-from metertwin.models.values import Unit, energy_unit, same_shape, scaler_unit
+from metertwin.models.values import Unit, date_time_data, energy_unit, same_shape, scaler_unit
 
 __all__ = ["same_shape"]
 
@@ -62,6 +62,9 @@ def standard_objects(spec: DeviceSpec) -> list[tuple[Obis, int, str]]:
         (Obis(0, 0, 11, 0, 0), 11, "Special days table"),
         (Obis(0, 0, 10, 0, 100), 9, "Tariffication script table"),
         (Obis(0, 0, 10, 0, 106), 9, "Disconnect control script table"),
+        (Obis(0, 0, 10, 0, 1), 9, "End of billing period script table"),
+        (Obis(1, 0, 0, 1, 0), 1, "Billing period counter"),
+        (Obis(1, 0, 0, 1, 2), 1, "Time of the last billing point"),
         (Obis(0, 0, 96, 3, 10), 70, "Disconnect control"),
         (Obis(0, 0, 17, 0, 0), 71, "Limiter"),
         (Obis(0, 0, 41, 0, 0), 17, "SAP assignment"),
@@ -319,6 +322,8 @@ def data_binding(obis: Obis, model: DeviceModel, meter: Meter) -> Binding | None
         ),
         Obis(0, 0, 96, 14, 0): lambda: Data.unsigned(meter.rate),
         Obis(0, 0, 96, 10, 1): lambda: Data.unsigned(profile_status(meter)),
+        Obis(1, 0, 0, 1, 0): lambda: Data.unsigned(meter.billing_periods % 256),
+        Obis(1, 0, 0, 1, 2): lambda: date_time_data(meter.clock, meter.last_billing_ms),
     }
     for k in range(meter.spec.ratings.phases + 1):
         fixed[Obis(0, 0, 96, 7, k)] = lambda k=k: Data.long_unsigned(

@@ -18,6 +18,7 @@ from metertwin.cosem.errors import CosemError
 from metertwin.cosem.obis import Obis
 from metertwin.cosem.objects import Binding, CosemObject, Request
 from metertwin.dlms.axdr import Data, DataType, EncodedItems
+from metertwin.dlms.cosem_datetime import CosemDateTime
 from metertwin.dlms.enums import DataAccessResult
 from metertwin.meter.core import Meter
 from metertwin.meter.profiles import ProfileRecord, ProfileSpec
@@ -130,6 +131,18 @@ def channel_column(channel: str, meter: Meter) -> tuple[Data, ColumnEncoder]:
         return _capture_definition(3, Obis(1, 0, 14, 7, 0), 2), (
             lambda _r, v: _u16(round(float(v) * 100))
         )
+    if kind in ("max_demand", "max_demand_time"):
+        c, rate = (int(x) for x in rest.split(":"))
+        obis = Obis(1, 0, c, 6, rate)
+        if kind == "max_demand":
+            return _capture_definition(4, obis, 2), lambda _r, v: _u32(int(v) // 1000)
+        clock = meter.clock
+        unspecified = b"\x09\x0c" + CosemDateTime().to_bytes()
+
+        def stamp(_r: ProfileRecord, v: int | float) -> bytes:
+            return b"\x09\x0c" + date_time_bytes(clock, int(v)) if v else unspecified
+
+        return _capture_definition(4, obis, 5), stamp
     raise ValueError(f"unknown channel {channel!r}")
 
 
