@@ -38,7 +38,7 @@ from metertwin.models.clock_object import clock_object
 from metertwin.models.demand_objects import demand_quantity, demand_register, maximum_demand
 from metertwin.models.loader import AssociationSpec, DeviceModel
 from metertwin.models.profile_objects import MemoryProfiles, ProfileSource, profile_object
-from metertwin.models.values import integer, scaler_unit
+from metertwin.models.values import integer, same_shape, scaler_unit
 
 SERVER_CONFORMANCE = IMPLEMENTED_CONFORMANCE
 """Each association offers all the server implements (policies could offer less)."""
@@ -289,7 +289,7 @@ class _Binder:
             def put(
                 _request: Request, value: Data, key: str = key, default: Data = default
             ) -> None:
-                if not catalog.same_shape(default, value):
+                if not same_shape(default, value):
                     raise type_unmatched(f"{key} expects {default.type.name}")
                 meter.parameters[key] = encode(value)
 

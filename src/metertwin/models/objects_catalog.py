@@ -22,9 +22,7 @@ from metertwin.meter.registers import Energy
 from metertwin.meter.spec import DeviceSpec
 from metertwin.models.energy import energy_register_catalogue
 from metertwin.models.loader import DeviceModel
-from metertwin.models.values import Unit, date_time_data, energy_unit, same_shape, scaler_unit
-
-__all__ = ["same_shape"]
+from metertwin.models.values import Unit, date_time_data, energy_unit, scaler_unit
 
 VERSION_TEXT = b"metertwin 0.1.0"
 _U32 = 2**32
