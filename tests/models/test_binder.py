@@ -312,3 +312,19 @@ def test_billing_reset_by_script_and_the_billing_profile() -> None:
     rows = _get(device, ctx, 7, "1.0.98.1.0.255").as_items()
     assert len(rows) == 1
     assert rows[0].as_items()[2] == Data.double_long_unsigned(1000)  # +A Wh
+
+
+def test_profile_capture_and_reset_methods() -> None:
+    """Class 7 methods: 2 capture adds an entry now, 1 reset empties the buffer."""
+    meter, device, _ = _device("pmm1220")
+    ctx = _context(device, 1)
+    meter.advance(meter.now_ms + 60_000, PhysicalState((230.0,), (600.0,), (0.0,)))
+    profile = Obis(1, 0, 99, 1, 0)
+    entries = AttributeDescriptor(7, profile, 7)
+    assert device.get(ctx, entries, None).as_int() == 0
+    device.action(ctx, MethodDescriptor(7, profile, 2), Data.integer(0))
+    assert device.get(ctx, entries, None).as_int() == 1
+    row = device.get(ctx, AttributeDescriptor(7, profile, 2), None).as_items()[0]
+    assert row.as_items()[2] == Data.double_long_unsigned(10)  # 600 W for a minute: 10 Wh
+    device.action(ctx, MethodDescriptor(7, profile, 1), Data.integer(0))
+    assert device.get(ctx, entries, None).as_int() == 0

@@ -241,6 +241,10 @@ class Meter:
         self.billing_periods += 1
         self.last_billing_ms = meter_ms
 
+    def capture_now(self, profile: str) -> None:
+        """Class 7 method 2 capture: an entry of ``profile`` now, outside its schedule."""
+        self._capture(self.recorder.specs[profile], self.clock.meter_ms(self.now_ms))
+
     def billing_reset(self) -> None:
         """End the billing period now (by script from the head-end, or the local button):
         the billing profiles capture and maximum demands restart."""

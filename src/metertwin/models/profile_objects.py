@@ -211,6 +211,10 @@ def profile_object(
         source.reset_profile(spec.name)
         return None
 
+    def capture(_request: Request, _parameters: Data | None) -> Data | None:
+        meter.capture_now(spec.name)
+        return None
+
     return CosemObject(
         interface_class(7),
         obis,
@@ -227,5 +231,5 @@ def profile_object(
             7: Binding(get=lambda _r: Data.double_long_unsigned(source.profile_count(spec.name))),
             8: Binding(get=lambda _r: Data.double_long_unsigned(spec.depth)),
         },
-        {1: reset},
+        {1: reset, 2: capture},
     )
