@@ -33,7 +33,7 @@ def test_billing_point_on_day_15_at_0600_snapshots_and_restarts_maximum_demand(
     assert len(records) == 1
     entry = records[0]
     assert entry.meter_ms == start + 30 * HOUR  # 06-15 06:00 local
-    channels = spec.profiles[-1].channels
+    channels = next(p for p in spec.profiles if p.name == BILLING_PROFILE).channels
     assert channels[2] == "energy:1:0:0"
     assert entry.values[2] == 32_000_000  # +A in mWh
     max_index = channels.index("max_demand:1:0")

@@ -328,3 +328,16 @@ def test_profile_capture_and_reset_methods() -> None:
     assert row.as_items()[2] == Data.double_long_unsigned(10)  # 600 W for a minute: 10 Wh
     device.action(ctx, MethodDescriptor(7, profile, 1), Data.integer(0))
     assert device.get(ctx, entries, None).as_int() == 0
+
+
+def test_event_logs_read_as_profile_buffers() -> None:
+    """A remote disconnection over DLMS lands in the disconnect control log (IDIS code 62);
+    on metercom-pro in its event log 5, direct commands (1.0.99.98.4.255, seed 004)."""
+    for name, log in (("pmm1220", "0.0.99.98.2.255"), ("metercom-pro", "1.0.99.98.4.255")):
+        _, device, _ = _device(name)
+        ctx = _context(device, 1)
+        device.action(ctx, MethodDescriptor(70, Obis(0, 0, 96, 3, 10), 1), Data.integer(0))
+        rows = _get(device, ctx, 7, log).as_items()
+        assert [row.as_items()[1] for row in rows] == [Data.unsigned(62)]
+        columns = _get(device, ctx, 7, log, 3).as_items()
+        assert columns[1].as_items()[1] == Data.octet_string(bytes(Obis(0, 0, 96, 11, 0)))

@@ -14,16 +14,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from metertwin.meter.calendar import ActivityCalendar, CalendarSet, SpecialDay
 from metertwin.meter.clock import Clock, ClockConfig, TimeSetting
 from metertwin.meter.demand import DEMAND_QUANTITIES, DemandRegisters
-from metertwin.meter.disconnect import DisconnectControl, RelayChange, Transition
+from metertwin.meter.disconnect import ControlState, DisconnectControl, RelayChange, Transition
+from metertwin.meter.events import LOG_OF, EventCode
 from metertwin.meter.inputs import Fault, InputSeries, PhysicalState
 from metertwin.meter.metrology import Instantaneous, Metrology, MetrologyConfig, PreparedSeries
 from metertwin.meter.profiles import (
     BILLING,
     DAY_S,
+    EVENT,
     EntryStatus,
     ProfileRecord,
     ProfileRecorder,
@@ -37,13 +40,30 @@ STATE_FORMAT = 1
 """Version of the `to_state` layout; storage refuses snapshots of another version."""
 
 
+_FAULT_EVENTS = {
+    Fault.TERMINAL_COVER_OPEN: (EventCode.TERMINAL_COVER_REMOVED, EventCode.TERMINAL_COVER_CLOSED),
+    Fault.METER_COVER_OPEN: (EventCode.METER_COVER_REMOVED, EventCode.METER_COVER_CLOSED),
+    Fault.MODULE_COVER_OPEN: (EventCode.MODULE_COVER_REMOVED, EventCode.MODULE_COVER_CLOSED),
+    Fault.MAGNETIC_FIELD: (EventCode.STRONG_DC_FIELD, EventCode.NO_STRONG_DC_FIELD),
+    Fault.NEUTRAL_LOSS: (EventCode.NEUTRAL_FAILURE, EventCode.NEUTRAL_RESTORED),
+    Fault.REVERSE_CURRENT: (EventCode.REVERSE_CURRENT, EventCode.REVERSE_CURRENT_END),
+}
+_RELAY_EVENTS = {
+    (Transition.REMOTE_DISCONNECT, False): EventCode.REMOTE_DISCONNECTION,
+    (Transition.REMOTE_RECONNECT, True): EventCode.REMOTE_CONNECTION,
+    (Transition.MANUAL_DISCONNECT, False): EventCode.MANUAL_DISCONNECTION,
+    (Transition.MANUAL_RECONNECT, True): EventCode.MANUAL_CONNECTION,
+    (Transition.LOCAL_DISCONNECT, False): EventCode.LOCAL_DISCONNECTION,
+    (Transition.LOCAL_RECONNECT, True): EventCode.LOCAL_CONNECTION,
+}
+
 _STAMP, _ENERGY, _VOLTAGE, _CURRENT, _POWER, _FREQUENCY, _MAX_DEMAND, _MAX_DEMAND_TIME = range(8)
 
 
 def _plan(channel: str) -> tuple[int, int, int, int]:
     """A profile channel name compiled once into (kind, a, b, c) for fast captures."""
     kind, _, rest = channel.partition(":")
-    if kind in ("clock", "status"):
+    if kind in ("clock", "status", "event_code"):
         return (_STAMP, 0, 0, 0)
     if kind == "energy":
         c, phase, rate = (int(x) for x in rest.split(":"))
@@ -98,6 +118,8 @@ class Meter:
         self.billing_periods = 0
         self.last_billing_ms: int | None = None
         self._billing_due = self._next_billing_point(self.clock.meter_ms(start_ms))
+        self._event_specs = [p for p in spec.profiles if p.period_s == EVENT]
+        self.event_counts: dict[int, int] = {}
         self._channel_plan = {
             p.name: [_plan(channel) for channel in p.channels] for p in spec.profiles
         }
@@ -150,17 +172,52 @@ class Meter:
         self.inputs = series.state_at_index(len(series) - 1)
 
     def _count_supply_failures(self, series: InputSeries) -> None:
-        """Count supply losses (voltage present -> absent) in what ``series`` adds."""
+        """Count supply losses and log supply, phase and fault-switch changes in what
+        ``series`` adds (each at the instant its segment starts)."""
         first = max(series.index_at(self.now_ms), 0)
         phase_on = series.voltage_v[first:] > 0.0
         before = np.asarray(self.inputs.voltage_v) > 0.0
         states = np.vstack([before, phase_on])
         lost = states[:-1] & ~states[1:]
-        self.supply_failures[0] += int(
-            np.count_nonzero(states[:-1].any(axis=1) & ~states[1:].any(axis=1))
-        )
+        powered: NDArray[np.bool_] = np.asarray(states.any(axis=1), dtype=bool)
+        self.supply_failures[0] += int(np.count_nonzero(powered[:-1] & ~powered[1:]))
         for k, count in enumerate(lost.sum(axis=0).tolist(), start=1):
             self.supply_failures[k] += int(count)
+        faults = np.concatenate(([int(self.inputs.faults)], series.faults[first:]))
+        changed = np.flatnonzero(
+            (powered[1:] != powered[:-1])
+            | (states[1:] != states[:-1]).any(axis=1)
+            | (faults[1:] != faults[:-1])
+        )
+        for i in changed.tolist():
+            t = max(int(series.start_ms[first + i]), self.now_ms)
+            self._log_changes(
+                self.clock.meter_ms(t), states[i], states[i + 1], int(faults[i]), int(faults[i + 1])
+            )
+
+    def _log_changes(
+        self,
+        meter_ms: int,
+        was: NDArray[np.bool_],
+        now: NDArray[np.bool_],
+        faults_was: int,
+        faults_now: int,
+    ) -> None:
+        if was.any() and not now.any():
+            self.log_event(EventCode.POWER_DOWN, meter_ms)
+        elif now.any() and not was.any():
+            self.log_event(EventCode.POWER_UP, meter_ms)
+        elif len(now) == 3:
+            for k in range(3):
+                if was[k] and not now[k]:
+                    self.log_event(EventCode(EventCode.PHASE_FAILURE_L1 + k), meter_ms)
+                elif now[k] and not was[k]:
+                    self.log_event(EventCode(EventCode.PHASE_RESTORED_L1 + k), meter_ms)
+        for flag, (on, off) in _FAULT_EVENTS.items():
+            if faults_now & flag and not faults_was & flag:
+                self.log_event(on, meter_ms)
+            elif faults_was & flag and not faults_now & flag:
+                self.log_event(off, meter_ms)
 
     def _next_boundary(self) -> int:
         """The next instant (world ms) the core must stop at: the schedule's next change
@@ -240,6 +297,15 @@ class Meter:
                 self.demand.reset_maximum(quantity, rate)
         self.billing_periods += 1
         self.last_billing_ms = meter_ms
+
+    def log_event(self, code: EventCode, meter_ms: int | None = None) -> None:
+        """Record ``code`` in the event logs that keep its kind, and count it."""
+        stamp = self.clock.meter_ms(self.now_ms) if meter_ms is None else meter_ms
+        self.event_counts[int(code)] = self.event_counts.get(int(code), 0) + 1
+        log = int(LOG_OF[code])
+        for spec in self._event_specs:
+            if log in spec.logs:
+                self.recorder.record(ProfileRecord(spec.name, stamp, 0, (0, int(code))))
 
     def capture_now(self, profile: str) -> None:
         """Class 7 method 2 capture: an entry of ``profile`` now, outside its schedule."""
@@ -323,6 +389,8 @@ class Meter:
     def set_clock(self, new_meter_ms: int) -> TimeSetting:
         """Set the meter's clock (HES time synchronisation or local setting)."""
         setting = self.clock.set_time(self.now_ms, new_meter_ms)
+        self.log_event(EventCode.CLOCK_ADJUSTED_OLD, setting.before_ms)
+        self.log_event(EventCode.CLOCK_ADJUSTED_NEW, setting.after_ms)
         self.recorder.flag(EntryStatus.CLOCK_ADJUSTED | EntryStatus.DATA_NOT_VALID)
         self._restart_periods()
         self._at_boundary(resync=True)
@@ -354,11 +422,18 @@ class Meter:
         """After a clock jump, captures continue from the new time (no burst of entries)."""
         meter_now = self.clock.meter_ms(self.now_ms)
         self._captures = {
-            name: self._next_capture(spec, meter_now) for name, spec in self.recorder.specs.items()
+            name: self._next_capture(spec, meter_now)
+            for name, spec in self.recorder.specs.items()
+            if spec.period_s != EVENT
         }
 
     def operate_relay(self, transition: Transition) -> RelayChange | None:
-        return self.disconnect.apply(transition, self.now_ms)
+        change = self.disconnect.apply(transition, self.now_ms)
+        if change is not None:
+            connected = change.after is ControlState.CONNECTED
+            if connected or change.before is ControlState.CONNECTED:  # the contacts moved
+                self.log_event(_RELAY_EVENTS[(transition, connected)])
+        return change
 
     def set_passive_calendar(self, calendar: CalendarSet, activate_at: datetime | None) -> None:
         self.calendar.set_passive(calendar, activate_at)
@@ -381,6 +456,8 @@ class Meter:
 
     def shift_clock(self, seconds: int) -> TimeSetting:
         setting = self.clock.shift(self.now_ms, seconds)
+        self.log_event(EventCode.CLOCK_ADJUSTED_OLD, setting.before_ms)
+        self.log_event(EventCode.CLOCK_ADJUSTED_NEW, setting.after_ms)
         self.recorder.flag(EntryStatus.CLOCK_ADJUSTED | EntryStatus.DATA_NOT_VALID)
         self._restart_periods()
         self._at_boundary(resync=True)
@@ -396,7 +473,11 @@ class Meter:
 
     def login(self, association: str, secret: bytes) -> LoginOutcome:
         """An LLS login attempt, judged at the meter's own time (lockout, seed 002 5.12)."""
-        return self.security.check(association, secret, self.meter_time_ms())
+        locked_before = self.security.lockouts_total
+        outcome = self.security.check(association, secret, self.meter_time_ms())
+        if self.security.lockouts_total > locked_before:
+            self.log_event(EventCode.WRONG_PASSWORDS)
+        return outcome
 
     def set_metrology(self, config: MetrologyConfig) -> None:
         self.metrology = Metrology(self.spec.ratings, self.spec.ratios, config)
@@ -436,6 +517,7 @@ class Meter:
             "demand": self.demand.to_state(),
             "demand_due": self._demand_due,
             "billing_periods": self.billing_periods,
+            "event_counts": {str(k): v for k, v in sorted(self.event_counts.items())},
             "last_billing_ms": self.last_billing_ms,
             "billing_due": self._billing_due,
             "recorder": self.recorder.to_state(),
@@ -499,6 +581,7 @@ class Meter:
         meter.demand.restore(state["demand"])
         meter._demand_due = int(state["demand_due"])
         meter.billing_periods = int(state["billing_periods"])
+        meter.event_counts = {int(k): int(v) for k, v in state["event_counts"].items()}
         last = state["last_billing_ms"]
         meter.last_billing_ms = None if last is None else int(last)
         meter._billing_due = int(state["billing_due"])

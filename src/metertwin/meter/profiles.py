@@ -18,6 +18,7 @@ from typing import Any
 
 DAY_S = 86_400
 BILLING = 0
+EVENT = -1  # an event log: entries are written when events happen
 """``period_s`` of a profile captured at the billing point instead of periodically."""
 
 
@@ -55,10 +56,11 @@ class ProfileSpec:
     period_s: int
     depth: int
     channels: tuple[str, ...]
+    logs: tuple[int, ...] = ()  # for an event log (period EVENT): the EventLog values it keeps
 
     def __post_init__(self) -> None:
         if not (60 <= self.period_s <= 3600 and 3600 % self.period_s == 0) and (
-            self.period_s not in (DAY_S, BILLING)
+            self.period_s not in (DAY_S, BILLING, EVENT)
         ):
             raise ValueError(
                 "a capture period is 1-60 minutes dividing an hour, one day, or billing"

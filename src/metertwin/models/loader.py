@@ -26,8 +26,9 @@ from metertwin.meter.calendar import (
 )
 from metertwin.meter.clock import ClockConfig, DstConfig, DstRule
 from metertwin.meter.demand import DemandConfig
+from metertwin.meter.events import EventLog
 from metertwin.meter.metrology import MetrologyConfig, Ratings, TransformerRatios
-from metertwin.meter.profiles import BILLING, BillingConfig, ProfileSpec
+from metertwin.meter.profiles import BILLING, EVENT, BillingConfig, ProfileSpec
 from metertwin.meter.registers import Energy
 from metertwin.meter.security import SecurityConfig
 from metertwin.meter.spec import DeviceSpec
@@ -160,7 +161,7 @@ def _built(reader: TableReader, factory: Callable[..., T], *args: Any, **kwargs:
 def _channel_problem(channel: str, phases: int, rates: int) -> str | None:
     """Why a profile channel name is not usable, or None."""
     kind, _, rest = channel.partition(":")
-    if kind in ("clock", "status", "active_power", "frequency") and not rest:
+    if kind in ("clock", "status", "active_power", "frequency", "event_code") and not rest:
         return None
     if kind in ("max_demand", "max_demand_time"):
         parts = rest.split(":")
@@ -260,20 +261,39 @@ class _ModelReader:
             period_s = 86_400
         elif period == "billing":
             period_s = BILLING
+        elif period == "events":
+            period_s = EVENT
         elif isinstance(period, int) and not isinstance(period, bool) and 1 <= period <= 60:
             if 60 % period:
                 raise t.error("period_minutes", 'expected a divisor of 60 (1-60) or "daily"')
             period_s = period * 60
         else:
-            raise t.error("period_minutes", f'expected 1-60, "daily" or "billing", got {period!r}')
+            raise t.error(
+                "period_minutes", f'expected 1-60, "daily", "billing" or "events", got {period!r}'
+            )
         depth = t.int("depth", low=1, high=1_000_000)
-        channels = t.str_list("channels")
+        if period_s == EVENT:
+            channels = t.str_list("channels", ["clock", "event_code"])
+        else:
+            channels = t.str_list("channels")
+        log_names = t.str_list("logs", [])
+        logs = []
+        for i, log_name in enumerate(log_names):
+            if log_name.upper() not in EventLog.__members__:
+                names = ", ".join(n.lower() for n in EventLog.__members__)
+                raise t.error(f"logs[{i}]", f"expected one of {names}; got {log_name!r}")
+            logs.append(int(EventLog[log_name.upper()]))
+        if (period_s == EVENT) != bool(logs):
+            raise t.error(
+                "logs",
+                'an event log ("events") names the logs it keeps, and only an event log does',
+            )
         for i, channel in enumerate(channels):
             problem = _channel_problem(channel, ratings.phases, capacity.rates)
             if problem:
                 raise t.error(f"channels[{i}]", problem)
         t.finish()
-        return ProfileSpec(obis, period_s, depth, tuple(channels))
+        return ProfileSpec(obis, period_s, depth, tuple(channels), tuple(logs))
 
     def _billing(self, t: TableReader) -> BillingConfig:
         """Seed 002, 5.1 c: the billing point, any hour of day 1-28 (or the month end)."""

@@ -26,6 +26,7 @@ from metertwin.models.values import date_time_bytes, integer, items, meter_ms_fr
 
 CLOCK = Obis(0, 0, 1, 0, 0)
 PROFILE_STATUS = Obis(0, 0, 96, 10, 1)
+EVENT_CODE = Obis(0, 0, 96, 11, 0)
 _U32 = 2**32
 
 
@@ -106,6 +107,10 @@ def channel_column(channel: str, meter: Meter) -> tuple[Data, ColumnEncoder]:
         clock = meter.clock
         return _capture_definition(8, CLOCK, 2), (
             lambda r, _v: b"\x09\x0c" + date_time_bytes(clock, r.meter_ms)
+        )
+    if kind == "event_code":
+        return _capture_definition(1, EVENT_CODE, 2), (
+            lambda _r, v: bytes((DataType.UNSIGNED, int(v) & 0xFF))
         )
     if kind == "status":
         return _capture_definition(1, PROFILE_STATUS, 2), (
@@ -221,11 +226,8 @@ def profile_object(
         {
             2: Binding(get=buffer),
             3: Binding(get=lambda _r: Data.array(definitions)),
-            4: Binding(
-                get=lambda _r: Data.double_long_unsigned(
-                    spec.period_s if spec.period_s < 86_400 else 86_400
-                )
-            ),
+            # capture_period: 0 for a profile not captured periodically (billing, events)
+            4: Binding(get=lambda _r: Data.double_long_unsigned(max(spec.period_s, 0))),
             5: Binding(get=lambda _r: Data.enum(1)),  # FIFO
             6: Binding(get=lambda _r: _capture_definition(0, Obis(0, 0, 0, 0, 0, 0), 0)),
             7: Binding(get=lambda _r: Data.double_long_unsigned(source.profile_count(spec.name))),

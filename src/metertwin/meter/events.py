@@ -1,0 +1,153 @@
+"""Events the meter's functions raise, with their codes and the log each belongs to.
+
+Codes 1-18, 40-46, 60-67 and 255 are the DLMS UA / IDIS (DSMR) standard event codes as
+deployed in public head-end software (e.g. "Power Down" 1, "Terminal cover removed" 40,
+"Remote disconnection" 62). Codes 230-249 are metertwin's for what those tables lack (phase
+and neutral failures, reverse current, relay protections); docs/events.md lists them all.
+Event logs are stored like load profiles (clock + code entries, FIFO), so a head-end reads
+them as Profile generic buffers.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class EventCode(IntEnum):
+    POWER_DOWN = 1
+    POWER_UP = 2
+    DST_CHANGED = 3
+    CLOCK_ADJUSTED_OLD = 4
+    CLOCK_ADJUSTED_NEW = 5
+    CLOCK_INVALID = 6
+    REPLACE_BATTERY = 7
+    BATTERY_LOW = 8
+    TOU_ACTIVATED = 9
+    ERROR_REGISTER_CLEARED = 10
+    ALARM_REGISTER_CLEARED = 11
+    PROGRAM_MEMORY_ERROR = 12
+    RAM_ERROR = 13
+    NV_MEMORY_ERROR = 14
+    WATCHDOG_ERROR = 15
+    MEASUREMENT_SYSTEM_ERROR = 16
+    FIRMWARE_READY = 17
+    FIRMWARE_ACTIVATED = 18
+    TERMINAL_COVER_REMOVED = 40
+    TERMINAL_COVER_CLOSED = 41
+    STRONG_DC_FIELD = 42
+    NO_STRONG_DC_FIELD = 43
+    METER_COVER_REMOVED = 44
+    METER_COVER_CLOSED = 45
+    WRONG_PASSWORDS = 46
+    MANUAL_DISCONNECTION = 60
+    MANUAL_CONNECTION = 61
+    REMOTE_DISCONNECTION = 62
+    REMOTE_CONNECTION = 63
+    LOCAL_DISCONNECTION = 64
+    LIMITER_THRESHOLD_EXCEEDED = 65
+    LIMITER_THRESHOLD_OK = 66
+    LIMITER_THRESHOLD_CHANGED = 67
+    # metertwin codes (230-249) for events the standard tables above do not name
+    PHASE_FAILURE_L1 = 230
+    PHASE_FAILURE_L2 = 231
+    PHASE_FAILURE_L3 = 232
+    PHASE_RESTORED_L1 = 233
+    PHASE_RESTORED_L2 = 234
+    PHASE_RESTORED_L3 = 235
+    NEUTRAL_FAILURE = 236
+    NEUTRAL_RESTORED = 237
+    REVERSE_CURRENT = 238
+    REVERSE_CURRENT_END = 239
+    MODULE_COVER_REMOVED = 240
+    MODULE_COVER_CLOSED = 241
+    LOCAL_CONNECTION = 242
+    EVENT_LOG_CLEARED = 255
+
+
+class EventLog(IntEnum):
+    """The logs of seed 003 (fraud, failure, power quality, security, standard) plus the
+    disconnect control and firmware logs; values are used as the log's E in 0.0.99.98.E."""
+
+    STANDARD = 0
+    FRAUD = 1
+    DISCONNECT = 2
+    POWER_QUALITY = 4
+    SECURITY = 5
+    FIRMWARE = 6
+    FAILURE = 7
+
+
+_C = EventCode
+LOG_OF: dict[EventCode, EventLog] = {
+    **{
+        c: EventLog.STANDARD
+        for c in (
+            _C.DST_CHANGED,
+            _C.CLOCK_ADJUSTED_OLD,
+            _C.CLOCK_ADJUSTED_NEW,
+            _C.TOU_ACTIVATED,
+            _C.ERROR_REGISTER_CLEARED,
+            _C.ALARM_REGISTER_CLEARED,
+            _C.EVENT_LOG_CLEARED,
+        )
+    },
+    **{
+        c: EventLog.POWER_QUALITY
+        for c in (
+            _C.POWER_DOWN,
+            _C.POWER_UP,
+            _C.PHASE_FAILURE_L1,
+            _C.PHASE_FAILURE_L2,
+            _C.PHASE_FAILURE_L3,
+            _C.PHASE_RESTORED_L1,
+            _C.PHASE_RESTORED_L2,
+            _C.PHASE_RESTORED_L3,
+        )
+    },
+    **{
+        c: EventLog.FRAUD
+        for c in (
+            _C.TERMINAL_COVER_REMOVED,
+            _C.TERMINAL_COVER_CLOSED,
+            _C.STRONG_DC_FIELD,
+            _C.NO_STRONG_DC_FIELD,
+            _C.METER_COVER_REMOVED,
+            _C.METER_COVER_CLOSED,
+            _C.MODULE_COVER_REMOVED,
+            _C.MODULE_COVER_CLOSED,
+            _C.NEUTRAL_FAILURE,
+            _C.NEUTRAL_RESTORED,
+            _C.REVERSE_CURRENT,
+            _C.REVERSE_CURRENT_END,
+        )
+    },
+    **{
+        c: EventLog.DISCONNECT
+        for c in (
+            _C.MANUAL_DISCONNECTION,
+            _C.MANUAL_CONNECTION,
+            _C.REMOTE_DISCONNECTION,
+            _C.REMOTE_CONNECTION,
+            _C.LOCAL_DISCONNECTION,
+            _C.LOCAL_CONNECTION,
+            _C.LIMITER_THRESHOLD_EXCEEDED,
+            _C.LIMITER_THRESHOLD_OK,
+            _C.LIMITER_THRESHOLD_CHANGED,
+        )
+    },
+    _C.WRONG_PASSWORDS: EventLog.SECURITY,
+    **{c: EventLog.FIRMWARE for c in (_C.FIRMWARE_READY, _C.FIRMWARE_ACTIVATED)},
+    **{
+        c: EventLog.FAILURE
+        for c in (
+            _C.CLOCK_INVALID,
+            _C.REPLACE_BATTERY,
+            _C.BATTERY_LOW,
+            _C.PROGRAM_MEMORY_ERROR,
+            _C.RAM_ERROR,
+            _C.NV_MEMORY_ERROR,
+            _C.WATCHDOG_ERROR,
+            _C.MEASUREMENT_SYSTEM_ERROR,
+        )
+    },
+}
