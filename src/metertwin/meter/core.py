@@ -138,7 +138,7 @@ class Meter:
         state = self.inputs if inputs is None else inputs
         if to_ms == self.now_ms:
             if inputs is not None:  # an instant change of inputs
-                self._count_supply_failures(InputSeries.constant(to_ms, to_ms + 1, state))
+                self._scan_inputs(InputSeries.constant(to_ms, to_ms + 1, state))
                 self.inputs = state
             return
         self.feed(InputSeries.constant(self.now_ms, to_ms, state))
@@ -152,7 +152,7 @@ class Meter:
         if end <= self.now_ms:
             return
         prepared = PreparedSeries(series, self.metrology.rate_matrix(series))
-        self._count_supply_failures(series)
+        self._scan_inputs(series)
         dark = np.concatenate(([0], np.cumsum(~(series.voltage_v > 0.0).any(axis=1))))
         self._series = series
         try:
@@ -171,7 +171,7 @@ class Meter:
             self._series = None
         self.inputs = series.state_at_index(len(series) - 1)
 
-    def _count_supply_failures(self, series: InputSeries) -> None:
+    def _scan_inputs(self, series: InputSeries) -> None:
         """Count supply losses and log supply, phase and fault-switch changes in what
         ``series`` adds (each at the instant its segment starts)."""
         first = max(series.index_at(self.now_ms), 0)

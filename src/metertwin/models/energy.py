@@ -6,8 +6,7 @@ from __future__ import annotations
 from metertwin.meter.core import Meter
 from metertwin.meter.registers import Energy
 
-TOTAL_QUANTITIES = tuple(Energy)
-PHASE_QUANTITIES = tuple(Energy)
+QUANTITIES = tuple(Energy)  # every quantity exists for the total and for each phase
 RATE_QUANTITIES = (
     Energy.IMPORT_ACTIVE,
     Energy.EXPORT_ACTIVE,
@@ -22,12 +21,10 @@ def energy_obis(quantity: Energy, phase: int = 0, rate: int = 0) -> str:
 
 def energy_register_catalogue(phases: int, rates: int) -> list[tuple[str, Energy, int, int]]:
     """(OBIS, quantity, phase, rate) for every energy register of a meter."""
-    rows = [(energy_obis(q), q, 0, 0) for q in TOTAL_QUANTITIES]
+    rows = [(energy_obis(q), q, 0, 0) for q in QUANTITIES]
     rows += [(energy_obis(q, 0, r), q, 0, r) for q in RATE_QUANTITIES for r in range(1, rates + 1)]
     if phases > 1:
-        rows += [
-            (energy_obis(q, p), q, p, 0) for p in range(1, phases + 1) for q in PHASE_QUANTITIES
-        ]
+        rows += [(energy_obis(q, p), q, p, 0) for p in range(1, phases + 1) for q in QUANTITIES]
     return rows
 
 
