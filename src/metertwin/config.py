@@ -26,6 +26,7 @@ MODEL_SECTIONS = (
     "profiles",
     "demand",
     "billing",
+    "prepayment",
 )
 
 

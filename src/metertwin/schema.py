@@ -146,15 +146,35 @@ class TableReader:
         return value
 
     def int_list(
-        self, key: Str, default: List[Int] = _MISSING, *, length: Int | None = None
+        self,
+        key: Str,
+        default: List[Int] = _MISSING,
+        *,
+        length: Int | None = None,
+        low: Int | None = None,
+        high: Int | None = None,
     ) -> List[Int]:
         items = self.list(key, default)
         for i, item in enumerate(items):
             if isinstance(item, bool) or not isinstance(item, int):
                 raise self.error(f"{key}[{i}]", f"expected an integer, got {_describe(item)}")
+            self._check_range(f"{key}[{i}]", item, low, high)
         if length is not None and len(items) != length:
             raise self.error(key, f"expected {length} integers, got {len(items)}")
         return items
+
+    def float_list(
+        self, key: Str, default: List[Float] = _MISSING, *, low: Float = 0.0, high: Float = 1e6
+    ) -> List[Float]:
+        """Numbers within [low, high] (amounts, prices)."""
+        items = self.list(key, default)
+        for i, item in enumerate(items):
+            if isinstance(item, bool) or not isinstance(item, int | float):
+                raise self.error(f"{key}[{i}]", f"expected a number, got {_describe(item)}")
+            if not math.isfinite(item):
+                raise self.error(f"{key}[{i}]", f"expected a finite number, got {item!r}")
+            self._check_range(f"{key}[{i}]", item, low, high)
+        return [float(x) for x in items]
 
     def str_list(self, key: Str, default: List[Str] = _MISSING) -> List[Str]:
         items = self.list(key, default)

@@ -237,6 +237,51 @@ _ALL = [
         "min_over_threshold_duration min_under_threshold_duration emergency_profile "
         "emergency_profile_group_id_list actions",
     ),
+    # Payment metering (Blue Book 4.6): Account, Credit, Charge, Token gateway.
+    _cls(
+        111,
+        0,
+        "Account",
+        "account_mode_and_status current_credit_in_use current_credit_status available_credit "
+        "amount_to_clear clearance_threshold aggregated_debt credit_reference_list "
+        "charge_reference_list credit_charge_configuration token_gateway_configuration "
+        "account_activation_time account_closure_time currency low_credit_threshold "
+        "next_credit_available_threshold max_provision max_provision_period",
+        "activate_account close_account reset_account",
+        static="clearance_threshold credit_reference_list charge_reference_list "
+        "credit_charge_configuration token_gateway_configuration account_activation_time "
+        "account_closure_time currency max_provision max_provision_period",
+    ),
+    _cls(
+        112,
+        0,
+        "Credit",
+        "current_credit_amount credit_type priority warning_threshold limit "
+        "credit_configuration credit_status preset_credit_amount credit_available_threshold "
+        "period",
+        "update_amount set_amount_to_value invoke_credit",
+        static="credit_type priority warning_threshold limit credit_configuration "
+        "preset_credit_amount credit_available_threshold period",
+    ),
+    _cls(
+        113,
+        0,
+        "Charge",
+        "total_amount_paid charge_type priority unit_charge_active unit_charge_passive "
+        "unit_charge_activation_time period charge_configuration last_collection_time "
+        "last_collection_amount total_amount_remaining proportion",
+        "update_unit_charge activate_passive_unit_charge collect update_total_amount_remaining "
+        "set_total_amount_remaining",
+        static="charge_type priority unit_charge_active unit_charge_passive "
+        "unit_charge_activation_time period charge_configuration proportion",
+    ),
+    _cls(
+        115,
+        0,
+        "Token gateway",
+        "token token_time token_description token_delivery_method token_status",
+        "enter",
+    ),
     # MeterCom PRO manufacturer classes (seed 004), metertwin's definitions (docs/dlms.md).
     _cls(
         8192,

@@ -10,7 +10,7 @@ transitions, configuration) apply between advances, at the present instant.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,13 @@ from numpy.typing import NDArray
 from metertwin.meter.calendar import ActivityCalendar, CalendarSet, SpecialDay
 from metertwin.meter.clock import Clock, ClockConfig, TimeSetting
 from metertwin.meter.demand import DEMAND_QUANTITIES, DemandRegisters
-from metertwin.meter.disconnect import ControlState, DisconnectControl, RelayChange, Transition
+from metertwin.meter.disconnect import (
+    ControlState,
+    DisconnectControl,
+    RelayChange,
+    Transition,
+    TransitionNotAllowed,
+)
 from metertwin.meter.events import LOG_OF, EventCode
 from metertwin.meter.inputs import Fault, InputSeries, PhysicalState
 from metertwin.meter.metrology import Instantaneous, Metrology, MetrologyConfig, PreparedSeries
@@ -35,6 +41,33 @@ from metertwin.meter.profiles import (
 from metertwin.meter.registers import MICRO_PER_MILLI_WH, Energy, EnergyRegisters
 from metertwin.meter.security import AccessSecurity, LoginOutcome
 from metertwin.meter.spec import DeviceSpec
+from metertwin.meter.token_entry import KeypadLock, TokenResult
+from metertwin.meter.wallet import (
+    MICRO,
+    AccountStatus,
+    CreditUnit,
+    PaymentMode,
+    Wallet,
+    WalletEvent,
+    WalletRefused,
+)
+from metertwin.sts import (
+    ClearCredit,
+    ClearTamperCondition,
+    CreditKind,
+    CreditToken,
+    KeyChangeSection1,
+    KeyChangeSection2,
+    KeyChangeSection3,
+    KeyChangeSection4,
+    MeterTestToken,
+    Rejection,
+    SetMaximumPowerLimit,
+    StsDecoder,
+    Token,
+    TokenError,
+    TokenRejected,
+)
 
 STATE_FORMAT = 1
 """Version of the `to_state` layout; storage refuses snapshots of another version."""
@@ -56,6 +89,24 @@ _RELAY_EVENTS = {
     (Transition.LOCAL_DISCONNECT, False): EventCode.LOCAL_DISCONNECTION,
     (Transition.LOCAL_RECONNECT, True): EventCode.LOCAL_CONNECTION,
 }
+
+_WALLET_EVENTS = {
+    WalletEvent.LOW_CREDIT_1: EventCode.LOW_CREDIT_1,
+    WalletEvent.LOW_CREDIT_2: EventCode.LOW_CREDIT_2,
+    WalletEvent.LOW_CREDIT_3: EventCode.LOW_CREDIT_3,
+    WalletEvent.CREDIT_EXHAUSTED: EventCode.CREDIT_EXHAUSTED,
+    WalletEvent.EMERGENCY_CREDIT_INVOKED: EventCode.EMERGENCY_CREDIT_INVOKED,
+}
+_TAMPER_EVENTS = frozenset(on for on, _ in _FAULT_EVENTS.values()) - {
+    EventCode.NEUTRAL_FAILURE,
+    EventCode.REVERSE_CURRENT,
+}
+_CREDIT_KINDS = {
+    CreditUnit.ENERGY: CreditKind.ELECTRICITY,
+    CreditUnit.CURRENCY: (CreditKind.ELECTRICITY_CURRENCY),
+}
+TOKEN_HISTORY = 10
+_UNSET = -1
 
 _STAMP, _ENERGY, _VOLTAGE, _CURRENT, _POWER, _FREQUENCY, _MAX_DEMAND, _MAX_DEMAND_TIME = range(8)
 
@@ -128,6 +179,20 @@ class Meter:
         self._reschedule_captures()
         self._boundary: int | None = None
         self._schedule_boundary: int | None = None
+        # Prepayment (issue 4): the wallet, the STS decoder (installed by the session from
+        # the user's [sts] identity), the keypad lock and the last token results.
+        self.wallet = Wallet(spec.wallet) if spec.wallet is not None else None
+        self.sts: StsDecoder | None = None
+        self.keypad = KeypadLock(spec.token_entry)
+        self.token_results: list[TokenResult] = []  # newest first
+        self.credit_cut = False  # the relay is open because credit ran out
+        self.tamper_latched = False  # set by fraud events, cleared by a ClearTamper token
+        self.power_limit_w: int | None = None  # set by a SetMaximumPowerLimit token
+        self._wallet_day = self.local_time().date()
+        self._wallet_due: int | None = None  # meter ms of the wallet's next time event
+        self._prepared: PreparedSeries | None = None
+        self._crossing: int | None = _UNSET  # world ms where credit crosses a level
+        self.saved_sts_state: dict[str, Any] | None = None  # from storage, for the session
 
     # -- time -------------------------------------------------------------------------
 
@@ -155,20 +220,32 @@ class Meter:
         self._scan_inputs(series)
         dark = np.concatenate(([0], np.cumsum(~(series.voltage_v > 0.0).any(axis=1))))
         self._series = series
+        self._prepared = prepared
+        self._crossing = _UNSET
+        self._boundary = None
+        wallet = self.wallet
         try:
             while self.now_ms < end:
                 boundary = self._next_boundary()
                 stop = min(boundary, end)
+                imported = 0
                 if self.disconnect.output_state:
-                    self.registers.add(prepared.integral(self.now_ms, stop), self.rate)
+                    delta = prepared.integral(self.now_ms, stop)
+                    self.registers.add(delta, self.rate)
+                    imported = delta[0]
                 first, last = series.index_at(self.now_ms), series.index_at(stop - 1)
                 if dark[last + 1] - dark[max(first, 0)]:
                     self.recorder.flag(EntryStatus.POWER_DOWN)  # the supply was lost meanwhile
                 self.now_ms = stop
+                if wallet is not None and imported:
+                    self._on_wallet(wallet.consume(imported, self.rate))
                 if stop == boundary:
                     self._at_boundary()
         finally:
             self._series = None
+            self._prepared = None
+            self._crossing = _UNSET
+            self._boundary = None
         self.inputs = series.state_at_index(len(series) - 1)
 
     def _scan_inputs(self, series: InputSeries) -> None:
@@ -234,8 +311,34 @@ class Meter:
             if self._captures:
                 capture = self.clock.true_ms_for(min(self._captures.values()))
                 boundary = min(boundary, max(capture, self.now_ms + 1))
+            if self.wallet is not None:
+                boundary = min(boundary, self._wallet_boundary())
             self._boundary = boundary
         return self._boundary
+
+    def _wallet_boundary(self) -> int:
+        """The wallet's next instant: local midnight (charges, months), a friendly period
+        edge while out of credit, or where the energy imported crosses a credit level."""
+        wallet = self.wallet
+        assert wallet is not None
+        if self._wallet_due is None:
+            meter_now = self.clock.meter_ms(self.now_ms)
+            wall = self.clock.local(meter_now)
+            change = datetime.combine(wall.date() + timedelta(days=1), datetime.min.time())
+            if wallet.exhausted():
+                change = min(change, wallet.config.friendly.next_change(wall))
+            self._wallet_due = self.clock.meter_ms_for_local(change, not_before=meter_now + 1)
+        boundary = max(self.clock.true_ms_for(self._wallet_due), self.now_ms + 1)
+        if self._crossing == _UNSET:
+            self._crossing = None
+            prepared = self._prepared
+            if prepared is not None and self.disconnect.output_state:
+                energy = wallet.energy_to_next_change(self.rate)
+                if energy is not None:
+                    self._crossing = prepared.time_reaching(0, self.now_ms, energy)
+        if self._crossing is not None:
+            boundary = min(boundary, max(self._crossing, self.now_ms + 1))
+        return boundary
 
     def _compute_schedule_boundary(self) -> int:
         clock = self.clock
@@ -302,6 +405,8 @@ class Meter:
         """Record ``code`` in the event logs that keep its kind, and count it."""
         stamp = self.clock.meter_ms(self.now_ms) if meter_ms is None else meter_ms
         self.event_counts[int(code)] = self.event_counts.get(int(code), 0) + 1
+        if code in _TAMPER_EVENTS:
+            self.tamper_latched = True
         log = int(LOG_OF[code])
         for spec in self._event_specs:
             if log in spec.logs:
@@ -377,12 +482,219 @@ class Meter:
                 self.rate = self.calendar.rate_at(wall)
                 self._schedule_wall = wall
             self._schedule_boundary = None
+            self._crossing = _UNSET  # the rate (and so the price) may have changed
         meter_now = self.clock.meter_ms(self.now_ms)
         if self._demand_due <= meter_now:
             self.demand.close_sub_period(self._demand_due, self._demand_energies(), self.rate)
             self._demand_due = self._next_demand_end(meter_now)
         self._capture_due()
+        if self.wallet is not None:
+            if self._crossing not in (None, _UNSET) and self.now_ms >= self._crossing:
+                self._crossing = _UNSET
+            if resync or (self._wallet_due is not None and meter_now >= self._wallet_due):
+                self._wallet_time(self.wallet)
         self._boundary = None
+
+    # -- prepayment ---------------------------------------------------------------------
+
+    def _wallet_time(self, wallet: Wallet) -> None:
+        """Days and months passed (charges, the cost history), then the relay."""
+        self._wallet_due = None
+        self._crossing = _UNSET
+        today = self.local_time().date()
+        events: list[WalletEvent] = []
+        if today > self._wallet_day:
+            events += wallet.new_day()
+            if (today.year, today.month) != (self._wallet_day.year, self._wallet_day.month):
+                events += wallet.new_month(self._wallet_day)
+        if today != self._wallet_day:
+            self._wallet_day = today  # a clock set back does not charge the day twice
+        self._on_wallet(events)
+
+    def _on_wallet(self, events: list[WalletEvent]) -> None:
+        """Log what the wallet reports and let the relay follow the credit."""
+        for event in events:
+            code = _WALLET_EVENTS.get(event)
+            if code is not None:
+                self.log_event(code)
+        if events:
+            self._crossing = _UNSET
+            self._wallet_due = None
+            self._boundary = None
+        self._settle_credit_relay()
+
+    def _settle_credit_relay(self) -> None:
+        """Open the relay when credit is exhausted outside friendly periods, and close it
+        when credit returns (local transitions g and h of class 70; seed 002 5.4 a)."""
+        wallet = self.wallet
+        if wallet is None:
+            return
+        cut = wallet.exhausted() and not wallet.config.friendly.is_friendly(self.local_time())
+        state = self.disconnect.state
+        if cut and state is ControlState.CONNECTED:
+            if self._local_transition(Transition.LOCAL_DISCONNECT):
+                self.credit_cut = True
+        elif not cut and self.credit_cut:
+            if state is ControlState.READY_FOR_RECONNECTION:
+                self._local_transition(Transition.LOCAL_RECONNECT)
+            self.credit_cut = False
+
+    def _local_transition(self, transition: Transition) -> bool:
+        try:
+            change = self.disconnect.apply(transition, self.now_ms)
+        except TransitionNotAllowed:
+            return False
+        if change is None:
+            return False
+        self._log_relay(transition, change)
+        self._crossing = _UNSET
+        self._wallet_due = None
+        self._boundary = None
+        return True
+
+    def install_sts(self, decoder: StsDecoder) -> None:
+        """Give the meter its STS identity (from the user's [sts] section, or restored)."""
+        self.sts = decoder
+
+    def enter_token(self, digits: str) -> TokenResult:
+        """A token typed on the keypad or sent to the token gateway: applied fully or not at
+        all, with its IEC 62055-41 result. The caller commits before showing the result."""
+        meter_now = self.meter_time_ms()
+        text = digits.strip()
+        if self.keypad.locked(meter_now):
+            until = self.clock.local(self.keypad.locked_until_ms or meter_now)
+            return self._token_result(
+                TokenResult(
+                    text, meter_now, False, f"keypad locked until {until:%H:%M:%S}", locked=True
+                )
+            )
+        try:
+            if self.sts is None:
+                raise TokenRejected(Rejection.FUNCTION, "this meter has no STS identity")
+            token = self.sts.check(text)
+            message = self._apply_token(token)
+        except TokenError as error:
+            self.log_event(EventCode.TOKEN_REJECTED)
+            if self.keypad.failure(meter_now):
+                self.log_event(EventCode.KEYPAD_LOCKED)
+            return self._token_result(
+                TokenResult(
+                    text, meter_now, False, f"{error.rejection.value}: {error}", error.rejection
+                )
+            )
+        self.keypad.success()
+        self.log_event(EventCode.TOKEN_ACCEPTED)
+        return self._token_result(TokenResult(text, meter_now, True, message, None, token))
+
+    def _token_result(self, result: TokenResult) -> TokenResult:
+        self.token_results = [result, *self.token_results[: TOKEN_HISTORY - 1]]
+        return result
+
+    def _apply_token(self, token: Token) -> str:
+        """Act on a token the decoder accepted; raises TokenRejected before any change."""
+        sts = self.sts
+        assert sts is not None
+        wallet = self.wallet
+        if isinstance(token, CreditToken):
+            if wallet is None or token.kind != _CREDIT_KINDS[wallet.config.unit]:
+                raise TokenRejected(
+                    Rejection.FUNCTION, f"this meter does not take {token.kind.name} credit"
+                )
+            amount = token.amount_tenths * (MICRO // 10)
+            if wallet.status is AccountStatus.CLOSED:
+                raise TokenRejected(Rejection.FUNCTION, "the account is closed")
+            if wallet.would_overflow(amount):
+                raise TokenRejected(Rejection.OVERFLOW, "the credit register would overflow")
+            sts.accept(token)
+            self._on_wallet(wallet.purchase(amount, self.meter_time_ms(), token.tid))
+            return f"credit +{self.format_credit(amount)}"
+        if isinstance(token, MeterTestToken):
+            return "test token: display and relay test done"
+        if isinstance(token, SetMaximumPowerLimit):
+            sts.accept(token)
+            self.power_limit_w = token.maximum_power_w
+            self.log_event(EventCode.LIMITER_THRESHOLD_CHANGED)
+            return f"maximum power limit {token.maximum_power_w} W"
+        if isinstance(token, ClearCredit):
+            if wallet is None:
+                raise TokenRejected(Rejection.FUNCTION, "this meter has no credit register")
+            sts.accept(token)
+            self._on_wallet(wallet.clear_credit())
+            return "credit cleared"
+        if isinstance(token, ClearTamperCondition):
+            sts.accept(token)
+            self.tamper_latched = False
+            self.log_event(EventCode.TAMPER_CLEARED)
+            return "tamper condition cleared"
+        if isinstance(
+            token, (KeyChangeSection1, KeyChangeSection2, KeyChangeSection3, KeyChangeSection4)
+        ):
+            outcome = sts.accept(token)
+            if outcome is None or not outcome.complete:
+                missing = sorted(outcome.missing) if outcome is not None else []
+                return f"key change section accepted, waiting for 2/{missing}"
+            self.log_event(EventCode.KEY_CHANGED)
+            rolled = " with TID rollover" if outcome.rolled_over else ""
+            return f"new key installed{rolled}"
+        raise TokenRejected(
+            Rejection.FUNCTION,
+            f"this meter does not support class {int(token.token_class)} "
+            f"subclass {token.subclass} tokens",
+        )
+
+    def format_credit(self, micro: int) -> str:
+        """An amount in the wallet's unit, as a customer display shows it."""
+        wallet = self.wallet
+        unit = (
+            "kWh"
+            if wallet is None or wallet.config.unit is CreditUnit.ENERGY
+            else (wallet.config.currency)
+        )
+        return f"{micro / MICRO:.2f} {unit}"
+
+    def set_payment_mode(self, mode: PaymentMode) -> None:
+        """Prepaid <-> postpaid, remotely (class 111) or locally."""
+        if self.wallet is None:
+            raise WalletRefused("this meter has no wallet")
+        if self.wallet.mode is not PaymentMode(mode):
+            events = self.wallet.set_mode(mode)
+            self.log_event(EventCode.PAYMENT_MODE_CHANGED)
+            self._wallet_due = None
+            self._on_wallet(events)
+
+    def set_account_status(self, status: AccountStatus) -> None:
+        """Class 111 methods: activate, close or reset (new, inactive) the account."""
+        if self.wallet is None:
+            raise WalletRefused("this meter has no wallet")
+        self._on_wallet(self.wallet.set_status(status, self.meter_time_ms()))
+
+    def remote_credit(self, amount: int) -> None:
+        """Credit sent by the head-end (class 112 update_amount), not by token."""
+        wallet = self.wallet
+        if wallet is None:
+            raise WalletRefused("this meter has no wallet")
+        if wallet.would_overflow(amount):
+            raise WalletRefused("the credit register would overflow")
+        self._on_wallet(wallet.purchase(amount, self.meter_time_ms()))
+
+    def set_credit(self, amount: int) -> None:
+        """Class 112 set_amount_to_value: the credit register becomes ``amount``."""
+        wallet = self.wallet
+        if wallet is None:
+            raise WalletRefused("this meter has no wallet")
+        if amount > wallet.config.max_credit:
+            raise WalletRefused("the credit register would overflow")
+        events = wallet.clear_credit()
+        if amount:
+            events += wallet.purchase(amount, self.meter_time_ms())
+        self._on_wallet(events)
+
+    def take_emergency_credit(self) -> None:
+        """The customer or the head-end takes emergency credit (WalletRefused if not
+        offered now)."""
+        if self.wallet is None:
+            raise WalletRefused("this meter has no wallet")
+        self._on_wallet(self.wallet.take_emergency_credit())
 
     # -- commands ---------------------------------------------------------------------
 
@@ -430,10 +742,18 @@ class Meter:
     def operate_relay(self, transition: Transition) -> RelayChange | None:
         change = self.disconnect.apply(transition, self.now_ms)
         if change is not None:
-            connected = change.after is ControlState.CONNECTED
-            if connected or change.before is ControlState.CONNECTED:  # the contacts moved
-                self.log_event(_RELAY_EVENTS[(transition, connected)])
+            self._log_relay(transition, change)
+            self.credit_cut = False
+            self._crossing = _UNSET
+            self._wallet_due = None
+            self._boundary = None
+            self._settle_credit_relay()  # no credit: the meter opens again at once
         return change
+
+    def _log_relay(self, transition: Transition, change: RelayChange) -> None:
+        connected = change.after is ControlState.CONNECTED
+        if connected or change.before is ControlState.CONNECTED:  # the contacts moved
+            self.log_event(_RELAY_EVENTS[(transition, connected)])
 
     def set_passive_calendar(self, calendar: CalendarSet, activate_at: datetime | None) -> None:
         self.calendar.set_passive(calendar, activate_at)
@@ -527,6 +847,7 @@ class Meter:
             "disconnect": self.disconnect.to_state(),
             "security": self.security.to_state(),
             "supply_failures": list(self.supply_failures),
+            "prepayment": self._prepayment_state(),
             "parameters": {key: value.hex() for key, value in sorted(self.parameters.items())},
             "metrology": {
                 "export_enabled": config.export_enabled,
@@ -585,4 +906,34 @@ class Meter:
         last = state["last_billing_ms"]
         meter.last_billing_ms = None if last is None else int(last)
         meter._billing_due = int(state["billing_due"])
+        meter._restore_prepayment(state.get("prepayment"))
         return meter
+
+    def _prepayment_state(self) -> dict[str, Any]:
+        return {
+            "wallet": None if self.wallet is None else self.wallet.to_state(),
+            "sts": None if self.sts is None else self.sts.to_state(),
+            "keypad": self.keypad.to_state(),
+            "token_results": [r.to_state() for r in self.token_results],
+            "credit_cut": self.credit_cut,
+            "tamper_latched": self.tamper_latched,
+            "power_limit_w": self.power_limit_w,
+            "wallet_day": self._wallet_day.isoformat(),
+        }
+
+    def _restore_prepayment(self, state: dict[str, Any] | None) -> None:
+        """Restore the prepayment state; a state saved before prepayment existed has none
+        and the meter starts with a fresh wallet. The STS decoder is restored by the session
+        (`restore_sts`), which knows where the EA07 tables are."""
+        if state is None:
+            return
+        if state["wallet"] is not None and self.spec.wallet is not None:
+            self.wallet = Wallet.from_state(self.spec.wallet, state["wallet"])
+        self.keypad = KeypadLock.from_state(self.spec.token_entry, state["keypad"])
+        self.token_results = [TokenResult.from_state(r) for r in state["token_results"]]
+        self.credit_cut = bool(state["credit_cut"])
+        self.tamper_latched = bool(state["tamper_latched"])
+        limit = state["power_limit_w"]
+        self.power_limit_w = None if limit is None else int(limit)
+        self._wallet_day = date.fromisoformat(state["wallet_day"])
+        self.saved_sts_state = state["sts"]

@@ -2,7 +2,7 @@
 
 Codes 1-18, 40-46, 60-67 and 255 are the DLMS UA / IDIS (DSMR) standard event codes as
 deployed in public head-end software (e.g. "Power Down" 1, "Terminal cover removed" 40,
-"Remote disconnection" 62). Codes 230-249 are metertwin's for what those tables lack (phase
+"Remote disconnection" 62). Codes 230-254 are metertwin's for what those tables lack (phase
 and neutral failures, reverse current, relay protections); docs/events.md lists them all.
 Event logs are stored like load profiles (clock + code entries, FIFO), so a head-end reads
 them as Profile generic buffers.
@@ -47,7 +47,7 @@ class EventCode(IntEnum):
     LIMITER_THRESHOLD_EXCEEDED = 65
     LIMITER_THRESHOLD_OK = 66
     LIMITER_THRESHOLD_CHANGED = 67
-    # metertwin codes (230-249) for events the standard tables above do not name
+    # metertwin codes (230-254) for events the standard tables above do not name
     PHASE_FAILURE_L1 = 230
     PHASE_FAILURE_L2 = 231
     PHASE_FAILURE_L3 = 232
@@ -61,6 +61,17 @@ class EventCode(IntEnum):
     MODULE_COVER_REMOVED = 240
     MODULE_COVER_CLOSED = 241
     LOCAL_CONNECTION = 242
+    TOKEN_ACCEPTED = 243
+    TOKEN_REJECTED = 244
+    KEYPAD_LOCKED = 245
+    KEY_CHANGED = 246
+    LOW_CREDIT_1 = 247
+    LOW_CREDIT_2 = 248
+    LOW_CREDIT_3 = 249
+    CREDIT_EXHAUSTED = 250
+    EMERGENCY_CREDIT_INVOKED = 251
+    TAMPER_CLEARED = 252
+    PAYMENT_MODE_CHANGED = 253
     EVENT_LOG_CLEARED = 255
 
 
@@ -89,6 +100,13 @@ LOG_OF: dict[EventCode, EventLog] = {
             _C.ERROR_REGISTER_CLEARED,
             _C.ALARM_REGISTER_CLEARED,
             _C.EVENT_LOG_CLEARED,
+            _C.TOKEN_ACCEPTED,
+            _C.LOW_CREDIT_1,
+            _C.LOW_CREDIT_2,
+            _C.LOW_CREDIT_3,
+            _C.CREDIT_EXHAUSTED,
+            _C.EMERGENCY_CREDIT_INVOKED,
+            _C.PAYMENT_MODE_CHANGED,
         )
     },
     **{
@@ -119,6 +137,7 @@ LOG_OF: dict[EventCode, EventLog] = {
             _C.NEUTRAL_RESTORED,
             _C.REVERSE_CURRENT,
             _C.REVERSE_CURRENT_END,
+            _C.TAMPER_CLEARED,
         )
     },
     **{
@@ -135,7 +154,10 @@ LOG_OF: dict[EventCode, EventLog] = {
             _C.LIMITER_THRESHOLD_CHANGED,
         )
     },
-    _C.WRONG_PASSWORDS: EventLog.SECURITY,
+    **{
+        c: EventLog.SECURITY
+        for c in (_C.WRONG_PASSWORDS, _C.TOKEN_REJECTED, _C.KEYPAD_LOCKED, _C.KEY_CHANGED)
+    },
     **{c: EventLog.FIRMWARE for c in (_C.FIRMWARE_READY, _C.FIRMWARE_ACTIVATED)},
     **{
         c: EventLog.FAILURE

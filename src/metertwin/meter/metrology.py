@@ -251,6 +251,24 @@ class PreparedSeries:
         result: NDArray[np.int64] = self._cum[k] + self.rates[k] * (t_ms - int(starts[k]))
         return result
 
+    def time_reaching(self, column: int, t0_ms: int, amount: int) -> int | None:
+        """The first instant t (ms) with integral(t0, t)[column] >= ``amount`` (> 0), or
+        None if the series ends first: where a budget of energy runs out, exactly."""
+        cum = self._cum[:, column]
+        target = self._primitive(t0_ms)[column] + amount
+        k = int(np.searchsorted(cum, target, side="left")) - 1  # segment where it is reached
+        starts = self.series.start_ms
+        if k >= len(starts):
+            return None
+        k = max(k, 0)
+        rate = int(self.rates[k][column])
+        start = max(int(starts[k]), t0_ms)
+        if rate <= 0:
+            return None
+        needed = int(target) - int(self._primitive(start)[column])
+        t = start + max(-(-needed // rate), 0)
+        return t if t <= self.series.end_ms else None
+
     def integral(self, t0_ms: int, t1_ms: int) -> list[int]:
         """Exact integrals of every accumulator over [t0, t1), in micro-units·s."""
         if not self.series.start <= t0_ms <= t1_ms <= self.series.end_ms:

@@ -7,7 +7,7 @@ sees this immutable value, shared by every meter of the type (per-meter state li
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from metertwin.meter.calendar import CalendarSet, Capacity, SpecialDay
 from metertwin.meter.clock import ClockConfig
@@ -15,6 +15,8 @@ from metertwin.meter.demand import DemandConfig
 from metertwin.meter.metrology import MetrologyConfig, Ratings, TransformerRatios
 from metertwin.meter.profiles import BillingConfig, ProfileSpec
 from metertwin.meter.security import SecurityConfig
+from metertwin.meter.token_entry import TokenEntryConfig
+from metertwin.meter.wallet import WalletConfig
 
 
 @dataclass(frozen=True)
@@ -35,3 +37,5 @@ class DeviceSpec:
     demand: DemandConfig
     billing: BillingConfig
     profiles: tuple[ProfileSpec, ...] = ()
+    wallet: WalletConfig | None = None  # None: a meter without prepayment
+    token_entry: TokenEntryConfig = field(default_factory=TokenEntryConfig)

@@ -37,6 +37,7 @@ from metertwin.models.calendar_objects import activity_calendar, special_days_ta
 from metertwin.models.clock_object import clock_object
 from metertwin.models.demand_objects import demand_quantity, demand_register, maximum_demand
 from metertwin.models.loader import AssociationSpec, DeviceModel
+from metertwin.models.prepayment_objects import prepayment_object
 from metertwin.models.profile_objects import MemoryProfiles, ProfileSource, profile_object
 from metertwin.models.values import integer, same_shape, scaler_unit
 
@@ -150,6 +151,8 @@ class _Binder:
 
     def _object(self, obis: Obis, class_id: int, description: str) -> CosemObject:
         meter = self.meter
+        if (prepaid := prepayment_object(obis, class_id, meter)) is not None:
+            return prepaid
         if class_id == 8:
             return clock_object(obis, meter)
         if class_id == 20:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import time
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,6 +33,15 @@ from metertwin.meter.profiles import BILLING, EVENT, BillingConfig, ProfileSpec
 from metertwin.meter.registers import Energy
 from metertwin.meter.security import SecurityConfig
 from metertwin.meter.spec import DeviceSpec
+from metertwin.meter.token_entry import TokenEntryConfig
+from metertwin.meter.wallet import (
+    MICRO_J_PER_KWH,
+    CreditUnit,
+    FriendlyPeriods,
+    PaymentMode,
+    WalletConfig,
+    to_micro,
+)
 from metertwin.schema import SchemaError, TableReader, deep_merge, parse_toml
 
 T = TypeVar("T")
@@ -39,6 +49,7 @@ DEFAULT_MODEL = "pmm1220"  # the default meter of `make run`: a prepayment house
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _OBIS = re.compile(r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$")
 _HHMM = re.compile(r"^(\d{2}):(\d{2})$")
+_HOLIDAY = re.compile(r"^(\d{4}-)?(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
 _MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})$")
 _SPECIAL_DATE = re.compile(r"^(\*|\d{4})-(\*|\d{2})-(\d{2})$")
 
@@ -228,6 +239,9 @@ class _ModelReader:
         dlms, security = self._dlms(root.table("dlms", None))
         demand = self._demand(root.table("demand", None))
         billing = self._billing(root.table("billing", None))
+        wallet, token_entry = self._prepayment(
+            root.table("prepayment", None), root.has("prepayment"), capacity.rates
+        )
         profiles = tuple(self._profile(p, ratings, capacity) for p in root.tables("profiles", []))
         if len({p.name for p in profiles}) != len(profiles):
             raise root.error("profiles", "two profiles share a logical name")
@@ -249,6 +263,8 @@ class _ModelReader:
             demand=demand,
             billing=billing,
             profiles=profiles,
+            wallet=wallet,
+            token_entry=token_entry,
         )
         return DeviceModel(spec, world, self.source, text, seed, manufacturer, dlms)
 
@@ -308,6 +324,95 @@ class _ModelReader:
             raise t.error("day", f'expected a day 1-28 or "month_end", got {raw_day!r}')
         t.finish()
         return BillingConfig(day, hour)
+
+    def _prepayment(
+        self, t: TableReader, present: bool, rates: int
+    ) -> tuple[WalletConfig | None, TokenEntryConfig]:
+        """Issue 4 item 4 (seeds 000, 002 5.4, 003 "Prepayment", "Tariff expense"): the wallet
+        and the keypad; amounts are in the wallet's unit (currency, or kWh)."""
+        entry = TokenEntryConfig(
+            tid_store=t.int("tid_store", 50, low=50, high=10_000),
+            lockout_failures=t.int("keypad_lockout_failures", 5, low=1, high=100),
+            lockout_s=t.int("keypad_lockout_seconds", 60, low=1, high=86_400),
+        )
+        if not present:
+            t.finish()
+            return None, entry
+        mode = t.str("mode", "prepaid", choices=("prepaid", "postpaid"))
+        unit = CreditUnit(t.str("unit", "currency", choices=("currency", "energy")))
+        amount = {"low": 0.0, "high": 999_999.0}
+        prices = t.list("prices", [])
+        if unit is CreditUnit.CURRENCY and not 1 <= len(prices) <= rates:
+            raise t.error("prices", f"expected 1-{rates} prices per kWh (rate 1, 2, ...)")
+        price_micro = [0]
+        for i, price in enumerate(prices):
+            if (
+                isinstance(price, bool)
+                or not isinstance(price, int | float)
+                or not (0 <= price <= 1000)
+            ):
+                raise t.error(f"prices[{i}]", f"expected a price 0-1000 per kWh, got {price!r}")
+            price_micro.append(to_micro(price))
+        steps = []
+        for i, step in enumerate(t.list("steps", [])):
+            if not (
+                isinstance(step, list)
+                and len(step) == 2
+                and all(isinstance(x, int | float) and not isinstance(x, bool) for x in step)
+                and 0 <= step[0] <= 1_000_000
+                and 0 <= step[1] <= 1000
+            ):
+                raise t.error(
+                    f"steps[{i}]", f"expected [monthly kWh from, surcharge per kWh], got {step!r}"
+                )
+            steps.append((round(step[0] * MICRO_J_PER_KWH), to_micro(step[1])))
+        if [s for s, _ in steps] != sorted({s for s, _ in steps}):
+            raise t.error("steps", "expected ascending monthly kWh thresholds")
+        thresholds = [to_micro(x) for x in t.float_list("low_credit_thresholds", [], high=999_999)]
+        if len(thresholds) > 3 or thresholds != sorted(thresholds, reverse=True):
+            raise t.error("low_credit_thresholds", "expected up to 3 levels, highest first")
+        fixed = [to_micro(x) for x in t.float_list("fixed_charges_per_month", [], high=999_999)]
+        if len(fixed) > 3:
+            raise t.error("fixed_charges_per_month", "expected up to 3 fixed charges")
+        standing = to_micro(t.float("standing_charge_per_day", 0.0, **amount))
+        vat = round(t.float("vat_percent", 0.0, low=0.0, high=100.0) * 10_000)
+        if unit is CreditUnit.ENERGY and (steps or fixed or standing or vat):
+            raise t.error("unit", "steps, charges and VAT need a currency wallet")
+        friendly_table = t.table("friendly", None)
+        hours = []
+        for i, window in enumerate(friendly_table.str_list("hours", [])):
+            start, sep, end = window.partition("-")
+            where = f"friendly.hours[{i}]"
+            if not sep:
+                raise t.error(where, f'expected "HH:MM-HH:MM", got {window!r}')
+            a, b = (_minutes(t, where, x.strip()) for x in (start, end))
+            hours.append((time(a // 60, a % 60), time(b // 60, b % 60)))
+        weekdays = friendly_table.int_list("weekdays", [], low=1, high=7)
+        holidays = friendly_table.str_list("holidays", [])
+        for i, day in enumerate(holidays):
+            if not _HOLIDAY.match(day):
+                raise friendly_table.error(
+                    f"holidays[{i}]", f'expected "MM-DD" or "YYYY-MM-DD", got {day!r}'
+                )
+        friendly_table.finish()
+        config = WalletConfig(
+            mode=PaymentMode.PREPAID if mode == "prepaid" else PaymentMode.POSTPAID,
+            unit=unit,
+            currency=t.str("currency", "EUR"),
+            prices=tuple(price_micro),
+            steps=tuple(steps),
+            standing_charge_per_day=standing,
+            fixed_charges_per_month=tuple(fixed),
+            vat_ppm=vat,
+            low_credit_thresholds=tuple(thresholds),
+            emergency_credit=to_micro(t.float("emergency_credit", 0.0, **amount)),
+            emergency_auto=t.bool("emergency_auto", False),
+            max_credit=to_micro(t.float("max_credit", 999_999.0, low=1.0, high=999_999.0)),
+            initial_credit=to_micro(t.float("initial_credit", 0.0, **amount)),
+            friendly=FriendlyPeriods(tuple(hours), frozenset(weekdays), frozenset(holidays)),
+        )
+        t.finish()
+        return config, entry
 
     def _demand(self, t: TableReader) -> DemandConfig:
         """Seed 002, 5.2: block (one sub-period) or sliding demand."""

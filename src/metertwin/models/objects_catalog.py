@@ -22,6 +22,7 @@ from metertwin.meter.registers import Energy
 from metertwin.meter.spec import DeviceSpec
 from metertwin.models.energy import energy_register_catalogue
 from metertwin.models.loader import DeviceModel
+from metertwin.models.prepayment_objects import PREPAYMENT_OBJECTS
 from metertwin.models.values import Unit, date_time_data, energy_unit, scaler_unit
 
 VERSION_TEXT = b"metertwin 0.1.0"
@@ -72,6 +73,8 @@ def standard_objects(spec: DeviceSpec) -> list[tuple[Obis, int, str]]:
         (Obis(0, 0, 96, 9, 0), 3, "Internal temperature"),
     ]
     rows += [(Obis.parse(p.name), 7, f"Profile every {p.period_s} s") for p in spec.profiles]
+    if spec.wallet is not None:
+        rows += PREPAYMENT_OBJECTS
     demand_codes = (1, 2, 3, 4, 9)
     rows += [(Obis(1, 0, c, 4, 0), 5, f"Demand register C={c}") for c in demand_codes]
     rows += [

@@ -26,6 +26,8 @@ from metertwin.sim import (
     load_scenario,
 )
 from metertwin.storage import MeterStore, StorageError
+from metertwin.sts import StsDecoder
+from metertwin.sts_identity import meter_key_from_config
 
 FIRST_YEAR, LAST_YEAR = 1971, 2199
 """Meter clocks, DLMS date-times and STS base dates all live well inside these years."""
@@ -125,6 +127,22 @@ class Session:
         self.store.commit(meter.to_state(), registers, meta, records, depths)
 
 
+def install_sts(meter: Meter, config: UserConfig) -> None:
+    """Give ``meter`` its STS decoder: the one it saved (key changes and remembered TIDs
+    survive restarts), or a new one from the config's `[sts]` identity (issue 4 item 3)."""
+    base = Path(config.source).parent if config.source != UserConfig().source else None
+    key = meter_key_from_config(config.sts, config.source, meter.serial_number, base=base)
+    saved = meter.saved_sts_state
+    if saved is None:
+        decoder = StsDecoder(key, tid_capacity=meter.spec.token_entry.tid_store)
+    else:
+        try:
+            decoder = StsDecoder.from_state(saved, ea07_tables=key.ea07_tables)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StorageError(f"the meter's saved STS state is unusable ({exc})") from None
+    meter.install_sts(decoder)
+
+
 def open_session(
     data_dir: Path,
     model_arg: str | None,
@@ -198,6 +216,7 @@ def open_session(
             {**_world_defaults(scenario_arg or DEFAULT_SCENARIO, world), **config.scenario},
             overrides_source=f"{config.source} [scenario]",
         )
+        install_sts(meter, config)
         session = Session(model, meter, store, scenario, timeline, created)
         if outage_until is not None and outage_until > meter.now_ms:
             session.pass_outage(outage_until)

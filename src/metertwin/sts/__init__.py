@@ -29,6 +29,13 @@ from metertwin.sts.codec import (
     key_change_tokens,
     missing_key_change_sections,
 )
+from metertwin.sts.decoder import (
+    KEY_CHANGES,
+    MIN_TID_CAPACITY,
+    KeyChangeResult,
+    StsDecoder,
+    TidStore,
+)
 from metertwin.sts.ea07 import (
     Ea07,
     Ea07Tables,
@@ -76,7 +83,9 @@ from metertwin.sts.tokens import (
 )
 
 __all__ = [
+    "KEY_CHANGES",
     "MAX_AMOUNT_TENTHS",
+    "MIN_TID_CAPACITY",
     "BaseDate",
     "ClearCredit",
     "ClearTamperCondition",
@@ -88,6 +97,7 @@ __all__ = [
     "Ea07Tables",
     "Ea07TablesError",
     "EncryptionAlgorithm",
+    "KeyChangeResult",
     "KeyChangeSection1",
     "KeyChangeSection2",
     "KeyChangeSection3",
@@ -103,6 +113,8 @@ __all__ = [
     "SetMaximumPowerLimit",
     "SetTariffRate",
     "SetWaterMeterFactor",
+    "StsDecoder",
+    "TidStore",
     "Token",
     "TokenClass",
     "TokenCrcError",
