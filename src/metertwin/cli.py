@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from metertwin import __version__
 from metertwin.cli_dlms import add_dlms_commands, run_dlms_command
+from metertwin.cli_token import add_token_command, run_token_command
 from metertwin.config import check_serial, load_config
 from metertwin.errors import UserError
 from metertwin.meter.clock import Clock
@@ -128,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     add_dlms_commands(commands)
+    add_token_command(commands)
 
     models = commands.add_parser("models", help="list the built-in device models, or print one")
     models.add_argument("action", nargs="?", choices=("list", "show"), default="list")
@@ -144,6 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _simulate(args)
         if args.command in ("read", "profile"):
             return run_dlms_command(args)
+        if args.command == "token":
+            return run_token_command(args)
         return _run(args)
     except (SchemaError, StorageError, UserError) as exc:
         print(f"metertwin: error: {exc}", file=sys.stderr)

@@ -48,6 +48,8 @@ from metertwin.errors import UserError
 __all__ = [
     "DLMS_COMMANDS",
     "add_dlms_commands",
+    "complain",
+    "connect_from_args",
     "parse_attribute_ref",
     "parse_endpoint",
     "parse_instant",
@@ -137,14 +139,14 @@ def run_dlms_command(args: argparse.Namespace) -> int:
             return _profile(args)
         return _read(args)
     except (UserError, DlmsConnectionError, AssociationRejectedError) as problem:
-        _complain(str(problem))
+        complain(str(problem))
         return EXIT_USAGE
     except DlmsClientError as problem:
-        _complain(str(problem))
+        complain(str(problem))
         return EXIT_REFUSED
 
 
-def _complain(message: str) -> None:
+def complain(message: str) -> None:
     print(f"metertwin: error: {message}", file=sys.stderr)
 
 
@@ -220,7 +222,7 @@ def _parse_timeout(text: str) -> float:
     return value
 
 
-def _connect(args: argparse.Namespace) -> DlmsClient:
+def connect_from_args(args: argparse.Namespace) -> DlmsClient:
     host, port = parse_endpoint(args.target)
     client_sap = parse_sap(args.client, "--client")
     server_sap = parse_sap(args.server, "--server")
@@ -241,7 +243,7 @@ def _read(args: argparse.Namespace) -> int:
     if not args.item:
         raise UserError("read: name an attribute (OBIS[:ATTR]) or use --all")
     obis, attribute = parse_attribute_ref(args.item)
-    with _connect(args) as meter:
+    with connect_from_args(args) as meter:
         entry = _find(meter.object_list(), obis)
         if entry is None:
             raise UserError(f"{obis} is not in the object list of this association")
@@ -308,7 +310,7 @@ _Outcome = Data | DataAccessResult | str
 
 
 def _read_all(args: argparse.Namespace) -> int:
-    with _connect(args) as meter:
+    with connect_from_args(args) as meter:
         entries = meter.object_list()
         targets = [
             (entry.logical_name, entry.class_id, attribute)
@@ -480,7 +482,7 @@ def _profile(args: argparse.Namespace) -> int:
         raise UserError("--from and --to: give both with a UTC offset or both without")
     if end < start:
         raise UserError("--to lies before --from")
-    with _connect(args) as meter:
+    with connect_from_args(args) as meter:
         columns = meter.capture_objects(obis)
         rows = meter.profile(obis, start, end)
         scalers = _column_scalers(meter, columns)

@@ -9,6 +9,7 @@ from rich.text import Text
 from metertwin.meter.core import Meter
 from metertwin.meter.disconnect import ControlState
 from metertwin.meter.registers import Energy
+from metertwin.meter.wallet import AccountStatus
 
 _RELAY = {
     ControlState.CONNECTED: ("connected", "green"),
@@ -89,7 +90,29 @@ def render(meter: Meter, status: str) -> RenderableType:
         )
     energy.add_row("S import", format_wh(meter.energy_mwh(Energy.IMPORT_APPARENT)))
     energy.add_row("S export", format_wh(meter.energy_mwh(Energy.EXPORT_APPARENT)))
-    return Group(header, phases, Text("  ".join(extras)), energy, Text(status, style="dim"))
+    parts: list[RenderableType] = [header, phases, Text("  ".join(extras)), energy]
+    if meter.wallet is not None:
+        parts.append(Text(credit_text(meter), style="bold"))
+    return Group(*parts, Text(status, style="dim"))
+
+
+def credit_text(meter: Meter) -> str:
+    """The wallet as a customer display shows it: mode, credit, warnings, last token."""
+    wallet = meter.wallet
+    if wallet is None:
+        return ""
+    mode = wallet.mode.name.lower()
+    if wallet.status is not AccountStatus.ACTIVE:
+        mode += f" ({wallet.status.name.lower().replace('_', ' ')})"
+    text = f"{mode}  credit {meter.format_credit(wallet.credit)}"
+    if wallet.emergency_in_use:
+        text += f"  emergency {meter.format_credit(wallet.emergency_remaining)}"
+    if wallet.alarm_level:
+        text += f"  LOW CREDIT {wallet.alarm_level}"
+    if meter.token_results:
+        last = meter.token_results[0]
+        text += f"  last token: {last.message}"
+    return text
 
 
 def _rates_in_use(meter: Meter) -> list[int]:
@@ -112,4 +135,5 @@ def summary_line(meter: Meter) -> str:
         f"+A={format_wh(meter.energy_mwh(Energy.IMPORT_ACTIVE))}kWh "
         f"-A={format_wh(meter.energy_mwh(Energy.EXPORT_ACTIVE))}kWh "
         f"relay={meter.disconnect.state.name.lower()}"
+        + (f" credit={meter.format_credit(meter.wallet.credit)}" if meter.wallet else "")
     )

@@ -238,7 +238,9 @@ class Meter:
                     self.recorder.flag(EntryStatus.POWER_DOWN)  # the supply was lost meanwhile
                 self.now_ms = stop
                 if wallet is not None and imported:
-                    self._on_wallet(wallet.consume(imported, self.rate))
+                    events = wallet.consume(imported, self.rate)
+                    if events:
+                        self._on_wallet(events)
                 if stop == boundary:
                     self._at_boundary()
         finally:
@@ -491,7 +493,7 @@ class Meter:
         if self.wallet is not None:
             if self._crossing not in (None, _UNSET) and self.now_ms >= self._crossing:
                 self._crossing = _UNSET
-            if resync or (self._wallet_due is not None and meter_now >= self._wallet_due):
+            if resync or self._wallet_due is None or meter_now >= self._wallet_due:
                 self._wallet_time(self.wallet)
         self._boundary = None
 
@@ -503,12 +505,14 @@ class Meter:
         self._crossing = _UNSET
         today = self.local_time().date()
         events: list[WalletEvent] = []
-        if today > self._wallet_day:
+        while self._wallet_day < today:  # each day passed (a clock set forward skips some)
+            day = self._wallet_day + timedelta(days=1)
             events += wallet.new_day()
-            if (today.year, today.month) != (self._wallet_day.year, self._wallet_day.month):
+            if day.month != self._wallet_day.month:
                 events += wallet.new_month(self._wallet_day)
-        if today != self._wallet_day:
-            self._wallet_day = today  # a clock set back does not charge the day twice
+            self._wallet_day = day
+        if today < self._wallet_day:
+            self._wallet_day = today  # a clock set back does not charge the days twice
         self._on_wallet(events)
 
     def _on_wallet(self, events: list[WalletEvent]) -> None:

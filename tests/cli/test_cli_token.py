@@ -1,0 +1,222 @@
+"""`metertwin token generate` and `metertwin token enter` (issue 4 items 3, 5 and 6): vend a
+token as the user's [sts] identity says, enter it into a running meter over a real socket."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from tests.sts.sts_fixtures import TEST_TABLES, VENDING_KEY_DKGA02, VENDING_KEY_DKGA04
+
+from metertwin.cli import main
+from metertwin.sts import (
+    BaseDate,
+    CreditKind,
+    CreditToken,
+    Dkga,
+    EncryptionAlgorithm,
+    KeyType,
+    MeterKey,
+    MeterTestToken,
+    SetMaximumPowerLimit,
+    decode_token,
+    tid_from_datetime,
+)
+from metertwin.sts_identity import DEMO_VENDING_KEY, meter_key_from_config
+
+
+def metertwin(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _demo_key(serial: str = "00000001") -> MeterKey:
+    return MeterKey.from_vending_key(
+        DEMO_VENDING_KEY,
+        drn=serial.zfill(11),
+        key_type=KeyType.DUTK,
+        sgc=100001,
+        ti=1,
+        krn=1,
+        base_date=BaseDate.Y2014,
+        ea=EncryptionAlgorithm.EA11,
+        dkga=Dkga.DKGA04,
+    )
+
+
+def test_generate_a_currency_credit_token_for_the_demo_identity(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = metertwin(
+        capsys, "token", "generate", "--class", "0", "--amount", "25", "--time", "2026-11-21T10:00"
+    )
+    assert code == 0
+    token = decode_token(out.strip(), _demo_key())
+    when = datetime(2026, 11, 21, 10, tzinfo=UTC)
+    assert token == CreditToken(
+        kind=CreditKind.ELECTRICITY_CURRENCY,
+        tid=tid_from_datetime(when, BaseDate.Y2014),
+        amount_tenths=250,
+    )
+
+
+def test_generate_follows_the_model_wallet_and_management_classes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = metertwin(
+        capsys, "token", "generate", "--model", "az3p", "--class", "0", "--amount", "12.5"
+    )
+    token = decode_token(out.strip(), _demo_key())
+    assert isinstance(token, CreditToken) and token.kind is CreditKind.ELECTRICITY
+    assert token.amount_tenths == 125
+    code, out, _ = metertwin(
+        capsys, "token", "generate", "--class", "2", "--subclass", "0", "--value", "4000"
+    )
+    assert code == 0
+    limit = decode_token(out.strip(), _demo_key())
+    assert isinstance(limit, SetMaximumPowerLimit) and limit.maximum_power_w == 4000
+    _code, out, _ = metertwin(capsys, "token", "generate", "--class", "1")
+    assert isinstance(decode_token(out.strip(), _demo_key()), MeterTestToken)
+
+
+def test_generate_with_an_sts_section_ea11_and_ea07(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The [sts] keys of issue 4 item 3, with the public compliance-test vending keys."""
+    config = tmp_path / "meter.toml"
+    config.write_text(
+        "[sts]\n"
+        'dkga = "04"\nea = "11"\n'
+        f'vending_key = "{VENDING_KEY_DKGA04.hex()}"\n'
+        'iin = "600727"\ndrn = "00000000000"\nkey_type = 2\nsgc = 123457\nti = 1\nkrn = 1\n'
+        'ken = 255\nbase_date = "2014"\n'
+    )
+    code, out, _ = metertwin(
+        capsys, "token", "generate", "--config", str(config), "--class", "0", "--amount", "1"
+    )
+    key = meter_key_from_config(
+        {
+            "vending_key": VENDING_KEY_DKGA04.hex(),
+            "drn": "00000000000",
+            "sgc": 123457,
+            "base_date": "2014",
+        },
+        "test",
+        "x",
+    )
+    assert code == 0 and decode_token(out.strip(), key).token_class == 0
+    (tmp_path / "tables.txt").write_text(TEST_TABLES.to_text())
+    config.write_text(
+        '[sts]\ndkga = "02"\nea = "07"\n'
+        f'vending_key = "{VENDING_KEY_DKGA02.hex()}"\n'
+        'drn = "00000000000"\nsgc = 123456\nbase_date = "2014"\nea07_tables = "tables.txt"\n'
+    )
+    code, out, _ = metertwin(
+        capsys, "token", "generate", "--config", str(config), "--class", "0", "--amount", "3"
+    )
+    ea07 = MeterKey.from_vending_key(
+        VENDING_KEY_DKGA02,
+        drn="00000000000",
+        key_type=KeyType.DUTK,
+        sgc=123456,
+        ti=1,
+        krn=1,
+        base_date=BaseDate.Y2014,
+        ea=EncryptionAlgorithm.EA07,
+        dkga=Dkga.DKGA02,
+        ea07_tables=TEST_TABLES,
+    )
+    token = decode_token(out.strip(), ea07)
+    assert isinstance(token, CreditToken) and token.amount_tenths == 30
+
+
+@pytest.mark.parametrize(
+    ("argv", "config", "message"),
+    [
+        (["--class", "0"], None, "--amount is needed"),
+        (["--class", "0", "--amount", "0.05"], None, "in steps of 0.1"),
+        (["--class", "0", "--amount", "-3"], None, "--amount"),
+        (["--class", "0", "--amount", "1", "--time", "2010-01-01T00:00"], None, "TID range"),
+        (["--class", "2", "--subclass", "9"], None, "--subclass"),
+        (["--class", "0", "--amount", "1"], '[sts]\nvending_key = "abc"\n', "sts.vending_key"),
+        (["--class", "0", "--amount", "1"], '[sts]\ndkga = "05"\n', "sts.dkga"),
+        (["--class", "0", "--amount", "1"], '[sts]\ndrn = "12"\n', "sts.drn"),
+        (["--class", "0", "--amount", "1"], '[sts]\ncolour = "red"\n', "sts.colour"),
+        (
+            ["--class", "0", "--amount", "1"],
+            '[sts]\nea = "07"\ndkga = "02"\nvending_key = "abababababababab"\n',
+            "ea07_tables",
+        ),
+        (
+            ["--class", "0", "--amount", "1"],
+            '[sts]\nea07_tables = "missing.txt"\nvending_key = "ab"\n',
+            "sts.ea07_tables",
+        ),
+    ],
+)
+def test_bad_requests_get_one_line_and_exit_2(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    config: str | None,
+    message: str,
+) -> None:
+    extra = []
+    if config is not None:
+        path = tmp_path / "bad.toml"
+        path.write_text(config)
+        extra = ["--config", str(path)]
+    code, out, err = metertwin(capsys, "token", "generate", *extra, *argv)
+    assert code == 2 and out == ""
+    assert err.startswith("metertwin: error:") and message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.fixture(scope="module")
+def running_meter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """`metertwin run` of the default model, as a user starts it, on a free port."""
+    data = tmp_path_factory.mktemp("meter") / "pmm1220"
+    command = [
+        sys.executable, "-m", "metertwin", "run", "--data", str(data), "--port", "0",
+        "--start", "2026-11-21T10:00", "--no-panel",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None
+    first = process.stdout.readline().decode()
+    assert first.startswith("DLMS/COSEM on "), first
+    yield int(first.rsplit(":", 1)[1])
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=10)
+
+
+def test_enter_a_token_into_a_running_meter(
+    running_meter: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = f"127.0.0.1:{running_meter}"
+    code, token, _ = metertwin(
+        capsys, "token", "generate", "--class", "0", "--amount", "25", "--time", "2026-11-21T09:00"
+    )
+    spaced = " ".join(token.strip()[i : i + 4] for i in range(0, 20, 4))
+    code, out, _ = metertwin(capsys, "token", "enter", target, spaced)
+    assert code == 0
+    assert out.splitlines()[0] == "accepted: credit +25.00 SAR"
+    assert out.splitlines()[1].startswith("available credit: 2")
+    code, out, err = metertwin(capsys, "token", "enter", target, token.strip())
+    assert code == 1 and out.startswith("validation failure: Used")
+    assert err == "metertwin: the meter refused the token\n"
+    code, out, _err = metertwin(capsys, "token", "enter", target, "1234")
+    assert code == 1 and out.startswith("format failure: Format")
+    code, out, _err = metertwin(capsys, "read", target, "0.0.19.40.0.255:6", "--client", "1",
+                               "--password", "00000002")  # fmt: skip
+    assert code == 0 and out.strip().endswith("= {4, }")  # token_status: format failure
+
+
+def test_enter_into_no_meter_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _out, err = metertwin(capsys, "token", "enter", "127.0.0.1:1", "0" * 20)
+    assert code == 2 and err.startswith("metertwin: error:")

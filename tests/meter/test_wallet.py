@@ -1,0 +1,246 @@
+"""The wallet alone: prices, steps, VAT, charges, thresholds, emergency credit, overdraw and
+credit conservation (issue 4 item 4; seed 002 5.4, seed 003 "Prepayment", "Tariff expense")."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from metertwin.meter.wallet import (
+    MICRO,
+    MICRO_J_PER_KWH,
+    AccountStatus,
+    CreditUnit,
+    FriendlyPeriods,
+    PaymentMode,
+    Wallet,
+    WalletConfig,
+    WalletEvent,
+    WalletRefused,
+)
+
+KWH = MICRO_J_PER_KWH
+
+
+def _config(**changes: object) -> WalletConfig:
+    base: dict[str, object] = {
+        "prices": (0, 200_000, 300_000),  # 0.20 and 0.30 per kWh
+        "low_credit_thresholds": (10 * MICRO, 5 * MICRO, 2 * MICRO),
+    }
+    base.update(changes)
+    return WalletConfig(**base)  # type: ignore[arg-type]
+
+
+def _active(config: WalletConfig, credit: int) -> Wallet:
+    wallet = Wallet(config)
+    wallet.purchase(credit, 0)
+    return wallet
+
+
+def test_a_new_account_is_inactive_until_the_first_purchase() -> None:
+    """Class 111 account_status 1 (new, inactive): nothing is deducted, nothing cut."""
+    wallet = Wallet(_config())
+    assert wallet.status is AccountStatus.NEW_INACTIVE
+    assert wallet.consume(10 * KWH, 1) == []
+    assert wallet.credit == 0 and not wallet.exhausted()
+    assert wallet.month_cost == 2 * MICRO  # the cost is still recorded for the history
+    wallet.purchase(5 * MICRO, 1234)
+    assert wallet.status is AccountStatus.ACTIVE and wallet.activated_ms == 1234
+
+
+def test_cost_is_price_of_the_rate_plus_vat_exactly() -> None:
+    """1 kWh at 0.30 with 15 % VAT costs 0.345; 1 Wh at 0.20 costs 0.00023 (µ exact)."""
+    wallet = _active(_config(vat_ppm=150_000), 100 * MICRO)
+    wallet.consume(KWH, 2)
+    assert wallet.credit == 100 * MICRO - 345_000
+    wallet.consume(KWH // 1000, 1)
+    assert wallet.credit == 100 * MICRO - 345_000 - 230
+
+
+def test_fractions_of_a_micro_unit_are_carried_not_lost() -> None:
+    """1 mJ pieces cost 5.5e-11 units each: a million of them add up to what one piece of a
+    million mJ costs (the carry keeps the remainder)."""
+    one = _active(_config(), 10 * MICRO)
+    many = _active(_config(), 10 * MICRO)
+    one.consume(1_000_000 * 1000, 1)
+    for _ in range(1000):
+        many.consume(1000 * 1000, 1)
+    assert many.credit == one.credit
+    assert many.carry == one.carry
+
+
+def test_step_surcharge_applies_beyond_each_monthly_band_and_restarts_with_the_month() -> None:
+    """Steps [0, +0], [100 kWh, +0.10]: 150 kWh at 0.20 cost 100 x 0.20 + 50 x 0.30 = 35."""
+    config = _config(steps=((0, 0), (100 * KWH, 100_000)))
+    wallet = _active(config, 1000 * MICRO)
+    wallet.consume(150 * KWH, 1)
+    assert wallet.credit == 1000 * MICRO - 35 * MICRO
+    wallet.new_month(date(2026, 6, 30))
+    wallet.consume(10 * KWH, 1)
+    assert wallet.credit == 1000 * MICRO - 37 * MICRO  # back in the first band
+    assert wallet.cost_history == [("2026-06", 35 * MICRO)]
+
+
+def test_standing_and_fixed_charges_with_vat() -> None:
+    config = _config(
+        standing_charge_per_day=MICRO // 2, fixed_charges_per_month=(2 * MICRO,), vat_ppm=200_000
+    )
+    wallet = _active(config, 100 * MICRO)
+    wallet.new_day()
+    wallet.new_month(date(2026, 6, 30))
+    assert wallet.credit == 100 * MICRO - 600_000 - 2_400_000
+    assert wallet.charges_total == 3 * MICRO
+
+
+def test_thresholds_raise_each_warning_once_then_exhaustion() -> None:
+    wallet = _active(_config(), 12 * MICRO)  # 12 units: 60 kWh at 0.20
+    assert wallet.consume(10 * KWH, 1) == [WalletEvent.LOW_CREDIT_1]  # 10 left: at level 1
+    assert wallet.consume(20 * KWH, 1) == []  # 6 left
+    assert wallet.consume(5 * KWH, 1) == [WalletEvent.LOW_CREDIT_2]  # 5 left
+    assert wallet.alarm_level == 2
+    events = wallet.consume(30 * KWH, 1)  # 6 for 5 left: the wallet goes 1 into overdraw
+    assert events == [WalletEvent.LOW_CREDIT_3, WalletEvent.CREDIT_EXHAUSTED]
+    assert wallet.exhausted() and wallet.credit == -MICRO
+
+
+def test_energy_to_next_change_lands_exactly_on_the_next_level() -> None:
+    """The core stops where the wallet changes: consuming exactly the announced energy
+    reaches the level, one µJ less does not."""
+    wallet = _active(_config(vat_ppm=150_000), 11 * MICRO + 123)
+    energy = wallet.energy_to_next_change(2)
+    assert energy is not None
+    probe = Wallet.from_state(wallet.config, wallet.to_state())
+    assert probe.consume(energy - 1, 2) == []
+    assert wallet.consume(energy, 2) == [WalletEvent.LOW_CREDIT_1]
+    assert wallet.available() == 10 * MICRO
+
+
+def test_a_purchase_clears_overdraw_first_then_repays_emergency_credit() -> None:
+    """Seed 002 5.4 a: overdraw is deducted from the new purchase first."""
+    config = _config(emergency_credit=5 * MICRO, low_credit_thresholds=())
+    wallet = _active(config, MICRO)
+    wallet.consume(5 * KWH, 1)  # 1.00 used: credit 0
+    wallet.take_emergency_credit()
+    wallet.consume(10 * KWH, 1)  # 2.00 from emergency credit
+    assert (wallet.credit, wallet.emergency_remaining, wallet.emergency_owed) == (
+        0,
+        3 * MICRO,
+        2 * MICRO,
+    )
+    wallet.purchase(10 * MICRO, 1)
+    assert wallet.credit == 8 * MICRO and not wallet.emergency_in_use
+    assert wallet.emergency_owed == 0 and wallet.balance_check() == 0
+
+
+def test_debt_in_friendly_time_is_recovered_from_the_next_purchase() -> None:
+    wallet = _active(_config(low_credit_thresholds=()), MICRO)
+    wallet.consume(15 * KWH, 1)  # 3.00 for 1.00 of credit: 2.00 of overdraw
+    assert wallet.credit == -2 * MICRO and wallet.exhausted()
+    assert wallet.purchase(5 * MICRO, 2) == [WalletEvent.CREDIT_RESTORED]
+    assert wallet.credit == 3 * MICRO
+
+
+def test_automatic_emergency_credit_starts_when_credit_runs_out() -> None:
+    config = _config(emergency_credit=4 * MICRO, emergency_auto=True, low_credit_thresholds=())
+    wallet = _active(config, MICRO)
+    events = wallet.consume(5 * KWH, 1)
+    assert WalletEvent.EMERGENCY_CREDIT_INVOKED in events
+    assert not wallet.exhausted() and wallet.available() == 4 * MICRO
+
+
+def test_emergency_credit_is_refused_while_credit_is_high() -> None:
+    wallet = _active(_config(emergency_credit=5 * MICRO), 50 * MICRO)
+    with pytest.raises(WalletRefused):
+        wallet.take_emergency_credit()
+
+
+def test_postpaid_records_cost_but_deducts_nothing() -> None:
+    wallet = _active(_config(), 5 * MICRO)
+    wallet.set_mode(PaymentMode.POSTPAID)
+    wallet.consume(100 * KWH, 1)
+    assert wallet.credit == 5 * MICRO and wallet.month_cost == 20 * MICRO
+    assert not wallet.exhausted()
+    assert wallet.set_mode(PaymentMode.PREPAID) == [
+        WalletEvent.LOW_CREDIT_1,
+        WalletEvent.LOW_CREDIT_2,
+    ]
+
+
+def test_energy_wallet_counts_kwh_without_prices() -> None:
+    wallet = _active(WalletConfig(unit=CreditUnit.ENERGY), 25 * MICRO)
+    wallet.consume(KWH * 5 // 2, 3)
+    assert wallet.credit == 22_500_000
+
+
+def test_a_closed_account_takes_no_purchase() -> None:
+    wallet = _active(_config(), MICRO)
+    wallet.set_status(AccountStatus.CLOSED, 99)
+    with pytest.raises(WalletRefused):
+        wallet.purchase(MICRO, 100)
+
+
+def test_friendly_periods_windows_weekdays_and_holidays() -> None:
+    friendly = FriendlyPeriods(
+        hours=((time(18), time(6)),), weekdays=frozenset({6, 7}), holidays=frozenset({"12-25"})
+    )
+    assert friendly.is_friendly(datetime(2026, 6, 1, 19))  # Monday evening
+    assert not friendly.is_friendly(datetime(2026, 6, 1, 12))
+    assert friendly.is_friendly(datetime(2026, 6, 6, 12))  # Saturday
+    assert friendly.is_friendly(datetime(2026, 12, 25, 12))
+    assert friendly.next_change(datetime(2026, 6, 1, 12)) == datetime(2026, 6, 1, 18)
+    assert friendly.next_change(datetime(2026, 6, 1, 19)) == datetime(2026, 6, 2, 0)
+    assert friendly.next_change(datetime(2026, 6, 2, 1)) == datetime(2026, 6, 2, 6)
+
+
+_steps = st.lists(
+    st.tuples(
+        st.sampled_from(["consume", "purchase", "day", "month", "emergency", "clear", "mode"]),
+        st.integers(min_value=0, max_value=40 * KWH),
+        st.integers(min_value=1, max_value=2),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_steps, st.booleans())
+def test_credit_bought_equals_credit_used_plus_credit_left(
+    steps: list[tuple[str, int, int]], auto: bool
+) -> None:
+    """Invariant of issue 4: whatever happens, purchases = debited + cleared + (credit -
+    emergency owed), and the debited energy cost matches price x energy exactly."""
+    config = _config(
+        steps=((0, 0), (50 * KWH, 50_000)),
+        standing_charge_per_day=100_000,
+        fixed_charges_per_month=(MICRO,),
+        vat_ppm=150_000,
+        emergency_credit=3 * MICRO,
+        emergency_auto=auto,
+    )
+    wallet = _active(config, 10 * MICRO)
+    month = date(2026, 1, 31)
+    for action, value, rate in steps:
+        if action == "consume":
+            wallet.consume(value, rate)
+        elif action == "purchase":
+            wallet.purchase(value // KWH * MICRO + 1, 0)
+        elif action == "day":
+            wallet.new_day()
+        elif action == "month":
+            wallet.new_month(month)
+        elif action == "emergency" and wallet.emergency_offered():
+            wallet.take_emergency_credit()
+        elif action == "clear":
+            wallet.clear_credit()
+        elif action == "mode":
+            wallet.set_mode(PaymentMode(rate))
+        assert wallet.balance_check() == 0
+        assert wallet.emergency_remaining >= 0 and wallet.emergency_owed >= 0
+        assert wallet.alarm_level == sum(
+            1 for t in config.low_credit_thresholds if wallet.prepaid and wallet.available() <= t
+        )
+    restored = Wallet.from_state(config, wallet.to_state())
+    assert restored.to_state() == wallet.to_state()
