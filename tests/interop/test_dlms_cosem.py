@@ -479,3 +479,33 @@ def test_metertwin_run_serves_dlms_in_real_time(
     assert second_energy >= first_energy
     running.process.send_signal(signal.SIGINT)  # Ctrl-C
     assert running.process.wait(10) == 0
+
+
+# -- 6. prepayment: the token gateway and the account (issue 4 item 5) ---------------------------
+
+
+def test_a_token_entered_through_the_gateway_raises_the_account_credit(
+    serve: Callable[..., ServedMeter],
+) -> None:
+    """dlms-cosem invokes Token gateway `enter` (class 115, method 1) with the 20 digits as an
+    octet-string, then reads token_status and the Account's available credit (class 111)."""
+    from metertwin.sts import CreditKind, CreditToken, StsDecoder, encode_token
+    from metertwin.sts_identity import meter_key_from_config
+
+    served = serve("pmm1220")
+    key = meter_key_from_config({}, "(demo)", SERIAL)
+    served.call(lambda: served.meter.install_sts(StsDecoder(key)))
+    token = CreditToken(kind=CreditKind.ELECTRICITY_CURRENCY, tid=6_500_000, amount_tenths=125)
+    digits = encode_token(token, key).encode()
+    gateway, account = Obis(0, 0, 19, 40, 0), Obis(0, 0, 19, 0, 0)
+    with associated(served.port, UTILITY, b"00000002") as client:  # pmm1220's utility secret
+        for expected in (3, 6):  # accepted, then the same token: validation failure (Used)
+            client.action(
+                CosemMethod(CosemInterface.TOKEN_GATEWAY, gateway, 1),
+                dlms_data.OctetStringData(digits).to_bytes(),
+            )
+            # dlms-cosem cannot parse bit-strings: check the raw structure {enum, bit-string}
+            raw = client.get(CosemAttribute(CosemInterface.TOKEN_GATEWAY, gateway, 6))
+            assert bytes(raw) == bytes([0x02, 0x02, 0x16, expected, 0x04, 0x00])
+            assert get(client, CosemInterface.ACCOUNT, account, 5) == 12_500  # 12.5 at scale -3
+        assert get(client, CosemInterface.ACCOUNT, account, 2) == [2, 2]  # prepaid, active

@@ -123,3 +123,14 @@ def test_a_meter_without_a_wallet_lists_no_payment_objects() -> None:
     listed = build_logical_device(pmm, Meter(pmm.spec, utc_ms(2026, 6, 1)), lambda: None)
     assert listed.objects[Obis.parse(GATEWAY)].class_id == 115
     assert listed.objects[Obis.parse(ACCOUNT)].class_id == 111
+
+
+def test_a_power_limit_token_sets_the_limiter_threshold() -> None:
+    """Issue 4 item 4: management tokens act on the meter (power limit -> limiter)."""
+    from metertwin.sts import SetMaximumPowerLimit
+
+    meter, device, ctx = _setup()
+    limit = encode_token(SetMaximumPowerLimit(tid=6_900_010, maximum_power_w=3500), KEY)
+    _act(device, ctx, 115, GATEWAY, 1, Data.octet_string(limit.encode()))
+    assert meter.power_limit_w == 3500
+    assert _get(device, ctx, 71, "0.0.17.0.0.255", 4) == Data.double_long_unsigned(3500)

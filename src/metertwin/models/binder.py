@@ -48,6 +48,7 @@ _MECHANISMS = {"none": AuthenticationMechanism.LOWEST, "lls": AuthenticationMech
 DISCONNECT_SCRIPTS = Obis(0, 0, 10, 0, 106)
 DISCONNECT_CONTROL = Obis(0, 0, 96, 3, 10)
 BILLING_SCRIPTS = Obis(0, 0, 10, 0, 1)
+LIMITER = Obis(0, 0, 17, 0, 0)
 
 
 def build_logical_device(
@@ -276,6 +277,20 @@ class _Binder:
             interface_class(9), obis, {2: Binding(get=lambda _r: scripts)}, {1: execute}
         )
 
+    def _power_limit(self) -> Binding:
+        """The limiter's normal threshold (W) is the maximum power a token or the head-end
+        sets (`Meter.power_limit_w`; 0: no limit)."""
+        meter = self.meter
+
+        def get(_request: Request) -> Data:
+            return Data.double_long_unsigned(meter.power_limit_w or 0)
+
+        def put(_request: Request, value: Data) -> None:
+            watts = integer(value, DataType.DOUBLE_LONG_UNSIGNED)
+            meter.power_limit_w = watts or None
+
+        return Binding(get=get, set=put)
+
     def _parameters(self, obis: Obis, class_id: int, description: str) -> CosemObject:
         """An object whose attributes are settings kept in parameter memory."""
         interface = interface_class(class_id)
@@ -298,5 +313,7 @@ class _Binder:
 
             writable = catalog.writable_parameter(class_id, index, description)
             attributes[index] = Binding(get=get, set=put if writable else None)
+        if class_id == 71 and obis == LIMITER and self.meter.wallet is not None:
+            attributes[4] = self._power_limit()  # threshold_normal: the STS power limit token
         # No methods: none of them would do anything here, so none is advertised.
         return CosemObject(interface, obis, attributes)
