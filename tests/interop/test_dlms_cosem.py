@@ -27,7 +27,7 @@ from dlms_cosem.client import ActionError, DataResultError, DlmsClient
 from dlms_cosem.cosem import CosemAttribute, CosemMethod, Obis
 from dlms_cosem.cosem.attribute_with_selection import CosemAttributeWithSelection
 from dlms_cosem.cosem.capture_object import CaptureObject
-from dlms_cosem.cosem.selective_access import RangeDescriptor
+from dlms_cosem.cosem.selective_access import EntryDescriptor, RangeDescriptor
 from dlms_cosem.enumerations import (
     AcseServiceUserDiagnostics,
     AssociationResult,
@@ -284,6 +284,50 @@ def test_profile_read_by_range_is_well_formed(metercom: ServedMeter) -> None:
     assert len(rows) <= in_use <= entries_max
     for row in rows:
         assert len(row) == len(columns)
+
+
+class _EntryDescriptor(EntryDescriptor):  # type: ignore[misc]
+    """dlms-cosem 25.1 declares selector 2 but does not encode it (to_bytes raises); the Blue
+    Book entry_descriptor is structure {from_entry, to_entry: double-long-unsigned,
+    from_selected_value, to_selected_value: long-unsigned}, 1-based, 0 = the last."""
+
+    def to_bytes(self) -> bytes:
+        return (
+            bytes([self.ACCESS_DESCRIPTOR])
+            + b"\x02\x04"
+            + b"".join(
+                [
+                    dlms_data.DoubleLongUnsignedData(self.from_entry).to_bytes(),
+                    dlms_data.DoubleLongUnsignedData(self.to_entry).to_bytes(),
+                    dlms_data.UnsignedLongData(self.from_selected_value).to_bytes(),
+                    dlms_data.UnsignedLongData(self.to_selected_value).to_bytes(),
+                ]
+            )
+        )
+
+
+def test_profile_read_by_entry_selector_2(metercom: ServedMeter) -> None:
+    """Entries 2-3, columns 1-2 (clock and status) of profile 1 after an hour of 15-minute
+    captures: two rows of two values, the second 15 minutes after the first."""
+    meter = metercom.meter
+    metercom.call(lambda: meter.advance(START_MS + ONE_HOUR_MS, load(3, 400, 400, 400)))
+    with associated(metercom.port, READER, READER_SECRET) as client:
+        capture = get(client, CosemInterface.PROFILE_GENERIC, PROFILE_1, 3)
+        columns = [
+            CosemAttribute(CosemInterface(class_id), Obis.from_bytes(bytes(ln)), attribute)
+            for class_id, ln, attribute, _data_index in capture
+        ][:2]
+        raw = client.get(
+            CosemAttribute(CosemInterface.PROFILE_GENERIC, PROFILE_1, 2),
+            access_descriptor=_EntryDescriptor(
+                from_entry=2, to_entry=3, from_selected_value=1, to_selected_value=2
+            ),
+        )
+    rows = ProfileGenericBufferParser(columns, 15).parse_bytes(raw)
+    assert len(rows) == 2 and all(len(row) == 2 for row in rows)
+    first, second = (row[0] for row in rows)
+    assert isinstance(first, datetime) and isinstance(second, datetime)
+    assert second - first == timedelta(minutes=15)
 
 
 # -- 4. SET the clock, ACTION on the disconnect control -----------------------------------------
