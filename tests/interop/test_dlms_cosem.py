@@ -325,7 +325,7 @@ def test_profile_read_by_entry_selector_2(metercom: ServedMeter) -> None:
         )
     rows = ProfileGenericBufferParser(columns, 15).parse_bytes(raw)
     assert len(rows) == 2 and all(len(row) == 2 for row in rows)
-    first, second = (row[0] for row in rows)
+    first, second = (row[0].value for row in rows)  # ColumnValue(attribute, value)
     assert isinstance(first, datetime) and isinstance(second, datetime)
     assert second - first == timedelta(minutes=15)
 
