@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime, time
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.helpers import utc_ms
 from tests.sts.sts_fixtures import ea11_key
 
@@ -274,3 +276,27 @@ def test_energy_wallet_of_az3p(az3p: DeviceModel) -> None:
     meter.advance(meter.now_ms + 2 * HOUR, three_phase)
     assert meter.disconnect.changes[-1].at_true_ms == utc_ms(2026, 6, 1, 9)
     assert isinstance(config, WalletConfig)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=80) | st.from_regex(r"[0-9 ]{18,24}", fullmatch=True))
+def test_any_text_gets_a_refusal_never_a_crash(text: str) -> None:
+    """Fuzz: whatever comes from a keypad or a head-end, the meter answers and keeps its credit
+    unless the token is accepted."""
+    meter = _FUZZ_METER
+    before = meter.wallet.credit if meter.wallet is not None else 0
+    result = meter.enter_token(text)
+    assert isinstance(result.message, str) and len(result.digits) <= 64
+    if not result.accepted:
+        assert meter.wallet is not None and meter.wallet.credit == before
+
+
+def _fuzz_meter() -> Meter:
+    from metertwin.models import load_model
+
+    meter = _meter(load_model("pmm1220"), utc_ms(2026, 6, 1, 9), lockout_failures=100)
+    meter.keypad = type(meter.keypad)(TokenEntryConfig(lockout_failures=10**9))
+    return meter
+
+
+_FUZZ_METER = _fuzz_meter()

@@ -106,6 +106,7 @@ _CREDIT_KINDS = {
     CreditUnit.CURRENCY: (CreditKind.ELECTRICITY_CURRENCY),
 }
 TOKEN_HISTORY = 10
+MAX_TOKEN_TEXT = 64
 _UNSET = -1
 
 _STAMP, _ENERGY, _VOLTAGE, _CURRENT, _POWER, _FREQUENCY, _MAX_DEMAND, _MAX_DEMAND_TIME = range(8)
@@ -564,7 +565,7 @@ class Meter:
         """A token typed on the keypad or sent to the token gateway: applied fully or not at
         all, with its IEC 62055-41 result. The caller commits before showing the result."""
         meter_now = self.meter_time_ms()
-        text = digits.strip()
+        text = digits.strip()[:MAX_TOKEN_TEXT]  # what is kept of garbage in the results
         if self.keypad.locked(meter_now):
             until = self.clock.local(self.keypad.locked_until_ms or meter_now)
             return self._token_result(
