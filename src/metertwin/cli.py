@@ -7,7 +7,6 @@ one line naming the problem and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import csv
 import importlib.util
 import json
@@ -29,6 +28,7 @@ from metertwin.models import DEFAULT_MODEL, DeviceModel, builtin_model_names, lo
 from metertwin.models.energy import energy_register_values
 from metertwin.schema import SchemaError
 from metertwin.storage import StorageError
+from metertwin.transport import run as run_event_loop
 
 if TYPE_CHECKING:
     from metertwin.runtime.session import Session
@@ -214,7 +214,7 @@ def _run(args: argparse.Namespace) -> int:
                 session.timeline = SIMULATED
             elif not session.created and session.meter.now_ms < now_ms:
                 session.pass_outage(now_ms)
-        asyncio.run(_serve(session, args))
+        run_event_loop(_serve(session, args))
         session.commit()
     finally:
         session.close()

@@ -12,6 +12,9 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tests.dlms.strategies import data_trees
 from tests.dlms.test_client_fakes import accepted_aare
 
 from metertwin.cosem.obis import Obis
@@ -24,6 +27,7 @@ from metertwin.dlms.apdu import (
     ActionResponseWithPblock,
     DataBlock,
     DataNotification,
+    GetResponseNormal,
     GetResponseWithDatablock,
     InvokeIdAndPriority,
     SetRequestWithDatablock,
@@ -386,11 +390,34 @@ def test_confirmed_service_error_is_a_typed_error() -> None:
         ("C401C1", "malformed"),
         ("C501C100", "expected get-response-normal or get-response-with-datablock"),
         ("FF", "malformed"),
+        ("C401C1000600003039FF", "malformed"),  # an octet after the value
+        ("C401C10006000030", "malformed"),  # the value cut short
+        ("C401C10007", "malformed"),  # no such data type
     ],
 )
 def test_answers_that_do_not_fit_are_protocol_errors(answer: str, complaint: str) -> None:
     with pytest.raises(DlmsProtocolError, match=complaint):
         answer_only(associated().get("1.0.1.8.0.255", 3), answer)
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=data_trees, invoke_octet=st.integers(0, 255))
+def test_get_values_read_without_the_apdu_decoder_are_the_decoders_values(
+    value: Data, invoke_octet: int
+) -> None:
+    """The client reads ``C4 01 <invoke> 00 <Data>`` straight from the octets (the answer to
+    nearly every GET); what it returns must be what the APDU decoder reads, and an answer to
+    another invoke id is still refused. The priority bits do not matter, as before."""
+    answer = bytes((0xC4, 0x01, invoke_octet, 0x00)) + encode(value)
+    if invoke_octet & 0x0F != 1:
+        with pytest.raises(DlmsProtocolError, match="invoke id"):
+            answer_only(associated().get("1.0.1.8.0.255", 3), answer.hex())
+        return
+    got = answer_only(associated().get("1.0.1.8.0.255", 3), answer.hex())
+    decoded = decode_apdu(answer)
+    assert isinstance(decoded, GetResponseNormal)
+    assert isinstance(decoded.result, Data)
+    assert encode(got) == encode(decoded.result) == encode(value)  # NaN-proof equality
 
 
 # --- SET ----------------------------------------------------------------------------------

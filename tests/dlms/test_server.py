@@ -625,6 +625,48 @@ def test_get_with_selective_access_reaches_the_backend() -> None:
     assert answer == H("C401C100" + "0105" + "06000000010600000002060000000306000000040600000005")
 
 
+def test_a_repeated_get_reads_the_value_afresh() -> None:
+    """A poll repeats the same GET octet for octet; the server remembers the decoded request,
+    never the answer."""
+    connection, backend = connect()
+    request = H("C001C100030100010800FF0200")
+    assert connection.receive(READER_SAP, request) == H("C401C1000600003039")
+    backend.values[3, ENERGY, 2] = Data.double_long_unsigned(12346)
+    assert connection.receive(READER_SAP, bytes(request)) == H("C401C100060000303A")
+    assert backend.reads == 2
+
+
+def test_a_remembered_get_is_judged_for_the_association_that_sends_it() -> None:
+    backend = FakeBackend(public_conformance=Conformance.SET)  # the public client may not GET
+    connection, _ = connect(backend)
+    answer = connection.receive(PUBLIC_SAP, aarq(user_information=initiate()))
+    assert rejection(answer)[0] == AssociationResult.ACCEPTED
+    request = H("C001C100030100010800FF0200")
+    assert connection.receive(READER_SAP, request) == H("C401C1000600003039")
+    assert connection.receive(PUBLIC_SAP, request) == H("D80102")  # GET not negotiated
+    assert connection.receive(READER_SAP, H("6203800100")) == H("6303800100")
+    assert connection.receive(READER_SAP, request) == H("D80101")  # no association any more
+    assert backend.reads == 1
+
+
+def test_remembered_gets_are_few_and_without_selective_access() -> None:
+    connection, _ = connect()
+    for attribute in range(1, 128):
+        request = GetRequestNormal(
+            invoke=InvokeIdAndPriority(1), attribute=AttributeDescriptor(3, ENERGY, attribute)
+        ).encode()
+        expected = H("C401C1000600003039") if attribute == 2 else H("C401C10104")
+        assert connection.receive(READER_SAP, request) == expected
+    assert 0 < len(connection._decoded_gets) <= 64
+    ranged = GetRequestNormal(
+        invoke=InvokeIdAndPriority(1),
+        attribute=AttributeDescriptor(7, PROFILE, 2),
+        access=SelectiveAccess(2, Data.structure([Data.double_long_unsigned(1)] * 4)),
+    ).encode()
+    connection.receive(READER_SAP, ranged)
+    assert ranged not in connection._decoded_gets
+
+
 # --- SET -----------------------------------------------------------------------------------------
 
 

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from metertwin.protocols import FramingError
-from metertwin.protocols.wrapper import WrapperDecoder, WrapperError, WrapperFrame
+from metertwin.protocols.wrapper import WrapperDecoder, WrapperError, WrapperFrame, encode_frame
 
 # dlms.md 5, DC test_get.py: a GET of Data 0.0.43.1.0.255 and its answer.
 GET_REQUEST = bytes.fromhex("C001C1000100002B0100FF0200")
@@ -107,6 +107,35 @@ def test_any_split_of_a_stream_yields_the_same_frames(
         received += decoder.feed(stream[start:end])
     assert received == sent
     assert decoder.pending == 0
+
+
+@given(st.lists(frames, max_size=6), st.sampled_from([bytes, bytearray, memoryview]))
+def test_whole_frames_read_one_at_a_time(sent: list[WrapperFrame], kind: type) -> None:
+    """The usual read on a request/answer link holds exactly one frame (taken without going
+    through the decoder's buffer), from a socket read or from a receive buffer."""
+    decoder = WrapperDecoder()
+    for frame in sent:
+        (received,) = decoder.feed(kind(frame.encode()))
+        assert received == frame
+        assert type(received.payload) is bytes
+    assert decoder.pending == 0
+
+
+def test_a_whole_frame_over_the_maximum_is_refused() -> None:
+    decoder = WrapperDecoder(max_length=4)
+    with pytest.raises(WrapperError, match="5 octets exceeds the maximum 4"):
+        decoder.feed(WrapperFrame(16, 1, bytes(5)).encode())
+    with pytest.raises(WrapperError, match="already failed"):
+        decoder.feed(WrapperFrame(16, 1, bytes(4)).encode())
+
+
+def test_encode_frame_is_the_frames_encoding() -> None:
+    assert encode_frame(16, 1, GET_REQUEST) == WrapperFrame(16, 1, GET_REQUEST).encode()
+    assert encode_frame(1, 16, b"") == bytes.fromhex("0001000100100000")
+    with pytest.raises(ValueError, match="destination wPort -1"):
+        encode_frame(1, -1, b"")
+    with pytest.raises(ValueError, match="65535"):
+        encode_frame(1, 1, bytes(0x10000))
 
 
 @settings(max_examples=300)

@@ -1,9 +1,12 @@
 """The DLMS/COSEM TCP server over real sockets on 127.0.0.1 (IEC 62056-47 wrapper; protocols.md
-"DLMS over TCP"; seed 004, 3.1 and 4.1 for one connection at a time and the idle timeout)."""
+"DLMS over TCP"; seed 004, 3.1 and 4.1 for one connection at a time and the idle timeout).
+
+Every scenario runs on asyncio's event loop and on uvloop's (``conftest.py``)."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import struct
 from collections.abc import Awaitable, Callable
 
@@ -11,8 +14,8 @@ import pytest
 from tests.dlms.test_server import PUBLIC_SAP, READER_SAP, FakeBackend
 
 from metertwin.dlms.server import ServerConnection, ServerSettings
-from metertwin.transport import tcp
-from metertwin.transport.tcp import DlmsTcpServer, TcpServerSettings
+from metertwin.transport import eventloop, tcp
+from metertwin.transport.tcp import READ_BUFFER_SIZE, DlmsTcpServer, TcpServerSettings
 
 H = bytes.fromhex
 TIMEOUT = 5.0
@@ -23,6 +26,8 @@ GET_TIME_ZONE = H("C001C100080000010000FF0300")  # gosem get_test: -> C401C10010
 TIME_ZONE = H("C401C10010003C")
 
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+pytestmark = pytest.mark.usefixtures("event_loop_kind")
 
 
 def wrap(apdu: bytes, source: int = PUBLIC_SAP, destination: int = 1, version: int = 1) -> bytes:
@@ -67,7 +72,7 @@ def run_with_server(
         finally:
             await server.stop()
 
-    asyncio.run(main())
+    eventloop.run(main())
     return backend
 
 
@@ -119,6 +124,36 @@ def test_two_frames_in_one_read() -> None:
         assert (await read_frame(reader))[2] == TIME_ZONE
         assert (await read_frame(reader))[2] == H("C401C2000600001391")
         writer.close()
+
+    run_with_server(scenario)
+
+
+def test_answers_are_not_delayed_by_nagle() -> None:
+    """A head-end waits for each answer: the server's sockets send at once (TCP_NODELAY)."""
+
+    async def scenario(server: DlmsTcpServer, backend: FakeBackend) -> None:
+        streams = await connect(server)
+        assert await exchange(streams, AARQ) == AARE
+        (connection,) = server._sessions
+        assert connection.transport is not None
+        sock = connection.transport.get_extra_info("socket")
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        streams[1].close()
+
+    run_with_server(scenario)
+
+
+def test_a_frame_longer_than_one_read_is_reassembled() -> None:
+    """A frame of more octets than the connection reads at once arrives in several reads; the
+    stream stays in step and the next frames are answered."""
+    long_apdu = H("C001C1") + bytes(2 * READ_BUFFER_SIZE)  # a GET with trailing octets
+
+    async def scenario(server: DlmsTcpServer, backend: FakeBackend) -> None:
+        streams = await connect(server)
+        assert await exchange(streams, long_apdu) == H("D80203")
+        assert await exchange(streams, AARQ) == AARE
+        assert await exchange(streams, GET_TIME_ZONE) == TIME_ZONE
+        streams[1].close()
 
     run_with_server(scenario)
 
@@ -279,7 +314,7 @@ def test_stop_ends_live_connections_and_releases_associations() -> None:
         writer.close()
         await server.stop()  # stopping twice is harmless
 
-    asyncio.run(main())
+    eventloop.run(main())
     assert len(backend.released_calls) == 1
 
 

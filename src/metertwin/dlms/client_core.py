@@ -28,7 +28,7 @@ from metertwin.dlms.acse import (
     Rlrq,
 )
 from metertwin.dlms.apdu import Apdu, decode_apdu
-from metertwin.dlms.axdr import Data, decode, encode
+from metertwin.dlms.axdr import Data, decode, decode_prefix, encode
 from metertwin.dlms.client_errors import (
     ActionFailedError,
     AssociationRejectedError,
@@ -96,7 +96,7 @@ from metertwin.dlms.xdlms_types import (
     SelectiveAccess,
     read_get_data_result,
 )
-from metertwin.protocols.wrapper import WrapperDecoder, WrapperError, WrapperFrame
+from metertwin.protocols.wrapper import WrapperDecoder, WrapperError, encode_frame
 
 __all__ = [
     "DEFAULT_CONFORMANCE",
@@ -142,6 +142,7 @@ MAX_LONG_TRANSFER = 64 * 1024 * 1024
 not exhaust the client's memory."""
 
 _UNSOLICITED_TAGS = frozenset({DataNotification.TAG, EventNotificationRequest.TAG})
+_GET_RESPONSE_TAG = GetResponseNormal.TAG
 _BLOCK_OVERHEAD = 4  # the raw-data length may grow from 1 to 3 octets, plus one spare
 
 
@@ -168,7 +169,7 @@ class WrapperLink:
         self._decoder = WrapperDecoder()
 
     def wrap(self, apdu: bytes) -> bytes:
-        return WrapperFrame(self.client_sap, self.server_sap, apdu).encode()
+        return encode_frame(self.client_sap, self.server_sap, apdu)
 
     def feed(self, data: bytes) -> list[bytes]:
         """The APDUs completed by ``data``; a broken stream or an answer between other wPorts
@@ -335,11 +336,13 @@ class ClientAssociation:
         return (yield from self._get_one(AttributeWithSelection(descriptor, access)))
 
     def _get_one(self, item: AttributeWithSelection) -> Exchange[Data]:
-        what = _describe_get(item.attribute)
         request = GetRequestNormal(invoke=self.invoke, attribute=item.attribute, access=item.access)
-        response = self._answer(
-            (yield request.encode()), (GetResponseNormal, GetResponseWithDatablock), what
-        )
+        answer = yield request.encode()
+        value = self._plain_value(answer)
+        if value is not None:
+            return value
+        what = _describe_get(item.attribute)
+        response = self._answer(answer, (GetResponseNormal, GetResponseWithDatablock), what)
         if isinstance(response, GetResponseNormal):
             return _data_or_raise(response.result, what)
         assert isinstance(response, GetResponseWithDatablock)
@@ -583,6 +586,26 @@ class ClientAssociation:
     def _require_association(self) -> None:
         if self.negotiated is None:
             raise NotAssociatedError("not associated: open the association first")
+
+    def _plain_value(self, answer: bytes) -> Data | None:
+        """The value in ``C4 01 <our invoke id> 00 <Data>``, the get-response-normal that
+        answers nearly every GET, read without building the response; None for any other
+        answer (a refusal, blocks, another invoke id, malformed octets), which :meth:`_answer`
+        then reads and names. Both readings of a well-formed value give the same Data."""
+        if (
+            len(answer) > 4
+            and answer[0] == _GET_RESPONSE_TAG
+            and answer[1] == GetResponseNormal.CHOICE
+            and answer[3] == 0  # Get-Data-Result CHOICE: data
+            and answer[2] & 0x0F == self.invoke.invoke_id
+        ):
+            try:
+                value, end = decode_prefix(answer, 4)
+            except (DlmsDecodeError, ValueError, TypeError):
+                return None
+            if end == len(answer):
+                return value
+        return None
 
     def _decode(self, answer: bytes, what: str) -> Apdu:
         try:

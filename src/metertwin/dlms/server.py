@@ -74,6 +74,7 @@ from metertwin.dlms.apdu import (
     Aare,
     Aarq,
     ConfirmedServiceError,
+    GetRequestNormal,
     InitiateRequest,
     InitiateResponse,
     Rlre,
@@ -98,6 +99,7 @@ from metertwin.dlms.server_session import (
     PDU_TOO_LONG,
     UNKNOWN_SERVICE,
     AssociationSession,
+    Request,
     is_request,
     is_unconfirmed,
 )
@@ -130,6 +132,8 @@ IMPLEMENTED_CONFORMANCE = (
 """What this server can do (``0x001E1D``); an association gets at most this."""
 
 _SERVICES = Conformance.GET | Conformance.SET | Conformance.ACTION
+_REMEMBERED_GETS = 64
+"""How many distinct get-request-normal APDUs a connection keeps decoded (see ``_receive``)."""
 _AARQ_TAG, _RLRQ_TAG = Aarq.TAG, Rlrq.TAG
 _HIGH_MECHANISMS = frozenset(AuthenticationMechanism) - {
     AuthenticationMechanism.LOWEST,
@@ -198,6 +202,7 @@ class ServerConnection:
         self.server_sap = server_sap
         self.settings = settings or ServerSettings()
         self._sessions: dict[int, AssociationSession] = {}
+        self._decoded_gets: dict[bytes, GetRequestNormal] = {}
 
     @property
     def associations(self) -> Mapping[int, AssociationContext]:
@@ -240,6 +245,28 @@ class ServerConnection:
         if session is not None and len(apdu) > self.settings.max_receive_pdu_size:
             session.abort_transfer()
             return PDU_TOO_LONG
+        remembered = self._decoded_gets.get(apdu)
+        request = remembered if remembered is not None else self._decode_request(client_sap, apdu)
+        if isinstance(request, bytes):
+            return request  # the exception-response refusing it
+        if session is None:
+            return None if is_unconfirmed(request) else NOT_ASSOCIATED
+        response = session.serve(request)
+        if response is not None and len(response) > session.limit:
+            _log.warning("an answer of %d octets does not fit; pdu-too-long", len(response))
+            session.abort_transfer()
+            return PDU_TOO_LONG
+        return response
+
+    def _decode_request(self, client_sap: int, apdu: bytes) -> Request | bytes:
+        """The decoded request, or the exception-response refusing the APDU.
+
+        A head-end polling a meter sends the same few GETs again and again, octet for octet,
+        so a get-request-normal without selective access is remembered by its octets and the
+        next identical APDU is not decoded again. Decoding is a pure function of the octets
+        and its result is immutable, so the remembered request is exactly the one a new
+        decoding would give; the rights and the value are looked up afresh every time.
+        """
         try:
             request = decode_apdu(apdu)
         except UnsupportedApduError:
@@ -249,14 +276,12 @@ class ServerConnection:
             return MALFORMED
         if not is_request(request):
             return UNKNOWN_SERVICE
-        if session is None:
-            return None if is_unconfirmed(request) else NOT_ASSOCIATED
-        response = session.serve(request)
-        if response is not None and len(response) > session.limit:
-            _log.warning("an answer of %d octets does not fit; pdu-too-long", len(response))
-            session.abort_transfer()
-            return PDU_TOO_LONG
-        return response
+        if isinstance(request, GetRequestNormal) and request.access is None:
+            remembered = self._decoded_gets
+            if len(remembered) >= _REMEMBERED_GETS:
+                remembered.clear()  # a new polling pattern: start again
+            remembered[apdu] = request
+        return request
 
     # --- ACSE --------------------------------------------------------------------------------
 

@@ -3,6 +3,11 @@
 Each APDU travels behind an 8-octet header of four big-endian u16: version (1), source wPort,
 destination wPort and the APDU length. A TCP read may hold part of a frame or several frames,
 so :class:`WrapperDecoder` buffers and returns every frame completed by each ``feed``.
+
+A head-end polling a meter sends one request and waits for its answer, so nearly every read
+holds exactly one whole frame: ``feed`` takes that frame straight from the read, without going
+through its buffer, and :func:`encode_frame` frames an answer without building a
+:class:`WrapperFrame` first.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ __all__ = [
     "WrapperDecoder",
     "WrapperError",
     "WrapperFrame",
+    "encode_frame",
 ]
 
 WRAPPER_VERSION = 0x0001
@@ -40,11 +46,7 @@ class WrapperFrame:
     payload: bytes
 
     def __post_init__(self) -> None:
-        for name, port in (("source", self.source), ("destination", self.destination)):
-            if not 0 <= port <= _MAX_U16:
-                raise ValueError(f"{name} wPort {port} is outside 0..65535")
-        if len(self.payload) > _MAX_U16:
-            raise ValueError(f"a wrapped APDU has at most 65535 octets, got {len(self.payload)}")
+        _check(self.source, self.destination, self.payload)
 
     def encode(self) -> bytes:
         header = _HEADER.pack(WRAPPER_VERSION, self.source, self.destination, len(self.payload))
@@ -53,6 +55,21 @@ class WrapperFrame:
     def reply(self, payload: bytes) -> WrapperFrame:
         """The frame answering this one: the wPorts swapped."""
         return WrapperFrame(self.destination, self.source, payload)
+
+
+def encode_frame(source: int, destination: int, payload: bytes) -> bytes:
+    """The octets of ``WrapperFrame(source, destination, payload)``, checked the same way."""
+    _check(source, destination, payload)
+    return _HEADER.pack(WRAPPER_VERSION, source, destination, len(payload)) + payload
+
+
+def _check(source: int, destination: int, payload: bytes) -> None:
+    if 0 <= source <= _MAX_U16 and 0 <= destination <= _MAX_U16 and len(payload) <= _MAX_U16:
+        return  # one comparison chain: this runs for every frame in and out
+    for name, port in (("source", source), ("destination", destination)):
+        if not 0 <= port <= _MAX_U16:
+            raise ValueError(f"{name} wPort {port} is outside 0..65535")
+    raise ValueError(f"a wrapped APDU has at most 65535 octets, got {len(payload)}")
 
 
 class WrapperDecoder:
@@ -75,32 +92,40 @@ class WrapperDecoder:
         """Octets received that do not yet make a whole frame."""
         return len(self._buffer)
 
-    def feed(self, data: bytes) -> list[WrapperFrame]:
+    def feed(self, data: bytes | bytearray | memoryview) -> list[WrapperFrame]:
         """Every frame completed by ``data``, in order (often none, sometimes several)."""
         if self._failed is not None:
             raise WrapperError(f"stream already failed: {self._failed}")
         buffer = self._buffer
+        if not buffer and len(data) >= HEADER_SIZE:
+            # Nothing pending and ``data`` is exactly one acceptable frame: its payload is the
+            # only copy made. Anything else (a refusal included) takes the general path.
+            version, source, destination, length = _HEADER.unpack_from(data)
+            if len(data) - HEADER_SIZE == length <= self.max_length and version == WRAPPER_VERSION:
+                return [WrapperFrame(source, destination, bytes(data[HEADER_SIZE:]))]
         buffer += data
         frames: list[WrapperFrame] = []
         start = 0
         available = len(buffer)
-        while available - start >= HEADER_SIZE:
-            version, source, destination, length = _HEADER.unpack_from(buffer, start)
-            if version != WRAPPER_VERSION:
-                self._failed = WrapperError(f"wrapper version 0x{version:04X} (expected 0x0001)")
-                raise self._failed
-            if length > self.max_length:
-                self._failed = WrapperError(
-                    f"wrapped APDU of {length} octets exceeds the maximum {self.max_length}"
-                )
-                raise self._failed
-            end = start + HEADER_SIZE + length
-            if end > available:
-                break
-            frames.append(
-                WrapperFrame(source, destination, bytes(buffer[start + HEADER_SIZE : end]))
-            )
-            start = end
+        with memoryview(buffer) as view:  # payloads copied once, out of the buffer
+            while available - start >= HEADER_SIZE:
+                version, source, destination, length = _HEADER.unpack_from(view, start)
+                if version != WRAPPER_VERSION:
+                    self._failed = WrapperError(
+                        f"wrapper version 0x{version:04X} (expected 0x0001)"
+                    )
+                    raise self._failed
+                if length > self.max_length:
+                    self._failed = WrapperError(
+                        f"wrapped APDU of {length} octets exceeds the maximum {self.max_length}"
+                    )
+                    raise self._failed
+                end = start + HEADER_SIZE + length
+                if end > available:
+                    break
+                payload = bytes(view[start + HEADER_SIZE : end])
+                frames.append(WrapperFrame(source, destination, payload))
+                start = end
         if start:
             del buffer[:start]
         return frames

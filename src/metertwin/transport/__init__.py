@@ -2,8 +2,10 @@
 move bytes between sockets and state machines and do nothing else.
 
 - ``tcp``: :class:`DlmsTcpServer`, DLMS/COSEM over TCP with the IEC 62056-47 wrapper.
+- ``eventloop``: :func:`run`, ``asyncio.run`` on uvloop's loop when it is installed.
 """
 
+from metertwin.transport.eventloop import loop_name, new_event_loop, run
 from metertwin.transport.tcp import DlmsTcpServer, TcpServerSettings
 
-__all__ = ["DlmsTcpServer", "TcpServerSettings"]
+__all__ = ["DlmsTcpServer", "TcpServerSettings", "loop_name", "new_event_loop", "run"]
