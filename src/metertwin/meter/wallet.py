@@ -286,7 +286,7 @@ class Wallet:
         return credited - spent - (self.credit - self.emergency_owed)
 
     def _draw(self, amount: int) -> list[WalletEvent]:
-        was = self._level(), self.available()
+        was = self._before()
         self.debited_total += amount
         from_credit = min(max(self.credit, 0), amount)
         self.credit -= from_credit
@@ -309,6 +309,11 @@ class Wallet:
             events.append(WalletEvent.EMERGENCY_CREDIT_INVOKED)
         return self._changes(was) + events
 
+    def _before(self) -> tuple[int, int]:
+        """What `_changes` compares with: the warning level and the available credit (1 when
+        prepayment is not in force: it counts as not exhausted)."""
+        return self._level(), (self.available() if self.prepaid else 1)
+
     def _changes(self, was: tuple[int, int]) -> list[WalletEvent]:
         level_was, available_was = was
         self.alarm_level = self._level()
@@ -325,7 +330,7 @@ class Wallet:
     def purchase(self, amount: int, meter_ms: int, tid: int | None = None) -> list[WalletEvent]:
         """Add purchased credit: overdraw first, then the emergency credit used, then credit
         (seed 002 5.4 a). The caller checks `would_overflow` first."""
-        was = self._level(), (self.available() if self.prepaid else 1)
+        was = self._before()
         if self.status is AccountStatus.CLOSED:
             raise WalletRefused("the account is closed")
         if self.status is AccountStatus.NEW_INACTIVE:
@@ -347,7 +352,7 @@ class Wallet:
 
     def clear_credit(self) -> list[WalletEvent]:
         """STS class 2/1 ClearCredit: the credit register (and any emergency credit) to 0."""
-        was = self._level(), self.available()
+        was = self._before()
         self.cleared_total += self.credit - self.emergency_owed
         self.credit = 0
         self.emergency_in_use = False
@@ -370,7 +375,7 @@ class Wallet:
         """The customer (keypad) or head-end (class 112 invoke_credit) asks for it."""
         if not self.emergency_offered():
             raise WalletRefused("emergency credit is not offered now")
-        was = self._level(), self.available()
+        was = self._before()
         self._invoke_emergency()
         return [WalletEvent.EMERGENCY_CREDIT_INVOKED, *self._changes(was)]
 
@@ -379,13 +384,13 @@ class Wallet:
         self.emergency_remaining = self.config.emergency_credit
 
     def set_mode(self, mode: PaymentMode) -> list[WalletEvent]:
-        was = self._level(), (self.available() if self.prepaid else 1)
+        was = self._before()
         self.mode = PaymentMode(mode)
         return self._changes(was)
 
     def set_status(self, status: AccountStatus, meter_ms: int) -> list[WalletEvent]:
         """Class 111 activate_account / close_account / reset_account."""
-        was = self._level(), (self.available() if self.prepaid else 1)
+        was = self._before()
         self.status = AccountStatus(status)
         if self.status is AccountStatus.ACTIVE:
             self.activated_ms, self.closed_ms = meter_ms, None
