@@ -523,10 +523,14 @@ class Meter:
             if code is not None:
                 self.log_event(code)
         if events:
-            self._crossing = _UNSET
-            self._wallet_due = None
-            self._boundary = None
+            self._replan_wallet()
         self._settle_credit_relay()
+
+    def _replan_wallet(self) -> None:
+        """The wallet's state or the relay changed: its next instants are worked out anew."""
+        self._crossing = _UNSET
+        self._wallet_due = None
+        self._boundary = None
 
     def _settle_credit_relay(self) -> None:
         """Open the relay when credit is exhausted outside friendly periods, and close it
@@ -552,9 +556,7 @@ class Meter:
         if change is None:
             return False
         self._log_relay(transition, change)
-        self._crossing = _UNSET
-        self._wallet_due = None
-        self._boundary = None
+        self._replan_wallet()
         return True
 
     def install_sts(self, decoder: StsDecoder) -> None:
@@ -749,9 +751,7 @@ class Meter:
         if change is not None:
             self._log_relay(transition, change)
             self.credit_cut = False
-            self._crossing = _UNSET
-            self._wallet_due = None
-            self._boundary = None
+            self._replan_wallet()
             self._settle_credit_relay()  # no credit: the meter opens again at once
         return change
 
