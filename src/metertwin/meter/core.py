@@ -10,6 +10,7 @@ transitions, configuration) apply between advances, at the present instant.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -41,6 +42,7 @@ from metertwin.meter.profiles import (
 from metertwin.meter.registers import MICRO_PER_MILLI_WH, Energy, EnergyRegisters
 from metertwin.meter.security import AccessSecurity, LoginOutcome
 from metertwin.meter.spec import DeviceSpec
+from metertwin.meter.supervision import Firing, ScriptAction, Supervision, SupervisorConfig
 from metertwin.meter.token_entry import KeypadLock, TokenResult
 from metertwin.meter.wallet import (
     MICRO,
@@ -194,6 +196,9 @@ class Meter:
         self._prepared: PreparedSeries | None = None
         self._crossing: int | None = _UNSET  # world ms where credit crosses a level
         self.saved_sts_state: dict[str, Any] | None = None  # from storage, for the session
+        # Limiters and register monitors (classes 71, 21), configured by the binder.
+        self.supervision = Supervision()
+        self._power_limited: dict[str, SupervisorConfig] = {}  # follow `power_limit_w`
 
     # -- time -------------------------------------------------------------------------
 
@@ -225,6 +230,9 @@ class Meter:
         self._crossing = _UNSET
         self._boundary = None
         wallet = self.wallet
+        if self.supervision:  # the new inputs hold from now: the limiters look at once
+            self.supervision.use_series(series)
+            self._supervise()
         try:
             while self.now_ms < end:
                 boundary = self._next_boundary()
@@ -247,6 +255,7 @@ class Meter:
         finally:
             self._series = None
             self._prepared = None
+            self.supervision.use_series(None)
             self._crossing = _UNSET
             self._boundary = None
         self.inputs = series.state_at_index(len(series) - 1)
@@ -316,6 +325,15 @@ class Meter:
                 boundary = min(boundary, max(capture, self.now_ms + 1))
             if self.wallet is not None:
                 boundary = min(boundary, self._wallet_boundary())
+            if self.supervision:
+                watch = self.supervision.next_instant(
+                    self.now_ms,
+                    self.disconnect.output_state,
+                    self._energy_to_go,
+                    self._energy_reach,
+                )
+                if watch is not None:
+                    boundary = min(boundary, watch)
             self._boundary = boundary
         return self._boundary
 
@@ -496,6 +514,7 @@ class Meter:
                 self._crossing = _UNSET
             if resync or self._wallet_due is None or meter_now >= self._wallet_due:
                 self._wallet_time(self.wallet)
+        self._supervise()
         self._boundary = None
 
     # -- prepayment ---------------------------------------------------------------------
@@ -538,15 +557,24 @@ class Meter:
         wallet = self.wallet
         if wallet is None:
             return
-        cut = wallet.exhausted() and not wallet.config.friendly.is_friendly(self.local_time())
+        cut = self._credit_holds_relay_open()
         state = self.disconnect.state
         if cut and state is ControlState.CONNECTED:
             if self._local_transition(Transition.LOCAL_DISCONNECT):
                 self.credit_cut = True
         elif not cut and self.credit_cut:
-            if state is ControlState.READY_FOR_RECONNECTION:
+            if (
+                state is ControlState.READY_FOR_RECONNECTION
+                and not self.supervision.holds_relay_open()
+            ):
                 self._local_transition(Transition.LOCAL_RECONNECT)
             self.credit_cut = False
+
+    def _credit_holds_relay_open(self) -> bool:
+        wallet = self.wallet
+        if wallet is None:
+            return False
+        return wallet.exhausted() and not wallet.config.friendly.is_friendly(self.local_time())
 
     def _local_transition(self, transition: Transition) -> bool:
         try:
@@ -557,7 +585,84 @@ class Meter:
             return False
         self._log_relay(transition, change)
         self._replan_wallet()
+        self.supervision.forget_energy_plans()
         return True
+
+    # -- limiters and register monitors ---------------------------------------------------
+
+    def configure_supervisor(self, key: str, config: SupervisorConfig | None) -> None:
+        """Install, change or remove (None, or a zero threshold) a limiter or one threshold
+        of a register monitor; it acts from this instant. A supervisor that follows the
+        power limit takes `power_limit_w` as its threshold, now and whenever it changes."""
+        if config is not None and config.follows_power_limit:
+            self._power_limited[key] = config
+            config = replace(config, threshold=float(self.power_limit_w or 0))
+        else:
+            self._power_limited.pop(key, None)
+        self._reconfigure(key, config)
+        self._supervise()
+
+    def _reconfigure(self, key: str, config: SupervisorConfig | None) -> None:
+        before = self.supervision.configs.get(key)
+        state = self.supervision.states.get(key)
+        self.supervision.configure(key, config, self.now_ms)
+        self._boundary = None
+        lifted = key not in self.supervision.configs
+        if before is not None and state is not None and state.tripped and lifted:
+            self.run_action(before.action_under)  # lifted while its over action held
+
+    def set_power_limit(self, watts: int | None) -> None:
+        """The maximum power in W (a SetMaximumPowerLimit token, or the head-end through
+        the limiter's threshold; 0 or None: no limit)."""
+        self.power_limit_w = watts or None
+        for key, template in self._power_limited.items():
+            self._reconfigure(key, replace(template, threshold=float(watts or 0)))
+        self._supervise()
+
+    def _energy_to_go(self, threshold_wh: float) -> int:
+        """µJ still to import before +A reaches ``threshold_wh``."""
+        target = round(threshold_wh * 1000 * MICRO_PER_MILLI_WH)
+        return target - self.registers.micro(Energy.IMPORT_ACTIVE)
+
+    def _energy_reach(self, amount: int) -> int | None:
+        prepared = self._prepared
+        return None if prepared is None else prepared.time_reaching(0, self.now_ms, amount)
+
+    def _supervise(self) -> None:
+        """Let the limiters and register monitors act at the present instant. An action may
+        move the relay, which changes what they see: they look again at once."""
+        supervision = self.supervision
+        if not supervision:
+            return
+        if self._series is None:  # between advances: the present inputs hold
+            supervision.use_series(InputSeries.constant(self.now_ms, self.now_ms + 1, self.inputs))
+        for _ in range(4):
+            firings = supervision.settle(
+                self.now_ms, self.disconnect.output_state, self._energy_to_go, self._energy_reach
+            )
+            if not firings:
+                break
+            for firing in firings:
+                self._fire(firing)
+        self._boundary = None
+
+    def _fire(self, firing: Firing) -> None:
+        if firing.limiter:
+            over = EventCode.LIMITER_THRESHOLD_EXCEEDED
+            self.log_event(over if firing.over else EventCode.LIMITER_THRESHOLD_OK)
+        self.run_action(firing.action)
+
+    def run_action(self, action: ScriptAction) -> None:
+        """Execute a script the meter's own functions reference (limiters, monitors,
+        schedules): relay transitions are local ones (class 70 g and h)."""
+        if action is ScriptAction.DISCONNECT:
+            self._local_transition(Transition.LOCAL_DISCONNECT)
+        elif action is ScriptAction.RECONNECT:
+            held = self._credit_holds_relay_open() or self.supervision.holds_relay_open()
+            if not held and self.disconnect.state is ControlState.READY_FOR_RECONNECTION:
+                self._local_transition(Transition.LOCAL_RECONNECT)
+        elif action is ScriptAction.BILLING_RESET:
+            self.billing_reset()
 
     def install_sts(self, decoder: StsDecoder) -> None:
         """Give the meter its STS identity (from the user's [sts] section, or restored)."""
@@ -619,7 +724,7 @@ class Meter:
             return "test token: display and relay test done"
         if isinstance(token, SetMaximumPowerLimit):
             sts.accept(token)
-            self.power_limit_w = token.maximum_power_w
+            self.set_power_limit(token.maximum_power_w)
             self.log_event(EventCode.LIMITER_THRESHOLD_CHANGED)
             return f"maximum power limit {token.maximum_power_w} W"
         if isinstance(token, ClearCredit):
@@ -853,6 +958,7 @@ class Meter:
             "security": self.security.to_state(),
             "supply_failures": list(self.supply_failures),
             "prepayment": self._prepayment_state(),
+            "supervision": self.supervision.to_state(),
             "parameters": {key: value.hex() for key, value in sorted(self.parameters.items())},
             "metrology": {
                 "export_enabled": config.export_enabled,
@@ -912,6 +1018,8 @@ class Meter:
         meter.last_billing_ms = None if last is None else int(last)
         meter._billing_due = int(state["billing_due"])
         meter._restore_prepayment(state.get("prepayment"))
+        # Limiter states resume when the binder configures the limiters again.
+        meter.supervision.saved = dict(state.get("supervision", {}))
         return meter
 
     def _prepayment_state(self) -> dict[str, Any]:

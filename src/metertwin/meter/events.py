@@ -82,6 +82,7 @@ class EventLog(IntEnum):
     STANDARD = 0
     FRAUD = 1
     DISCONNECT = 2
+    LIMITER = 3  # kept with the disconnect control log by models without a limiter log
     POWER_QUALITY = 4
     SECURITY = 5
     FIRMWARE = 6
@@ -149,6 +150,11 @@ LOG_OF: dict[EventCode, EventLog] = {
             _C.REMOTE_CONNECTION,
             _C.LOCAL_DISCONNECTION,
             _C.LOCAL_CONNECTION,
+        )
+    },
+    **{
+        c: EventLog.LIMITER
+        for c in (
             _C.LIMITER_THRESHOLD_EXCEEDED,
             _C.LIMITER_THRESHOLD_OK,
             _C.LIMITER_THRESHOLD_CHANGED,

@@ -9,6 +9,7 @@ GET always answers a well-typed value.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 from collections.abc import Callable
@@ -20,13 +21,14 @@ from metertwin.cosem.classes import interface_class
 from metertwin.cosem.device import LogicalDevice, full_rights
 from metertwin.cosem.errors import CosemError, denied, type_unmatched
 from metertwin.cosem.obis import Obis
-from metertwin.cosem.objects import Binding, CosemObject, Method, Request
+from metertwin.cosem.objects import Binding, CosemObject, Method, Request, Setter
 from metertwin.dlms.axdr import Data, DataType, decode, encode
 from metertwin.dlms.enums import AuthenticationMechanism, DataAccessResult
 from metertwin.dlms.server import IMPLEMENTED_CONFORMANCE
 from metertwin.meter.core import Meter
 from metertwin.meter.disconnect import Transition, TransitionNotAllowed
 from metertwin.meter.security import LoginOutcome
+from metertwin.meter.supervision import ScriptAction, SupervisorConfig
 from metertwin.models import objects_catalog as catalog
 from metertwin.models.associations import (
     CURRENT_ASSOCIATION,
@@ -39,6 +41,7 @@ from metertwin.models.demand_objects import demand_quantity, demand_register, ma
 from metertwin.models.loader import AssociationSpec, DeviceModel
 from metertwin.models.prepayment_objects import prepayment_object
 from metertwin.models.profile_objects import MemoryProfiles, ProfileSource, profile_object
+from metertwin.models.supervision_objects import limiter_config, monitor_configs
 from metertwin.models.values import integer, same_shape, scaler_unit
 
 SERVER_CONFORMANCE = IMPLEMENTED_CONFORMANCE
@@ -49,6 +52,7 @@ DISCONNECT_SCRIPTS = Obis(0, 0, 10, 0, 106)
 DISCONNECT_CONTROL = Obis(0, 0, 96, 3, 10)
 BILLING_SCRIPTS = Obis(0, 0, 10, 0, 1)
 LIMITER = Obis(0, 0, 17, 0, 0)
+NO_ACTION = ScriptAction.NONE
 
 
 def build_logical_device(
@@ -287,7 +291,7 @@ class _Binder:
 
         def put(_request: Request, value: Data) -> None:
             watts = integer(value, DataType.DOUBLE_LONG_UNSIGNED)
-            meter.power_limit_w = watts or None
+            meter.set_power_limit(watts)
 
         return Binding(get=get, set=put)
 
@@ -297,12 +301,18 @@ class _Binder:
         defaults = catalog.parameter_defaults(obis, class_id, self.model)
         meter = self.meter
         attributes: dict[int, Binding] = {}
+        readers: dict[int, Callable[[], Data]] = {}
         for index, default in defaults.items():
             key = f"{obis}/{index}"
 
-            def get(_request: Request, key: str = key, default: Data = default) -> Data:
+            def read(key: str = key, default: Data = default) -> Data:
                 raw = meter.parameters.get(key)
                 return default if raw is None else decode(raw)
+
+            def get(_request: Request, read: Callable[[], Data] = read) -> Data:
+                return read()
+
+            readers[index] = read
 
             def put(
                 _request: Request, value: Data, key: str = key, default: Data = default
@@ -313,7 +323,65 @@ class _Binder:
 
             writable = catalog.writable_parameter(class_id, index, description)
             attributes[index] = Binding(get=get, set=put if writable else None)
-        if class_id == 71 and obis == LIMITER and self.meter.wallet is not None:
+        follows = class_id == 71 and obis == LIMITER and self.meter.wallet is not None
+        if follows:
             attributes[4] = self._power_limit()  # threshold_normal: the STS power limit token
+            readers[4] = lambda: Data.double_long_unsigned(meter.power_limit_w or 0)
+        if class_id in (21, 71):
+            self._supervised(obis, class_id, attributes, readers, follows)
         # No methods: none of them would do anything here, so none is advertised.
         return CosemObject(interface, obis, attributes)
+
+    def _supervised(
+        self,
+        obis: Obis,
+        class_id: int,
+        attributes: dict[int, Binding],
+        readers: dict[int, Callable[[], Data]],
+        follows: bool,
+    ) -> None:
+        """A limiter or register monitor acts in the core: its settings become supervisors
+        now and after every SET; a SET the meter could not act on is refused unstored."""
+        meter = self.meter
+        installed: list[str] = []
+
+        def derive(values: dict[int, Data]) -> dict[str, SupervisorConfig]:
+            if class_id == 71:
+                return {str(obis): limiter_config(values, meter, follows)}
+            configs = monitor_configs(values, meter)
+            return {
+                f"{obis}#{i}": config
+                for i, config in enumerate(configs, start=1)
+                if (config.action_over, config.action_under) != (NO_ACTION, NO_ACTION)
+            }
+
+        def install(configs: dict[str, SupervisorConfig]) -> None:
+            for key in installed:
+                if key not in configs:
+                    meter.configure_supervisor(key, None)
+            for key, config in configs.items():
+                meter.configure_supervisor(key, config)
+            installed[:] = list(configs)
+
+        def current() -> dict[int, Data]:
+            return {index: read() for index, read in readers.items()}
+
+        for index, binding in list(attributes.items()):
+            if binding.set is None:
+                continue
+
+            def put(
+                request: Request, value: Data, index: int = index, inner: Setter = binding.set
+            ) -> None:
+                values = current()
+                values[index] = value
+                configs = derive(values)  # refuses what the meter could not act on
+                inner(request, value)
+                install(configs)
+
+            attributes[index] = Binding(get=binding.get, set=put)
+        if class_id == 71:
+            normal = attributes[4].get
+            attributes[3] = Binding(get=normal)  # threshold_active: no emergency profile
+        with contextlib.suppress(CosemError):  # stored settings it cannot act on: stays off
+            install(derive(current()))

@@ -422,8 +422,10 @@ def parameter_defaults(obis: Obis, class_id: int, model: DeviceModel) -> dict[in
             3: Data.structure(
                 [Data.long_unsigned(3), _ln(_monitored_voltage(obis)), Data.integer(2)]
             ),
+            # No action until the head-end arms it (e.g. scripts 1 and 2 of 0.0.10.0.106
+            # for an over-voltage cut and restore).
             4: Data.array(
-                [Data.structure([_script(disconnect_scripts, 1), _script(disconnect_scripts, 2)])]
+                [Data.structure([_script(disconnect_scripts, 0), _script(disconnect_scripts, 0)])]
             ),
         },
         22: {
@@ -495,7 +497,11 @@ def parameter_defaults(obis: Obis, class_id: int, model: DeviceModel) -> dict[in
         },
         71: {
             2: Data.structure(
-                [Data.long_unsigned(3), _ln(_limiter_monitored(obis)), Data.integer(2)]
+                [
+                    Data.long_unsigned(3),
+                    _ln(_limiter_monitored(obis, dlms.objects)),
+                    Data.integer(2),
+                ]
             ),
             3: _u32(0),
             4: _u32(0),
@@ -543,8 +549,11 @@ def _monitored_voltage(obis: Obis) -> Obis:
     return Obis(1, 0, 32 + 20 * (obis.e if obis.e < 3 else 0), 7, 0)
 
 
-def _limiter_monitored(obis: Obis) -> Obis:
-    """Seed 004 limiters 0.0.17.0.0-9: current L1..L3, energy, power (immediate/hysteresis)."""
+def _limiter_monitored(obis: Obis, objects: str) -> Obis:
+    """Seed 004 limiters 0.0.17.0.0-9: current L1..L3, energy, power (immediate/hysteresis);
+    the one limiter of the other models watches the import active power."""
+    if objects == "standard":
+        return Obis(1, 0, 1, 7, 0)
     kind = obis.e // 2
     return {
         0: Obis(1, 0, 31, 7, 0),
@@ -586,6 +595,8 @@ _READ_ONLY = {
     (47, 8),
     (65, 2),
     (65, 3),
+    (71, 3),
+    (71, 10),
     (8192, 6),
     (8192, 7),
     (3, 2),
