@@ -34,12 +34,14 @@ from metertwin.meter.profiles import (
     BILLING,
     DAY_S,
     EVENT,
+    BillingConfig,
     EntryStatus,
     ProfileRecord,
     ProfileRecorder,
     ProfileSpec,
 )
 from metertwin.meter.registers import MICRO_PER_MILLI_WH, Energy, EnergyRegisters
+from metertwin.meter.schedules import ActionSchedule
 from metertwin.meter.security import AccessSecurity, LoginOutcome
 from metertwin.meter.spec import DeviceSpec
 from metertwin.meter.supervision import Firing, ScriptAction, Supervision, SupervisorConfig
@@ -171,6 +173,7 @@ class Meter:
         self._demand_due = self._next_demand_end(self.clock.meter_ms(start_ms))
         self.billing_periods = 0
         self.last_billing_ms: int | None = None
+        self.billing = spec.billing  # the billing point, settable (class 22 0.0.15.0.0)
         self._billing_due = self._next_billing_point(self.clock.meter_ms(start_ms))
         self._event_specs = [p for p in spec.profiles if p.period_s == EVENT]
         self.event_counts: dict[int, int] = {}
@@ -199,6 +202,9 @@ class Meter:
         # Limiters and register monitors (classes 71, 21), configured by the binder.
         self.supervision = Supervision()
         self._power_limited: dict[str, SupervisorConfig] = {}  # follow `power_limit_w`
+        # Single action schedules (class 22), configured by the binder: meter ms when due.
+        self.schedules: dict[str, ActionSchedule] = {}
+        self._schedule_dues: dict[str, int] = {}
 
     # -- time -------------------------------------------------------------------------
 
@@ -325,6 +331,9 @@ class Meter:
                 boundary = min(boundary, max(capture, self.now_ms + 1))
             if self.wallet is not None:
                 boundary = min(boundary, self._wallet_boundary())
+            if self._schedule_dues:
+                due = self.clock.true_ms_for(min(self._schedule_dues.values()))
+                boundary = min(boundary, max(due, self.now_ms + 1))
             if self.supervision:
                 watch = self.supervision.next_instant(
                     self.now_ms,
@@ -391,7 +400,7 @@ class Meter:
     def _next_billing_point(self, meter_ms: int) -> int:
         """The next billing point after ``meter_ms``: day and hour of the meter's local
         time, this month or the next."""
-        billing = self.spec.billing
+        billing = self.billing
         wall = self.clock.local(meter_ms)
         year, month = wall.year, wall.month
         for _ in range(3):
@@ -509,6 +518,8 @@ class Meter:
             self.demand.close_sub_period(self._demand_due, self._demand_energies(), self.rate)
             self._demand_due = self._next_demand_end(meter_now)
         self._capture_due()
+        if self.schedules:
+            self._run_schedules(meter_now, resync)
         if self.wallet is not None:
             if self._crossing not in (None, _UNSET) and self.now_ms >= self._crossing:
                 self._crossing = _UNSET
@@ -618,6 +629,42 @@ class Meter:
         for key, template in self._power_limited.items():
             self._reconfigure(key, replace(template, threshold=float(watts or 0)))
         self._supervise()
+
+    # -- single action schedules and the billing point ------------------------------------
+
+    def set_action_schedule(self, key: str, schedule: ActionSchedule | None) -> None:
+        """Install, change or remove (None) a schedule; it runs from the next time it names."""
+        if schedule is None or not schedule.times:
+            self.schedules.pop(key, None)
+            self._schedule_dues.pop(key, None)
+        else:
+            self.schedules[key] = schedule
+            self._plan_schedule(key, self.meter_time_ms())
+        self._boundary = None
+
+    def _plan_schedule(self, key: str, after_meter_ms: int) -> None:
+        wall = self.clock.local(after_meter_ms)
+        upcoming = self.schedules[key].next_after(wall)
+        if upcoming is None:
+            self._schedule_dues.pop(key, None)
+        else:
+            due = self.clock.meter_ms_for_local(upcoming, not_before=after_meter_ms + 1)
+            self._schedule_dues[key] = max(due, after_meter_ms + 1)
+
+    def _run_schedules(self, meter_now: int, resync: bool) -> None:
+        """Run what is due; after a clock change the schedules continue from the new time
+        (what the clock jumped over is not run, like the tariff switches)."""
+        for key, due in list(self._schedule_dues.items()):
+            if due <= meter_now and not resync:
+                self.run_action(self.schedules[key].action)
+            if due <= meter_now or resync:
+                self._plan_schedule(key, meter_now if resync else due)
+
+    def set_billing_point(self, billing: BillingConfig) -> None:
+        """A new billing point (day 1-28, hour): the next one is worked out from now."""
+        self.billing = billing
+        self._billing_due = self._next_billing_point(self.meter_time_ms())
+        self._boundary = None
 
     def _energy_to_go(self, threshold_wh: float) -> int:
         """µJ still to import before +A reaches ``threshold_wh``."""
@@ -950,6 +997,7 @@ class Meter:
             "event_counts": {str(k): v for k, v in sorted(self.event_counts.items())},
             "last_billing_ms": self.last_billing_ms,
             "billing_due": self._billing_due,
+            "billing_point": [self.billing.day, self.billing.hour],
             "recorder": self.recorder.to_state(),
             "clock": self.clock.to_state(),
             "calendar": self.calendar.to_state(),
@@ -1017,6 +1065,8 @@ class Meter:
         last = state["last_billing_ms"]
         meter.last_billing_ms = None if last is None else int(last)
         meter._billing_due = int(state["billing_due"])
+        if "billing_point" in state:
+            meter.billing = BillingConfig(*(int(v) for v in state["billing_point"]))
         meter._restore_prepayment(state.get("prepayment"))
         # Limiter states resume when the binder configures the limiters again.
         meter.supervision.saved = dict(state.get("supervision", {}))

@@ -41,6 +41,7 @@ from metertwin.models.demand_objects import demand_quantity, demand_register, ma
 from metertwin.models.loader import AssociationSpec, DeviceModel
 from metertwin.models.prepayment_objects import prepayment_object
 from metertwin.models.profile_objects import MemoryProfiles, ProfileSource, profile_object
+from metertwin.models.schedule_objects import BILLING_SCHEDULE, billing_schedule, install_schedule
 from metertwin.models.supervision_objects import limiter_config, monitor_configs
 from metertwin.models.values import integer, same_shape, scaler_unit
 
@@ -182,6 +183,8 @@ class _Binder:
             return self._disconnect_scripts(obis)
         if class_id == 9 and obis == BILLING_SCRIPTS:
             return self._billing_scripts(obis)
+        if class_id == 22 and obis == BILLING_SCHEDULE:
+            return billing_schedule(obis, meter)
         if class_id == 3 and (register := catalog.register_binding(obis, meter)) is not None:
             value, scaler, unit = register
             unit_data = scaler_unit(scaler, unit)
@@ -329,6 +332,8 @@ class _Binder:
             readers[4] = lambda: Data.double_long_unsigned(meter.power_limit_w or 0)
         if class_id in (21, 71):
             self._supervised(obis, class_id, attributes, readers, follows)
+        if class_id == 22:
+            install_schedule(obis, meter, attributes, readers)
         # No methods: none of them would do anything here, so none is advertised.
         return CosemObject(interface, obis, attributes)
 

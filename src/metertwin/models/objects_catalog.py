@@ -62,6 +62,8 @@ def standard_objects(spec: DeviceSpec) -> list[tuple[Obis, int, str]]:
         (Obis(0, 0, 10, 0, 100), 9, "Tariffication script table"),
         (Obis(0, 0, 10, 0, 106), 9, "Disconnect control script table"),
         (Obis(0, 0, 10, 0, 1), 9, "End of billing period script table"),
+        (Obis(0, 0, 15, 0, 0), 22, "End of billing period single action schedule"),
+        (Obis(0, 0, 15, 0, 1), 22, "Disconnect control single action schedule"),
         (Obis(1, 0, 0, 1, 0), 1, "Billing period counter"),
         (Obis(1, 0, 0, 1, 2), 1, "Time of the last billing point"),
         (Obis(0, 0, 96, 3, 10), 70, "Disconnect control"),
@@ -428,19 +430,10 @@ def parameter_defaults(obis: Obis, class_id: int, model: DeviceModel) -> dict[in
                 [Data.structure([_script(disconnect_scripts, 0), _script(disconnect_scripts, 0)])]
             ),
         },
-        22: {
-            2: _script(Obis(0, 0, 10, 0, 1), 1),
+        22: {  # idle until the head-end writes execution times (0.0.15.0.0 is bound)
+            2: _script(disconnect_scripts, 1),
             3: Data.enum(1),
-            4: Data.array(
-                [
-                    Data.structure(
-                        [
-                            Data.octet_string(bytes([0, 0, 0, 0])),
-                            Data.octet_string(bytes([0xFF, 0xFF, 0xFF, 1, 0xFF])),
-                        ]
-                    )
-                ]
-            ),
+            4: Data.array([]),
         },
         23: {
             2: Data.enum(5),
