@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from tests.helpers import utc_ms
+from tests.helpers import management_device, utc_ms
 
 from metertwin.cosem.access import AssociationContext
 from metertwin.cosem.device import LogicalDevice
@@ -16,8 +16,6 @@ from metertwin.dlms.xdlms_types import AttributeDescriptor
 from metertwin.meter.core import Meter
 from metertwin.meter.disconnect import ControlState
 from metertwin.meter.profiles import BillingConfig
-from metertwin.models import load_model
-from metertwin.models.binder import build_logical_device
 
 T0 = utc_ms(2026, 5, 4, 6)
 BILLING = AttributeDescriptor(22, Obis(0, 0, 15, 0, 0), 4)
@@ -25,12 +23,7 @@ DISCONNECTS = Obis(0, 0, 15, 0, 1)
 
 
 def _device(name: str) -> tuple[Meter, LogicalDevice, AssociationContext]:
-    model = load_model(name)
-    meter = Meter(model.spec, T0, "12345678")
-    device = build_logical_device(model, meter, lambda: None)
-    policy = device.association_policy(1)
-    assert policy is not None
-    return meter, device, AssociationContext(policy, 1, 1, policy.conformance, 1024, 1024, True)
+    return management_device(name, T0)
 
 
 def _times(*entries: tuple[bytes, bytes]) -> Data:

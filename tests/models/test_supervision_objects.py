@@ -9,7 +9,7 @@ refused and not stored.
 from __future__ import annotations
 
 import pytest
-from tests.helpers import utc_ms
+from tests.helpers import management_device, utc_ms
 
 from metertwin.cosem.access import AssociationContext
 from metertwin.cosem.device import LogicalDevice
@@ -22,8 +22,6 @@ from metertwin.meter.core import Meter
 from metertwin.meter.disconnect import ControlState, Transition
 from metertwin.meter.events import EventCode
 from metertwin.meter.inputs import PhysicalState
-from metertwin.models import load_model
-from metertwin.models.binder import build_logical_device
 
 T0 = utc_ms(2026, 5, 4, 6)
 SECOND = 1000
@@ -33,13 +31,7 @@ HEAVY = PhysicalState((230.0,) * 3, (1500.0,) * 3, (0.0,) * 3)  # 4.5 kW
 
 
 def _device(name: str) -> tuple[Meter, LogicalDevice, AssociationContext]:
-    model = load_model(name)
-    meter = Meter(model.spec, T0, "12345678")
-    device = build_logical_device(model, meter, lambda: None)
-    policy = device.association_policy(1)
-    assert policy is not None
-    ctx = AssociationContext(policy, 1, 1, policy.conformance, 1024, 1024, True)
-    return meter, device, ctx
+    return management_device(name, T0)
 
 
 def _set(
