@@ -27,6 +27,7 @@ from metertwin.meter.disconnect import (
     Transition,
     TransitionNotAllowed,
 )
+from metertwin.meter.episodes import RELAY_CUT, Episode, EpisodeBook
 from metertwin.meter.events import LOG_OF, EventCode
 from metertwin.meter.inputs import Fault, InputSeries, PhysicalState
 from metertwin.meter.metrology import Instantaneous, Metrology, MetrologyConfig, PreparedSeries
@@ -44,7 +45,13 @@ from metertwin.meter.registers import MICRO_PER_MILLI_WH, Energy, EnergyRegister
 from metertwin.meter.schedules import ActionSchedule
 from metertwin.meter.security import AccessSecurity, LoginOutcome
 from metertwin.meter.spec import DeviceSpec
-from metertwin.meter.supervision import Firing, ScriptAction, Supervision, SupervisorConfig
+from metertwin.meter.supervision import (
+    Firing,
+    Quantity,
+    ScriptAction,
+    Supervision,
+    SupervisorConfig,
+)
 from metertwin.meter.token_entry import KeypadLock, TokenResult
 from metertwin.meter.wallet import (
     MICRO,
@@ -177,6 +184,7 @@ class Meter:
         self._billing_due = self._next_billing_point(self.clock.meter_ms(start_ms))
         self._event_specs = [p for p in spec.profiles if p.period_s == EVENT]
         self.event_counts: dict[int, int] = {}
+        self.episodes = EpisodeBook()  # seed 002 5.5: last 10 with start and end
         self._channel_plan = {
             p.name: [_plan(channel) for channel in p.channels] for p in spec.profiles
         }
@@ -435,6 +443,7 @@ class Meter:
         """Record ``code`` in the event logs that keep its kind, and count it."""
         stamp = self.clock.meter_ms(self.now_ms) if meter_ms is None else meter_ms
         self.event_counts[int(code)] = self.event_counts.get(int(code), 0) + 1
+        self.episodes.on_event(code, stamp)
         if code in _TAMPER_EVENTS:
             self.tamper_latched = True
         log = int(LOG_OF[code])
@@ -697,7 +706,13 @@ class Meter:
         if firing.limiter:
             over = EventCode.LIMITER_THRESHOLD_EXCEEDED
             self.log_event(over if firing.over else EventCode.LIMITER_THRESHOLD_OK)
+        supplied = self.disconnect.output_state
         self.run_action(firing.action)
+        if supplied and not self.disconnect.output_state:  # a protection cut the supply
+            config = self.supervision.configs.get(firing.key)
+            voltage = config is not None and config.quantity is Quantity.VOLTAGE
+            kind = Episode.OVER_VOLTAGE_CUT if voltage else Episode.OVERLOAD_CUT
+            self.episodes.begin(kind, RELAY_CUT, self.meter_time_ms())
 
     def run_action(self, action: ScriptAction) -> None:
         """Execute a script the meter's own functions reference (limiters, monitors,
@@ -911,6 +926,8 @@ class Meter:
         connected = change.after is ControlState.CONNECTED
         if connected or change.before is ControlState.CONNECTED:  # the contacts moved
             self.log_event(_RELAY_EVENTS[(transition, connected)])
+        if connected:
+            self.episodes.end(RELAY_CUT, self.meter_time_ms())
 
     def set_passive_calendar(self, calendar: CalendarSet, activate_at: datetime | None) -> None:
         self.calendar.set_passive(calendar, activate_at)
@@ -1007,6 +1024,7 @@ class Meter:
             "supply_failures": list(self.supply_failures),
             "prepayment": self._prepayment_state(),
             "supervision": self.supervision.to_state(),
+            "episodes": self.episodes.to_state(),
             "parameters": {key: value.hex() for key, value in sorted(self.parameters.items())},
             "metrology": {
                 "export_enabled": config.export_enabled,
@@ -1070,6 +1088,8 @@ class Meter:
         meter._restore_prepayment(state.get("prepayment"))
         # Limiter states resume when the binder configures the limiters again.
         meter.supervision.saved = dict(state.get("supervision", {}))
+        if "episodes" in state:
+            meter.episodes = EpisodeBook.from_state(state["episodes"])
         return meter
 
     def _prepayment_state(self) -> dict[str, Any]:

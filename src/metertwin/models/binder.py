@@ -41,6 +41,7 @@ from metertwin.models.demand_objects import demand_quantity, demand_register, ma
 from metertwin.models.loader import AssociationSpec, DeviceModel
 from metertwin.models.prepayment_objects import prepayment_object
 from metertwin.models.profile_objects import MemoryProfiles, ProfileSource, profile_object
+from metertwin.models.record_objects import record_object
 from metertwin.models.schedule_objects import BILLING_SCHEDULE, billing_schedule, install_schedule
 from metertwin.models.supervision_objects import limiter_config, monitor_configs
 from metertwin.models.values import integer, same_shape, scaler_unit
@@ -159,6 +160,8 @@ class _Binder:
         meter = self.meter
         if (prepaid := prepayment_object(obis, class_id, meter)) is not None:
             return prepaid
+        if class_id == 1 and (record := record_object(obis, meter)) is not None:
+            return record
         if class_id == 8:
             return clock_object(obis, meter)
         if class_id == 20:

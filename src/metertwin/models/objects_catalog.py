@@ -23,6 +23,7 @@ from metertwin.meter.spec import DeviceSpec
 from metertwin.models.energy import energy_register_catalogue
 from metertwin.models.loader import DeviceModel
 from metertwin.models.prepayment_objects import PREPAYMENT_OBJECTS
+from metertwin.models.record_objects import RECORD_OBJECTS
 from metertwin.models.values import Unit, date_time_data, energy_unit, scaler_unit
 
 VERSION_TEXT = b"metertwin 0.1.0"
@@ -77,6 +78,7 @@ def standard_objects(spec: DeviceSpec) -> list[tuple[Obis, int, str]]:
     rows += [(Obis.parse(p.name), 7, f"Profile every {p.period_s} s") for p in spec.profiles]
     if spec.wallet is not None:
         rows += PREPAYMENT_OBJECTS
+    rows += RECORD_OBJECTS
     demand_codes = (1, 2, 3, 4, 9)
     rows += [(Obis(1, 0, c, 4, 0), 5, f"Demand register C={c}") for c in demand_codes]
     rows += [
