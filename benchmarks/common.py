@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 import sys
 
 
@@ -26,3 +27,27 @@ def machine() -> str:
 def header(title: str) -> None:
     print(f"== {title}")
     print(f"   machine: {machine()}")
+
+
+def simulate(model: str, data: str, start: str, until: str) -> None:
+    """`metertwin simulate` as a user runs it, quietly."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "metertwin",
+            "simulate",
+            "--model",
+            model,
+            "--data",
+            data,
+            "--start",
+            start,
+            "--until",
+            until,
+            "--progress",
+            "none",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )

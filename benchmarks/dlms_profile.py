@@ -16,7 +16,7 @@ import tempfile
 import time
 from datetime import datetime
 
-from benchmarks.common import header
+from benchmarks.common import header, simulate
 from metertwin.cosem.obis import Obis
 from metertwin.dlms.client import DlmsClient
 
@@ -28,26 +28,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = os.path.join(tmp, "pmm1220")
         t0 = time.perf_counter()
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "metertwin",
-                "simulate",
-                "--model",
-                "pmm1220",
-                "--data",
-                data,
-                "--start",
-                "2025-01-01T00:00",
-                "--until",
-                "2026-01-01T00:00",
-                "--progress",
-                "none",
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        simulate("pmm1220", data, "2025-01-01T00:00", "2026-01-01T00:00")
         size = sum(f.stat().st_size for f in os.scandir(data)) / 1e6
         print(
             f"   simulated a year in {time.perf_counter() - t0:.1f} s; memory {size:.1f} MB "

@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
-from benchmarks import dlms_client, dlms_profile, dlms_server, meter_year, restart, sts_tokens
+from benchmarks import (
+    dlms_client,
+    dlms_profile,
+    dlms_server,
+    meter_year,
+    profile_store,
+    restart,
+    sts_tokens,
+)
 
 if __name__ == "__main__":
-    for bench in (meter_year, restart, sts_tokens, dlms_server, dlms_client, dlms_profile):
+    for bench in (
+        meter_year,
+        restart,
+        sts_tokens,
+        dlms_server,
+        dlms_client,
+        dlms_profile,
+        profile_store,
+    ):
         bench.main()
         print()

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from dlms_cosem import exceptions
+from dlms_cosem.io import BlockingTcpIO
 
 from metertwin.meter.core import Meter
 from metertwin.models import DeviceModel, load_model
@@ -167,3 +169,17 @@ def meter_process(tmp_path: Path) -> Iterator[Callable[..., MeterProcess]]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(10)
+
+
+class TcpIO(BlockingTcpIO):
+    """dlms-cosem's blocking socket I/O, but a peer that closes raises instead of spinning
+    (BlockingTcpIO.recv loops forever on b"")."""
+
+    def recv(self, amount: int = 1) -> bytes:
+        data = b""
+        while len(data) < amount:
+            chunk = self.tcp_socket.recv(amount - len(data))
+            if not chunk:
+                raise exceptions.CommunicationError("the meter closed the connection")
+            data += chunk
+        return data

@@ -35,13 +35,13 @@ from dlms_cosem.enumerations import (
     DataAccessResult,
     ReleaseResponseReason,
 )
-from dlms_cosem.io import BlockingTcpIO, TcpTransport
+from dlms_cosem.io import TcpTransport
 from dlms_cosem.parsers import AssociationObjectListParser, ProfileGenericBufferParser
 from dlms_cosem.protocol.acse import ReleaseResponse
 from dlms_cosem.protocol.xdlms import GetResponseWithList, SetResponseNormal
 from dlms_cosem.security import LowLevelSecurityAuthentication, NoSecurityAuthentication
 from dlms_cosem.utils import parse_as_dlms_data
-from tests.interop.conftest import SERIAL, START_MS, MeterProcess, ServedMeter
+from tests.interop.conftest import SERIAL, START_MS, MeterProcess, ServedMeter, TcpIO
 
 from metertwin.meter.disconnect import ControlState
 from metertwin.meter.inputs import PhysicalState
@@ -70,25 +70,11 @@ CEST = timezone(timedelta(hours=2))
 ONE_HOUR_MS = 3_600_000
 
 
-class _TcpIO(BlockingTcpIO):
-    """dlms-cosem's blocking socket I/O, but a peer that closes raises instead of spinning
-    (BlockingTcpIO.recv loops forever on b"")."""
-
-    def recv(self, amount: int = 1) -> bytes:
-        data = b""
-        while len(data) < amount:
-            chunk = self.tcp_socket.recv(amount - len(data))
-            if not chunk:
-                raise exceptions.CommunicationError("the meter closed the connection")
-            data += chunk
-        return data
-
-
 def make_client(port: int, client_sap: int, secret: bytes | None = None) -> DlmsClient:
     authentication = (
         NoSecurityAuthentication() if secret is None else LowLevelSecurityAuthentication(secret)
     )
-    io_ = _TcpIO(host="127.0.0.1", port=port, timeout=TIMEOUT_S)
+    io_ = TcpIO(host="127.0.0.1", port=port, timeout=TIMEOUT_S)
     transport = TcpTransport(
         client_logical_address=client_sap,
         server_logical_address=SERVER_SAP,
