@@ -1,4 +1,5 @@
-"""Episodes with start and end (seed 002 5.5) and the 3-hour power cut of issue 5.
+"""Episodes with start and end (seed 002 5.5), the 3-hour power cut of issue 5, and the
+alarm register with its filter.
 
 A cut from 10:07 to 13:07 UTC on a 15-minute profile: the entries captured at 10:15 through
 13:15 cover time without supply (13 entries, the last one because the supply came back during
@@ -10,14 +11,18 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from tests.helpers import management_device, utc_ms
 
+from metertwin.cosem.errors import CosemError
 from metertwin.cosem.obis import Obis
 from metertwin.dlms.axdr import Data
+from metertwin.dlms.enums import DataAccessResult
 from metertwin.dlms.xdlms_types import AttributeDescriptor
 from metertwin.meter.core import Meter
 from metertwin.meter.disconnect import Transition
 from metertwin.meter.episodes import LAST_EPISODES, Episode
+from metertwin.meter.events import EventCode
 from metertwin.meter.inputs import Fault, InputSeries, PhysicalState
 from metertwin.meter.profiles import EntryStatus
 from metertwin.meter.registers import Energy
@@ -117,3 +122,40 @@ def test_the_records_read_over_cosem_with_count_start_and_end() -> None:
     before, after = last.as_items()[0].as_items()
     assert before == date_time_data(clock, clock.settings[-1].before_ms)
     assert after == date_time_data(clock, clock.settings[-1].after_ms)
+
+
+def test_the_alarm_register_keeps_filtered_alarms_until_written_back(
+    pmm1220: DeviceModel,
+) -> None:
+    meter = _meter(pmm1220)
+    meter.alarm_filter = ~(1 << 2) & 0xFFFFFFFF  # power up not reported
+    opened = dataclasses.replace(ON, faults=Fault.TERMINAL_COVER_OPEN | Fault.BATTERY_LOW)
+    meter.advance(T0 + MINUTE, OFF)
+    meter.advance(T0 + 2 * MINUTE, opened)
+    assert meter.alarms == (1 << 13) | (1 << 3)  # fraud attempt, battery low
+    meter.write_alarm_register(1 << 3)  # the head-end handled the fraud alarm
+    assert meter.alarms == 1 << 3
+    assert meter.event_counts[EventCode.ALARM_REGISTER_CLEARED] == 1
+    with pytest.raises(ValueError, match="only set alarm bits"):
+        meter.write_alarm_register((1 << 3) | (1 << 5))
+    assert meter.event_counts[EventCode.BATTERY_LOW] == 1
+    assert meter.event_counts[EventCode.TERMINAL_COVER_REMOVED] == 1
+
+
+def test_alarms_read_and_clear_over_cosem() -> None:
+    meter, device, ctx = management_device("az3p", T0)
+    dark = PhysicalState((0.0,) * 3, (0.0,) * 3, (0.0,) * 3)
+    meter.advance(T0 + MINUTE, dark)
+    meter.advance(T0 + 2 * MINUTE, PhysicalState((230.0,) * 3, (0.0,) * 3, (0.0,) * 3))
+    register = AttributeDescriptor(1, Obis(0, 0, 97, 98, 0), 2)
+    assert device.get(ctx, register, None) == Data.double_long_unsigned(1 << 2)  # power up
+    device.set(ctx, register, None, Data.double_long_unsigned(0))
+    assert meter.alarms == 0
+    with pytest.raises(CosemError) as caught:
+        device.set(ctx, register, None, Data.double_long_unsigned(1))
+    assert caught.value.result is DataAccessResult.TYPE_UNMATCHED
+    filter_ = AttributeDescriptor(1, Obis(0, 0, 97, 98, 10), 2)
+    device.set(ctx, filter_, None, Data.double_long_unsigned(0))
+    meter.advance(T0 + 3 * MINUTE, dark)
+    meter.advance(T0 + 4 * MINUTE, PhysicalState((230.0,) * 3, (0.0,) * 3, (0.0,) * 3))
+    assert device.get(ctx, register, None) == Data.double_long_unsigned(0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tests.helpers import utc_ms
 
 from metertwin.meter.core import Meter
+from metertwin.meter.events import EventCode
 from metertwin.meter.inputs import PhysicalState
 from metertwin.meter.profiles import EntryStatus
 from metertwin.meter.registers import Energy
@@ -15,6 +16,7 @@ LOAD = PhysicalState((220.0,) * 3, (1000.0,) * 3, (0.0,) * 3)
 DARK = PhysicalState((0.0,) * 3, (0.0,) * 3, (0.0,) * 3)
 PROFILE = "1.0.99.1.0.255"
 DAILY = "1.0.99.2.0.255"
+STANDARD = "0.0.99.98.0.255"
 
 
 def _records(meter: Meter, name: str) -> list:  # type: ignore[type-arg]
@@ -27,14 +29,20 @@ def test_a_23_hour_and_a_25_hour_day_have_92_and_100_quarter_hours(az3p: DeviceM
     spring = utc_ms(2026, 3, 28, 20)  # local midnight, UTC+4
     meter = Meter(az3p.spec, spring)
     meter.advance(spring + 23 * HOUR, LOAD)
-    entries = _records(meter, PROFILE)
+    drained = meter.recorder.drain()
+    entries = [r for r in drained if r.profile == PROFILE]
     assert len(entries) == 92
     # 00:15..03:45 standard time (15 entries); from the switch instant on, 05:00 DST (77)
     assert [bool(r.status & EntryStatus.DAYLIGHT_SAVING) for r in entries].count(True) == 77
+    switch = spring + 4 * HOUR  # 04:00 local standard time
+    assert [(r.meter_ms, r.values[-1]) for r in drained if r.profile == STANDARD] == [
+        (switch, EventCode.DST_CHANGED)
+    ]
     autumn = utc_ms(2026, 10, 24, 19)  # local midnight, UTC+5 (DST)
     meter = Meter(az3p.spec, autumn)
     meter.advance(autumn + 25 * HOUR, LOAD)
     assert len(_records(meter, PROFILE)) == 100
+    assert meter.event_counts == {EventCode.DST_CHANGED: 1}
 
 
 def test_entries_hold_the_registers_at_the_capture_instant(az3p: DeviceModel) -> None:

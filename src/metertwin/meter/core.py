@@ -28,7 +28,7 @@ from metertwin.meter.disconnect import (
     TransitionNotAllowed,
 )
 from metertwin.meter.episodes import RELAY_CUT, Episode, EpisodeBook
-from metertwin.meter.events import LOG_OF, EventCode
+from metertwin.meter.events import ALARM_BITS, LOG_OF, EventCode
 from metertwin.meter.inputs import Fault, InputSeries, PhysicalState
 from metertwin.meter.metrology import Instantaneous, Metrology, MetrologyConfig, PreparedSeries
 from metertwin.meter.profiles import (
@@ -91,6 +91,7 @@ _FAULT_EVENTS = {
     Fault.MAGNETIC_FIELD: (EventCode.STRONG_DC_FIELD, EventCode.NO_STRONG_DC_FIELD),
     Fault.NEUTRAL_LOSS: (EventCode.NEUTRAL_FAILURE, EventCode.NEUTRAL_RESTORED),
     Fault.REVERSE_CURRENT: (EventCode.REVERSE_CURRENT, EventCode.REVERSE_CURRENT_END),
+    Fault.BATTERY_LOW: (EventCode.BATTERY_LOW, None),
 }
 _RELAY_EVENTS = {
     (Transition.REMOTE_DISCONNECT, False): EventCode.REMOTE_DISCONNECTION,
@@ -111,6 +112,7 @@ _WALLET_EVENTS = {
 _TAMPER_EVENTS = frozenset(on for on, _ in _FAULT_EVENTS.values()) - {
     EventCode.NEUTRAL_FAILURE,
     EventCode.REVERSE_CURRENT,
+    EventCode.BATTERY_LOW,
 }
 _CREDIT_KINDS = {
     CreditUnit.ENERGY: CreditKind.ELECTRICITY,
@@ -185,6 +187,9 @@ class Meter:
         self._event_specs = [p for p in spec.profiles if p.period_s == EVENT]
         self.event_counts: dict[int, int] = {}
         self.episodes = EpisodeBook()  # seed 002 5.5: last 10 with start and end
+        self.alarms = 0  # alarm register 1: bits set by events (ALARM_BITS) the filter lets in
+        self.alarm_filter = 0xFFFFFFFF
+        self._dst_active = self.clock.is_dst(self.clock.meter_ms(start_ms))
         self._channel_plan = {
             p.name: [_plan(channel) for channel in p.channels] for p in spec.profiles
         }
@@ -319,7 +324,7 @@ class Meter:
         for flag, (on, off) in _FAULT_EVENTS.items():
             if faults_now & flag and not faults_was & flag:
                 self.log_event(on, meter_ms)
-            elif faults_was & flag and not faults_now & flag:
+            elif faults_was & flag and not faults_now & flag and off is not None:
                 self.log_event(off, meter_ms)
 
     def _next_boundary(self) -> int:
@@ -444,6 +449,9 @@ class Meter:
         stamp = self.clock.meter_ms(self.now_ms) if meter_ms is None else meter_ms
         self.event_counts[int(code)] = self.event_counts.get(int(code), 0) + 1
         self.episodes.on_event(code, stamp)
+        bit = ALARM_BITS.get(code)
+        if bit is not None and self.alarm_filter >> bit & 1:
+            self.alarms |= 1 << bit
         if code in _TAMPER_EVENTS:
             self.tamper_latched = True
         log = int(LOG_OF[code])
@@ -517,9 +525,14 @@ class Meter:
         if resync or schedule is None or self.now_ms >= schedule:
             wall = self.local_time()
             if resync or wall >= self._schedule_wall:
-                self.calendar.activate_passive_if_due(wall)
+                if self.calendar.activate_passive_if_due(wall):
+                    self.log_event(EventCode.TOU_ACTIVATED)
                 self.rate = self.calendar.rate_at(wall)
                 self._schedule_wall = wall
+            dst = self.clock.is_dst(self.clock.meter_ms(self.now_ms))
+            if dst != self._dst_active:
+                self._dst_active = dst
+                self.log_event(EventCode.DST_CHANGED)
             self._schedule_boundary = None
             self._crossing = _UNSET  # the rate (and so the price) may have changed
         meter_now = self.clock.meter_ms(self.now_ms)
@@ -668,6 +681,14 @@ class Meter:
                 self.run_action(self.schedules[key].action)
             if due <= meter_now or resync:
                 self._plan_schedule(key, meter_now if resync else due)
+
+    def write_alarm_register(self, value: int) -> None:
+        """The head-end writes the register back with the bits it has handled cleared."""
+        if value & ~self.alarms:
+            raise ValueError("only set alarm bits can be written back, to clear them")
+        if value != self.alarms:
+            self.alarms = value
+            self.log_event(EventCode.ALARM_REGISTER_CLEARED)
 
     def set_billing_point(self, billing: BillingConfig) -> None:
         """A new billing point (day 1-28, hour): the next one is worked out from now."""
@@ -937,6 +958,7 @@ class Meter:
         """Class 20 method 1: the passive calendar becomes active now (CalendarError if the
         passive set is inconsistent)."""
         self.calendar.activate_passive()
+        self.log_event(EventCode.TOU_ACTIVATED)
         self._at_boundary(resync=True)
 
     def set_passive_activation(self, activate_at: datetime | None) -> None:
@@ -1025,6 +1047,7 @@ class Meter:
             "prepayment": self._prepayment_state(),
             "supervision": self.supervision.to_state(),
             "episodes": self.episodes.to_state(),
+            "alarms": [self.alarms, self.alarm_filter],
             "parameters": {key: value.hex() for key, value in sorted(self.parameters.items())},
             "metrology": {
                 "export_enabled": config.export_enabled,
@@ -1090,6 +1113,8 @@ class Meter:
         meter.supervision.saved = dict(state.get("supervision", {}))
         if "episodes" in state:
             meter.episodes = EpisodeBook.from_state(state["episodes"])
+        meter.alarms, meter.alarm_filter = (int(v) for v in state.get("alarms", (0, 0xFFFFFFFF)))
+        meter._dst_active = meter.clock.is_dst(meter.clock.meter_ms(meter.now_ms))
         return meter
 
     def _prepayment_state(self) -> dict[str, Any]:

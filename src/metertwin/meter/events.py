@@ -179,3 +179,35 @@ LOG_OF: dict[EventCode, EventLog] = {
         )
     },
 }
+
+
+ALARM_BITS: dict[EventCode, int] = {
+    _C.CLOCK_INVALID: 0,
+    _C.REPLACE_BATTERY: 1,
+    _C.POWER_UP: 2,
+    _C.BATTERY_LOW: 3,
+    _C.PROGRAM_MEMORY_ERROR: 8,
+    _C.RAM_ERROR: 9,
+    _C.NV_MEMORY_ERROR: 10,
+    _C.WATCHDOG_ERROR: 11,
+    _C.MEASUREMENT_SYSTEM_ERROR: 12,
+    _C.TERMINAL_COVER_REMOVED: 13,
+    _C.METER_COVER_REMOVED: 13,
+    _C.MODULE_COVER_REMOVED: 13,
+    _C.STRONG_DC_FIELD: 13,
+    _C.LOCAL_DISCONNECTION: 14,
+    _C.CREDIT_EXHAUSTED: 15,
+    _C.LOW_CREDIT_1: 16,
+    _C.LOW_CREDIT_2: 16,
+    _C.LOW_CREDIT_3: 16,
+    _C.LIMITER_THRESHOLD_EXCEEDED: 17,
+    _C.WRONG_PASSWORDS: 18,
+    _C.NEUTRAL_FAILURE: 19,
+    _C.PHASE_FAILURE_L1: 20,
+    _C.PHASE_FAILURE_L2: 20,
+    _C.PHASE_FAILURE_L3: 20,
+    _C.REVERSE_CURRENT: 21,
+}
+"""Alarm register 1 (0.0.97.98.0.255): the bit an event sets (docs/events.md). Bits 0-2
+and 8-12 follow the IDIS / DSMR alarm register; 13 is the fraud attempt; 14-21 are
+metertwin's for the prepayment and protection functions."""

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from metertwin.cosem.errors import type_unmatched
 from metertwin.cosem.obis import Obis
-from metertwin.cosem.objects import Binding
-from metertwin.dlms.axdr import Data
+from metertwin.cosem.objects import Binding, Request
+from metertwin.dlms.axdr import Data, DataType
 from metertwin.dlms.cosem_datetime import CosemDateTime
 from metertwin.meter.core import Meter
 from metertwin.meter.profiles import EntryStatus
@@ -24,7 +25,7 @@ from metertwin.models.energy import energy_register_catalogue
 from metertwin.models.loader import DeviceModel
 from metertwin.models.prepayment_objects import PREPAYMENT_OBJECTS
 from metertwin.models.record_objects import RECORD_OBJECTS
-from metertwin.models.values import Unit, date_time_data, energy_unit, scaler_unit
+from metertwin.models.values import Unit, date_time_data, energy_unit, integer, scaler_unit
 
 VERSION_TEXT = b"metertwin 0.1.0"
 _U32 = 2**32
@@ -57,6 +58,8 @@ def standard_objects(spec: DeviceSpec) -> list[tuple[Obis, int, str]]:
         (Obis(0, 0, 96, 14, 0), 1, "Active tariff rate"),
         (Obis(0, 0, 96, 10, 1), 1, "Load profile status (the status of the entry being built)"),
         (Obis(0, 0, 96, 7, 0), 1, "Number of power failures in all phases"),
+        (Obis(0, 0, 97, 98, 0), 1, "Alarm register 1"),
+        (Obis(0, 0, 97, 98, 10), 1, "Alarm filter 1"),
         (Obis(0, 0, 1, 0, 0), 8, "Clock"),
         (Obis(0, 0, 13, 0, 0), 20, "Activity calendar"),
         (Obis(0, 0, 11, 0, 0), 11, "Special days table"),
@@ -334,10 +337,39 @@ def data_binding(obis: Obis, model: DeviceModel, meter: Meter) -> Binding | None
         fixed[Obis(0, 0, 96, 7, k)] = lambda k=k: Data.long_unsigned(
             min(meter.supply_failures[k], 65535)
         )  # type: ignore[misc]
+    if obis == ALARM_REGISTER:
+        return _alarm_register(meter)
+    if obis == ALARM_FILTER:
+        return _alarm_filter(meter)
     read = fixed.get(obis)
     if read is None:
         return None
     return Binding(get=lambda _request: read())
+
+
+ALARM_REGISTER = Obis(0, 0, 97, 98, 0)
+ALARM_FILTER = Obis(0, 0, 97, 98, 10)
+
+
+def _alarm_register(meter: Meter) -> Binding:
+    """Alarm register 1: read it, then write it back with the handled bits cleared."""
+
+    def put(_request: Request, value: Data) -> None:
+        try:
+            meter.write_alarm_register(integer(value, DataType.DOUBLE_LONG_UNSIGNED))
+        except ValueError as problem:
+            raise type_unmatched(str(problem)) from None
+
+    return Binding(get=lambda _r: Data.double_long_unsigned(meter.alarms), set=put)
+
+
+def _alarm_filter(meter: Meter) -> Binding:
+    """Alarm filter 1: a bit set lets its events raise that alarm (default: all)."""
+
+    def put(_request: Request, value: Data) -> None:
+        meter.alarm_filter = integer(value, DataType.DOUBLE_LONG_UNSIGNED)
+
+    return Binding(get=lambda _r: Data.double_long_unsigned(meter.alarm_filter), set=put)
 
 
 def profile_status(meter: Meter) -> int:
