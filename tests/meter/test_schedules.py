@@ -1,4 +1,5 @@
-"""Single action schedules (class 22) and the settable billing point, in the core.
+"""Single action schedules (class 22), the settable billing point and the local buttons,
+in the core.
 
 Schedules act on the meter's local wall time, so the tests compare local times.
 """
@@ -14,8 +15,9 @@ from hypothesis import strategies as st
 from tests.helpers import utc_ms
 
 from metertwin.meter.core import Meter
-from metertwin.meter.disconnect import ControlState
+from metertwin.meter.disconnect import ControlState, Transition
 from metertwin.meter.events import EventCode
+from metertwin.meter.inputs import Fault, InputSeries, PhysicalState
 from metertwin.meter.profiles import BillingConfig
 from metertwin.meter.schedules import LAST_DAY, ActionSchedule, ExecutionTime
 from metertwin.meter.supervision import ScriptAction
@@ -93,3 +95,29 @@ def test_the_billing_point_moves_to_day_15_at_06_00(pmm1220: DeviceModel) -> Non
     assert meter.clock.local(meter.last_billing_ms) == datetime(2026, 2, 15, 6, 0)
     again = Meter.from_state(meter.spec, meter.to_state())
     assert again.billing == BillingConfig(15, 6)
+
+
+def test_the_local_buttons_reset_billing_and_reconnect_at_the_press(
+    pmm1220: DeviceModel,
+) -> None:
+    """Seed 002 5.1: a billing reset by the local button; the customer's relay button."""
+    meter = Meter(dataclasses.replace(pmm1220.spec, wallet=None, control_mode=1), T0)
+    idle = PhysicalState((230.0,), (1000.0,), (0.0,))
+    billing = dataclasses.replace(idle, faults=Fault.BILLING_BUTTON)
+    press = T0 + 3 * 3_600_000 + 1234
+    meter.feed(
+        InputSeries.from_states([T0, press, press + 800], T0 + DAY // 2, [idle, billing, idle])
+    )
+    assert meter.billing_periods == 1
+    assert meter.last_billing_ms == meter.clock.meter_ms(press)
+    snapshot = [r for r in meter.recorder.outbox if r.profile == "1.0.98.1.0.255"]
+    assert [r.meter_ms for r in snapshot] == [meter.clock.meter_ms(press)]
+    assert snapshot[0].values[2] == 1_000_000 * (press - T0) // 3_600_000  # +A, mWh, at press
+    meter.operate_relay(Transition.REMOTE_DISCONNECT)
+    meter.operate_relay(Transition.REMOTE_RECONNECT)  # mode 1: ready for the customer
+    assert meter.disconnect.state is ControlState.READY_FOR_RECONNECTION
+    relay = dataclasses.replace(idle, faults=Fault.RELAY_BUTTON)
+    meter.advance(meter.now_ms, relay)
+    assert meter.disconnect.output_state
+    meter.advance(meter.now_ms + 500)  # held down: one press, one transition
+    assert meter.disconnect.output_state

@@ -279,6 +279,8 @@ def with_and_without(
         "terminal_cover_open",
         "module_cover_open",
         "battery_low",
+        "billing_button",
+        "relay_button",
     ],
 )
 def test_switch_and_sensor_faults_only_set_their_flag(kind: str) -> None:

@@ -9,6 +9,7 @@ transitions, configuration) apply between advances, at the present instant.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import replace
 from datetime import date, datetime, timedelta
@@ -29,7 +30,7 @@ from metertwin.meter.disconnect import (
 )
 from metertwin.meter.episodes import RELAY_CUT, Episode, EpisodeBook
 from metertwin.meter.events import ALARM_BITS, LOG_OF, EventCode
-from metertwin.meter.inputs import Fault, InputSeries, PhysicalState
+from metertwin.meter.inputs import BUTTONS, Fault, InputSeries, PhysicalState
 from metertwin.meter.metrology import Instantaneous, Metrology, MetrologyConfig, PreparedSeries
 from metertwin.meter.profiles import (
     BILLING,
@@ -218,6 +219,7 @@ class Meter:
         # Single action schedules (class 22), configured by the binder: meter ms when due.
         self.schedules: dict[str, ActionSchedule] = {}
         self._schedule_dues: dict[str, int] = {}
+        self._presses: list[tuple[int, int]] = []  # (world ms, buttons) ahead, in order
 
     # -- time -------------------------------------------------------------------------
 
@@ -230,6 +232,7 @@ class Meter:
             if inputs is not None:  # an instant change of inputs
                 self._scan_inputs(InputSeries.constant(to_ms, to_ms + 1, state))
                 self.inputs = state
+                self._buttons_pressed()
             return
         self.feed(InputSeries.constant(self.now_ms, to_ms, state))
 
@@ -299,6 +302,9 @@ class Meter:
         )
         for i in changed.tolist():
             t = max(int(series.start_ms[first + i]), self.now_ms)
+            pressed = int(faults[i + 1]) & ~int(faults[i]) & BUTTONS
+            if pressed:
+                self._presses.append((t, pressed))
             self._log_changes(
                 self.clock.meter_ms(t), states[i], states[i + 1], int(faults[i]), int(faults[i + 1])
             )
@@ -344,6 +350,8 @@ class Meter:
                 boundary = min(boundary, max(capture, self.now_ms + 1))
             if self.wallet is not None:
                 boundary = min(boundary, self._wallet_boundary())
+            if self._presses:
+                boundary = min(boundary, max(self._presses[0][0], self.now_ms + 1))
             if self._schedule_dues:
                 due = self.clock.true_ms_for(min(self._schedule_dues.values()))
                 boundary = min(boundary, max(due, self.now_ms + 1))
@@ -540,6 +548,8 @@ class Meter:
             self.demand.close_sub_period(self._demand_due, self._demand_energies(), self.rate)
             self._demand_due = self._next_demand_end(meter_now)
         self._capture_due()
+        if self._presses:
+            self._buttons_pressed()
         if self.schedules:
             self._run_schedules(meter_now, resync)
         if self.wallet is not None:
@@ -681,6 +691,23 @@ class Meter:
                 self.run_action(self.schedules[key].action)
             if due <= meter_now or resync:
                 self._plan_schedule(key, meter_now if resync else due)
+
+    def _buttons_pressed(self) -> None:
+        """The local buttons pressed by now: billing reset (seed 002 5.1: a billing reset
+        by button), and the relay button (class 70 manual transitions e and f)."""
+        while self._presses and self._presses[0][0] <= self.now_ms:
+            _, pressed = self._presses.pop(0)
+            if pressed & Fault.BILLING_BUTTON:
+                self.billing_reset()
+            if pressed & Fault.RELAY_BUTTON:
+                manual = (
+                    Transition.MANUAL_RECONNECT
+                    if self.disconnect.state is ControlState.READY_FOR_RECONNECTION
+                    else Transition.MANUAL_DISCONNECT
+                )
+                with contextlib.suppress(TransitionNotAllowed):
+                    self.operate_relay(manual)
+        self._boundary = None
 
     def write_alarm_register(self, value: int) -> None:
         """The head-end writes the register back with the bits it has handled cleared."""

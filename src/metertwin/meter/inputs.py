@@ -32,6 +32,12 @@ class Fault(IntFlag):
     NEUTRAL_LOSS = 32
     REVERSE_CURRENT = 64
     PHASE_LOSS = 128
+    BILLING_BUTTON = 256  # the local billing reset button, held down
+    RELAY_BUTTON = 512  # the customer's relay button, held down
+
+
+BUTTONS = Fault.BILLING_BUTTON | Fault.RELAY_BUTTON
+"""Push buttons: the meter acts when one is pressed (the flag's rising edge)."""
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,8 @@ FAULT_FLAGS: dict[str, Fault] = {
     "terminal_cover_open": Fault.TERMINAL_COVER_OPEN,
     "module_cover_open": Fault.MODULE_COVER_OPEN,
     "battery_low": Fault.BATTERY_LOW,
+    "billing_button": Fault.BILLING_BUTTON,
+    "relay_button": Fault.RELAY_BUTTON,
 }
 
 # Service-cable impedance seen by the meter: what makes voltage sag under a kettle and
