@@ -121,3 +121,7 @@ def test_the_local_buttons_reset_billing_and_reconnect_at_the_press(
     assert meter.disconnect.output_state
     meter.advance(meter.now_ms + 500)  # held down: one press, one transition
     assert meter.disconnect.output_state
+    pressed_at = meter.now_ms + 60_000
+    meter.advance(pressed_at, idle)
+    meter.advance(pressed_at + 1000, billing)  # pressed exactly as a new advance begins
+    assert meter.last_billing_ms == meter.clock.meter_ms(pressed_at)

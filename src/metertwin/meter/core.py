@@ -252,6 +252,8 @@ class Meter:
         self._crossing = _UNSET
         self._boundary = None
         wallet = self.wallet
+        if self._presses:  # a button pressed at this very instant acts now, not 1 ms later
+            self._buttons_pressed()
         if self.supervision:  # the new inputs hold from now: the limiters look at once
             self.supervision.use_series(series)
             self._supervise()

@@ -49,6 +49,14 @@ class ScriptAction(Enum):
     BILLING_RESET = "billing_reset"  # end the billing period
 
 
+_PHASES = {
+    Quantity.ACTIVE_POWER: (0, 1, 2, 3),
+    Quantity.CURRENT: (1, 2, 3),
+    Quantity.VOLTAGE: (1, 2, 3),
+    Quantity.IMPORT_ENERGY: (0,),
+}
+
+
 @dataclass(frozen=True)
 class SupervisorConfig:
     """One watched value. ``threshold`` is in the quantity's SI unit; a limiter's threshold 0
@@ -67,11 +75,7 @@ class SupervisorConfig:
     def __post_init__(self) -> None:
         if self.over_ms < 0 or self.under_ms < 0:
             raise ValueError("durations are not negative")
-        phase_ok = 0 <= self.phase <= 3 if self.quantity is Quantity.ACTIVE_POWER else False
-        if self.quantity in (Quantity.CURRENT, Quantity.VOLTAGE):
-            phase_ok = 1 <= self.phase <= 3
-        if self.quantity is Quantity.IMPORT_ENERGY:
-            phase_ok = self.phase == 0
+        phase_ok = self.phase in _PHASES[self.quantity]
         if not phase_ok:
             raise ValueError(f"{self.quantity.value} has no phase {self.phase}")
 

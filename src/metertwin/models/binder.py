@@ -9,7 +9,6 @@ GET always answers a well-typed value.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 from collections.abc import Callable
@@ -21,7 +20,7 @@ from metertwin.cosem.classes import interface_class
 from metertwin.cosem.device import LogicalDevice, full_rights
 from metertwin.cosem.errors import CosemError, denied, type_unmatched
 from metertwin.cosem.obis import Obis
-from metertwin.cosem.objects import Binding, CosemObject, Method, Request, Setter
+from metertwin.cosem.objects import Binding, CosemObject, Method, Request
 from metertwin.dlms.axdr import Data, DataType, decode, encode
 from metertwin.dlms.enums import AuthenticationMechanism, DataAccessResult
 from metertwin.dlms.server import IMPLEMENTED_CONFORMANCE
@@ -30,6 +29,7 @@ from metertwin.meter.disconnect import Transition, TransitionNotAllowed
 from metertwin.meter.security import LoginOutcome
 from metertwin.meter.supervision import ScriptAction, SupervisorConfig
 from metertwin.models import objects_catalog as catalog
+from metertwin.models.acting_settings import act_on_settings
 from metertwin.models.associations import (
     CURRENT_ASSOCIATION,
     AssociationObjects,
@@ -371,25 +371,8 @@ class _Binder:
                 meter.configure_supervisor(key, config)
             installed[:] = list(configs)
 
-        def current() -> dict[int, Data]:
-            return {index: read() for index, read in readers.items()}
-
-        for index, binding in list(attributes.items()):
-            if binding.set is None:
-                continue
-
-            def put(
-                request: Request, value: Data, index: int = index, inner: Setter = binding.set
-            ) -> None:
-                values = current()
-                values[index] = value
-                configs = derive(values)  # refuses what the meter could not act on
-                inner(request, value)
-                install(configs)
-
-            attributes[index] = Binding(get=binding.get, set=put)
         if class_id == 71:
             normal = attributes[4].get
             attributes[3] = Binding(get=normal)  # threshold_active: no emergency profile
-        with contextlib.suppress(CosemError):  # stored settings it cannot act on: stays off
-            install(derive(current()))
+        nothing: dict[str, SupervisorConfig] = {}
+        act_on_settings(attributes, readers, derive, install, nothing)

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from metertwin.cosem.classes import interface_class
-from metertwin.cosem.errors import CosemError, type_unmatched
+from metertwin.cosem.errors import type_unmatched
 from metertwin.cosem.obis import Obis
-from metertwin.cosem.objects import Binding, CosemObject, Request, Setter
+from metertwin.cosem.objects import Binding, CosemObject, Request
 from metertwin.dlms.axdr import Data, DataType
 from metertwin.dlms.cosem_datetime import (
     CosemDate,
@@ -25,6 +25,7 @@ from metertwin.dlms.errors import CosemDateTimeError
 from metertwin.meter.core import Meter
 from metertwin.meter.profiles import BillingConfig
 from metertwin.meter.schedules import LAST_DAY, SECOND_LAST_DAY, ActionSchedule, ExecutionTime
+from metertwin.models.acting_settings import act_on_settings
 from metertwin.models.supervision_objects import BILLING_SCRIPTS, script_action
 from metertwin.models.values import integer, items, octets
 
@@ -115,20 +116,8 @@ def install_schedule(
     """A scripted schedule acts in the core from its stored settings and after each SET;
     a SET it could not act on is refused unstored."""
     key = str(obis)
-    for index, binding in list(attributes.items()):
-        inner = binding.set
-        if inner is None:
-            continue
 
-        def put(request: Request, value: Data, index: int = index, inner: Setter = inner) -> None:
-            values = {i: read() for i, read in readers.items()}
-            values[index] = value
-            schedule = schedule_from(values)
-            inner(request, value)
-            meter.set_action_schedule(key, schedule)
+    def install(schedule: ActionSchedule | None) -> None:
+        meter.set_action_schedule(key, schedule)
 
-        attributes[index] = Binding(get=binding.get, set=put)
-    try:
-        meter.set_action_schedule(key, schedule_from({i: r() for i, r in readers.items()}))
-    except CosemError:  # stored settings it cannot act on: it stays idle
-        meter.set_action_schedule(key, None)
+    act_on_settings(attributes, readers, schedule_from, install, None)
