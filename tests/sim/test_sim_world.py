@@ -281,6 +281,13 @@ def with_and_without(
         "battery_low",
         "billing_button",
         "relay_button",
+        "rtc_failure",
+        "relay_fault",
+        "nv_memory_error",
+        "ram_error",
+        "program_memory_error",
+        "watchdog_reset",
+        "measurement_error",
     ],
 )
 def test_switch_and_sensor_faults_only_set_their_flag(kind: str) -> None:

@@ -25,12 +25,13 @@ from metertwin.meter.disconnect import (
     ControlState,
     DisconnectControl,
     RelayChange,
+    RelayStuck,
     Transition,
     TransitionNotAllowed,
 )
 from metertwin.meter.episodes import RELAY_CUT, Episode, EpisodeBook
 from metertwin.meter.events import ALARM_BITS, LOG_OF, EventCode
-from metertwin.meter.inputs import BUTTONS, Fault, InputSeries, PhysicalState
+from metertwin.meter.inputs import ACTING, Fault, InputSeries, PhysicalState
 from metertwin.meter.metrology import Instantaneous, Metrology, MetrologyConfig, PreparedSeries
 from metertwin.meter.profiles import (
     BILLING,
@@ -93,6 +94,12 @@ _FAULT_EVENTS = {
     Fault.NEUTRAL_LOSS: (EventCode.NEUTRAL_FAILURE, EventCode.NEUTRAL_RESTORED),
     Fault.REVERSE_CURRENT: (EventCode.REVERSE_CURRENT, EventCode.REVERSE_CURRENT_END),
     Fault.BATTERY_LOW: (EventCode.BATTERY_LOW, None),
+    Fault.RTC_FAILURE: (EventCode.CLOCK_INVALID, None),
+    Fault.NV_MEMORY_ERROR: (EventCode.NV_MEMORY_ERROR, None),
+    Fault.RAM_ERROR: (EventCode.RAM_ERROR, None),
+    Fault.PROGRAM_MEMORY_ERROR: (EventCode.PROGRAM_MEMORY_ERROR, None),
+    Fault.WATCHDOG_RESET: (EventCode.WATCHDOG_ERROR, None),
+    Fault.MEASUREMENT_ERROR: (EventCode.MEASUREMENT_SYSTEM_ERROR, None),
 }
 _RELAY_EVENTS = {
     (Transition.REMOTE_DISCONNECT, False): EventCode.REMOTE_DISCONNECTION,
@@ -110,11 +117,14 @@ _WALLET_EVENTS = {
     WalletEvent.CREDIT_EXHAUSTED: EventCode.CREDIT_EXHAUSTED,
     WalletEvent.EMERGENCY_CREDIT_INVOKED: EventCode.EMERGENCY_CREDIT_INVOKED,
 }
-_TAMPER_EVENTS = frozenset(on for on, _ in _FAULT_EVENTS.values()) - {
-    EventCode.NEUTRAL_FAILURE,
-    EventCode.REVERSE_CURRENT,
-    EventCode.BATTERY_LOW,
-}
+_TAMPER_EVENTS = frozenset(
+    {
+        EventCode.TERMINAL_COVER_REMOVED,
+        EventCode.METER_COVER_REMOVED,
+        EventCode.MODULE_COVER_REMOVED,
+        EventCode.STRONG_DC_FIELD,
+    }
+)
 _CREDIT_KINDS = {
     CreditUnit.ENERGY: CreditKind.ELECTRICITY,
     CreditUnit.CURRENCY: (CreditKind.ELECTRICITY_CURRENCY),
@@ -219,7 +229,10 @@ class Meter:
         # Single action schedules (class 22), configured by the binder: meter ms when due.
         self.schedules: dict[str, ActionSchedule] = {}
         self._schedule_dues: dict[str, int] = {}
-        self._presses: list[tuple[int, int]] = []  # (world ms, buttons) ahead, in order
+        # Edges of the flags that act (buttons, RTC and relay failures) ahead, in order:
+        # (world ms, flags that came on, flags that went off).
+        self._edges: list[tuple[int, int, int]] = []
+        self.relay_failure_reported = False  # a stuck relay was reported in this fault
 
     # -- time -------------------------------------------------------------------------
 
@@ -232,7 +245,7 @@ class Meter:
             if inputs is not None:  # an instant change of inputs
                 self._scan_inputs(InputSeries.constant(to_ms, to_ms + 1, state))
                 self.inputs = state
-                self._buttons_pressed()
+                self._act_on_edges()
             return
         self.feed(InputSeries.constant(self.now_ms, to_ms, state))
 
@@ -247,13 +260,15 @@ class Meter:
         prepared = PreparedSeries(series, self.metrology.rate_matrix(series))
         self._scan_inputs(series)
         dark = np.concatenate(([0], np.cumsum(~(series.voltage_v > 0.0).any(axis=1))))
+        unsure = series.faults & np.uint32(Fault.MEASUREMENT_ERROR) != 0
+        doubtful = np.concatenate(([0], np.cumsum(unsure))) if unsure.any() else None
         self._series = series
         self._prepared = prepared
         self._crossing = _UNSET
         self._boundary = None
         wallet = self.wallet
-        if self._presses:  # a button pressed at this very instant acts now, not 1 ms later
-            self._buttons_pressed()
+        if self._edges:  # a button pressed at this very instant acts now, not 1 ms later
+            self._act_on_edges()
         if self.supervision:  # the new inputs hold from now: the limiters look at once
             self.supervision.use_series(series)
             self._supervise()
@@ -269,6 +284,8 @@ class Meter:
                 first, last = series.index_at(self.now_ms), series.index_at(stop - 1)
                 if dark[last + 1] - dark[max(first, 0)]:
                     self.recorder.flag(EntryStatus.POWER_DOWN)  # the supply was lost meanwhile
+                if doubtful is not None and doubtful[last + 1] - doubtful[max(first, 0)]:
+                    self.recorder.flag(EntryStatus.DATA_NOT_VALID)  # measured while faulty
                 self.now_ms = stop
                 if wallet is not None and imported:
                     events = wallet.consume(imported, self.rate)
@@ -304,9 +321,10 @@ class Meter:
         )
         for i in changed.tolist():
             t = max(int(series.start_ms[first + i]), self.now_ms)
-            pressed = int(faults[i + 1]) & ~int(faults[i]) & BUTTONS
-            if pressed:
-                self._presses.append((t, pressed))
+            came = int(faults[i + 1]) & ~int(faults[i]) & ACTING
+            went = int(faults[i]) & ~int(faults[i + 1]) & ACTING
+            if came or went:
+                self._edges.append((t, came, went))
             self._log_changes(
                 self.clock.meter_ms(t), states[i], states[i + 1], int(faults[i]), int(faults[i + 1])
             )
@@ -352,8 +370,8 @@ class Meter:
                 boundary = min(boundary, max(capture, self.now_ms + 1))
             if self.wallet is not None:
                 boundary = min(boundary, self._wallet_boundary())
-            if self._presses:
-                boundary = min(boundary, max(self._presses[0][0], self.now_ms + 1))
+            if self._edges:
+                boundary = min(boundary, max(self._edges[0][0], self.now_ms + 1))
             if self._schedule_dues:
                 due = self.clock.true_ms_for(min(self._schedule_dues.values()))
                 boundary = min(boundary, max(due, self.now_ms + 1))
@@ -550,8 +568,8 @@ class Meter:
             self.demand.close_sub_period(self._demand_due, self._demand_energies(), self.rate)
             self._demand_due = self._next_demand_end(meter_now)
         self._capture_due()
-        if self._presses:
-            self._buttons_pressed()
+        if self._edges:
+            self._act_on_edges()
         if self.schedules:
             self._run_schedules(meter_now, resync)
         if self.wallet is not None:
@@ -623,6 +641,7 @@ class Meter:
 
     def _local_transition(self, transition: Transition) -> bool:
         try:
+            self._check_relay_moves(transition)
             change = self.disconnect.apply(transition, self.now_ms)
         except TransitionNotAllowed:
             return False
@@ -694,11 +713,17 @@ class Meter:
             if due <= meter_now or resync:
                 self._plan_schedule(key, meter_now if resync else due)
 
-    def _buttons_pressed(self) -> None:
-        """The local buttons pressed by now: billing reset (seed 002 5.1: a billing reset
-        by button), and the relay button (class 70 manual transitions e and f)."""
-        while self._presses and self._presses[0][0] <= self.now_ms:
-            _, pressed = self._presses.pop(0)
+    def _act_on_edges(self) -> None:
+        """Flags that changed by now and act: the local buttons (billing reset, seed 002
+        5.1; the relay button, class 70 manual transitions e and f), the real-time clock
+        failing (the clock is invalid until set) and the relay fault ending."""
+        while self._edges and self._edges[0][0] <= self.now_ms:
+            _, pressed, released = self._edges.pop(0)
+            if pressed & Fault.RTC_FAILURE:
+                self.clock.mark_invalid()
+            if released & Fault.RELAY_FAULT:  # repaired: what was held back happens now
+                self.relay_failure_reported = False
+                self._settle_credit_relay()
             if pressed & Fault.BILLING_BUTTON:
                 self.billing_reset()
             if pressed & Fault.RELAY_BUTTON:
@@ -964,6 +989,9 @@ class Meter:
         }
 
     def operate_relay(self, transition: Transition) -> RelayChange | None:
+        """A remote or manual transition (class 70); `TransitionNotAllowed` when the control
+        mode forbids it, `RelayStuck` when a relay fault keeps the contacts where they are."""
+        self._check_relay_moves(transition)
         change = self.disconnect.apply(transition, self.now_ms)
         if change is not None:
             self._log_relay(transition, change)
@@ -971,6 +999,29 @@ class Meter:
             self._replan_wallet()
             self._settle_credit_relay()  # no credit: the meter opens again at once
         return change
+
+    def _check_relay_moves(self, transition: Transition) -> None:
+        """Raise `RelayStuck` when a relay fault keeps the contacts from the move
+        ``transition`` asks for. The meter sees it when it operates the relay, so the
+        failure is logged then (event 229), once while the fault lasts."""
+        if not self._faults_now() & Fault.RELAY_FAULT:
+            return
+        target = self.disconnect.target(transition)
+        if target is None or (target is ControlState.CONNECTED) == self.disconnect.output_state:
+            return  # the contacts would not move
+        if not self.relay_failure_reported:
+            self.relay_failure_reported = True
+            self.log_event(EventCode.RELAY_FAILURE)
+        raise RelayStuck(f"{transition.value}: the relay's contacts did not move")
+
+    def _faults_now(self) -> Fault:
+        """The switches and sensors at the present instant."""
+        series = self._series
+        if series is not None:
+            i = series.index_at(self.now_ms)
+            if i >= 0:
+                return Fault(int(series.faults[i]))
+        return self.inputs.faults
 
     def _log_relay(self, transition: Transition, change: RelayChange) -> None:
         connected = change.after is ControlState.CONNECTED
@@ -1075,6 +1126,7 @@ class Meter:
             "supply_failures": list(self.supply_failures),
             "prepayment": self._prepayment_state(),
             "supervision": self.supervision.to_state(),
+            "relay_failure_reported": self.relay_failure_reported,
             "episodes": self.episodes.to_state(),
             "alarms": [self.alarms, self.alarm_filter],
             "parameters": {key: value.hex() for key, value in sorted(self.parameters.items())},
@@ -1140,6 +1192,7 @@ class Meter:
         meter._restore_prepayment(state.get("prepayment"))
         # Limiter states resume when the binder configures the limiters again.
         meter.supervision.saved = dict(state.get("supervision", {}))
+        meter.relay_failure_reported = bool(state.get("relay_failure_reported", False))
         if "episodes" in state:
             meter.episodes = EpisodeBook.from_state(state["episodes"])
         meter.alarms, meter.alarm_filter = (int(v) for v in state.get("alarms", (0, 0xFFFFFFFF)))

@@ -34,6 +34,10 @@ class TransitionNotAllowed(Exception):
     """The control mode forbids this transition; the relay stays as it is."""
 
 
+class RelayStuck(TransitionNotAllowed):
+    """The relay's contacts cannot move (a relay fault); the relay stays as it is."""
+
+
 _S = ControlState
 _T = Transition
 _ALL_MODES = frozenset(range(1, 7))

@@ -2,7 +2,7 @@
 
 Codes 1-18, 40-46, 60-67 and 255 are the DLMS UA / IDIS (DSMR) standard event codes as
 deployed in public head-end software (e.g. "Power Down" 1, "Terminal cover removed" 40,
-"Remote disconnection" 62). Codes 230-254 are metertwin's for what those tables lack (phase
+"Remote disconnection" 62). Codes 220-254 are metertwin's for what those tables lack (phase
 and neutral failures, reverse current, relay protections); docs/events.md lists them all.
 Event logs are stored like load profiles (clock + code entries, FIFO), so a head-end reads
 them as Profile generic buffers.
@@ -47,7 +47,8 @@ class EventCode(IntEnum):
     LIMITER_THRESHOLD_EXCEEDED = 65
     LIMITER_THRESHOLD_OK = 66
     LIMITER_THRESHOLD_CHANGED = 67
-    # metertwin codes (230-254) for events the standard tables above do not name
+    # metertwin codes (220-254) for events the standard tables above do not name
+    RELAY_FAILURE = 229
     PHASE_FAILURE_L1 = 230
     PHASE_FAILURE_L2 = 231
     PHASE_FAILURE_L3 = 232
@@ -176,6 +177,7 @@ LOG_OF: dict[EventCode, EventLog] = {
             _C.NV_MEMORY_ERROR,
             _C.WATCHDOG_ERROR,
             _C.MEASUREMENT_SYSTEM_ERROR,
+            _C.RELAY_FAILURE,
         )
     },
 }
@@ -207,7 +209,8 @@ ALARM_BITS: dict[EventCode, int] = {
     _C.PHASE_FAILURE_L2: 20,
     _C.PHASE_FAILURE_L3: 20,
     _C.REVERSE_CURRENT: 21,
+    _C.RELAY_FAILURE: 22,
 }
 """Alarm register 1 (0.0.97.98.0.255): the bit an event sets (docs/events.md). Bits 0-2
-and 8-12 follow the IDIS / DSMR alarm register; 13 is the fraud attempt; 14-21 are
+and 8-12 follow the IDIS / DSMR alarm register; 13 is the fraud attempt; 14-22 are
 metertwin's for the prepayment and protection functions."""

@@ -34,10 +34,21 @@ class Fault(IntFlag):
     PHASE_LOSS = 128
     BILLING_BUTTON = 256  # the local billing reset button, held down
     RELAY_BUTTON = 512  # the customer's relay button, held down
+    # Failures the meter's self-checks detect (the failure log, seed 003 / issue 5).
+    RTC_FAILURE = 1024  # the real-time clock lost its time: the clock is invalid until set
+    RELAY_FAULT = 2048  # the relay's contacts cannot move (welded or jammed)
+    NV_MEMORY_ERROR = 4096
+    RAM_ERROR = 8192
+    PROGRAM_MEMORY_ERROR = 16384
+    WATCHDOG_RESET = 32768
+    MEASUREMENT_ERROR = 65536  # the measuring system's self-check failed: data not valid
 
 
 BUTTONS = Fault.BILLING_BUTTON | Fault.RELAY_BUTTON
 """Push buttons: the meter acts when one is pressed (the flag's rising edge)."""
+
+ACTING = BUTTONS | Fault.RTC_FAILURE | Fault.RELAY_FAULT
+"""Flags whose edges change the meter's state at their instant (not only log an event)."""
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from metertwin.dlms.axdr import Data, DataType, decode, encode
 from metertwin.dlms.enums import AuthenticationMechanism, DataAccessResult
 from metertwin.dlms.server import IMPLEMENTED_CONFORMANCE
 from metertwin.meter.core import Meter
-from metertwin.meter.disconnect import Transition, TransitionNotAllowed
+from metertwin.meter.disconnect import RelayStuck, Transition, TransitionNotAllowed
 from metertwin.meter.security import LoginOutcome
 from metertwin.meter.supervision import ScriptAction, SupervisorConfig
 from metertwin.models import objects_catalog as catalog
@@ -206,6 +206,8 @@ class _Binder:
     def _operate(self, kind: Transition) -> None:
         try:
             self.meter.operate_relay(kind)
+        except RelayStuck as exc:  # the relay answers that it could not move
+            raise CosemError(DataAccessResult.HARDWARE_FAULT, str(exc)) from None
         except TransitionNotAllowed as exc:
             raise denied(str(exc)) from None
 

@@ -38,6 +38,13 @@ FAULT_FLAGS: dict[str, Fault] = {
     "battery_low": Fault.BATTERY_LOW,
     "billing_button": Fault.BILLING_BUTTON,
     "relay_button": Fault.RELAY_BUTTON,
+    "rtc_failure": Fault.RTC_FAILURE,
+    "relay_fault": Fault.RELAY_FAULT,
+    "nv_memory_error": Fault.NV_MEMORY_ERROR,
+    "ram_error": Fault.RAM_ERROR,
+    "program_memory_error": Fault.PROGRAM_MEMORY_ERROR,
+    "watchdog_reset": Fault.WATCHDOG_RESET,
+    "measurement_error": Fault.MEASUREMENT_ERROR,
 }
 
 # Service-cable impedance seen by the meter: what makes voltage sag under a kettle and
