@@ -125,6 +125,11 @@ _TAMPER_EVENTS = frozenset(
         EventCode.STRONG_DC_FIELD,
     }
 )
+_CUT_EPISODES = {
+    Quantity.VOLTAGE: Episode.OVER_VOLTAGE_CUT,
+    Quantity.POWER_FACTOR: Episode.LOW_POWER_FACTOR_CUT,
+}
+"""The episode a supervisor's cut begins (seed 002 5.5 f, h, k); others are overload cuts."""
 _CREDIT_KINDS = {
     CreditUnit.ENERGY: CreditKind.ELECTRICITY,
     CreditUnit.CURRENCY: (CreditKind.ELECTRICITY_CURRENCY),
@@ -649,7 +654,7 @@ class Meter:
             return False
         self._log_relay(transition, change)
         self._replan_wallet()
-        self.supervision.forget_energy_plans()
+        self.supervision.forget_relay_plans()
         return True
 
     # -- limiters and register monitors ---------------------------------------------------
@@ -785,8 +790,8 @@ class Meter:
         self.run_action(firing.action)
         if supplied and not self.disconnect.output_state:  # a protection cut the supply
             config = self.supervision.configs.get(firing.key)
-            voltage = config is not None and config.quantity is Quantity.VOLTAGE
-            kind = Episode.OVER_VOLTAGE_CUT if voltage else Episode.OVERLOAD_CUT
+            quantity = Quantity.ACTIVE_POWER if config is None else config.quantity
+            kind = _CUT_EPISODES.get(quantity, Episode.OVERLOAD_CUT)
             self.episodes.begin(kind, RELAY_CUT, self.meter_time_ms())
 
     def run_action(self, action: ScriptAction) -> None:
@@ -995,9 +1000,11 @@ class Meter:
         change = self.disconnect.apply(transition, self.now_ms)
         if change is not None:
             self._log_relay(transition, change)
+            self.supervision.forget_relay_plans()
             self.credit_cut = False
             self._replan_wallet()
             self._settle_credit_relay()  # no credit: the meter opens again at once
+            self._supervise()  # the monitors see the load (or its absence) at once
         return change
 
     def _check_relay_moves(self, transition: Transition) -> None:

@@ -2,9 +2,9 @@
 time of the last 10 actions" (seed 002, 5.5 c-j).
 
 An episode begins and ends with events the meter's functions raise (cover removed / closed,
-supply lost / back, a phase lost / restored...) or with the relay (a limiter's or a voltage
-monitor's cut lasts until the supply is reconnected). The book keeps a count per kind and
-the last ten episodes, newest first; an episode still going has no end yet.
+supply lost / back, a phase lost / restored...) or with the relay (a limiter's, a voltage
+or a power factor monitor's cut lasts until the supply is reconnected). The book keeps a
+count per kind and the last ten episodes, newest first; an episode still going has no end.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ class Episode(IntEnum):
     OVER_VOLTAGE_CUT = 6
     PHASE_FAILURE = 7
     NEUTRAL_FAILURE = 8
+    LOW_POWER_FACTOR_CUT = 9
 
 
 _C = EventCode

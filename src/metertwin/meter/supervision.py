@@ -32,12 +32,19 @@ class Quantity(Enum):
     CURRENT = "current"  # A per phase (1.0.31/51/71.7.0)
     VOLTAGE = "voltage"  # V per phase (1.0.32/52/72.7.0)
     IMPORT_ENERGY = "import_energy"  # Wh, +A total (1.0.1.8.0)
+    POWER_FACTOR = "power_factor"  # P/S, signed like P (1.0.13.7.0; L1..L3 33/53/73.7.0)
 
     @property
     def through_relay(self) -> bool:
         """A quantity of the load, zero while the relay is open (a voltage is measured on
         the supply side)."""
         return self is not Quantity.VOLTAGE
+
+    @property
+    def idle_value(self) -> float:
+        """What the meter reads while no load current flows (the relay open): zero, or a
+        power factor of 1 (metrology's convention for P/S without S)."""
+        return 1.0 if self is Quantity.POWER_FACTOR else 0.0
 
 
 class ScriptAction(Enum):
@@ -54,6 +61,7 @@ _PHASES = {
     Quantity.CURRENT: (1, 2, 3),
     Quantity.VOLTAGE: (1, 2, 3),
     Quantity.IMPORT_ENERGY: (0,),
+    Quantity.POWER_FACTOR: (0, 1, 2, 3),
 }
 
 
@@ -127,6 +135,8 @@ def segment_values(series: InputSeries, quantity: Quantity, phase: int) -> NDArr
     if quantity is Quantity.VOLTAGE:
         return np.asarray(volts[:, phase - 1], dtype=np.float64)
     live = volts > 0.0
+    if quantity is Quantity.POWER_FACTOR:
+        return _power_factor(series, live, phase)
     if quantity is Quantity.ACTIVE_POWER:
         watts = np.where(live, series.active_w, 0.0)
         column = watts.sum(axis=1) if phase == 0 else watts[:, phase - 1]
@@ -136,6 +146,19 @@ def segment_values(series: InputSeries, quantity: Quantity, phase: int) -> NDArr
     with np.errstate(divide="ignore", invalid="ignore"):
         amps = np.where(live[:, k], apparent / np.where(live[:, k], volts[:, k], 1.0), 0.0)
     return np.asarray(amps, dtype=np.float64)
+
+
+def _power_factor(series: InputSeries, live: NDArray[np.bool_], phase: int) -> NDArray[np.float64]:
+    """P/S as the meter shows it (1.0.13.7.0: the total over the arithmetic sum of the
+    phases' S), 1 where no current flows."""
+    watts = np.where(live, series.active_w, 0.0)
+    apparent = np.hypot(watts, np.where(live, series.reactive_var, 0.0))
+    if phase == 0:
+        p, s = watts.sum(axis=1), apparent.sum(axis=1)
+    else:
+        p, s = watts[:, phase - 1], apparent[:, phase - 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(np.where(s > 0.0, p / np.where(s > 0.0, s, 1.0), 1.0), np.float64)
 
 
 class Supervision:
@@ -175,7 +198,7 @@ class Supervision:
         self._series = series
         self._plans = {}
 
-    def forget_energy_plans(self) -> None:
+    def forget_relay_plans(self) -> None:
         """The relay or the registers changed: energy crossings move."""
         self._plans = {
             k: p
@@ -201,7 +224,7 @@ class Supervision:
             flips = _NO_FLIPS if crossing is None else np.asarray([crossing], dtype=np.int64)
             plan = _Plan(now_ms, to_go <= 0, flips)
         elif config.quantity.through_relay and not connected:
-            plan = _Plan(now_ms, False, _NO_FLIPS)
+            plan = _Plan(now_ms, config.quantity.idle_value > config.threshold, _NO_FLIPS)
         else:
             series = self._series
             assert series is not None, "the core gives the inputs before asking"

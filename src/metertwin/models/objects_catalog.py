@@ -72,6 +72,7 @@ def standard_objects(spec: DeviceSpec) -> list[tuple[Obis, int, str]]:
         (Obis(1, 0, 0, 1, 2), 1, "Time of the last billing point"),
         (Obis(0, 0, 96, 3, 10), 70, "Disconnect control"),
         (Obis(0, 0, 17, 0, 0), 71, "Limiter"),
+        (Obis(0, 0, 16, 0, 3), 21, "Register monitor: power factor (low power factor cut)"),
         (Obis(0, 0, 41, 0, 0), 17, "SAP assignment"),
         (Obis(0, 0, 25, 0, 0), 41, "TCP-UDP setup"),
         (Obis(0, 0, 25, 1, 0), 42, "IPv4 setup"),
@@ -90,6 +91,10 @@ def standard_objects(spec: DeviceSpec) -> list[tuple[Obis, int, str]]:
         for r in range(spec.capacity.rates + 1)
     ]
     rows += [(Obis(0, 0, 96, 7, k), 1, f"Phase failures L{k}") for k in range(1, phases + 1)]
+    rows += [
+        (Obis(0, 0, 16, 0, k - 1), 21, f"Register monitor: voltage L{k} (over-voltage cut)")
+        for k in range(1, phases + 1)
+    ]
     rows += [
         (
             Obis.parse(code),
@@ -454,12 +459,11 @@ def parameter_defaults(obis: Obis, class_id: int, model: DeviceModel) -> dict[in
             )
         },
         21: {
-            2: Data.array([Data.long_unsigned(2530)]),
-            3: Data.structure(
-                [Data.long_unsigned(3), _ln(_monitored_voltage(obis)), Data.integer(2)]
-            ),
+            2: Data.array([_monitor_threshold(obis)]),
+            3: Data.structure([Data.long_unsigned(3), _ln(_monitored(obis)), Data.integer(2)]),
             # No action until the head-end arms it (e.g. scripts 1 and 2 of 0.0.10.0.106
-            # for an over-voltage cut and restore).
+            # for an over-voltage cut and restore; script 1 as action_down of the power
+            # factor monitor for a low power factor cut).
             4: Data.array(
                 [Data.structure([_script(disconnect_scripts, 0), _script(disconnect_scripts, 0)])]
             ),
@@ -571,9 +575,18 @@ def parameter_defaults(obis: Obis, class_id: int, model: DeviceModel) -> dict[in
     return defaults.get(class_id, {})
 
 
-def _monitored_voltage(obis: Obis) -> Obis:
-    """Seed 004 register monitors 0.0.16.0.0-2 watch the voltages of L1..L3."""
+def _monitored(obis: Obis) -> Obis:
+    """Register monitors 0.0.16.0.0-2 watch the voltages of L1..L3 (seed 004), 0.0.16.0.3
+    the total power factor (seed 002 5.5 k)."""
+    if obis.e == 3:
+        return Obis(1, 0, 13, 7, 0)
     return Obis(1, 0, 32 + 20 * (obis.e if obis.e < 3 else 0), 7, 0)
+
+
+def _monitor_threshold(obis: Obis) -> Data:
+    """253.0 V (230 V + 10 %, seed 004's value) or a power factor of 0.500, in the
+    watched register's type and scaler."""
+    return Data.long(500) if obis.e == 3 else Data.long_unsigned(2530)
 
 
 def _limiter_monitored(obis: Obis, objects: str) -> Obis:

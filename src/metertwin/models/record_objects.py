@@ -28,6 +28,7 @@ _NAMES = {
     Episode.OVER_VOLTAGE_CUT: "over-voltage cuts",
     Episode.PHASE_FAILURE: "phase failures",
     Episode.NEUTRAL_FAILURE: "neutral failures",
+    Episode.LOW_POWER_FACTOR_CUT: "low power factor cuts",
 }
 RECORD_OBJECTS: tuple[tuple[Obis, int, str], ...] = tuple(
     (Obis(0, 0, 96, 129, int(e)), 1, f"Count and last 10 {name}") for e, name in _NAMES.items()

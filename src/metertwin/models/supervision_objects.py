@@ -83,6 +83,10 @@ _QUANTITIES: dict[tuple[int, int, int, int, int], tuple[Quantity, int]] = {
     (1, 0, 52, 7, 0): (Quantity.VOLTAGE, 2),
     (1, 0, 72, 7, 0): (Quantity.VOLTAGE, 3),
     (1, 0, 1, 8, 0): (Quantity.IMPORT_ENERGY, 0),
+    (1, 0, 13, 7, 0): (Quantity.POWER_FACTOR, 0),
+    (1, 0, 33, 7, 0): (Quantity.POWER_FACTOR, 1),
+    (1, 0, 53, 7, 0): (Quantity.POWER_FACTOR, 2),
+    (1, 0, 73, 7, 0): (Quantity.POWER_FACTOR, 3),
 }
 
 
@@ -128,13 +132,32 @@ def monitor_configs(values: Mapping[int, Data], meter: Meter) -> list[Supervisor
     configs = []
     for level, action_set in zip(thresholds, actions, strict=True):
         up, down = items(action_set, 2)
-        configs.append(
-            SupervisorConfig(
-                quantity,
-                phase,
-                threshold(level, scaler),
-                action_over=script_action(up),
-                action_under=script_action(down),
-            )
+        config = SupervisorConfig(
+            quantity,
+            phase,
+            threshold(level, scaler),
+            action_over=script_action(up),
+            action_under=script_action(down),
         )
+        _refuse_flapping(config)
+        configs.append(config)
     return configs
+
+
+def _refuse_flapping(config: SupervisorConfig) -> None:
+    """A monitor of the load that disconnects on one side of its threshold and reconnects
+    on the side an open relay reads (no current: 0 W, 0 A, power factor 1) would reconnect
+    the load it has just cut, and cut it again, at the same instant for ever."""
+    if not config.quantity.through_relay:
+        return
+    idle_over = config.quantity.idle_value > config.threshold
+    on_opening, other = (
+        (config.action_over, config.action_under)
+        if idle_over
+        else (config.action_under, config.action_over)
+    )
+    if on_opening is ScriptAction.RECONNECT and other is ScriptAction.DISCONNECT:
+        raise unavailable(
+            f"a {config.quantity.value} monitor at {config.threshold:g} would reconnect the "
+            "load it cut at once (no current flows through an open relay)"
+        )
