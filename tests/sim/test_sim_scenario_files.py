@@ -102,6 +102,8 @@ def test_unknown_key_inside_a_fault_names_its_index(tmp_path: Path) -> None:
         ('kind = "idle"\nresolution_s = 7', "resolution_s", "divisor of 86400"),
         ('kind = "idle"\nseed = 1.5', "seed", "expected an integer"),
         ('kind = "household"\npower_factor = 1.2', "power_factor", "<= 1.0"),
+        ('kind = "idle"\ngrid_outages_per_year = -1', "grid_outages_per_year", ">= 0.0"),
+        ('kind = "idle"\ngrid_outage_median_s = 0', "grid_outage_median_s", ">= 1"),
         ('kind = "household"\nphase_shares = [0.5, 0.5]', "phase_shares", "3 numbers"),
         ('kind = "household"\nphase_shares = [0.5, "a", 0.2]', "phase_shares[1]", "number"),
         (

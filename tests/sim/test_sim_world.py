@@ -168,10 +168,12 @@ def test_household_looks_like_a_home() -> None:
     days = s.active_w[:, 0].reshape(-1, 24, 60).mean(axis=2)  # (days, hour) in local time
     hourly = days.mean(axis=0)
     assert hourly[18:21].mean() > 1.8 * hourly[2:5].mean()  # evening peak, night low
-    assert s.active_w.min() > 0
+    supplied = s.voltage_v[:, 0] > 0  # the grid fails now and then (grid_outages_per_year)
+    assert 0.99 < supplied.mean() < 1.0
+    assert s.active_w[supplied].min() > 0  # some load whenever supplied
     assert s.active_w.max() > 1500  # a kettle or an oven, not a flat average
     assert 4.0 < days.sum(axis=1).mean() / 1000 < 20.0  # kWh per day
-    q = s.reactive_var[:, 0] / s.active_w[:, 0]
+    q = s.reactive_var[supplied, 0] / s.active_w[supplied, 0]
     pf = 1 / np.sqrt(1 + q**2)
     assert 0.93 < pf.mean() < 0.97 and pf.std() > 0.001
 
@@ -416,3 +418,37 @@ def test_p25_prosumer_profile_buys_less_at_midday_than_h25() -> None:
     h25_ratio = totals["H25"][0] / totals["H25"][1]
     p25_ratio = totals["P25"][0] / totals["P25"][1]
     assert p25_ratio < 0.5 * h25_ratio
+
+
+def _outages(s: InputSeries) -> list[tuple[int, int]]:
+    """(start, end) of each stretch without any voltage."""
+    dark = np.concatenate(([False], ~(s.voltage_v > 0).any(axis=1), [False]))
+    edges = np.flatnonzero(dark[1:] != dark[:-1])
+    bounds = np.append(s.start_ms, s.end_ms)
+    return [(int(bounds[a]), int(bounds[b])) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def test_the_household_grid_fails_a_few_times_a_year_on_the_time_grid() -> None:
+    years = 5
+    world = scenario(
+        "household", BAKU_1P, grid_outages_per_year=12, grid_outage_median_s=2700, resolution_s=300
+    )
+    start, end = local_ms(2030, 1, 1), local_ms(2030 + years, 1, 1)
+    outages = []
+    for begin in range(start, end, 30 * DAY):  # in pieces, as a meter asks for them
+        outages += _outages(world.series(begin, min(begin + 30 * DAY, end)))
+    merged: list[tuple[int, int]] = []
+    for a, b in outages:  # an outage across a piece boundary comes back in two halves
+        if merged and merged[-1][1] == a:
+            merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    # 12 a year: 60 expected in 5 years (Poisson: 5 sigma is about 39).
+    assert 30 <= len(merged) <= 95
+    lengths = sorted(b - a for a, b in merged)
+    median_min = lengths[len(lengths) // 2] / 60_000
+    assert 20 <= median_min <= 100  # around 45 minutes
+    assert all(a % 300_000 == 0 and b % 300_000 == 0 for a, b in merged)  # on the 5-min grid
+    assert max(lengths) <= 12 * 3_600_000
+    quiet = scenario("household", BAKU_1P, grid_outages_per_year=0)
+    assert _outages(quiet.series(start, start + 365 * DAY)) == []

@@ -70,6 +70,8 @@ class ScenarioParams:
     pv_tilt_deg: float = 30.0
     pv_azimuth_deg: float | None = None  # None: facing the equator
     cloudiness: float = 0.5
+    grid_outages_per_year: float = 0.0  # unplanned supply interruptions, at random
+    grid_outage_median_s: int = 2700  # their typical length (log-normal around it)
     windows: tuple[Window, ...] = ()
 
 

@@ -158,6 +158,8 @@ def _parse(data: Mapping[str, Any], source: str, site: WorldSite, name: str) -> 
     if kind == "constant":
         values["power_w"] = r.float("power_w", 1000.0, low=-1e7, high=1e7)
         values["power_factor"] = r.float("power_factor", 1.0, low=0.05, high=1.0)
+    values["grid_outages_per_year"] = r.float("grid_outages_per_year", 0.0, low=0.0, high=365.0)
+    values["grid_outage_median_s"] = r.int("grid_outage_median_s", 2700, low=1, high=43_200)
 
     windows: list[Window] = []
     for t in r.tables("power_cuts", []):

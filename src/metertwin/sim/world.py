@@ -9,6 +9,7 @@ the request, plus boundaries at fault and power-cut edges.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -52,6 +53,9 @@ FAULT_FLAGS: dict[str, Fault] = {
 _SUPPLY_R_OHM = 0.15
 _SUPPLY_X_OHM = 0.08
 _BLOCK_CACHE = 2  # consecutive requests straddle at most two blocks
+_DAY_MS = 86_400_000
+_LONGEST_OUTAGE_MS = 12 * 3_600_000
+_OUTAGE_STREAM = 0x6F757461  # keeps the outage draws apart from the load's random streams
 _BLOCK_MS = BLOCK_S * 1000
 
 
@@ -201,7 +205,11 @@ class SimulatedWorld(Scenario):
         freq = cut("frequency_hz")
         ambient = cut("ambient_c")
 
-        windows = [w for w in self.params.windows if w.start_ms < end_ms and w.end_ms > start_ms]
+        windows = [
+            w
+            for w in (*self.params.windows, *self._grid_outages(start_ms, end_ms))
+            if w.start_ms < end_ms and w.end_ms > start_ms
+        ]
         edges = sorted(
             {e for w in windows for e in (w.start_ms, w.end_ms) if start_ms < e < end_ms}
         )
@@ -226,6 +234,31 @@ class SimulatedWorld(Scenario):
             earth_leakage_a=leakage,
             faults=faults,
         )
+
+    def _grid_outages(self, start_ms: int, end_ms: int) -> list[Window]:
+        """Unplanned interruptions of the supply: on each UTC day one begins with
+        probability ``grid_outages_per_year`` / 365.25, at a random instant, lasting a
+        log-normal time around ``grid_outage_median_s`` (at most 12 h), both on the
+        scenario's time grid. Drawn per day from the seed, so any split of a range sees
+        the same outages."""
+        params = self.params
+        chance = params.grid_outages_per_year / 365.25
+        if chance <= 0.0:
+            return []
+        step_ms = self._step_s * 1000
+        offset_ms = self._offset_s * 1000
+        outages = []
+        first = (start_ms - _LONGEST_OUTAGE_MS) // _DAY_MS
+        for day in range(first, (end_ms - 1) // _DAY_MS + 1):
+            draw = np.random.default_rng((params.seed, _OUTAGE_STREAM, day + (1 << 32)))
+            if draw.random() >= chance:
+                continue
+            begin = day * _DAY_MS + int(draw.integers(0, _DAY_MS // step_ms)) * step_ms
+            begin -= (begin + offset_ms) % step_ms  # on the series' grid
+            length = params.grid_outage_median_s * 1000 * math.exp(0.9 * draw.standard_normal())
+            steps = max(1, round(min(length, _LONGEST_OUTAGE_MS) / step_ms))
+            outages.append(Window("power_cut", begin, begin + steps * step_ms))
+        return outages
 
     def _apply(
         self,
