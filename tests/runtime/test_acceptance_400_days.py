@@ -85,6 +85,7 @@ EVENT_LOG_SPECS = [p for p in load_model("pmm1220").spec.profiles if p.period_s 
 EVENT_LOGS = {spec.name: frozenset(EventLog(log) for log in spec.logs) for spec in EVENT_LOG_SPECS}
 """The event logs of pmm1220 (0.0.99.98.E.255) and the kinds of events each keeps."""
 POWER_QUALITY_LOG, FRAUD_LOG = "0.0.99.98.4.255", "0.0.99.98.1.255"
+FAILURE_LOG = "0.0.99.98.7.255"
 PLUS_A, MINUS_A, PLUS_R, MINUS_R = (f"1.0.{c}.8.0.255" for c in (1, 2, 3, 4))
 NET_A = "1.0.16.8.0.255"
 QUADRANT_TOTALS = (PLUS_A, MINUS_A, PLUS_R, MINUS_R)
@@ -106,8 +107,12 @@ power_cuts = [
 faults = [
     {kind = "terminal_cover_open", start = "2026-08-15T10:00:00", duration_s = 600},
     {kind = "magnetic_field", start = "2026-09-01T12:00:00", duration_s = 300},
+    # self-check failures: the clock stays invalid until a head-end sets it
+    {kind = "nv_memory_error", start = "2026-10-05T03:00:00", duration_s = 60},
+    {kind = "rtc_failure", start = "2027-01-20T08:07:00", duration_s = 60},
 ]
 """
+CLOCK_LOST = datetime(2027, 1, 20, 8, 7)
 EVENT_START = "2026-01-01T00:00"
 CUTS = [
     (datetime(2026, 5, 31, 23, 10), datetime(2026, 6, 1, 0, 10)),
@@ -674,5 +679,19 @@ def test_tamper_windows_are_logged_in_the_fraud_log(with_events: Reading) -> Non
         (datetime(2026, 9, 1, 12, 5), EventCode.NO_STRONG_DC_FIELD),
     ]
     for obis, profile in with_events.logs.items():
-        if obis not in (FRAUD_LOG, POWER_QUALITY_LOG):
+        if obis not in (FRAUD_LOG, POWER_QUALITY_LOG, FAILURE_LOG):
             assert not profile.entries, obis
+
+
+def test_failures_are_logged_and_a_lost_clock_marks_every_entry_after_it(
+    with_events: Reading,
+) -> None:
+    failures = [(e.local, e[EVENT_CODE]) for e in with_events.logs[FAILURE_LOG].entries]
+    assert failures == [
+        (datetime(2026, 10, 5, 3, 0), EventCode.NV_MEMORY_ERROR),
+        (CLOCK_LOST, EventCode.CLOCK_INVALID),
+    ]
+    for profile in (with_events.load, with_events.daily, with_events.billing):
+        invalid = [e.local > CLOCK_LOST for e in profile.entries]
+        assert invalid == [bool(e.status & EntryStatus.CLOCK_INVALID) for e in profile.entries]
+        assert any(invalid)
