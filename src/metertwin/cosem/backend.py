@@ -46,7 +46,8 @@ class DeviceBackend(Protocol):
         ...
 
     def associated(self, context: AssociationContext) -> None:
-        """An association was accepted (for association_status and the event logs)."""
+        """An association was accepted (for association_status; not an event of any log,
+        docs/events.md)."""
         ...
 
     def released(self, context: AssociationContext) -> None:

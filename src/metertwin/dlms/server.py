@@ -27,14 +27,14 @@ ACSE (dlms.md 3), in the order the checks are made:
 6. The password (``backend.login``, which counts failures and locks): wrong or locked: 13
    authentication-failure.
 
-A backend that is a :class:`~metertwin.cosem.backend.RefusalListener` hears of every refused
-AARQ, so the meter can log it, except a wrong or locked password (``login`` said so and
-counted it) and a refusal because the backend itself failed (rejected-transient).
-
 Only then is the association accepted: conformance = proposed AND the policy's AND
 :data:`IMPLEMENTED_CONFORMANCE`, server max receive PDU size from :class:`ServerSettings`,
 vaa-name 0x0007. Refusals carry no user-information except initiate errors (dlms.md 5: LLS
 wrong password, minimal variant).
+
+A backend that is a :class:`~metertwin.cosem.backend.RefusalListener` hears of every refused
+AARQ, so the meter can log it, except a wrong or locked password (``login`` said so and
+counted it) and a refusal because the backend itself failed (rejected-transient).
 
 Decisions where the standard leaves room:
 
