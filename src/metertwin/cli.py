@@ -32,6 +32,7 @@ from metertwin.transport import run as run_event_loop
 
 if TYPE_CHECKING:
     from metertwin.runtime.session import Session
+    from metertwin.transport.tcp import ConnectionEvent
 
 EXIT_USAGE = 2
 MAX_DAYS = 36_525  # a century of meter life in one simulate call
@@ -221,6 +222,27 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def connection_event_logger(
+    meter: Meter, commit: Callable[[], None]
+) -> Callable[[ConnectionEvent], None]:
+    """What the TCP server's ``on_event`` does: log the transport's event in the meter's
+    communication log (223 refused, one connection at a time; 224 closed idle, seed 004) at
+    the meter's time, and commit it, as the logical device commits after a login."""
+    from metertwin.meter.events import EventCode
+    from metertwin.transport.tcp import ConnectionEvent
+
+    codes = {
+        ConnectionEvent.REFUSED_ONE_AT_A_TIME: EventCode.CONNECTION_REFUSED,
+        ConnectionEvent.CLOSED_IDLE: EventCode.CONNECTION_IDLE_CLOSED,
+    }
+
+    def on_event(event: ConnectionEvent) -> None:
+        meter.log_communication(codes[event])
+        commit()
+
+    return on_event
+
+
 async def _serve(session: Session, args: argparse.Namespace) -> None:
     """The meter in real time with its DLMS/COSEM server on the same event loop: protocol
     answers always see a committed state (every tick commits before yielding)."""
@@ -239,7 +261,8 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
         single_connection=dlms.single_connection,
         inactivity_timeout_s=float(dlms.inactivity_timeout_s),
     )
-    server = DlmsTcpServer(device, args.host, args.port, settings)
+    on_event = connection_event_logger(session.meter, session.commit)
+    server = DlmsTcpServer(device, args.host, args.port, settings, on_event)
     try:
         await server.start()
     except OSError as exc:

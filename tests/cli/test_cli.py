@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -114,6 +116,43 @@ def test_run_shows_the_live_panel(tmp_path: Path) -> None:
     assert ran.returncode == 0, ran.stderr
     for label in ("magno22", "Instantaneous", "+A import", "relay", "connected", "T4"):
         assert label in ran.stdout
+
+
+def test_run_logs_a_refused_second_connection_in_the_communication_log(tmp_path: Path) -> None:
+    """`metertwin run` wires the TCP server's events to the meter: metercom-pro serves one
+    connection at a time (seed 004), and the one it refuses is event 223 in its event log 4
+    (module internal states), committed at once; the served connection logs nothing."""
+    data = tmp_path / "m"
+    command = [sys.executable, "-m", "metertwin", "run", "--model", "metercom-pro"]
+    options = ["--data", str(data), "--port", "0", "--no-panel", "--duration", "60"]
+    process = subprocess.Popen(
+        [*command, *options, "--scenario", "idle"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("DLMS/COSEM on 127.0.0.1:"), process.stderr
+        port = int(line.rsplit(":", 1)[1])
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=10),
+            socket.create_connection(("127.0.0.1", port), timeout=10) as refused,
+        ):
+            assert refused.recv(16) == b""  # closed by the meter at once
+        process.send_signal(signal.SIGINT)  # Ctrl-C: stops cleanly
+        _, errors = process.communicate(timeout=60)
+        assert process.returncode == 0, errors
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    meter = _meter(data)
+    assert {c: n for c, n in meter.event_counts.items() if 220 <= c <= 229} == {223: 1}
+    with MeterStore.open(data) as store:
+        log = store.profile_entries("1.0.99.98.3.255", 1, 100)
+    assert [int(record.values[1]) for record in log] == [223]
 
 
 def test_a_model_belongs_to_its_data_directory(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from metertwin.cosem.access import AssociationContext, AssociationPolicy
-from metertwin.cosem.backend import LoginResult
+from metertwin.cosem.backend import AssociationRefusal, LoginResult
 from metertwin.cosem.errors import CosemError, undefined
 from metertwin.cosem.obis import Obis
 from metertwin.dlms.apdu import (
@@ -37,6 +37,7 @@ from metertwin.dlms.enums import (
     AuthenticationMechanism,
     Conformance,
     DataAccessResult,
+    InitiateError,
     ReleaseRequestReason,
     ServiceError,
     StateError,
@@ -507,6 +508,85 @@ def test_backend_failures_during_association_refuse_transiently() -> None:
         AcseServiceUserDiagnostic.NO_REASON_GIVEN,
     )
     assert not connection.is_associated(PUBLIC_SAP)
+
+
+@dataclass
+class ListeningBackend(FakeBackend):
+    """A backend that is also a RefusalListener: it records the refusals it hears of."""
+
+    refusals: list[AssociationRefusal] = field(default_factory=list)
+
+    def association_refused(self, refusal: AssociationRefusal) -> None:
+        self.refusals.append(refusal)
+
+
+def test_the_backend_hears_of_refusals_other_than_a_wrong_secret() -> None:
+    """Every AARQ refused by the server's own checks reaches ``association_refused`` with the
+    AARE's diagnostic (the meter logs it as event 222); the AARE is the same as without it."""
+    user = AcseServiceUserDiagnostic
+    refused = [
+        (UNKNOWN_SAP, aarq(), user.NO_REASON_GIVEN, None),
+        (PUBLIC_SAP, H("60"), AcseServiceProviderDiagnostic.NO_REASON_GIVEN, None),
+        (
+            READER_SAP,
+            aarq(context=H("60857405080102")),
+            user.APPLICATION_CONTEXT_NAME_NOT_SUPPORTED,
+            None,
+        ),
+        (READER_SAP, aarq(), user.AUTHENTICATION_MECHANISM_NAME_REQUIRED, None),
+        (READER_SAP, aarq(AuthenticationMechanism.LOW), user.AUTHENTICATION_REQUIRED, None),
+        (
+            READER_SAP,
+            aarq(AuthenticationMechanism.LOW, READER_PASSWORD, initiate(version=5)),
+            user.NO_REASON_GIVEN,
+            InitiateError.DLMS_VERSION_TOO_LOW,
+        ),
+    ]
+    backend = ListeningBackend()
+    connection = ServerConnection(backend, SERVER_SAP)
+    for client_sap, request, _, _ in refused:
+        heard = len(backend.refusals)
+        answer = connection.receive(client_sap, request)
+        assert answer == ServerConnection(FakeBackend(), SERVER_SAP).receive(client_sap, request)
+        assert rejection(answer)[0] == AssociationResult.REJECTED_PERMANENT
+        assert len(backend.refusals) == heard + 1
+    assert backend.refusals == [
+        AssociationRefusal(client_sap, diagnostic, error)
+        for client_sap, _, diagnostic, error in refused
+    ]
+    assert backend.logins == []  # none of them got as far as the password
+
+
+def test_wrong_secrets_accepted_associations_and_backend_failures_are_not_reported() -> None:
+    """A wrong secret is the backend's own verdict (its login counted it: events 220/221);
+    an accepted association, a release and a GET are no refusals; a backend failure is a
+    transient refusal of the backend's making."""
+    backend = ListeningBackend()
+    connection = ServerConnection(backend, SERVER_SAP)
+    answer = connection.receive(READER_SAP, aarq(AuthenticationMechanism.LOW, b"wrong"))
+    assert rejection(answer)[1] == AcseServiceUserDiagnostic.AUTHENTICATION_FAILURE
+    connect(backend)
+    connection.receive(PUBLIC_SAP, aarq())
+    assert connection.receive(PUBLIC_SAP, H("C001C100080000010000FF0300")) == H("C401C10010003C")
+    connection.receive(PUBLIC_SAP, H("6203800100"))
+
+    class Failing(ListeningBackend):
+        def associated(self, context: AssociationContext) -> None:
+            raise RuntimeError("storage unavailable")
+
+    failing = Failing()
+    answer = ServerConnection(failing, SERVER_SAP).receive(PUBLIC_SAP, aarq())
+    assert rejection(answer)[0] == AssociationResult.REJECTED_TRANSIENT
+    assert backend.refusals == failing.refusals == []
+
+
+def test_a_failing_refusal_listener_does_not_change_the_aare() -> None:
+    class Broken(FakeBackend):
+        def association_refused(self, refusal: AssociationRefusal) -> None:
+            raise RuntimeError("the event log is full of bugs")
+
+    answer = ServerConnection(Broken(), SERVER_SAP).receive(UNKNOWN_SAP, aarq())
+    assert answer == H("6117A109060760857405080101A203020101A305A103020101")
 
 
 # --- release -------------------------------------------------------------------------------------

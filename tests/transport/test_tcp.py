@@ -15,7 +15,12 @@ from tests.dlms.test_server import PUBLIC_SAP, READER_SAP, FakeBackend
 
 from metertwin.dlms.server import ServerConnection, ServerSettings
 from metertwin.transport import eventloop, tcp
-from metertwin.transport.tcp import READ_BUFFER_SIZE, DlmsTcpServer, TcpServerSettings
+from metertwin.transport.tcp import (
+    READ_BUFFER_SIZE,
+    ConnectionEvent,
+    DlmsTcpServer,
+    TcpServerSettings,
+)
 
 H = bytes.fromhex
 TIMEOUT = 5.0
@@ -61,11 +66,12 @@ async def closed_by_server(reader: asyncio.StreamReader) -> bool:
 def run_with_server(
     scenario: Callable[[DlmsTcpServer, FakeBackend], Awaitable[None]],
     settings: TcpServerSettings | None = None,
+    on_event: Callable[[ConnectionEvent], None] | None = None,
 ) -> FakeBackend:
     backend = FakeBackend(public_conformance=FakeBackend().reader_conformance)
 
     async def main() -> None:
-        server = DlmsTcpServer(backend, "127.0.0.1", 0, settings)
+        server = DlmsTcpServer(backend, "127.0.0.1", 0, settings, on_event)
         await server.start()
         try:
             await asyncio.wait_for(scenario(server, backend), 4 * TIMEOUT)
@@ -194,6 +200,85 @@ def test_inactivity_timeout_closes_an_idle_connection() -> None:
         assert len(backend.released_calls) == 1
 
     run_with_server(scenario, TcpServerSettings(inactivity_timeout_s=0.3))
+
+
+async def until_no_connection(server: DlmsTcpServer) -> None:
+    """Wait until the server has seen its connections end (bounded by the scenario's
+    timeout)."""
+    while server.connection_count:
+        await asyncio.sleep(0.01)
+
+
+def test_a_connection_refused_for_another_one_is_an_event() -> None:
+    """Seed 004, 4.1: the rejected second connection is reported once (the meter logs 223);
+    the first, served, connection and a later one after it ended are no events."""
+    events: list[ConnectionEvent] = []
+
+    async def scenario(server: DlmsTcpServer, backend: FakeBackend) -> None:
+        first = await connect(server)
+        assert await exchange(first, AARQ) == AARE
+        second_reader, second_writer = await connect(server)
+        assert await closed_by_server(second_reader)
+        second_writer.close()
+        assert events == [ConnectionEvent.REFUSED_ONE_AT_A_TIME]
+        assert await exchange(first, GET_TIME_ZONE) == TIME_ZONE
+        first[1].close()
+        await until_no_connection(server)
+        third = await connect(server)
+        assert await exchange(third, AARQ) == AARE
+        third[1].close()
+        await until_no_connection(server)
+
+    run_with_server(scenario, TcpServerSettings(single_connection=True), events.append)
+    assert events == [ConnectionEvent.REFUSED_ONE_AT_A_TIME]
+
+
+def test_closing_an_idle_connection_is_an_event() -> None:
+    """Seed 004, 3.1: the server closing an idle connection is reported (the meter logs
+    224)."""
+    events: list[ConnectionEvent] = []
+
+    async def scenario(server: DlmsTcpServer, backend: FakeBackend) -> None:
+        reader, writer = await connect(server)
+        assert await exchange((reader, writer), AARQ) == AARE
+        assert await closed_by_server(reader)
+        writer.close()
+        assert events == [ConnectionEvent.CLOSED_IDLE]
+
+    run_with_server(scenario, TcpServerSettings(inactivity_timeout_s=0.3), events.append)
+    assert events == [ConnectionEvent.CLOSED_IDLE]
+
+
+def test_a_client_leaving_and_the_server_stopping_are_no_events() -> None:
+    events: list[ConnectionEvent] = []
+
+    async def scenario(server: DlmsTcpServer, backend: FakeBackend) -> None:
+        leaving = await connect(server)
+        assert await exchange(leaving, AARQ) == AARE
+        leaving[1].close()
+        await until_no_connection(server)
+        staying = await connect(server)  # still open when the server stops
+        assert await exchange(staying, AARQ) == AARE
+
+    run_with_server(scenario, TcpServerSettings(single_connection=True), events.append)
+    assert events == []
+
+
+def test_a_failing_event_handler_changes_nothing_for_the_connections() -> None:
+    def broken(event: ConnectionEvent) -> None:
+        raise RuntimeError(f"cannot log {event}")
+
+    async def scenario(server: DlmsTcpServer, backend: FakeBackend) -> None:
+        first = await connect(server)
+        assert await exchange(first, AARQ) == AARE
+        for _ in range(2):
+            reader, writer = await connect(server)
+            assert await closed_by_server(reader)
+            writer.close()
+        assert await exchange(first, GET_TIME_ZONE) == TIME_ZONE
+        first[1].close()
+
+    run_with_server(scenario, TcpServerSettings(single_connection=True), broken)
 
 
 def test_garbage_on_one_connection_does_not_affect_another() -> None:

@@ -6,15 +6,24 @@ backend owns the objects, their values, the access rights and the secrets. Every
 is a `CosemError` carrying its Data-Access-Result. A backend commits any state change to
 non-volatile memory before `set` or `action` returns, so the answer built afterwards never
 acknowledges something that could be lost.
+
+A backend may also be a `RefusalListener`: the service layer then tells it of every AARQ it
+refused on its own account (the meter logs them, docs/events.md).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from metertwin.cosem.access import AssociationContext, AssociationPolicy
 from metertwin.dlms.axdr import Data
+from metertwin.dlms.enums import (
+    AcseServiceProviderDiagnostic,
+    AcseServiceUserDiagnostic,
+    InitiateError,
+)
 from metertwin.dlms.xdlms_types import AttributeDescriptor, MethodDescriptor, SelectiveAccess
 
 
@@ -37,7 +46,8 @@ class DeviceBackend(Protocol):
         ...
 
     def associated(self, context: AssociationContext) -> None:
-        """An association was accepted (for association_status and the event logs)."""
+        """An association was accepted (for association_status; not an event of any log,
+        docs/events.md)."""
         ...
 
     def released(self, context: AssociationContext) -> None:
@@ -72,3 +82,26 @@ class DeviceBackend(Protocol):
         """Invoke a method, committed before returning; its return data or None; raises
         CosemError (the service layer maps it to an Action-Result)."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class AssociationRefusal:
+    """An AARQ the service layer refused by itself: what its AARE said."""
+
+    client_sap: int
+    diagnostic: AcseServiceUserDiagnostic | AcseServiceProviderDiagnostic
+    initiate_error: InitiateError | None = None
+
+
+@runtime_checkable
+class RefusalListener(Protocol):
+    """What a backend implements, optionally, to hear of refused associations.
+
+    Called for every AARQ refused for a reason other than its secret (malformed AARQ, ACSE
+    version, application context, unknown client SAP, mechanism, missing password,
+    InitiateRequest), after the refusal is decided and before the AARE is sent. Not called
+    for a wrong or locked secret (``login`` said so and has counted it) nor when the backend
+    itself failed (a transient refusal). A failure here is logged; the AARE stays the same.
+    """
+
+    def association_refused(self, refusal: AssociationRefusal) -> None: ...

@@ -18,7 +18,7 @@ from metertwin.cosem.access import (
     MethodAccess,
     ObjectRights,
 )
-from metertwin.cosem.backend import LoginResult
+from metertwin.cosem.backend import AssociationRefusal, LoginResult
 from metertwin.cosem.errors import CosemError, denied, undefined
 from metertwin.cosem.obis import Obis
 from metertwin.cosem.objects import CosemObject, Request
@@ -29,12 +29,14 @@ from metertwin.dlms.xdlms_types import AttributeDescriptor, MethodDescriptor, Se
 log = logging.getLogger(__name__)
 
 Login = Callable[[AssociationPolicy, bytes | None], LoginResult]
+Refused = Callable[[AssociationRefusal], None]
 
 
 class LogicalDevice:
-    """Objects by logical name plus the association policies, with two hooks into the
-    meter: ``login`` (secrets and lockout live in the core) and ``commit`` (called after
-    every successful SET and ACTION, before the answer exists)."""
+    """Objects by logical name plus the association policies, with hooks into the meter:
+    ``login`` (secrets and lockout live in the core), ``refused`` (an association the server
+    refused, for the communication log; optional) and ``commit`` (called after every login,
+    refusal heard, successful SET and ACTION, before the answer exists)."""
 
     def __init__(
         self,
@@ -42,6 +44,7 @@ class LogicalDevice:
         policies: Iterable[AssociationPolicy],
         login: Login,
         commit: Callable[[], None],
+        refused: Refused | None = None,
     ) -> None:
         self.objects: dict[Obis, CosemObject] = {}
         for obj in objects:
@@ -51,6 +54,7 @@ class LogicalDevice:
         self.policies = {p.client_sap: p for p in policies}
         self._login = login
         self._commit = commit
+        self._refused = refused
         self.open_associations: list[AssociationContext] = []
 
     # -- associations -------------------------------------------------------------------
@@ -62,6 +66,12 @@ class LogicalDevice:
         result = self._login(policy, secret)
         self._commit()  # failure counters and lockouts survive a restart
         return result
+
+    def association_refused(self, refusal: AssociationRefusal) -> None:
+        """The server refused an AARQ by itself (`RefusalListener`): the meter logs it."""
+        if self._refused is not None:
+            self._refused(refusal)
+            self._commit()
 
     def associated(self, context: AssociationContext) -> None:
         self.open_associations.append(context)

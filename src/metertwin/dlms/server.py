@@ -32,6 +32,10 @@ Only then is the association accepted: conformance = proposed AND the policy's A
 vaa-name 0x0007. Refusals carry no user-information except initiate errors (dlms.md 5: LLS
 wrong password, minimal variant).
 
+A backend that is a :class:`~metertwin.cosem.backend.RefusalListener` hears of every refused
+AARQ, so the meter can log it, except a wrong or locked password (``login`` said so and
+counted it) and a refusal because the backend itself failed (rejected-transient).
+
 Decisions where the standard leaves room:
 
 - An AARQ from a client SAP that is already associated re-associates: the old association is
@@ -69,7 +73,12 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from metertwin.cosem.access import AssociationContext, AssociationPolicy
-from metertwin.cosem.backend import DeviceBackend, LoginResult
+from metertwin.cosem.backend import (
+    AssociationRefusal,
+    DeviceBackend,
+    LoginResult,
+    RefusalListener,
+)
 from metertwin.dlms.apdu import (
     Aare,
     Aarq,
@@ -163,18 +172,22 @@ class ServerSettings:
 
 
 class _Refused(Exception):
-    """An AARQ refused: the AARE fields that say why."""
+    """An AARQ refused: the AARE fields that say why, and whether the backend decided it
+    (its login's verdict, or its own failure) and so needs no telling."""
 
     def __init__(
         self,
         diagnostic: AcseServiceUserDiagnostic | AcseServiceProviderDiagnostic,
         result: AssociationResult = AssociationResult.REJECTED_PERMANENT,
         initiate_error: InitiateError | None = None,
+        *,
+        by_backend: bool = False,
     ) -> None:
         super().__init__(diagnostic.name)
         self.diagnostic = diagnostic
         self.result = result
         self.initiate_error = initiate_error
+        self.by_backend = by_backend
 
     def aare(self) -> bytes:
         user_information = None
@@ -201,6 +214,7 @@ class ServerConnection:
         self.backend = backend
         self.server_sap = server_sap
         self.settings = settings or ServerSettings()
+        self._listener = backend if isinstance(backend, RefusalListener) else None
         self._sessions: dict[int, AssociationSession] = {}
         self._decoded_gets: dict[bytes, GetRequestNormal] = {}
 
@@ -294,6 +308,8 @@ class ServerConnection:
             session, response = self._accept(client_sap, raw)
         except _Refused as refusal:
             _log.info("AARQ from client SAP %s refused: %s", client_sap, refusal)
+            if not refusal.by_backend:
+                self._tell_refused(client_sap, refusal)
             return refusal.aare()
         self._sessions[client_sap] = session
         return response
@@ -327,7 +343,9 @@ class ServerConnection:
         except Exception:
             _log.exception("backend refused to record the association of %s", client_sap)
             raise _Refused(
-                AcseServiceUserDiagnostic.NO_REASON_GIVEN, AssociationResult.REJECTED_TRANSIENT
+                AcseServiceUserDiagnostic.NO_REASON_GIVEN,
+                AssociationResult.REJECTED_TRANSIENT,
+                by_backend=True,
             ) from None
         session = AssociationSession(self.backend, context, self.settings.max_long_transfer_size)
         response = Aare(
@@ -343,7 +361,9 @@ class ServerConnection:
         except Exception:
             _log.exception("backend association_policy(%s) failed", client_sap)
             raise _Refused(
-                AcseServiceUserDiagnostic.NO_REASON_GIVEN, AssociationResult.REJECTED_TRANSIENT
+                AcseServiceUserDiagnostic.NO_REASON_GIVEN,
+                AssociationResult.REJECTED_TRANSIENT,
+                by_backend=True,
             ) from None
         if policy is None:
             raise _Refused(AcseServiceUserDiagnostic.NO_REASON_GIVEN)
@@ -359,13 +379,26 @@ class ServerConnection:
         except Exception:
             _log.exception("backend login for %s failed", policy.name)
             raise _Refused(
-                AcseServiceUserDiagnostic.NO_REASON_GIVEN, AssociationResult.REJECTED_TRANSIENT
+                AcseServiceUserDiagnostic.NO_REASON_GIVEN,
+                AssociationResult.REJECTED_TRANSIENT,
+                by_backend=True,
             ) from None
         if result == LoginResult.ACCEPTED:
             return
         if result == LoginResult.SECRET_REQUIRED:
             raise _Refused(AcseServiceUserDiagnostic.AUTHENTICATION_REQUIRED)
-        raise _Refused(AcseServiceUserDiagnostic.AUTHENTICATION_FAILURE)
+        raise _Refused(AcseServiceUserDiagnostic.AUTHENTICATION_FAILURE, by_backend=True)
+
+    def _tell_refused(self, client_sap: int, refusal: _Refused) -> None:
+        listener = self._listener
+        if listener is None:
+            return
+        try:
+            listener.association_refused(
+                AssociationRefusal(client_sap, refusal.diagnostic, refusal.initiate_error)
+            )
+        except Exception:
+            _log.exception("backend association_refused() failed for client SAP %s", client_sap)
 
     def _initiate_response(self, initiate: InitiateRequest, conformance: Conformance) -> bytes:
         return InitiateResponse(

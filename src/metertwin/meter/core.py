@@ -30,7 +30,7 @@ from metertwin.meter.disconnect import (
     TransitionNotAllowed,
 )
 from metertwin.meter.episodes import RELAY_CUT, Episode, EpisodeBook
-from metertwin.meter.events import ALARM_BITS, LOG_OF, EventCode
+from metertwin.meter.events import ALARM_BITS, LOG_OF, EventCode, EventLog
 from metertwin.meter.inputs import ACTING, Fault, InputSeries, PhysicalState
 from metertwin.meter.metrology import Instantaneous, Metrology, MetrologyConfig, PreparedSeries
 from metertwin.meter.profiles import (
@@ -1075,12 +1075,28 @@ class Meter:
         self._at_boundary(resync=True)
 
     def login(self, association: str, secret: bytes) -> LoginOutcome:
-        """An LLS login attempt, judged at the meter's own time (lockout, seed 002 5.12)."""
+        """An LLS login attempt, judged at the meter's own time (lockout, seed 002 5.12).
+
+        A wrong secret is an authentication failure (220) and a login refused during the
+        lockout is 221, both in the communication log; the lockout itself (46) goes to the
+        security log, after the failure that started it. An accepted login logs nothing."""
         locked_before = self.security.lockouts_total
         outcome = self.security.check(association, secret, self.meter_time_ms())
+        if outcome is LoginOutcome.WRONG_SECRET:
+            self.log_event(EventCode.AUTHENTICATION_FAILURE)
+        elif outcome is LoginOutcome.LOCKED:
+            self.log_event(EventCode.ASSOCIATION_LOCKED_OUT)
         if self.security.lockouts_total > locked_before:
             self.log_event(EventCode.WRONG_PASSWORDS)
         return outcome
+
+    def log_communication(self, code: EventCode) -> None:
+        """An event of the meter's communication layer (association refused, connection
+        refused or closed idle), raised outside the core by the DLMS server and the
+        transport, stamped with the meter's time now. Only communication log codes."""
+        if LOG_OF.get(code) is not EventLog.COMMUNICATION:
+            raise ValueError(f"event {code!r} is not a communication event")
+        self.log_event(code)
 
     def set_metrology(self, config: MetrologyConfig) -> None:
         self.metrology = Metrology(self.spec.ratings, self.spec.ratios, config)

@@ -2,8 +2,9 @@
 
 Codes 1-18, 40-46, 60-67 and 255 are the DLMS UA / IDIS (DSMR) standard event codes as
 deployed in public head-end software (e.g. "Power Down" 1, "Terminal cover removed" 40,
-"Remote disconnection" 62). Codes 220-254 are metertwin's for what those tables lack (phase
-and neutral failures, reverse current, relay protections); docs/events.md lists them all.
+"Remote disconnection" 62). Codes 220-254 are metertwin's for what those tables lack (the
+communication layer's refusals, phase and neutral failures, reverse current, relay failure and
+protections); docs/events.md lists them all.
 Event logs are stored like load profiles (clock + code entries, FIFO), so a head-end reads
 them as Profile generic buffers.
 """
@@ -47,7 +48,13 @@ class EventCode(IntEnum):
     LIMITER_THRESHOLD_EXCEEDED = 65
     LIMITER_THRESHOLD_OK = 66
     LIMITER_THRESHOLD_CHANGED = 67
-    # metertwin codes (220-254) for events the standard tables above do not name
+    # metertwin codes (220-254) for events the standard tables above do not name.
+    # 220-224: the communication layer refusing or ending a session.
+    AUTHENTICATION_FAILURE = 220
+    ASSOCIATION_LOCKED_OUT = 221
+    ASSOCIATION_REFUSED = 222
+    CONNECTION_REFUSED = 223
+    CONNECTION_IDLE_CLOSED = 224
     RELAY_FAILURE = 229
     PHASE_FAILURE_L1 = 230
     PHASE_FAILURE_L2 = 231
@@ -78,7 +85,8 @@ class EventCode(IntEnum):
 
 class EventLog(IntEnum):
     """The logs of seed 003 (fraud, failure, power quality, security, standard) plus the
-    disconnect control and firmware logs; values are used as the log's E in 0.0.99.98.E."""
+    disconnect control, firmware and communication logs (issue 5, item 4); values are used
+    as the log's E in 0.0.99.98.E."""
 
     STANDARD = 0
     FRAUD = 1
@@ -88,6 +96,7 @@ class EventLog(IntEnum):
     SECURITY = 5
     FIRMWARE = 6
     FAILURE = 7
+    COMMUNICATION = 8
 
 
 _C = EventCode
@@ -178,6 +187,16 @@ LOG_OF: dict[EventCode, EventLog] = {
             _C.WATCHDOG_ERROR,
             _C.MEASUREMENT_SYSTEM_ERROR,
             _C.RELAY_FAILURE,
+        )
+    },
+    **{
+        c: EventLog.COMMUNICATION
+        for c in (
+            _C.AUTHENTICATION_FAILURE,
+            _C.ASSOCIATION_LOCKED_OUT,
+            _C.ASSOCIATION_REFUSED,
+            _C.CONNECTION_REFUSED,
+            _C.CONNECTION_IDLE_CLOSED,
         )
     },
 }

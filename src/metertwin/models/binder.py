@@ -15,7 +15,7 @@ from collections.abc import Callable
 from importlib import resources
 
 from metertwin.cosem.access import AssociationContext, AssociationPolicy, ObjectRights
-from metertwin.cosem.backend import LoginResult
+from metertwin.cosem.backend import AssociationRefusal, LoginResult
 from metertwin.cosem.classes import interface_class
 from metertwin.cosem.device import LogicalDevice, full_rights
 from metertwin.cosem.errors import CosemError, denied, type_unmatched
@@ -26,6 +26,7 @@ from metertwin.dlms.enums import AuthenticationMechanism, DataAccessResult
 from metertwin.dlms.server import IMPLEMENTED_CONFORMANCE
 from metertwin.meter.core import Meter
 from metertwin.meter.disconnect import RelayStuck, Transition, TransitionNotAllowed
+from metertwin.meter.events import EventCode
 from metertwin.meter.security import LoginOutcome
 from metertwin.meter.supervision import ScriptAction, SupervisorConfig
 from metertwin.models import objects_catalog as catalog
@@ -86,7 +87,9 @@ def build_logical_device(
             rights = association_rights(spec.rights, obj.logical_name, policy.logical_name)
             if rights is not None:
                 policy.rights[obj.logical_name] = rights
-    device = LogicalDevice(objects + association_objects, policies, binder.login, commit)
+    device = LogicalDevice(
+        objects + association_objects, policies, binder.login, commit, binder.refused
+    )
     holder.append(device)
     return device
 
@@ -132,6 +135,11 @@ class _Binder:
             LoginOutcome.WRONG_SECRET: LoginResult.WRONG_SECRET,
             LoginOutcome.LOCKED: LoginResult.LOCKED,
         }[outcome]
+
+    def refused(self, _refusal: AssociationRefusal) -> None:
+        """An AARQ refused for a reason other than its secret (unknown client SAP, wrong
+        mechanism, unsupported context, a bad InitiateRequest...): event 222."""
+        self.meter.log_communication(EventCode.ASSOCIATION_REFUSED)
 
     # -- objects --------------------------------------------------------------------------
 

@@ -8,7 +8,9 @@ HDLC frames for another address.
 
 Seed 004 (MeterCom PRO, 3.1 and 4.1) gives the connection options: one connection at a time
 (``single_connection``: a second is accepted and closed at once, the first goes on), and the
-session closed after five minutes without data (``inactivity_timeout_s``, default 300).
+session closed after five minutes without data (``inactivity_timeout_s``, default 300). Both
+are events of the meter's communication log: the server tells ``on_event`` (a
+:class:`ConnectionEvent`), which the caller maps to the meter's event codes and commits.
 
 A framing error closes only its connection; any failure inside one connection is logged and
 ends that connection alone, never the listener or the others. Nothing is printed.
@@ -19,14 +21,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import cast
 
 from metertwin.cosem.backend import DeviceBackend
 from metertwin.dlms.server import ServerConnection, ServerSettings
 from metertwin.protocols.wrapper import WrapperDecoder, WrapperError, encode_frame
 
-__all__ = ["DEFAULT_PORT", "DlmsTcpServer", "TcpServerSettings"]
+__all__ = ["DEFAULT_PORT", "ConnectionEvent", "DlmsTcpServer", "TcpServerSettings"]
 
 _log = logging.getLogger(__name__)
 
@@ -36,6 +40,15 @@ MANAGEMENT_LOGICAL_DEVICE = 1
 READ_BUFFER_SIZE = 16 * 1024
 """Octets one read may take: several requests of the default 1024-octet PDU size; a longer
 frame arrives over several reads and the wrapper decoder joins them."""
+
+
+class ConnectionEvent(Enum):
+    """What the transport itself does to a connection that the meter logs (seed 004)."""
+
+    REFUSED_ONE_AT_A_TIME = "refused_one_at_a_time"
+    """A connection accepted and closed at once: another one is being served."""
+    CLOSED_IDLE = "closed_idle"
+    """A connection closed after ``inactivity_timeout_s`` without data."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +83,10 @@ class DlmsTcpServer:
     Bind ``port=0`` to let the system choose; :attr:`port` then tells which port it is.
     Connections are asyncio protocols: a request is answered inside ``data_received``,
     with no task or timer created per read (a sequential head-end waits on every answer).
+
+    ``on_event`` (optional) is called, on the event loop, when the server refuses a
+    connection or closes an idle one; closing connections at :meth:`stop`, or a peer
+    leaving, are no events. What it raises is logged and goes no further.
     """
 
     def __init__(
@@ -78,10 +95,12 @@ class DlmsTcpServer:
         host: str = "127.0.0.1",
         port: int = DEFAULT_PORT,
         settings: TcpServerSettings | None = None,
+        on_event: Callable[[ConnectionEvent], None] | None = None,
     ) -> None:
         self.backend = backend
         self.host = host
         self.settings = settings or TcpServerSettings()
+        self.on_event = on_event
         self._requested_port = port
         self._server: asyncio.Server | None = None
         self._sessions: set[_Connection] = set()
@@ -118,6 +137,14 @@ class DlmsTcpServer:
             session.close()
         await server.wait_closed()
         _log.info("DLMS/COSEM over TCP stopped")
+
+    def _event(self, event: ConnectionEvent) -> None:
+        if self.on_event is None:
+            return
+        try:
+            self.on_event(event)
+        except Exception:
+            _log.exception("the connection event handler failed on %s", event.name)
 
     async def __aenter__(self) -> DlmsTcpServer:
         await self.start()
@@ -162,6 +189,7 @@ class _Connection(asyncio.BufferedProtocol):
         if self.settings.single_connection and self.server._sessions:
             _log.info("connection from %s closed: one connection at a time", self.peer)
             transport.close()
+            self.server._event(ConnectionEvent.REFUSED_ONE_AT_A_TIME)
             return
         self.accepted = True
         self.server._sessions.add(self)
@@ -178,6 +206,7 @@ class _Connection(asyncio.BufferedProtocol):
         if idle >= timeout:
             _log.info("closing %s: no data for %s s", self.peer, timeout)
             self.close()
+            self.server._event(ConnectionEvent.CLOSED_IDLE)
         else:
             self.timer = self.loop.call_later(timeout - idle, self._check_idle)
 

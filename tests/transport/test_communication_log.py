@@ -1,0 +1,125 @@
+"""The communication log end to end: a head-end provokes each communication event over real
+sockets on 127.0.0.1, then reads ``0.0.99.98.8.255`` with selective access by range (issue 5,
+item 4; docs/events.md). The meter is wired as ``metertwin run`` wires it: the logical device
+for AARQ refusals, ``connection_event_logger`` for the transport's events.
+
+Runs on asyncio's event loop and on uvloop's (``conftest.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from tests.helpers import utc_ms
+from tests.transport.test_tcp import closed_by_server, connect, exchange, until_no_connection
+
+from metertwin.cli import connection_event_logger
+from metertwin.dlms.axdr import Data
+from metertwin.dlms.client import AsyncDlmsClient
+from metertwin.dlms.client_core import ClientAssociation
+from metertwin.meter.core import Meter
+from metertwin.meter.events import EventCode
+from metertwin.models import load_model
+from metertwin.models.binder import build_logical_device
+from metertwin.models.values import cosem_datetime
+from metertwin.transport import eventloop
+from metertwin.transport.tcp import DlmsTcpServer, TcpServerSettings
+
+pytestmark = pytest.mark.usefixtures("event_loop_kind")
+
+COMMUNICATION_LOG = "0.0.99.98.8.255"
+READER_SAP, UNKNOWN_SAP = 32, 0x30
+MINUTE = 60_000
+
+
+def test_a_head_end_reads_the_events_it_provoked_by_range() -> None:
+    """A wrong password (220), an AARQ from an unknown client (222), a second connection
+    while one is served (223, seed 004) and a connection left idle (224, seed 004), each a
+    minute apart on the meter's clock; read back whole and by a clock range holding the
+    middle two. The reading association itself logs nothing, and every event was committed
+    when it happened."""
+    model = load_model("pmm1220")
+    meter = Meter(model.spec, utc_ms(2026, 6, 1, 8), "12345678")
+    commits: list[dict[int, int]] = []
+
+    def commit() -> None:
+        commits.append(dict(meter.event_counts))
+
+    device = build_logical_device(model, meter, commit)
+    on_event = connection_event_logger(meter, commit)
+    password = model.spec.security.default_secrets["reader"]
+    stamps: list[int] = []
+
+    def next_minute() -> None:
+        meter.advance(meter.now_ms + MINUTE)
+        stamps.append(meter.meter_time_ms())
+
+    def wrong_password_aarq() -> bytes:
+        return ClientAssociation(password=b"wrong").aarq().encode()
+
+    async def main() -> None:
+        # one connection at a time, as seed 004; never idle long enough to be closed
+        busy = DlmsTcpServer(
+            device, "127.0.0.1", 0, TcpServerSettings(single_connection=True), on_event
+        )
+        # the same meter on a second port whose connections are closed after 0.3 s idle
+        idle = DlmsTcpServer(
+            device, "127.0.0.1", 0, TcpServerSettings(inactivity_timeout_s=0.3), on_event
+        )
+        await busy.start()
+        await idle.start()
+        try:
+            first = await connect(busy)
+            next_minute()
+            refused = await exchange(first, wrong_password_aarq(), READER_SAP)
+            assert refused[-1] == 13  # authentication-failure
+            next_minute()
+            assert (await exchange(first, ClientAssociation().aarq().encode(), UNKNOWN_SAP))[
+                -1
+            ] == 1
+            next_minute()
+            second_reader, second_writer = await connect(busy)
+            assert await closed_by_server(second_reader)
+            second_writer.close()
+            next_minute()
+            idle_reader, idle_writer = await connect(idle)
+            assert await closed_by_server(idle_reader)
+            idle_writer.close()
+            first[1].close()
+            await until_no_connection(busy)
+            next_minute()
+
+            clock = meter.clock
+            async with AsyncDlmsClient().connect(
+                "127.0.0.1", busy.port, client_sap=READER_SAP, password=password
+            ) as client:
+                whole = await client.get(COMMUNICATION_LOG, 7, 2)
+                middle = await client.profile(
+                    COMMUNICATION_LOG,
+                    cosem_datetime(clock, stamps[1]),
+                    cosem_datetime(clock, stamps[2]),
+                )
+            rows = [tuple(entry.as_items()) for entry in whole.as_items()]
+            codes = [
+                EventCode.AUTHENTICATION_FAILURE,
+                EventCode.ASSOCIATION_REFUSED,
+                EventCode.CONNECTION_REFUSED,
+                EventCode.CONNECTION_IDLE_CLOSED,
+            ]
+            assert rows == [
+                (Data.octet_string(cosem_datetime(clock, stamp).to_bytes()), Data.unsigned(code))
+                for stamp, code in zip(stamps[:4], codes, strict=True)
+            ]
+            assert [tuple(row) for row in middle] == rows[1:3]
+        finally:
+            await busy.stop()
+            await idle.stop()
+
+    eventloop.run(asyncio.wait_for(main(), 30))
+
+    def communication(counts: dict[int, int]) -> dict[int, int]:
+        return {code: n for code, n in counts.items() if 220 <= code <= 229}
+
+    assert communication(meter.event_counts) == {220: 1, 222: 1, 223: 1, 224: 1}
+    # each event was committed when it happened (the reader's login commits once more)
+    assert [sum(communication(c).values()) for c in commits] == [1, 2, 3, 4, 4]
