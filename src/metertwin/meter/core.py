@@ -411,8 +411,6 @@ class Meter:
     def _next_capture(self, spec: ProfileSpec, meter_ms: int) -> int:
         """The first capture instant strictly after ``meter_ms``: multiples of the period on
         the meter's UTC clock, or the next local midnight for a daily profile."""
-        if spec.period_s == BILLING:
-            return self._next_billing_point(meter_ms)
         if spec.period_s < DAY_S:
             period = spec.period_s * 1000
             return (meter_ms // period + 1) * period
@@ -446,8 +444,12 @@ class Meter:
             self._billing_due = self._next_billing_point(meter_now)
 
     def _close_billing_period(self, meter_ms: int) -> None:
-        """The billing point: the billing profiles have captured the registers; maximum
-        demands restart and the billing period counter advances (issue 5 item 2)."""
+        """The billing point (issue 5 item 2): the billing profiles capture the registers
+        at ``meter_ms``, then maximum demands restart and the billing period counter
+        advances. Capture and close are one act, wherever the billing point has moved."""
+        for spec in self.recorder.specs.values():
+            if spec.period_s == BILLING:
+                self._capture(spec, meter_ms)
         for quantity in DEMAND_QUANTITIES:
             for rate in range(self.spec.capacity.rates + 1):
                 self.demand.reset_maximum(quantity, rate)
@@ -476,11 +478,7 @@ class Meter:
     def billing_reset(self) -> None:
         """End the billing period now (by script from the head-end, or the local button):
         the billing profiles capture and maximum demands restart."""
-        meter_now = self.clock.meter_ms(self.now_ms)
-        for spec in self.recorder.specs.values():
-            if spec.period_s == BILLING:
-                self._capture(spec, meter_now)
-        self._close_billing_period(meter_now)
+        self._close_billing_period(self.clock.meter_ms(self.now_ms))
         self._boundary = None
 
     def _capture(self, spec: ProfileSpec, stamp_ms: int) -> None:
@@ -955,12 +953,14 @@ class Meter:
         self._demand_due = self._next_demand_end(meter_now)
 
     def _reschedule_captures(self) -> None:
-        """After a clock jump, captures continue from the new time (no burst of entries)."""
+        """After a clock jump, periodic captures continue from the new time (no burst of
+        entries). Billing profiles are not among them: they capture where the billing
+        period closes (`_close_billing_period`)."""
         meter_now = self.clock.meter_ms(self.now_ms)
         self._captures = {
             name: self._next_capture(spec, meter_now)
             for name, spec in self.recorder.specs.items()
-            if spec.period_s != EVENT
+            if spec.period_s not in (BILLING, EVENT)
         }
 
     def operate_relay(self, transition: Transition) -> RelayChange | None:
@@ -1126,7 +1126,8 @@ class Meter:
         )
         meter.rate = int(state["rate"])
         meter._schedule_wall = datetime.fromisoformat(state["schedule_wall"])
-        meter._captures = {k: int(v) for k, v in state["captures"].items()}
+        # A state saved before billing profiles moved to the billing close lists them here.
+        meter._captures = {k: int(v) for k, v in state["captures"].items() if k in meter._captures}
         meter.recorder.restore(state["recorder"])
         meter.demand.restore(state["demand"])
         meter._demand_due = int(state["demand_due"])
