@@ -21,7 +21,7 @@ from metertwin.meter.profiles import BillingConfig, ProfileRecord
 from metertwin.meter.registers import Energy
 from metertwin.meter.spec import DeviceSpec
 from metertwin.meter.wallet import MICRO, PaymentMode
-from metertwin.models import DeviceModel
+from metertwin.models import DeviceModel, load_model
 from metertwin.sts import BaseDate, CreditKind, CreditToken, StsDecoder, encode_token
 from metertwin.sts.anatomy import tid_from_datetime
 
@@ -42,8 +42,7 @@ def local_ms(year: int, month: int, day: int, hour: int = 0) -> int:
 
 
 def _spec(model: DeviceModel, billing: BillingConfig) -> DeviceSpec:
-    """pmm1220 with a standing and a fixed charge, the billing point ``billing``, and the
-    cost column at the end of its billing profile."""
+    """pmm1220 with a standing and a fixed charge and the billing point ``billing``."""
     assert model.spec.wallet is not None
     wallet = dataclasses.replace(
         model.spec.wallet,
@@ -51,21 +50,16 @@ def _spec(model: DeviceModel, billing: BillingConfig) -> DeviceSpec:
         fixed_charges_per_month=(2 * MICRO,),
     )
     assert wallet.prices[1:3] == (180_000, 300_000) and wallet.vat_ppm == 150_000
-    profiles = tuple(
-        dataclasses.replace(p, channels=(*p.channels, "cost"))
-        if p.name == BILLING_PROFILE and "cost" not in p.channels
-        else p
-        for p in model.spec.profiles
-    )
-    return dataclasses.replace(model.spec, wallet=wallet, billing=billing, profiles=profiles)
+    return dataclasses.replace(model.spec, wallet=wallet, billing=billing)
 
 
 def household(start_ms: int, end_ms: int) -> InputSeries:
-    """1 kW 02:00-03:00 and 2 kW 12:00-13:00 local, every day from ``start_ms`` (a local
-    midnight) to ``end_ms``."""
+    """1 kW 02:00-03:00 and 2 kW 12:00-13:00 local, every day, from the local midnight at or
+    before ``start_ms`` to ``end_ms``."""
     starts: list[int] = []
     states: list[PhysicalState] = []
-    for day in range(start_ms, end_ms, 24 * HOUR):
+    first = start_ms - (start_ms + LOCAL) % (24 * HOUR)
+    for day in range(first, end_ms, 24 * HOUR):
         for hour, state in ((0, IDLE), (2, ONE_KW), (3, IDLE), (12, TWO_KW), (13, IDLE)):
             if day + hour * HOUR < end_ms:
                 starts.append(day + hour * HOUR)
@@ -93,6 +87,17 @@ def _column(meter: Meter, name: str) -> int:
     return spec.channels.index(name)
 
 
+def test_the_prepaid_models_bill_the_cost_and_metercom_pro_does_not(
+    pmm1220: DeviceModel, az3p: DeviceModel
+) -> None:
+    magno22, metercom = load_model("magno22"), load_model("metercom-pro")
+    for model in (pmm1220, az3p, magno22):
+        billing = next(p for p in model.spec.profiles if p.name == BILLING_PROFILE)
+        assert model.spec.wallet is not None and billing.channels[-1] == "cost"
+    assert metercom.spec.wallet is None
+    assert all("cost" not in p.channels for p in metercom.spec.profiles)
+
+
 def test_billing_point_on_day_15_captures_the_cost_of_each_billing_period(
     pmm1220: DeviceModel,
 ) -> None:
@@ -108,7 +113,7 @@ def test_billing_point_on_day_15_captures_the_cost_of_each_billing_period(
     meter.install_sts(StsDecoder(KEY))
     _buy(meter, 1000)
     end = local_ms(2026, 3, 15, 7)
-    meter.feed(household(local_ms(2026, 1, 15), end))
+    meter.feed(household(start, end))
     entries = _billing_entries(meter)
     assert [meter.clock.local(r.meter_ms) for r in entries] == [
         datetime(2026, 2, 15, 6),
