@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
 
 from tests.helpers import utc_ms
 
@@ -53,4 +54,39 @@ def test_a_billing_reset_by_script_captures_now(pmm1220: DeviceModel) -> None:
     records = [r for r in meter.recorder.drain() if r.profile == BILLING_PROFILE]
     assert [r.values[2] for r in records] == [4_000_000]
     assert meter.demand.maximum[Energy.IMPORT_ACTIVE][0].value_mw == 0
+    assert meter.billing_periods == 1
+
+
+def _billing_entries(meter: Meter) -> list[datetime]:
+    return [
+        meter.clock.local(r.meter_ms)
+        for r in meter.recorder.drain()
+        if r.profile == BILLING_PROFILE
+    ]
+
+
+def test_a_moved_billing_point_captures_where_the_period_closes(pmm1220: DeviceModel) -> None:
+    """The head-end moves the billing point from the 1st 00:00 to the 15th 06:00 (class 22
+    0.0.15.0.0): the billing profile captures on the 15th at 06:00, where the period closes,
+    and no longer on the 1st."""
+    start = utc_ms(2025, 12, 31, 21)  # 2026-01-01 00:00 local (UTC+3)
+    meter = Meter(pmm1220.spec, start)
+    meter.set_billing_point(BillingConfig(15, 6))
+    meter.advance(start + 50 * 24 * HOUR)  # to 20 February
+    assert _billing_entries(meter) == [datetime(2026, 1, 15, 6), datetime(2026, 2, 15, 6)]
+    assert meter.billing_periods == 2
+
+
+def test_a_clock_set_over_the_billing_point_still_captures_it(pmm1220: DeviceModel) -> None:
+    """A clock setting that jumps over the billing point closes the billing period; its entry
+    is captured with it (stamped at the billing point, flagged clock adjusted)."""
+    start = utc_ms(2026, 1, 31, 18)  # 2026-01-31 21:00 local
+    meter = Meter(pmm1220.spec, start)
+    meter.advance(start + HOUR, PhysicalState((230.0,), (1000.0,), (0.0,)))
+    meter.set_clock(meter.meter_time_ms() + 5 * HOUR)  # 22:00 -> 03:00 on 1 February
+    meter.advance(meter.now_ms + HOUR)
+    records = [r for r in meter.recorder.drain() if r.profile == BILLING_PROFILE]
+    assert [meter.clock.local(r.meter_ms) for r in records] == [datetime(2026, 2, 1)]
+    assert records[0].values[2] == 1_000_000  # +A: 1 kWh in mWh
+    assert records[0].status & 0x20  # clock adjusted
     assert meter.billing_periods == 1

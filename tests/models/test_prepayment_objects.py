@@ -4,7 +4,7 @@ view, through the logical device with the utility association's rights."""
 from __future__ import annotations
 
 import pytest
-from tests.helpers import utc_ms
+from tests.helpers import management_device, utc_ms
 
 from metertwin.cosem.access import AssociationContext
 from metertwin.cosem.errors import CosemError
@@ -15,6 +15,7 @@ from metertwin.dlms.xdlms_types import AttributeDescriptor, MethodDescriptor
 from metertwin.meter.core import Meter
 from metertwin.meter.disconnect import ControlState
 from metertwin.meter.inputs import PhysicalState
+from metertwin.meter.registers import Energy
 from metertwin.meter.wallet import PaymentMode
 from metertwin.models import load_model
 from metertwin.models.binder import build_logical_device
@@ -24,6 +25,7 @@ from metertwin.sts_identity import meter_key_from_config
 
 ACCOUNT, TOKEN_CREDIT, EMERGENCY = "0.0.19.0.0.255", "0.0.19.10.0.255", "0.0.19.10.1.255"
 GATEWAY = "0.0.19.40.0.255"
+PERIOD_COST = "0.0.96.128.3.255"
 KEY = meter_key_from_config({}, "(demo)", "12345678")
 
 
@@ -134,3 +136,17 @@ def test_a_power_limit_token_sets_the_limiter_threshold() -> None:
     _act(device, ctx, 115, GATEWAY, 1, Data.octet_string(limit.encode()))
     assert meter.power_limit_w == 3500
     assert _get(device, ctx, 71, "0.0.17.0.0.255", 4) == Data.double_long_unsigned(3500)
+
+
+def test_an_energy_wallet_states_the_billing_period_cost_in_wh() -> None:
+    """az3p's wallet counts kWh at scale -3: its cost register 0.0.96.128.3 reads Wh (scaler
+    0, unit 30). 3 kW for an hour uses 3 kWh of credit; a billing reset restarts it."""
+    meter, device, ctx = management_device("az3p", utc_ms(2026, 6, 1, 9))
+    meter.advance(meter.now_ms + 3_600_000, PhysicalState((220.0,) * 3, (1000.0,) * 3, (0.0,) * 3))
+    assert _get(device, ctx, 3, PERIOD_COST, 3) == Data.structure([Data.integer(0), Data.enum(30)])
+    assert meter.energy_mwh(Energy.IMPORT_ACTIVE) == 3_000_000
+    assert _get(device, ctx, 3, PERIOD_COST, 2) == Data.double_long(3000)
+    _act(device, ctx, 9, "0.0.10.0.1.255", 1, Data.long_unsigned(1))  # billing reset
+    assert _get(device, ctx, 3, PERIOD_COST, 2) == Data.double_long(0)
+    row = _get(device, ctx, 7, "1.0.98.1.0.255", 2).as_items()[0]
+    assert row.as_items()[-1] == Data.double_long(3000)

@@ -94,6 +94,8 @@ MAX_DEMAND_TIME = "1.0.1.6.0.255:5"
 STATUS = "0.0.96.10.1.255"
 VOLTAGE = "1.0.32.7.0.255"
 EVENT_CODE = "0.0.96.11.0.255"
+PERIOD_COST = "0.0.96.128.3.255"
+MONTHLY_COST = "0.0.96.128.2.255"
 
 EVENT_SCENARIO = """\
 kind = "household"
@@ -344,6 +346,7 @@ class Reading:
     daily: Profile
     billing: Profile
     logs: dict[str, Profile]
+    monthly_cost: list[tuple[str, int]]
     seconds: float
 
 
@@ -370,6 +373,10 @@ def read_meter(port: int) -> Reading:
             daily=daily,
             billing=billing,
             logs=logs,
+            monthly_cost=[
+                (str(month), int(cost))
+                for month, cost in _get(client, CosemInterface.DATA, MONTHLY_COST)
+            ],
             seconds=time.monotonic() - t0,
         )
     return reading
@@ -476,6 +483,18 @@ def test_billing_entries_equal_the_load_profile_at_the_billing_point(reading: Re
     for entry in covered:
         quarter = reading.load.at(entry.local)
         assert {o: entry[o] for o in QUADRANT_TOTALS} == {o: quarter[o] for o in QUADRANT_TOTALS}
+
+
+def test_billing_cost_is_the_cost_of_the_month_it_closes(reading: Reading) -> None:
+    """pmm1220 bills on the 1st at 00:00, where its wallet's month ends: the cost column of
+    each billing entry (0.0.96.128.3.255) is the cost of the month before in
+    0.0.96.128.2.255 (this month and the 12 before; costs are recorded before any credit)."""
+    months = dict(reading.monthly_cost)
+    assert len(months) == 13
+    closed = [e for e in reading.billing.entries if (e.local - DAY).strftime("%Y-%m") in months]
+    assert len(closed) == 12
+    for entry in closed:
+        assert entry[PERIOD_COST] == months[(entry.local - DAY).strftime("%Y-%m")] > 0
 
 
 def test_profiles_equal_the_register_snapshots_exactly(

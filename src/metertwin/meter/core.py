@@ -138,7 +138,17 @@ TOKEN_HISTORY = 10
 MAX_TOKEN_TEXT = 64
 _UNSET = -1
 
-_STAMP, _ENERGY, _VOLTAGE, _CURRENT, _POWER, _FREQUENCY, _MAX_DEMAND, _MAX_DEMAND_TIME = range(8)
+(
+    _STAMP,
+    _ENERGY,
+    _VOLTAGE,
+    _CURRENT,
+    _POWER,
+    _FREQUENCY,
+    _MAX_DEMAND,
+    _MAX_DEMAND_TIME,
+    _COST,
+) = range(9)
 
 
 def _plan(channel: str) -> tuple[int, int, int, int]:
@@ -157,6 +167,8 @@ def _plan(channel: str) -> tuple[int, int, int, int]:
         return (_POWER, 0, 0, 0)
     if kind == "frequency":
         return (_FREQUENCY, 0, 0, 0)
+    if kind == "cost":
+        return (_COST, 0, 0, 0)
     if kind in ("max_demand", "max_demand_time"):
         c, rate = (int(x) for x in rest.split(":"))
         return (_MAX_DEMAND if kind == "max_demand" else _MAX_DEMAND_TIME, c, rate, 0)
@@ -434,8 +446,6 @@ class Meter:
     def _next_capture(self, spec: ProfileSpec, meter_ms: int) -> int:
         """The first capture instant strictly after ``meter_ms``: multiples of the period on
         the meter's UTC clock, or the next local midnight for a daily profile."""
-        if spec.period_s == BILLING:
-            return self._next_billing_point(meter_ms)
         if spec.period_s < DAY_S:
             period = spec.period_s * 1000
             return (meter_ms // period + 1) * period
@@ -469,8 +479,15 @@ class Meter:
             self._billing_due = self._next_billing_point(meter_now)
 
     def _close_billing_period(self, meter_ms: int) -> None:
-        """The billing point: the billing profiles have captured the registers; maximum
-        demands restart and the billing period counter advances (issue 5 item 2)."""
+        """The billing point (issue 5 item 2): the billing profiles capture the registers
+        and the period's cost at ``meter_ms``, then the wallet's period cost and the maximum
+        demands restart and the billing period counter advances. Capture and close are one
+        act, wherever the billing point has moved."""
+        for spec in self.recorder.specs.values():
+            if spec.period_s == BILLING:
+                self._capture(spec, meter_ms)
+        if self.wallet is not None:
+            self.wallet.end_billing_period()
         for quantity in DEMAND_QUANTITIES:
             for rate in range(self.spec.capacity.rates + 1):
                 self.demand.reset_maximum(quantity, rate)
@@ -499,11 +516,7 @@ class Meter:
     def billing_reset(self) -> None:
         """End the billing period now (by script from the head-end, or the local button):
         the billing profiles capture and maximum demands restart."""
-        meter_now = self.clock.meter_ms(self.now_ms)
-        for spec in self.recorder.specs.values():
-            if spec.period_s == BILLING:
-                self._capture(spec, meter_now)
-        self._close_billing_period(meter_now)
+        self._close_billing_period(self.clock.meter_ms(self.now_ms))
         self._boundary = None
 
     def _capture(self, spec: ProfileSpec, stamp_ms: int) -> None:
@@ -547,6 +560,8 @@ class Meter:
                 values.append(self.demand.maximum[Energy(a)][b].value_mw)
             elif kind == _MAX_DEMAND_TIME:
                 values.append(self.demand.maximum[Energy(a)][b].at_meter_ms or 0)
+            elif kind == _COST:  # µ of the wallet's unit; 0 on a meter without a wallet
+                values.append(self.wallet.period_cost if self.wallet is not None else 0)
             else:
                 values.append(0)  # clock and status: the record's stamp and status
         self.recorder.record(ProfileRecord(spec.name, stamp_ms, int(status), tuple(values)))
@@ -572,36 +587,57 @@ class Meter:
         if self._demand_due <= meter_now:
             self.demand.close_sub_period(self._demand_due, self._demand_energies(), self.rate)
             self._demand_due = self._next_demand_end(meter_now)
-        self._capture_due()
+        wallet = self.wallet
+        wallet_time = resync or self._wallet_due is None or meter_now >= self._wallet_due
+        wallet_events: list[WalletEvent] = []
+        month_begins = False
+        if wallet is not None and wallet_time:
+            wallet_events, month_begins = self._wallet_days(wallet)
+        self._capture_due()  # a billing point here captures the cost of the period it ends
         if self._edges:
             self._act_on_edges()
         if self.schedules:
             self._run_schedules(meter_now, resync)
-        if self.wallet is not None:
+        if wallet is not None:
             if self._crossing not in (None, _UNSET) and self.now_ms >= self._crossing:
                 self._crossing = _UNSET
-            if resync or self._wallet_due is None or meter_now >= self._wallet_due:
-                self._wallet_time(self.wallet)
+            if wallet_time or self._wallet_due is None:  # a press or schedule may replan it
+                more, begins = self._wallet_days(wallet)
+                wallet_events += more
+                if month_begins or begins:
+                    wallet_events += wallet.open_month()
+                self._on_wallet(wallet_events)
         self._supervise()
         self._boundary = None
 
     # -- prepayment ---------------------------------------------------------------------
 
-    def _wallet_time(self, wallet: Wallet) -> None:
-        """Days and months passed (charges, the cost history), then the relay."""
+    def _wallet_days(self, wallet: Wallet) -> tuple[list[WalletEvent], bool]:
+        """The days passed since the wallet last looked: each day's standing charge, taken
+        at the midnight that ends the day, and the close of each calendar month. Returns the
+        wallet's events (for `_on_wallet`) and whether a month begins today, whose fixed
+        charges `_at_boundary` takes only after the billing profiles have captured: at a
+        billing point on the 1st at 00:00 the last day's standing charge (in arrears)
+        belongs to the period that ends, the new month's fixed charges (in advance) to the
+        one that begins, as in the calendar month's cost."""
         self._wallet_due = None
         self._crossing = _UNSET
         today = self.local_time().date()
         events: list[WalletEvent] = []
+        month_begins = False
         while self._wallet_day < today:  # each day passed (a clock set forward skips some)
             day = self._wallet_day + timedelta(days=1)
             events += wallet.new_day()
             if day.month != self._wallet_day.month:
-                events += wallet.new_month(self._wallet_day)
+                wallet.close_month(self._wallet_day)
+                if day == today:
+                    month_begins = True
+                else:  # a month the clock jumped over
+                    events += wallet.open_month()
             self._wallet_day = day
         if today < self._wallet_day:
             self._wallet_day = today  # a clock set back does not charge the days twice
-        self._on_wallet(events)
+        return events, month_begins
 
     def _on_wallet(self, events: list[WalletEvent]) -> None:
         """Log what the wallet reports and let the relay follow the credit."""
@@ -985,12 +1021,14 @@ class Meter:
         self._demand_due = self._next_demand_end(meter_now)
 
     def _reschedule_captures(self) -> None:
-        """After a clock jump, captures continue from the new time (no burst of entries)."""
+        """After a clock jump, periodic captures continue from the new time (no burst of
+        entries). Billing profiles are not among them: they capture where the billing
+        period closes (`_close_billing_period`)."""
         meter_now = self.clock.meter_ms(self.now_ms)
         self._captures = {
             name: self._next_capture(spec, meter_now)
             for name, spec in self.recorder.specs.items()
-            if spec.period_s != EVENT
+            if spec.period_s not in (BILLING, EVENT)
         }
 
     def operate_relay(self, transition: Transition) -> RelayChange | None:
@@ -1201,7 +1239,8 @@ class Meter:
         )
         meter.rate = int(state["rate"])
         meter._schedule_wall = datetime.fromisoformat(state["schedule_wall"])
-        meter._captures = {k: int(v) for k, v in state["captures"].items()}
+        # A state saved before billing profiles moved to the billing close lists them here.
+        meter._captures = {k: int(v) for k, v in state["captures"].items() if k in meter._captures}
         meter.recorder.restore(state["recorder"])
         meter.demand.restore(state["demand"])
         meter._demand_due = int(state["demand_due"])

@@ -49,8 +49,9 @@ class EntryStatus(IntFlag):
 class ProfileSpec:
     """A profile's definition: ``channels`` are core quantities ("clock", "status",
     "energy:C:phase:rate", "voltage:k", "current:k", "active_power", "frequency",
-    "max_demand:C:rate", "max_demand_time:C:rate"); ``period_s`` BILLING: captured at each
-    billing point."""
+    "max_demand:C:rate", "max_demand_time:C:rate", "cost": the wallet's cost of the present
+    billing period in µ, so at a billing point the cost of the period it ends); ``period_s``
+    BILLING: captured at each billing point."""
 
     name: str
     period_s: int

@@ -13,6 +13,10 @@ Credit flows (seed 002 5.4, seed 003 "Prepayment" and "Tariff expense"):
 - the price of an interval is the active TOU rate's price plus the step surcharge of this
   month's consumption band, plus VAT; standing charges are taken daily, fixed charges monthly.
 
+Costs are recorded twice: per calendar month (`month_cost`, the 12-month `cost_history`; seed
+002 5.4 e and g) and per billing period (`period_cost`, which the billing profile captures at
+the billing point; issue 5 item 2). The two agree when the billing point is the month start.
+
 The wallet is pure: the core tells it the energy imported at each stop, the new days and
 months, and asks it how much energy may pass before its state next changes (a low-credit
 threshold, exhaustion) so that it can stop exactly there.
@@ -169,6 +173,9 @@ class Wallet:
         self.month_import_uj = 0
         self.month_cost = 0
         self.cost_history: list[tuple[str, int]] = []  # (YYYY-MM, µ), newest first
+        self.period_cost = 0
+        """What the present billing period has cost so far (µ): energy and charges with VAT,
+        recorded in postpaid mode too, like `month_cost`."""
         self.purchases: list[Purchase] = []  # newest first
         self.purchase_count = 0
         self.purchased_total = 0
@@ -264,6 +271,7 @@ class Wallet:
             self.month_import_uj += chunk
             left -= chunk
         self.month_cost += cost
+        self.period_cost += cost
         self.energy_cost_total += cost
         if not self.prepaid:
             return []
@@ -273,6 +281,7 @@ class Wallet:
         """A standing or fixed charge (before VAT) taken from the credit."""
         with_vat = amount * (_PPM + self.config.vat_ppm) // _PPM
         self.month_cost += with_vat
+        self.period_cost += with_vat
         self.charges_total += with_vat
         if not self.prepaid:
             return []
@@ -407,16 +416,31 @@ class Wallet:
         return []
 
     def new_month(self, ended: date) -> list[WalletEvent]:
-        """The first of a month at local midnight: the month that ``ended`` belongs to goes
-        to the 12-month cost history, step bands restart, fixed charges are taken."""
+        """The first of a month at local midnight: `close_month`, then `open_month`."""
+        self.close_month(ended)
+        return self.open_month()
+
+    def close_month(self, ended: date) -> None:
+        """The month that ``ended`` belongs to goes to the 12-month cost history (seed 002
+        5.4 g) and the step bands restart."""
         self.cost_history.insert(0, (ended.strftime("%Y-%m"), self.month_cost))
         del self.cost_history[COST_HISTORY_MONTHS:]
         self.month_cost = 0
         self.month_import_uj = 0
+
+    def open_month(self) -> list[WalletEvent]:
+        """A new month begins: its fixed charges are taken (in advance, so they count in
+        the new month's cost)."""
         events: list[WalletEvent] = []
         for amount in self.config.fixed_charges_per_month:
             events += self.charge(amount)
         return events
+
+    def end_billing_period(self) -> int:
+        """The billing point: the cost of the period that ends here (µ), and a new period
+        begins at 0."""
+        cost, self.period_cost = self.period_cost, 0
+        return cost
 
     # -- persistence ------------------------------------------------------------------
 
@@ -434,6 +458,7 @@ class Wallet:
             "month_import_uj": self.month_import_uj,
             "month_cost": self.month_cost,
             "cost_history": [list(item) for item in self.cost_history],
+            "period_cost": self.period_cost,
             "purchases": [[p.at_meter_ms, p.amount, p.tid] for p in self.purchases],
             "purchase_count": self.purchase_count,
             "purchased_total": self.purchased_total,
@@ -468,6 +493,8 @@ class Wallet:
             setattr(wallet, name, int(state[name]))
         wallet.emergency_in_use = bool(state["emergency_in_use"])
         wallet.cost_history = [(str(m), int(c)) for m, c in state["cost_history"]]
+        # A wallet saved before billing periods were costed counts from its restart.
+        wallet.period_cost = int(state.get("period_cost", 0))
         wallet.purchases = [
             Purchase(int(ms), int(amount), None if tid is None else int(tid))
             for ms, amount, tid in state["purchases"]

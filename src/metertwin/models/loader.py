@@ -169,11 +169,14 @@ def _built(reader: TableReader, factory: Callable[..., T], *args: Any, **kwargs:
         raise reader.error("", str(exc)) from None
 
 
-def _channel_problem(channel: str, phases: int, rates: int) -> str | None:
+def _channel_problem(channel: str, phases: int, rates: int, wallet: bool) -> str | None:
     """Why a profile channel name is not usable, or None."""
     kind, _, rest = channel.partition(":")
     if kind in ("clock", "status", "active_power", "frequency", "event_code") and not rest:
         return None
+    if kind == "cost" and not rest:
+        # the cost of the present billing period (issue 5 item 2): a wallet's record
+        return None if wallet else "the cost channel needs a [prepayment] wallet"
     if kind in ("max_demand", "max_demand_time"):
         parts = rest.split(":")
         if len(parts) == 2 and all(p.isdigit() for p in parts):
@@ -193,8 +196,8 @@ def _channel_problem(channel: str, phases: int, rates: int) -> str | None:
                 return None
         return f"expected energy:C:phase:rate (C an OBIS energy quantity), got {channel!r}"
     return (
-        "expected clock, status, energy:C:phase:rate, voltage:k, current:k, active_power "
-        f"or frequency, got {channel!r}"
+        "expected clock, status, energy:C:phase:rate, voltage:k, current:k, active_power, "
+        f"frequency, max_demand:C:rate, max_demand_time:C:rate or cost, got {channel!r}"
     )
 
 
@@ -242,7 +245,10 @@ class _ModelReader:
         wallet, token_entry = self._prepayment(
             root.table("prepayment", None), root.has("prepayment"), capacity.rates
         )
-        profiles = tuple(self._profile(p, ratings, capacity) for p in root.tables("profiles", []))
+        profiles = tuple(
+            self._profile(p, ratings, capacity, wallet is not None)
+            for p in root.tables("profiles", [])
+        )
         if len({p.name for p in profiles}) != len(profiles):
             raise root.error("profiles", "two profiles share a logical name")
         root.finish()
@@ -268,7 +274,9 @@ class _ModelReader:
         )
         return DeviceModel(spec, world, self.source, text, seed, manufacturer, dlms)
 
-    def _profile(self, t: TableReader, ratings: Ratings, capacity: Capacity) -> ProfileSpec:
+    def _profile(
+        self, t: TableReader, ratings: Ratings, capacity: Capacity, wallet: bool
+    ) -> ProfileSpec:
         obis = t.str("obis")
         if not _OBIS.match(obis):
             raise t.error("obis", f"expected an OBIS code A.B.C.D.E.F, got {obis!r}")
@@ -305,7 +313,7 @@ class _ModelReader:
                 'an event log ("events") names the logs it keeps, and only an event log does',
             )
         for i, channel in enumerate(channels):
-            problem = _channel_problem(channel, ratings.phases, capacity.rates)
+            problem = _channel_problem(channel, ratings.phases, capacity.rates, wallet)
             if problem:
                 raise t.error(f"channels[{i}]", problem)
         t.finish()

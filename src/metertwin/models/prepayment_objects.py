@@ -3,7 +3,8 @@
 Token gateway (115), at their standard logical names.
 
 Amounts are double-long in the account's currency with scale -3 (attribute 15): a value of
-12345 is 12.345 currency units, or 12.345 kWh for an energy wallet.
+12345 is 12.345 currency units, or 12.345 kWh for an energy wallet. The cost of the present
+billing period is also a Register (class 3), so that the billing profile can capture it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from metertwin.meter.core import Meter
 from metertwin.meter.registers import Energy
 from metertwin.meter.token_entry import TokenResult
 from metertwin.meter.wallet import AccountStatus, CreditUnit, PaymentMode, Wallet, WalletRefused
-from metertwin.models.values import date_time_data, logical_name
+from metertwin.models.values import Unit, date_time_data, logical_name, scaler_unit
 from metertwin.sts import Rejection
 
 ACCOUNT = Obis(0, 0, 19, 0, 0)
@@ -29,6 +30,7 @@ TOKEN_GATEWAY = Obis(0, 0, 19, 40, 0)
 PURCHASES = Obis(0, 0, 96, 128, 0)
 PURCHASE_COUNTERS = Obis(0, 0, 96, 128, 1)
 MONTHLY_COST = Obis(0, 0, 96, 128, 2)
+BILLING_PERIOD_COST = Obis(0, 0, 96, 128, 3)
 
 PREPAYMENT_OBJECTS: tuple[tuple[Obis, int, str], ...] = (
     (ACCOUNT, 111, "Account"),
@@ -40,6 +42,7 @@ PREPAYMENT_OBJECTS: tuple[tuple[Obis, int, str], ...] = (
     (PURCHASES, 1, "Last 10 purchases: date-time, amount"),
     (PURCHASE_COUNTERS, 1, "Purchases: count, total amount"),
     (MONTHLY_COST, 1, "Consumption cost of the last 12 months"),
+    (BILLING_PERIOD_COST, 3, "Consumption cost of this billing period"),
 )
 
 AMOUNT_SCALE = -3
@@ -60,10 +63,22 @@ _STATUS_CODE = {
 7 execution failure."""
 
 
+def amount_counts(micro: int) -> int:
+    """µ as the counts of a double-long at scale -3 (floor), clamped to the type's range."""
+    return max(min(micro // _PER_COUNT, 2**31 - 1), -(2**31))
+
+
 def amount(micro: int) -> Data:
     """µ as double-long at scale -3 (floor), clamped to the type's range."""
-    counts = micro // _PER_COUNT
-    return Data.double_long(max(min(counts, 2**31 - 1), -(2**31)))
+    return Data.double_long(amount_counts(micro))
+
+
+def amount_scaler_unit(wallet: Wallet) -> Data:
+    """A Register's scaler_unit for amounts of the wallet: currency (unit 10) at scale -3,
+    or for an energy wallet kWh at scale -3, which a Register states as Wh (unit 30)."""
+    if wallet.config.unit is CreditUnit.ENERGY:
+        return scaler_unit(0, Unit.WATT_HOUR)
+    return scaler_unit(AMOUNT_SCALE, Unit.CURRENCY)
 
 
 def _bits(*flags: bool) -> Data:
@@ -101,7 +116,23 @@ def prepayment_object(obis: Obis, class_id: int, meter: Meter) -> CosemObject | 
         return _token_gateway(meter)
     if class_id == 1 and obis in (PURCHASES, PURCHASE_COUNTERS, MONTHLY_COST):
         return _records(obis, meter, wallet)
+    if class_id == 3 and obis == BILLING_PERIOD_COST:
+        return _billing_period_cost(wallet)
     return None
+
+
+def _billing_period_cost(wallet: Wallet) -> CosemObject:
+    """What the billing period has cost since the last billing point (energy and charges
+    with VAT); the billing profile captures it at the billing point, before it restarts."""
+    unit = amount_scaler_unit(wallet)
+    return CosemObject(
+        interface_class(3),
+        BILLING_PERIOD_COST,
+        {
+            2: Binding(get=lambda _r: amount(wallet.period_cost)),
+            3: Binding(get=lambda _r: unit),
+        },
+    )
 
 
 def _account(meter: Meter, wallet: Wallet) -> CosemObject:

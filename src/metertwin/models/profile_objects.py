@@ -22,6 +22,7 @@ from metertwin.dlms.cosem_datetime import CosemDateTime
 from metertwin.dlms.enums import DataAccessResult
 from metertwin.meter.core import Meter
 from metertwin.meter.profiles import ProfileRecord, ProfileSpec
+from metertwin.models.prepayment_objects import BILLING_PERIOD_COST, amount_counts
 from metertwin.models.values import date_time_bytes, integer, items, meter_ms_from
 
 CLOCK = Obis(0, 0, 1, 0, 0)
@@ -101,7 +102,8 @@ def _u16(value: int) -> bytes:
 
 def channel_column(channel: str, meter: Meter) -> tuple[Data, ColumnEncoder]:
     """A channel's capture object definition and how a stored value becomes its A-XDR
-    octets (typed like the register it samples: Wh, 0.1 V, mA, W, 0.01 Hz)."""
+    octets (typed like the register it samples: Wh, 0.1 V, mA, W, 0.01 Hz, and amounts at
+    scale -3 of the wallet's unit)."""
     kind, _, rest = channel.partition(":")
     if kind == "clock":
         clock = meter.clock
@@ -135,6 +137,10 @@ def channel_column(channel: str, meter: Meter) -> tuple[Data, ColumnEncoder]:
     if kind == "frequency":
         return _capture_definition(3, Obis(1, 0, 14, 7, 0), 2), (
             lambda _r, v: _u16(round(float(v) * 100))
+        )
+    if kind == "cost":  # µ stored, read like the register 0.0.96.128.3 (double-long, -3)
+        return _capture_definition(3, BILLING_PERIOD_COST, 2), (
+            lambda _r, v: _DOUBLE_LONG.pack(DataType.DOUBLE_LONG, amount_counts(int(v)))
         )
     if kind in ("max_demand", "max_demand_time"):
         c, rate = (int(x) for x in rest.split(":"))

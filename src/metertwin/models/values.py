@@ -33,6 +33,7 @@ class Unit(IntEnum):
     AMPERE = 33
     VOLT = 35
     HERTZ = 44
+    CURRENCY = 10
     COUNT = 255
 
 
