@@ -17,7 +17,7 @@ from tests.helpers import management_device, utc_ms
 from metertwin.cosem.errors import CosemError
 from metertwin.cosem.obis import Obis
 from metertwin.dlms.enums import DataAccessResult
-from metertwin.dlms.xdlms_types import MethodDescriptor
+from metertwin.dlms.xdlms_types import AttributeDescriptor, MethodDescriptor
 from metertwin.meter.core import Meter
 from metertwin.meter.disconnect import ControlState, RelayStuck, Transition
 from metertwin.meter.events import ALARM_BITS, LOG_OF, EventCode, EventLog
@@ -179,3 +179,23 @@ def test_credit_running_out_behind_a_stuck_relay_cuts_once_the_relay_is_repaired
     assert not meter.disconnect.output_state  # opened at the repair
     assert meter.disconnect.changes[-1].at_true_ms == repaired
     assert meter.event_counts[EventCode.RELAY_FAILURE] == 1
+
+
+def test_seed_004_tamper_counters_count_their_events() -> None:
+    """1.0.82.8.1-3 (seed 004 object list): terminal cover removals, DC field detections and
+    disconnector tampering, the counts of events 40, 42 and 229."""
+    meter, device, client = management_device("metercom-pro", T0)
+    three = PhysicalState((230.0,) * 3, (500.0,) * 3, (0.0,) * 3)
+    opened = dataclasses.replace(three, faults=Fault.TERMINAL_COVER_OPEN | Fault.MAGNETIC_FIELD)
+    for k in range(3):
+        meter.advance(T0 + (2 * k + 1) * MINUTE, opened)
+        meter.advance(T0 + (2 * k + 2) * MINUTE, three)
+    meter.advance(T0 + HOUR, dataclasses.replace(three, faults=Fault.RELAY_FAULT))
+    with pytest.raises(RelayStuck):
+        meter.operate_relay(Transition.REMOTE_DISCONNECT)
+
+    def count(e: int) -> int:
+        value = device.get(client, AttributeDescriptor(3, Obis(1, 0, 82, 8, e), 2), None)
+        return value.as_int()
+
+    assert (count(1), count(2), count(3)) == (3, 3, 1)

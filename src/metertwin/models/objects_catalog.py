@@ -18,6 +18,7 @@ from metertwin.cosem.objects import Binding, Request
 from metertwin.dlms.axdr import Data, DataType
 from metertwin.dlms.cosem_datetime import CosemDateTime
 from metertwin.meter.core import Meter
+from metertwin.meter.events import EventCode
 from metertwin.meter.profiles import EntryStatus
 from metertwin.meter.registers import Energy
 from metertwin.meter.spec import DeviceSpec
@@ -146,6 +147,14 @@ _PUBLIC = {
 
 RegisterBinding = tuple[Callable[[], Data], int, Unit]
 
+_TAMPER_COUNTERS = {
+    1: EventCode.TERMINAL_COVER_REMOVED,
+    2: EventCode.STRONG_DC_FIELD,
+    3: EventCode.RELAY_FAILURE,
+}
+"""Seed 004's tamper counters 1.0.82.8.1-3: terminal cover removals, DC field detections
+and disconnector tampering (the relay found not obeying: contacts welded or bridged)."""
+
 
 def _energy_value(
     meter: Meter, quantities: tuple[tuple[Energy, int], ...], phase: int, rate: int, signed: bool
@@ -175,6 +184,9 @@ def register_binding(obis: Obis, meter: Meter) -> RegisterBinding | None:
     if obis.a != 1 or obis.b != 0:
         return None
     phases = meter.spec.ratings.phases
+    if obis.c == 82 and obis.d == 8 and obis.e in _TAMPER_COUNTERS:
+        code = int(_TAMPER_COUNTERS[obis.e])
+        return lambda: Data.double_long_unsigned(meter.event_counts.get(code, 0)), 0, Unit.COUNT
     if obis.d == 8:
         rate = obis.e
         if rate > meter.spec.capacity.rates:
