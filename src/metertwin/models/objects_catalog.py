@@ -18,7 +18,7 @@ from metertwin.cosem.objects import Binding, Request
 from metertwin.dlms.axdr import Data, DataType
 from metertwin.dlms.cosem_datetime import CosemDateTime
 from metertwin.meter.core import Meter
-from metertwin.meter.events import EventCode
+from metertwin.meter.events import LOG_OF, EventCode
 from metertwin.meter.profiles import EntryStatus
 from metertwin.meter.registers import Energy
 from metertwin.meter.spec import DeviceSpec
@@ -81,6 +81,11 @@ def standard_objects(spec: DeviceSpec) -> list[tuple[Obis, int, str]]:
         (Obis(0, 0, 96, 9, 0), 3, "Internal temperature"),
     ]
     rows += [(Obis.parse(p.name), 7, f"Profile every {p.period_s} s") for p in spec.profiles]
+    rows += [
+        (counter, 1, f"Event counter of event log {p.name}")
+        for p in spec.profiles
+        if (counter := event_counter(Obis.parse(p.name))) is not None
+    ]
     if spec.wallet is not None:
         rows += PREPAYMENT_OBJECTS
     rows += RECORD_OBJECTS
@@ -354,6 +359,8 @@ def data_binding(obis: Obis, model: DeviceModel, meter: Meter) -> Binding | None
         fixed[Obis(0, 0, 96, 7, k)] = lambda k=k: Data.long_unsigned(
             min(meter.supply_failures[k], 65535)
         )  # type: ignore[misc]
+    if obis.c == 96 and obis.d == 15:
+        return _event_counter(obis, meter)
     if obis == ALARM_REGISTER:
         return _alarm_register(meter)
     if obis == ALARM_FILTER:
@@ -362,6 +369,28 @@ def data_binding(obis: Obis, model: DeviceModel, meter: Meter) -> Binding | None
     if read is None:
         return None
     return Binding(get=lambda _request: read())
+
+
+def event_counter(log: Obis) -> Obis | None:
+    """The event counter object 0.0.96.15.E.255 of the standard event log 0.0.99.98.E.255."""
+    if (log.a, log.b, log.c, log.d) != (0, 0, 99, 98):
+        return None
+    return Obis(0, 0, 96, 15, log.e)
+
+
+def _event_counter(obis: Obis, meter: Meter) -> Binding | None:
+    """Every event the log has taken since the meter was made (its buffer keeps the last
+    100): the sum of the counts of the codes it keeps."""
+    spec = next((p for p in meter.spec.profiles if event_counter(Obis.parse(p.name)) == obis), None)
+    if spec is None:
+        return None
+    codes = [int(code) for code, log in LOG_OF.items() if int(log) in spec.logs]
+
+    def read(_request: Request) -> Data:
+        total = sum(meter.event_counts.get(code, 0) for code in codes)
+        return Data.double_long_unsigned(total % (1 << 32))
+
+    return Binding(get=read)
 
 
 ALARM_REGISTER = Obis(0, 0, 97, 98, 0)
