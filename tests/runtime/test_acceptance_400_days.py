@@ -78,6 +78,7 @@ CLOCK = "0.0.1.0.0.255"
 BILLING_COUNTER = "1.0.0.1.0.255"
 LAST_BILLING = "1.0.0.1.2.255"
 SUPPLY_FAILURES = "0.0.96.7.0.255"
+QUALITY_EVENTS = "0.0.96.15.4.255"  # the event counter of the power quality log
 LOAD_PROFILE = "1.0.99.1.0.255"
 DAILY_PROFILE = "1.0.99.2.0.255"
 BILLING_PROFILE = "1.0.98.1.0.255"
@@ -341,6 +342,7 @@ class Reading:
     billing_periods: int
     last_billing: datetime
     supply_failures: int
+    quality_events: int
     registers: dict[str, int]
     load: Profile
     daily: Profile
@@ -368,6 +370,7 @@ def read_meter(port: int) -> Reading:
             billing_periods=_get(client, CosemInterface.DATA, BILLING_COUNTER),
             last_billing=_date_time(_get(client, CosemInterface.DATA, LAST_BILLING)),
             supply_failures=_get(client, CosemInterface.DATA, SUPPLY_FAILURES),
+            quality_events=_get(client, CosemInterface.DATA, QUALITY_EVENTS),
             registers=registers,
             load=load,
             daily=daily,
@@ -579,6 +582,7 @@ def test_event_logs_are_readable_and_consistent(
     assert codes == [EventCode.POWER_DOWN, EventCode.POWER_UP] * (len(codes) // 2)
     outages = [(quality[i][0], quality[i + 1][0]) for i in range(0, len(quality), 2)]
     assert reading.supply_failures == len(outages) >= 1
+    assert reading.quality_events == len(quality)
     for profile in (reading.load, reading.daily):
         period = QUARTER if profile is reading.load else DAY
         flagged = {e.local for e in profile.entries if e.status & EntryStatus.POWER_DOWN}
