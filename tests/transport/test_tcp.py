@@ -164,44 +164,6 @@ def test_a_frame_longer_than_one_read_is_reassembled() -> None:
     run_with_server(scenario)
 
 
-def test_single_connection_rejects_a_second_one() -> None:
-    """Seed 004, 4.1: "One connection is only allowed, other links are rejected."."""
-
-    async def scenario(server: DlmsTcpServer, backend: FakeBackend) -> None:
-        first = await connect(server)
-        assert await exchange(first, AARQ) == AARE
-        second_reader, second_writer = await connect(server)
-        assert await closed_by_server(second_reader)
-        second_writer.close()
-        assert await exchange(first, GET_TIME_ZONE) == TIME_ZONE
-        assert server.connection_count == 1
-        first[1].close()
-        for _ in range(100):  # the first connection's end is seen by the server
-            if server.connection_count == 0:
-                break
-            await asyncio.sleep(0.01)
-        third = await connect(server)
-        assert await exchange(third, AARQ) == AARE
-        third[1].close()
-
-    run_with_server(scenario, TcpServerSettings(single_connection=True))
-
-
-def test_inactivity_timeout_closes_an_idle_connection() -> None:
-    """Seed 004, 3.1: the session ends when no data are transmitted for a while."""
-
-    async def scenario(server: DlmsTcpServer, backend: FakeBackend) -> None:
-        reader, writer = await connect(server)
-        assert await exchange((reader, writer), AARQ) == AARE
-        await asyncio.sleep(0.1)  # activity keeps it open
-        assert await exchange((reader, writer), GET_TIME_ZONE) == TIME_ZONE
-        assert await closed_by_server(reader)
-        writer.close()
-        assert len(backend.released_calls) == 1
-
-    run_with_server(scenario, TcpServerSettings(inactivity_timeout_s=0.3))
-
-
 async def until_no_connection(server: DlmsTcpServer) -> None:
     """Wait until the server has seen its connections end (bounded by the scenario's
     timeout)."""
@@ -209,9 +171,9 @@ async def until_no_connection(server: DlmsTcpServer) -> None:
         await asyncio.sleep(0.01)
 
 
-def test_a_connection_refused_for_another_one_is_an_event() -> None:
-    """Seed 004, 4.1: the rejected second connection is reported once (the meter logs 223);
-    the first, served, connection and a later one after it ended are no events."""
+def test_single_connection_rejects_a_second_one_and_reports_it() -> None:
+    """Seed 004, 4.1: "One connection is only allowed, other links are rejected."; the
+    rejected connection is reported once (the meter logs 223), the served ones are not."""
     events: list[ConnectionEvent] = []
 
     async def scenario(server: DlmsTcpServer, backend: FakeBackend) -> None:
@@ -222,6 +184,7 @@ def test_a_connection_refused_for_another_one_is_an_event() -> None:
         second_writer.close()
         assert events == [ConnectionEvent.REFUSED_ONE_AT_A_TIME]
         assert await exchange(first, GET_TIME_ZONE) == TIME_ZONE
+        assert server.connection_count == 1
         first[1].close()
         await until_no_connection(server)
         third = await connect(server)
@@ -233,16 +196,20 @@ def test_a_connection_refused_for_another_one_is_an_event() -> None:
     assert events == [ConnectionEvent.REFUSED_ONE_AT_A_TIME]
 
 
-def test_closing_an_idle_connection_is_an_event() -> None:
-    """Seed 004, 3.1: the server closing an idle connection is reported (the meter logs
-    224)."""
+def test_inactivity_timeout_closes_an_idle_connection_and_reports_it() -> None:
+    """Seed 004, 3.1: the session ends when no data are transmitted for a while; the
+    server closing it is reported (the meter logs 224)."""
     events: list[ConnectionEvent] = []
 
     async def scenario(server: DlmsTcpServer, backend: FakeBackend) -> None:
         reader, writer = await connect(server)
         assert await exchange((reader, writer), AARQ) == AARE
+        await asyncio.sleep(0.1)  # activity keeps it open
+        assert await exchange((reader, writer), GET_TIME_ZONE) == TIME_ZONE
+        assert events == []
         assert await closed_by_server(reader)
         writer.close()
+        assert len(backend.released_calls) == 1
         assert events == [ConnectionEvent.CLOSED_IDLE]
 
     run_with_server(scenario, TcpServerSettings(inactivity_timeout_s=0.3), events.append)

@@ -436,11 +436,10 @@ class Wallet:
             events += self.charge(amount)
         return events
 
-    def end_billing_period(self) -> int:
-        """The billing point: the cost of the period that ends here (µ), and a new period
-        begins at 0."""
-        cost, self.period_cost = self.period_cost, 0
-        return cost
+    def end_billing_period(self) -> None:
+        """The billing point (the billing profiles have captured `period_cost`): a new
+        period begins at 0."""
+        self.period_cost = 0
 
     # -- persistence ------------------------------------------------------------------
 
