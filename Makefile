@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ test: lint
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run_all
+
+# The reliability campaign (issue 19): SIGKILLs, fuzzing, floods, storage faults; ~45 minutes.
+# `make soak ARGS=--quick` runs a short version of each part.
+soak: $(STAMP)
+	$(PY) -m benchmarks.soak $(ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
