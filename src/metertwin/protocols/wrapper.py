@@ -128,10 +128,11 @@ class WrapperDecoder:
         """
         if self._failed is not None:
             raise WrapperError(f"stream already failed: {self._failed}")
-        if self.overdue(now):
-            self._failed = WrapperTimeout(f"frame not completed within {self.frame_timeout:g} s")
-            raise self._failed
         buffer = self._buffer
+        timeout = self.frame_timeout
+        if buffer and timeout is not None and now >= self._frame_started + timeout:
+            self._failed = WrapperTimeout(f"frame not completed within {timeout:g} s")
+            raise self._failed
         was_pending = bool(buffer)
         if not buffer and len(data) >= HEADER_SIZE:
             # Nothing pending and ``data`` is exactly one acceptable frame: its payload is the
