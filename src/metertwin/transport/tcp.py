@@ -317,9 +317,9 @@ class _Connection(asyncio.BufferedProtocol):
             for frame in frames:
                 connection = self.connections.get(frame.destination)
                 if connection is None:
-                    if frame.destination == BROADCAST_WPORT:
-                        continue
                     if frame.destination not in self.settings.server_saps:
+                        if frame.destination == BROADCAST_WPORT:
+                            continue
                         unknown_wport = frame.destination
                         break
                     connection = ServerConnection(
