@@ -31,8 +31,9 @@ from metertwin.storage import StorageError
 from metertwin.transport import run as run_event_loop
 
 if TYPE_CHECKING:
+    from metertwin.models.loader import DlmsSpec
     from metertwin.runtime.session import Session
-    from metertwin.transport.tcp import ConnectionEvent
+    from metertwin.transport.tcp import ConnectionEvent, TcpServerSettings
 
 EXIT_USAGE = 2
 MAX_DAYS = 36_525  # a century of meter life in one simulate call
@@ -226,14 +227,19 @@ def connection_event_logger(
     meter: Meter, commit: Callable[[], None]
 ) -> Callable[[ConnectionEvent], None]:
     """What the TCP server's ``on_event`` does: log the transport's event in the meter's
-    communication log (223 refused, one connection at a time; 224 closed idle, seed 004) at
-    the meter's time, and commit it, as the logical device commits after a login."""
+    communication log (223 refused, one connection at a time or too many; 224 closed idle,
+    seed 004, or a frame too slow to complete; 222 a frame for a logical device the meter does
+    not have) at the meter's time, and commit it, as the logical device commits after a
+    login."""
     from metertwin.meter.events import EventCode
     from metertwin.transport.tcp import ConnectionEvent
 
     codes = {
         ConnectionEvent.REFUSED_ONE_AT_A_TIME: EventCode.CONNECTION_REFUSED,
         ConnectionEvent.CLOSED_IDLE: EventCode.CONNECTION_IDLE_CLOSED,
+        ConnectionEvent.REFUSED_TOO_MANY: EventCode.CONNECTION_REFUSED,
+        ConnectionEvent.CLOSED_FRAME_TIMEOUT: EventCode.CONNECTION_IDLE_CLOSED,
+        ConnectionEvent.CLOSED_UNKNOWN_WPORT: EventCode.ASSOCIATION_REFUSED,
     }
 
     def on_event(event: ConnectionEvent) -> None:
@@ -241,6 +247,19 @@ def connection_event_logger(
         commit()
 
     return on_event
+
+
+def tcp_settings(dlms: DlmsSpec) -> TcpServerSettings:
+    """The TCP server's settings from the model's ``[dlms]`` section."""
+    from metertwin.transport.tcp import TcpServerSettings
+
+    return TcpServerSettings(
+        server_saps=frozenset({dlms.server_sap}),
+        single_connection=dlms.single_connection,
+        inactivity_timeout_s=float(dlms.inactivity_timeout_s),
+        frame_timeout_s=float(dlms.frame_timeout_s),
+        max_connections=dlms.max_connections,
+    )
 
 
 async def _serve(session: Session, args: argparse.Namespace) -> None:
@@ -252,15 +271,11 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
     from metertwin.models.binder import build_logical_device
     from metertwin.panel import render, summary_line
     from metertwin.runtime.realtime import run_realtime
-    from metertwin.transport.tcp import DlmsTcpServer, TcpServerSettings
+    from metertwin.transport.tcp import DlmsTcpServer
 
     dlms = session.model.dlms
     device = build_logical_device(session.model, session.meter, session.commit, session.store)
-    settings = TcpServerSettings(
-        server_saps=frozenset({dlms.server_sap}),
-        single_connection=dlms.single_connection,
-        inactivity_timeout_s=float(dlms.inactivity_timeout_s),
-    )
+    settings = tcp_settings(dlms)
     on_event = connection_event_logger(session.meter, session.commit)
     server = DlmsTcpServer(device, args.host, args.port, settings, on_event)
     try:

@@ -135,3 +135,28 @@ def test_the_cost_column_needs_a_wallet(tmp_path: Path) -> None:
     path.write_text(text.replace(old, '"max_demand_time:1:0", "cost"]'))
     with pytest.raises(SchemaError, match=r"channels\[27\].*needs a \[prepayment\] wallet"):
         load_model(str(path))
+
+
+def test_dlms_connection_limits_are_read_and_checked(tmp_path: Path) -> None:
+    """Issues 19.6 and 19.7: ``[dlms] frame_timeout_s`` and ``max_connections`` (defaults 30 s
+    and 4; 1 with seed 004's single connection, which allows no other number)."""
+    default = load_model("az3p").dlms
+    assert (default.frame_timeout_s, default.max_connections) == (30, 4)
+    assert load_model("metercom-pro").dlms.max_connections == 1
+    anchor = 'logical_device_name = "AZE{serial}"'  # in az3p's [dlms]
+
+    def with_dlms(lines: str) -> str:
+        return str(_broken(tmp_path, anchor, f"{anchor}\n{lines}"))
+
+    changed = load_model(with_dlms("frame_timeout_s = 5\nmax_connections = 2")).dlms
+    assert (changed.frame_timeout_s, changed.max_connections) == (5, 2)
+    for lines, expected in [
+        ("max_connections = 0", r"dlms\.max_connections: expected a value >= 1, got 0"),
+        ("frame_timeout_s = 0", r"dlms\.frame_timeout_s: expected a value >= 1, got 0"),
+        (
+            "single_connection = true\nmax_connections = 2",
+            r"dlms\.max_connections: single_connection serves one connection only",
+        ),
+    ]:
+        with pytest.raises(SchemaError, match=expected):
+            load_model(with_dlms(lines))

@@ -7,7 +7,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from metertwin.protocols import FramingError
-from metertwin.protocols.wrapper import WrapperDecoder, WrapperError, WrapperFrame, encode_frame
+from metertwin.protocols.wrapper import (
+    WrapperDecoder,
+    WrapperError,
+    WrapperFrame,
+    WrapperTimeout,
+    encode_frame,
+)
 
 # dlms.md 5, DC test_get.py: a GET of Data 0.0.43.1.0.255 and its answer.
 GET_REQUEST = bytes.fromhex("C001C1000100002B0100FF0200")
@@ -149,3 +155,46 @@ def test_random_input_yields_frames_or_wrapper_error(chunks: list[bytes], limit:
     except WrapperError:
         return
     assert decoder.pending < 8 + limit
+
+
+def test_a_frame_must_complete_within_the_frame_timeout() -> None:
+    """Issue 19.6 (slowloris): a header then one octet every 4 s never ends a frame; with a
+    frame timeout the frame is refused once it is overdue, whatever octets keep coming. The
+    deadline runs from the frame's first octet, not from the last one."""
+    decoder = WrapperDecoder(frame_timeout=10.0)
+    assert decoder.frame_deadline is None
+    assert decoder.feed(bytes.fromhex("0001001000010400"), now=100.0) == []
+    assert decoder.frame_deadline == 110.0
+    for now in (104.0, 108.0):
+        assert decoder.feed(b"\x00", now=now) == []
+        assert decoder.frame_deadline == 110.0
+    assert not decoder.overdue(109.9)
+    assert decoder.overdue(110.0)
+    with pytest.raises(WrapperTimeout, match="not completed within 10 s"):
+        decoder.feed(b"\x00", now=112.0)
+    assert issubclass(WrapperTimeout, WrapperError)
+    with pytest.raises(WrapperError, match="already failed"):
+        decoder.feed(WrapperFrame(16, 1, GET_REQUEST).encode(), now=113.0)
+
+
+def test_the_frame_deadline_restarts_with_each_frame() -> None:
+    """A head-end's frames each get the whole timeout: the rest of a read that completed a
+    frame starts the next one at that read's time; nothing pending means no deadline."""
+    first, second = WrapperFrame(16, 1, GET_REQUEST), WrapperFrame(16, 1, GET_RESPONSE)
+    decoder = WrapperDecoder(frame_timeout=5.0)
+    assert decoder.feed(first.encode()[:3], now=0.0) == []
+    assert decoder.feed(first.encode()[3:] + second.encode()[:4], now=4.0) == [first]
+    assert decoder.frame_deadline == 9.0
+    assert decoder.feed(second.encode()[4:], now=8.0) == [second]
+    assert decoder.frame_deadline is None
+    assert not decoder.overdue(1000.0)
+    assert decoder.feed(first.encode(), now=1000.0) == [first]
+
+
+def test_without_a_frame_timeout_a_frame_has_no_deadline() -> None:
+    decoder = WrapperDecoder()
+    assert decoder.feed(bytes.fromhex("000100100001"), now=0.0) == []
+    assert decoder.frame_deadline is None
+    assert not decoder.overdue(1e9)
+    with pytest.raises(ValueError, match="frame_timeout"):
+        WrapperDecoder(frame_timeout=0)

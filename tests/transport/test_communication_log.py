@@ -13,7 +13,7 @@ import pytest
 from tests.helpers import utc_ms
 from tests.transport.test_tcp import closed_by_server, connect, exchange, until_no_connection
 
-from metertwin.cli import connection_event_logger
+from metertwin.cli import connection_event_logger, tcp_settings
 from metertwin.dlms.axdr import Data
 from metertwin.dlms.client import AsyncDlmsClient
 from metertwin.dlms.client_core import ClientAssociation
@@ -23,7 +23,7 @@ from metertwin.models import load_model
 from metertwin.models.binder import build_logical_device
 from metertwin.models.values import cosem_datetime
 from metertwin.transport import eventloop
-from metertwin.transport.tcp import DlmsTcpServer, TcpServerSettings
+from metertwin.transport.tcp import ConnectionEvent, DlmsTcpServer, TcpServerSettings
 
 pytestmark = pytest.mark.usefixtures("event_loop_kind")
 
@@ -123,3 +123,35 @@ def test_a_head_end_reads_the_events_it_provoked_by_range() -> None:
     assert communication(meter.event_counts) == {220: 1, 222: 1, 223: 1, 224: 1}
     # each event was committed when it happened (the reader's login commits once more)
     assert [sum(communication(c).values()) for c in commits] == [1, 2, 3, 4, 4]
+
+
+TRANSPORT_EVENT_CODES = {
+    ConnectionEvent.REFUSED_ONE_AT_A_TIME: EventCode.CONNECTION_REFUSED,
+    ConnectionEvent.REFUSED_TOO_MANY: EventCode.CONNECTION_REFUSED,
+    ConnectionEvent.CLOSED_IDLE: EventCode.CONNECTION_IDLE_CLOSED,
+    ConnectionEvent.CLOSED_FRAME_TIMEOUT: EventCode.CONNECTION_IDLE_CLOSED,
+    ConnectionEvent.CLOSED_UNKNOWN_WPORT: EventCode.ASSOCIATION_REFUSED,
+}
+
+
+@pytest.mark.parametrize("event", list(ConnectionEvent))
+def test_each_transport_event_is_logged_and_committed(event: ConnectionEvent) -> None:
+    """Issues 19.6, 19.7 and 11.10 (docs/events.md): more connections than allowed is a 223
+    like the one-at-a-time refusal, a frame too slow to complete a 224 like an idle
+    connection, and a frame for a logical device the meter does not have a 222."""
+    code = TRANSPORT_EVENT_CODES[event]
+    meter = Meter(load_model("pmm1220").spec, utc_ms(2026, 6, 1, 8), "12345678")
+    commits: list[dict[int, int]] = []
+    connection_event_logger(meter, lambda: commits.append(dict(meter.event_counts)))(event)
+    assert [c.get(code) for c in commits] == [1]
+
+
+def test_run_serves_with_the_models_connection_settings() -> None:
+    """``[dlms]`` reaches the TCP server: metercom-pro's one connection (seed 004), and the
+    defaults of the other models: 4 connections, a frame complete within 30 s."""
+    metercom = tcp_settings(load_model("metercom-pro").dlms)
+    assert metercom == TcpServerSettings(
+        single_connection=True, inactivity_timeout_s=300, frame_timeout_s=30, max_connections=1
+    )
+    pmm = tcp_settings(load_model("pmm1220").dlms)
+    assert (pmm.single_connection, pmm.max_connections, pmm.frame_timeout_s) == (False, 4, 30)

@@ -161,7 +161,7 @@ def test_a_frame_longer_than_one_read_is_reassembled() -> None:
         assert await exchange(streams, GET_TIME_ZONE) == TIME_ZONE
         streams[1].close()
 
-    run_with_server(scenario)
+    run_with_server(scenario, TcpServerSettings(max_frame_length=0xFFFF))
 
 
 async def until_no_connection(server: DlmsTcpServer) -> None:
@@ -303,15 +303,31 @@ def test_server_keeps_serving_after_a_client_leaves_mid_frame() -> None:
     run_with_server(scenario)
 
 
-def test_frames_for_other_logical_devices_are_dropped() -> None:
+def test_a_frame_for_an_unknown_logical_device_closes_the_connection_and_is_reported() -> None:
+    """Issue 11.10: a frame for a server wPort the meter does not have is not left unanswered
+    (the client would wait for its own timeout): the frames before it are answered, then the
+    connection is closed at once and reported (the meter logs 222). Other connections go on;
+    a broadcast (wPort 127, no answer due) is ignored without closing."""
+    events: list[ConnectionEvent] = []
+
     async def scenario(server: DlmsTcpServer, backend: FakeBackend) -> None:
+        other = await connect(server)
+        assert await exchange(other, AARQ) == AARE
         reader, writer = await connect(server)
-        writer.write(wrap(AARQ, destination=17) + wrap(AARQ, destination=1))
+        writer.write(wrap(GET_TIME_ZONE, destination=127) + wrap(AARQ))
         await writer.drain()
         assert await read_frame(reader) == (1, PUBLIC_SAP, AARE)
+        writer.write(wrap(GET_TIME_ZONE) + wrap(AARQ, destination=17) + wrap(GET_TIME_ZONE))
+        await writer.drain()
+        assert await read_frame(reader) == (1, PUBLIC_SAP, TIME_ZONE)
+        assert await closed_by_server(reader)
         writer.close()
+        assert events == [ConnectionEvent.CLOSED_UNKNOWN_WPORT]
+        assert await exchange(other, GET_TIME_ZONE) == TIME_ZONE
+        other[1].close()
 
-    run_with_server(scenario)
+    run_with_server(scenario, on_event=events.append)
+    assert events == [ConnectionEvent.CLOSED_UNKNOWN_WPORT]
 
 
 def test_each_client_sap_has_its_own_association() -> None:
@@ -387,8 +403,116 @@ def test_dlms_settings_reach_the_connections() -> None:
         {"inactivity_timeout_s": 0},
         {"max_frame_length": 0},
         {"max_frame_length": 70000},
+        {"frame_timeout_s": 0},
+        {"max_connections": 0},
     ],
 )
 def test_settings_are_checked(arguments: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         TcpServerSettings(**arguments)  # type: ignore[arg-type]
+
+
+async def drip(writer: asyncio.StreamWriter, announced: int) -> None:
+    """Slowloris (issue 19.6): a header announcing ``announced`` octets, then one octet at a
+    time, never finishing the frame; until the server closes the connection."""
+    writer.write(struct.pack(">HHHH", 1, PUBLIC_SAP, 1, announced))
+    while True:
+        await asyncio.sleep(0.02)
+        if writer.is_closing():
+            return
+        writer.write(b"\x00")
+
+
+def test_a_frame_too_slow_to_complete_is_cut_and_the_next_client_gets_in() -> None:
+    """Issue 19.6: a slowloris holding the one connection of seed 004 is closed once its
+    frame is ``frame_timeout_s`` old, however often it sends an octet, and reported; the
+    connection slot is free again for a head-end."""
+    events: list[ConnectionEvent] = []
+
+    async def scenario(server: DlmsTcpServer, backend: FakeBackend) -> None:
+        reader, writer = await connect(server)
+        attack = asyncio.create_task(drip(writer, 1000))
+        while not server.connection_count:
+            await asyncio.sleep(0.01)
+        refused = await connect(server)  # the slot is held meanwhile
+        assert await closed_by_server(refused[0])
+        refused[1].close()
+        assert await closed_by_server(reader)
+        writer.close()
+        await attack
+        await until_no_connection(server)
+        head_end = await connect(server)
+        assert await exchange(head_end, AARQ) == AARE
+        assert await exchange(head_end, GET_TIME_ZONE) == TIME_ZONE
+        head_end[1].close()
+
+    settings = TcpServerSettings(single_connection=True, frame_timeout_s=0.3)
+    run_with_server(scenario, settings, events.append)
+    assert events == [ConnectionEvent.REFUSED_ONE_AT_A_TIME, ConnectionEvent.CLOSED_FRAME_TIMEOUT]
+
+
+def test_octets_of_an_incomplete_frame_are_no_activity() -> None:
+    """Issue 19.6: without a frame timeout, octets that never make a frame do not hold off
+    the inactivity timeout: the connection is closed as idle."""
+    events: list[ConnectionEvent] = []
+
+    async def scenario(server: DlmsTcpServer, backend: FakeBackend) -> None:
+        reader, writer = await connect(server)
+        attack = asyncio.create_task(drip(writer, 1000))
+        assert await closed_by_server(reader)
+        writer.close()
+        await attack
+
+    settings = TcpServerSettings(inactivity_timeout_s=0.3, frame_timeout_s=None)
+    run_with_server(scenario, settings, events.append)
+    assert events == [ConnectionEvent.CLOSED_IDLE]
+
+
+def test_connections_beyond_the_maximum_are_refused_and_the_others_go_on() -> None:
+    """Issue 19.7: with ``max_connections`` served, one more is accepted and closed at once
+    and reported (the meter logs 223); those served keep working, and once one leaves a new
+    one is served."""
+    events: list[ConnectionEvent] = []
+
+    async def scenario(server: DlmsTcpServer, backend: FakeBackend) -> None:
+        served = [await connect(server) for _ in range(3)]
+        for streams in served:
+            assert await exchange(streams, AARQ) == AARE
+        extra_reader, extra_writer = await connect(server)
+        assert await closed_by_server(extra_reader)
+        extra_writer.close()
+        assert events == [ConnectionEvent.REFUSED_TOO_MANY]
+        assert server.connection_count == 3
+        for streams in served:
+            assert await exchange(streams, GET_TIME_ZONE) == TIME_ZONE
+        served.pop()[1].close()
+        while server.connection_count == 3:
+            await asyncio.sleep(0.01)
+        late = await connect(server)
+        assert await exchange(late, AARQ) == AARE
+        for streams in [*served, late]:
+            streams[1].close()
+
+    run_with_server(scenario, TcpServerSettings(max_connections=3), events.append)
+    assert events == [ConnectionEvent.REFUSED_TOO_MANY]
+
+
+def test_a_frame_longer_than_the_pdu_size_is_refused_at_its_header() -> None:
+    """Issue 19.7: the longest frame a client may send is the server's max receive PDU size
+    (announced in the AARE, dlms.md 5); a header announcing more closes the connection at
+    once, so no connection buffers more than that. A frame of exactly that size is served."""
+    pdu_size = ServerSettings().max_receive_pdu_size
+
+    async def scenario(server: DlmsTcpServer, backend: FakeBackend) -> None:
+        assert (await exchange(await connect(server), AARQ))[-4:-2] == pdu_size.to_bytes(2)
+        longest = await connect(server)
+        padded_get = H("C001C1") + bytes(pdu_size - 3)
+        assert await exchange(longest, padded_get) == H("D80203")
+        reader, writer = await connect(server)
+        writer.write(struct.pack(">HHHH", 1, PUBLIC_SAP, 1, pdu_size + 1))
+        await writer.drain()
+        assert await closed_by_server(reader)
+        writer.close()
+        assert await exchange(longest, AARQ) == AARE
+
+    run_with_server(scenario)

@@ -90,6 +90,8 @@ class DlmsSpec:
     associations: tuple[AssociationSpec, ...]
     single_connection: bool
     inactivity_timeout_s: int
+    frame_timeout_s: int  # a frame must be complete this long after its first octet
+    max_connections: int  # served at once (1 with single_connection)
 
 
 @dataclass(frozen=True)
@@ -455,13 +457,19 @@ class _ModelReader:
             values = [getattr(a, field_name) for a in associations]
             if len(set(values)) != len(values):
                 raise t.error("associations", f"two associations share a {field_name}")
+        single_connection = t.bool("single_connection", False)
+        max_connections = t.int("max_connections", 1 if single_connection else 4, low=1, high=1024)
+        if single_connection and max_connections != 1:
+            raise t.error("max_connections", "single_connection serves one connection only")
         dlms = DlmsSpec(
             server_sap=t.int("server_sap", 1, low=1, high=0x3FFF),
             logical_device_name=t.str("logical_device_name", "MTW{serial}"),
             objects=t.str("objects", "standard"),
             associations=tuple(associations),
-            single_connection=t.bool("single_connection", False),
+            single_connection=single_connection,
             inactivity_timeout_s=t.int("inactivity_timeout_s", 300, low=1, high=86_400),
+            frame_timeout_s=t.int("frame_timeout_s", 30, low=1, high=3600),
+            max_connections=max_connections,
         )
         security = SecurityConfig(
             default_secrets={a.name: a.secret for a in associations if a.secret is not None},

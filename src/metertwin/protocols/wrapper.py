@@ -8,6 +8,11 @@ A head-end polling a meter sends one request and waits for its answer, so nearly
 holds exactly one whole frame: ``feed`` takes that frame straight from the read, without going
 through its buffer, and :func:`encode_frame` frames an answer without building a
 :class:`WrapperFrame` first.
+
+The wrapper itself sets no time limit; a peer that announces a frame and then sends its octets
+one by one would hold the connection forever. So the decoder can be given a frame timeout:
+every frame must be complete within that time of its first octet (the caller's clock is passed
+in, ``feed(data, now)``), and an overdue frame fails the stream as a framing error does.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ __all__ = [
     "WrapperDecoder",
     "WrapperError",
     "WrapperFrame",
+    "WrapperTimeout",
     "encode_frame",
 ]
 
@@ -34,6 +40,10 @@ _MAX_U16 = 0xFFFF
 
 class WrapperError(FramingError):
     """A wrapper header with the wrong version or a length beyond the accepted maximum."""
+
+
+class WrapperTimeout(WrapperError):
+    """A frame not completed within the decoder's frame timeout of its first octet."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,15 +86,22 @@ class WrapperDecoder:
     """Reassembles wrapper frames from a byte stream.
 
     ``max_length`` bounds the APDU length a header may announce (the server's receive limit),
-    so a peer cannot make it buffer more than that. After a :class:`WrapperError` the stream
+    so a peer cannot make it buffer more than that. ``frame_timeout`` (seconds, None: none)
+    bounds the time from a frame's first octet to its last, measured by the ``now`` given to
+    :meth:`feed`; :attr:`frame_deadline` says when the frame pending falls due, so a caller can
+    check :meth:`overdue` then even if no octet comes. After a :class:`WrapperError` the stream
     has lost its framing: the decoder refuses further input and the connection should close.
     """
 
-    def __init__(self, max_length: int = _MAX_U16) -> None:
+    def __init__(self, max_length: int = _MAX_U16, frame_timeout: float | None = None) -> None:
         if not 0 <= max_length <= _MAX_U16:
             raise ValueError(f"max_length {max_length} is outside 0..65535")
+        if frame_timeout is not None and not frame_timeout > 0:
+            raise ValueError(f"frame_timeout must be positive or None, got {frame_timeout}")
         self.max_length = max_length
+        self.frame_timeout = frame_timeout
         self._buffer = bytearray()
+        self._frame_started = 0.0  # the ``now`` of the pending frame's first octet
         self._failed: WrapperError | None = None
 
     @property
@@ -92,11 +109,31 @@ class WrapperDecoder:
         """Octets received that do not yet make a whole frame."""
         return len(self._buffer)
 
-    def feed(self, data: bytes | bytearray | memoryview) -> list[WrapperFrame]:
-        """Every frame completed by ``data``, in order (often none, sometimes several)."""
+    @property
+    def frame_deadline(self) -> float | None:
+        """When the frame pending must be complete (None: nothing pending, or no timeout)."""
+        if not self._buffer or self.frame_timeout is None:
+            return None
+        return self._frame_started + self.frame_timeout
+
+    def overdue(self, now: float) -> bool:
+        """Whether the frame pending has missed its deadline at ``now``."""
+        deadline = self.frame_deadline
+        return deadline is not None and now >= deadline
+
+    def feed(self, data: bytes | bytearray | memoryview, now: float = 0.0) -> list[WrapperFrame]:
+        """Every frame completed by ``data``, in order (often none, sometimes several).
+
+        ``now`` is the caller's clock in seconds; it matters only with a frame timeout.
+        """
         if self._failed is not None:
             raise WrapperError(f"stream already failed: {self._failed}")
         buffer = self._buffer
+        timeout = self.frame_timeout
+        if buffer and timeout is not None and now >= self._frame_started + timeout:
+            self._failed = WrapperTimeout(f"frame not completed within {timeout:g} s")
+            raise self._failed
+        was_pending = bool(buffer)
         if not buffer and len(data) >= HEADER_SIZE:
             # Nothing pending and ``data`` is exactly one acceptable frame: its payload is the
             # only copy made. Anything else (a refusal included) takes the general path.
@@ -128,4 +165,6 @@ class WrapperDecoder:
                 start = end
         if start:
             del buffer[:start]
+        if buffer and (start or not was_pending):  # this read began the frame now pending
+            self._frame_started = now
         return frames

@@ -3,14 +3,22 @@
 Per TCP connection: one :class:`~metertwin.protocols.wrapper.WrapperDecoder` and, for each
 logical device addressed, one :class:`~metertwin.dlms.server.ServerConnection`. The wrapper's
 source wPort is the client SAP, its destination wPort the server SAP; answers go back with the
-wPorts swapped. Frames for a server SAP that is not configured are dropped, as a meter drops
-HDLC frames for another address.
+wPorts swapped. A frame for a server SAP that is not configured closes the connection at once
+(after answering the frames before it): the wrapper has no error message, and IEC 62056-4-7
+lets the server discard such a frame or close; closing tells the client at once instead of
+leaving it to its own timeout. A broadcast (wPort 127) is ignored: no answer is due to it.
 
 Seed 004 (MeterCom PRO, 3.1 and 4.1) gives the connection options: one connection at a time
 (``single_connection``: a second is accepted and closed at once, the first goes on), and the
-session closed after five minutes without data (``inactivity_timeout_s``, default 300). Both
-are events of the meter's communication log: the server tells ``on_event`` (a
-:class:`ConnectionEvent`), which the caller maps to the meter's event codes and commits.
+session closed after five minutes without data (``inactivity_timeout_s``, default 300). Only
+whole frames are data: octets of a frame still incomplete are no activity, and a frame must
+be complete within ``frame_timeout_s`` of its first octet (a peer sending one octet now and
+then would otherwise hold the connection for ever). Without the one-connection rule at most
+``max_connections`` are served, and no frame may announce more than ``max_frame_length``
+octets (by default the DLMS server's max receive PDU size), so what a peer can make the meter
+hold is bounded. These are events of the meter's communication log: the server tells
+``on_event`` (a :class:`ConnectionEvent`), which the caller maps to the meter's event codes
+and commits.
 
 A framing error closes only its connection; any failure inside one connection is logged and
 ends that connection alone, never the listener or the others. Nothing is printed.
@@ -28,7 +36,7 @@ from typing import cast
 
 from metertwin.cosem.backend import DeviceBackend
 from metertwin.dlms.server import ServerConnection, ServerSettings
-from metertwin.protocols.wrapper import WrapperDecoder, WrapperError, encode_frame
+from metertwin.protocols.wrapper import WrapperDecoder, WrapperError, WrapperTimeout, encode_frame
 
 __all__ = ["DEFAULT_PORT", "ConnectionEvent", "DlmsTcpServer", "TcpServerSettings"]
 
@@ -37,6 +45,16 @@ _log = logging.getLogger(__name__)
 DEFAULT_PORT = 4059
 """The IANA port of DLMS/COSEM over TCP (protocols.md; seed 004, 4.1)."""
 MANAGEMENT_LOGICAL_DEVICE = 1
+BROADCAST_WPORT = 0x7F
+"""The all-station server wPort (protocols.md): frames to it are ignored, never answered."""
+DEFAULT_MAX_CONNECTIONS = 4
+"""Connections served at once: a head-end, a local tool and a spare, as a meter's modem."""
+DEFAULT_FRAME_TIMEOUT_S = 30.0
+"""A frame of the default 1024-octet PDU size crosses even a slow GPRS link in a few seconds;
+30 s leaves room for TCP retransmissions."""
+AARQ_ROOM = 1024
+"""The shortest frame bound: an AARQ comes before any PDU size is negotiated, and one with
+an HLS certificate (calling-AE-qualifier) is several hundred octets."""
 READ_BUFFER_SIZE = 16 * 1024
 """Octets one read may take: several requests of the default 1024-octet PDU size; a longer
 frame arrives over several reads and the wrapper decoder joins them."""
@@ -49,6 +67,13 @@ class ConnectionEvent(Enum):
     """A connection accepted and closed at once: another one is being served."""
     CLOSED_IDLE = "closed_idle"
     """A connection closed after ``inactivity_timeout_s`` without data."""
+    REFUSED_TOO_MANY = "refused_too_many"
+    """A connection accepted and closed at once: ``max_connections`` are being served."""
+    CLOSED_FRAME_TIMEOUT = "closed_frame_timeout"
+    """A connection closed because a frame was not complete ``frame_timeout_s`` after its
+    first octet."""
+    CLOSED_UNKNOWN_WPORT = "closed_unknown_wport"
+    """A connection closed on a frame for a server wPort (logical device) not served."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,24 +82,42 @@ class TcpServerSettings:
 
     ``server_saps``: the logical devices that answer (1 = management logical device).
     ``single_connection``: seed 004, one connection at a time, others rejected.
-    ``inactivity_timeout_s``: seed 004, close a connection idle this long (None: never).
+    ``inactivity_timeout_s``: seed 004, close a connection without a whole frame this long
+    (None: never).
+    ``frame_timeout_s``: close a connection whose frame is not complete this long after its
+    first octet (None: no limit but the inactivity timeout).
+    ``max_connections``: connections served at once; one more is accepted and closed.
     ``max_frame_length``: the longest APDU a wrapper header may announce; a longer one is a
-    framing error and closes the connection.
+    framing error and closes the connection. None: the server's max receive PDU size (a
+    client may send no longer APDU, dlms.md 5), never below :data:`AARQ_ROOM`.
     """
 
     server_saps: frozenset[int] = frozenset({MANAGEMENT_LOGICAL_DEVICE})
     single_connection: bool = False
     inactivity_timeout_s: float | None = 300.0
-    max_frame_length: int = 0xFFFF
+    frame_timeout_s: float | None = DEFAULT_FRAME_TIMEOUT_S
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    max_frame_length: int | None = None
     dlms: ServerSettings = field(default_factory=ServerSettings)
 
     def __post_init__(self) -> None:
         if not self.server_saps or not all(0 <= sap <= 0xFFFF for sap in self.server_saps):
             raise ValueError("server_saps must be wPorts 0..65535, at least one")
-        if self.inactivity_timeout_s is not None and not self.inactivity_timeout_s > 0:
-            raise ValueError("inactivity_timeout_s must be positive or None")
-        if not 0 < self.max_frame_length <= 0xFFFF:
+        for name in ("inactivity_timeout_s", "frame_timeout_s"):
+            timeout = getattr(self, name)
+            if timeout is not None and not timeout > 0:
+                raise ValueError(f"{name} must be positive or None")
+        if self.max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
+        if self.max_frame_length is not None and not 0 < self.max_frame_length <= 0xFFFF:
             raise ValueError("max_frame_length must be 1..65535")
+
+    @property
+    def frame_length_limit(self) -> int:
+        """The longest APDU a wrapper header may announce."""
+        if self.max_frame_length is not None:
+            return self.max_frame_length
+        return max(self.dlms.max_receive_pdu_size, AARQ_ROOM)
 
 
 class DlmsTcpServer:
@@ -85,8 +128,9 @@ class DlmsTcpServer:
     with no task or timer created per read (a sequential head-end waits on every answer).
 
     ``on_event`` (optional) is called, on the event loop, when the server refuses a
-    connection or closes an idle one; closing connections at :meth:`stop`, or a peer
-    leaving, are no events. What it raises is logged and goes no further.
+    connection or closes one on its own (:class:`ConnectionEvent`); closing connections at
+    :meth:`stop`, a peer leaving, or a framing error are no events. What it raises is logged
+    and goes no further.
     """
 
     def __init__(
@@ -156,7 +200,8 @@ class DlmsTcpServer:
 
 class _Connection(asyncio.BufferedProtocol):
     """One TCP connection: wrapper framing, one ServerConnection per logical device, and an
-    inactivity timer checked lazily (rescheduled only when it fires).
+    inactivity timer and a frame timer checked lazily (rescheduled only when they fire; the
+    frame timer is set only while a read leaves a frame incomplete).
 
     A buffered protocol: the event loop reads into this connection's own buffer. A plain
     Protocol is handed a new bytes object per read, which asyncio's selector loop allocates at
@@ -168,7 +213,9 @@ class _Connection(asyncio.BufferedProtocol):
     def __init__(self, server: DlmsTcpServer) -> None:
         self.server = server
         self.settings = server.settings
-        self.decoder = WrapperDecoder(self.settings.max_frame_length)
+        self.decoder = WrapperDecoder(
+            self.settings.frame_length_limit, self.settings.frame_timeout_s
+        )
         self.read_buffer = memoryview(bytearray(READ_BUFFER_SIZE))
         self.connections: dict[int, ServerConnection] = {}
         self.transport: asyncio.Transport | None = None
@@ -176,6 +223,7 @@ class _Connection(asyncio.BufferedProtocol):
         self.loop = asyncio.get_running_loop()  # kept: on 3.11 each call costs a getpid()
         self.last_activity = 0.0
         self.timer: asyncio.TimerHandle | None = None
+        self.frame_timer: asyncio.TimerHandle | None = None
         self.accepted = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -186,10 +234,16 @@ class _Connection(asyncio.BufferedProtocol):
         sock = transport.get_extra_info("socket")
         if sock is not None:  # an answer goes out at once, not held back for more (Nagle)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if self.settings.single_connection and self.server._sessions:
+        served = len(self.server._sessions)
+        if self.settings.single_connection and served:
             _log.info("connection from %s closed: one connection at a time", self.peer)
             transport.close()
             self.server._event(ConnectionEvent.REFUSED_ONE_AT_A_TIME)
+            return
+        if served >= self.settings.max_connections:
+            _log.info("connection from %s closed: %d connections served already", self.peer, served)
+            transport.close()
+            self.server._event(ConnectionEvent.REFUSED_TOO_MANY)
             return
         self.accepted = True
         self.server._sessions.add(self)
@@ -210,6 +264,25 @@ class _Connection(asyncio.BufferedProtocol):
         else:
             self.timer = self.loop.call_later(timeout - idle, self._check_idle)
 
+    def _check_frame(self) -> None:
+        self.frame_timer = None
+        deadline = self.decoder.frame_deadline
+        if deadline is None:
+            return  # the frame was completed in time
+        if self.decoder.overdue(self.loop.time()):
+            self._frame_timed_out()
+        else:  # a later frame is pending now (or the timer fired a hair early)
+            self.frame_timer = self.loop.call_at(deadline, self._check_frame)
+
+    def _frame_timed_out(self) -> None:
+        _log.info(
+            "closing %s: a frame not completed within %s s",
+            self.peer,
+            self.settings.frame_timeout_s,
+        )
+        self.close()
+        self.server._event(ConnectionEvent.CLOSED_FRAME_TIMEOUT)
+
     def get_buffer(self, sizehint: int) -> memoryview:
         return self.read_buffer
 
@@ -221,21 +294,34 @@ class _Connection(asyncio.BufferedProtocol):
         transport = self.transport
         if not self.accepted or transport is None:
             return
-        self.last_activity = self.loop.time()
+        now = self.loop.time()
+        decoder = self.decoder
         try:
-            frames = self.decoder.feed(data)
+            frames = decoder.feed(data, now)
+        except WrapperTimeout:
+            self._frame_timed_out()
+            return
         except WrapperError as problem:
             _log.warning("closing %s: %s", self.peer, problem)
             self.close()
             return
+        if frames:  # only whole frames are activity
+            self.last_activity = now
+        if self.frame_timer is None and decoder.pending:
+            deadline = decoder.frame_deadline
+            if deadline is not None:
+                self.frame_timer = self.loop.call_at(deadline, self._check_frame)
         try:
             replies = []
+            unknown_wport = None
             for frame in frames:
                 connection = self.connections.get(frame.destination)
                 if connection is None:
                     if frame.destination not in self.settings.server_saps:
-                        _log.debug("%s: frame for wPort %d dropped", self.peer, frame.destination)
-                        continue
+                        if frame.destination == BROADCAST_WPORT:
+                            continue
+                        unknown_wport = frame.destination
+                        break
                     connection = ServerConnection(
                         self.server.backend, frame.destination, self.settings.dlms
                     )
@@ -245,6 +331,10 @@ class _Connection(asyncio.BufferedProtocol):
                     replies.append(encode_frame(frame.destination, frame.source, answer))
             if replies:  # one write, so one send, for all the answers to this read
                 transport.write(b"".join(replies))
+            if unknown_wport is not None:
+                _log.info("closing %s: a frame for wPort %d, not served", self.peer, unknown_wport)
+                self.close()
+                self.server._event(ConnectionEvent.CLOSED_UNKNOWN_WPORT)
         except Exception:
             _log.exception("connection from %s failed", self.peer)
             self.close()
@@ -254,8 +344,9 @@ class _Connection(asyncio.BufferedProtocol):
             self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
+        for timer in (self.timer, self.frame_timer):
+            if timer is not None:
+                timer.cancel()
         if self.accepted:
             self.server._sessions.discard(self)
             for connection in self.connections.values():
