@@ -58,3 +58,16 @@ def test_export_and_apparent_demand_and_restore(pmm1220: DeviceModel) -> None:
     assert meter.demand.last_average_mw[Energy.EXPORT_ACTIVE] == 3_000_000
     restored = Meter.from_state(pmm1220.spec, meter.to_state())
     assert restored.demand.to_state() == meter.demand.to_state()
+
+
+def test_a_demand_reset_starts_a_period_at_the_reset_instant(pmm1220: DeviceModel) -> None:
+    """Class 5 reset 5 minutes into a block: the block restarts there and still ends on the
+    demand grid, so the next average is the 10 minutes after the reset over 15 minutes."""
+    start = utc_ms(2026, 6, 1, 21)
+    meter = Meter(pmm1220.spec, start)
+    meter.advance(start + 5 * MINUTE, load(3000.0))
+    meter.demand_reset()
+    assert meter.demand.capture_ms == meter.demand.sub_period_start_ms == start + 5 * MINUTE
+    meter.advance(start + 15 * MINUTE, load(1500.0))
+    assert meter.demand.last_average_mw[A] == 1_000_000  # 1.5 kW x 10 min / 15 min
+    assert meter.demand.capture_ms == start + 15 * MINUTE

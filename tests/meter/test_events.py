@@ -172,3 +172,19 @@ def test_metercom_pro_keeps_communication_events_in_its_internal_states_log() ->
         "1.0.99.98.3.255": [220, 220, 220, 223],
         "1.0.99.98.0.255": [EventCode.WRONG_PASSWORDS],
     }
+
+
+def test_a_counter_reset_survives_a_restart_and_leaves_the_event_counts(
+    pmm1220: DeviceModel,
+) -> None:
+    """A tamper counter (register class 3 reset) counts again from 0 after its reset; the
+    meter's own count of the event (the event logs' counters) goes on, and both persist."""
+    meter = Meter(pmm1220.spec, utc_ms(2026, 6, 1, 9))
+    cover = EventCode.TERMINAL_COVER_REMOVED
+    meter.log_event(cover)
+    meter.log_event(cover)
+    meter.reset_counter(cover)
+    meter.log_event(cover)
+    restored = Meter.from_state(pmm1220.spec, meter.to_state())
+    assert restored.counted_since_reset(cover) == 1
+    assert restored.event_counts[int(cover)] == 3

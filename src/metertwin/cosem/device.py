@@ -1,9 +1,11 @@
 """The logical device: the objects of one meter, seen through each association's rights.
 
 Implements `DeviceBackend` for the DLMS service layer. Checks follow the Blue Book order a
-HES expects: unknown object or attribute -> object-undefined; class id not matching ->
-object-class-inconsistent; not readable/writable in this association -> read-write-denied;
-a value of the wrong type -> type-unmatched.
+HES expects: unknown object, or an attribute or method its class does not define ->
+object-undefined; class id not matching -> object-class-inconsistent; an attribute or method
+of the class that this object or association does not serve (not readable, not writable,
+not callable, e.g. a write-only secret) -> read-write-denied; a value of the wrong type ->
+type-unmatched.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from metertwin.cosem.access import (
     ObjectRights,
 )
 from metertwin.cosem.backend import AssociationRefusal, LoginResult
+from metertwin.cosem.classes import AttributeSpec
 from metertwin.cosem.errors import CosemError, denied, undefined
 from metertwin.cosem.obis import Obis
 from metertwin.cosem.objects import CosemObject, Request
@@ -93,6 +96,16 @@ class LogicalDevice:
             )
         return obj
 
+    @staticmethod
+    def _attribute_spec(obj: CosemObject, index: int) -> AttributeSpec:
+        """The class's attribute ``index``: object-undefined if the class has none. One it
+        has but this object or association does not serve is read-write-denied (the object
+        list shows it as no access), never undefined."""
+        spec = obj.interface.attribute(index)
+        if spec is None:
+            raise undefined(f"{obj.interface.name} has no attribute {index}")
+        return spec
+
     def rights(self, context: AssociationContext, name: Obis) -> ObjectRights:
         return context.policy.rights.get(name, ObjectRights())
 
@@ -103,16 +116,12 @@ class LogicalDevice:
         access: SelectiveAccess | None,
     ) -> Data:
         obj = self._object(context, attribute.class_id, attribute.instance)
+        spec = self._attribute_spec(obj, attribute.attribute_id)
         binding = obj.attributes.get(attribute.attribute_id)
-        if binding is None or binding.get is None:
-            raise undefined(
-                f"{obj.logical_name} has no readable attribute {attribute.attribute_id}"
-            )
         mode = self.rights(context, obj.logical_name).attribute(attribute.attribute_id)
-        if not mode.readable:
+        if binding is None or binding.get is None or not mode.readable:
             raise denied(f"attribute {attribute.attribute_id} of {obj.logical_name} not readable")
-        spec = obj.interface.attribute(attribute.attribute_id)
-        if access is not None and (spec is None or access.selector not in spec.selectors):
+        if access is not None and access.selector not in spec.selectors:
             raise CosemError(DataAccessResult.OTHER_REASON, "selective access not supported")
         return binding.get(Request(context, access))
 
@@ -124,11 +133,10 @@ class LogicalDevice:
         value: Data,
     ) -> None:
         obj = self._object(context, attribute.class_id, attribute.instance)
+        self._attribute_spec(obj, attribute.attribute_id)
         binding = obj.attributes.get(attribute.attribute_id)
-        if binding is None:
-            raise undefined(f"{obj.logical_name} has no attribute {attribute.attribute_id}")
         mode = self.rights(context, obj.logical_name).attribute(attribute.attribute_id)
-        if binding.set is None or not mode.writable:
+        if binding is None or binding.set is None or not mode.writable:
             raise denied(f"attribute {attribute.attribute_id} of {obj.logical_name} not writable")
         if access is not None:
             raise CosemError(DataAccessResult.OTHER_REASON, "selective access not supported")
@@ -142,11 +150,11 @@ class LogicalDevice:
         parameters: Data | None,
     ) -> Data | None:
         obj = self._object(context, method.class_id, method.instance)
+        if obj.interface.method(method.method_id) is None:
+            raise undefined(f"{obj.interface.name} has no method {method.method_id}")
         implementation = obj.methods.get(method.method_id)
-        if implementation is None:
-            raise undefined(f"{obj.logical_name} has no method {method.method_id}")
         mode = self.rights(context, obj.logical_name).method(method.method_id)
-        if mode is MethodAccess.NO_ACCESS:
+        if implementation is None or mode is MethodAccess.NO_ACCESS:
             raise denied(f"method {method.method_id} of {obj.logical_name} not allowed")
         result = implementation(Request(context), parameters)
         self._commit()

@@ -214,6 +214,7 @@ class Meter:
         self._billing_due = self._next_billing_point(self.clock.meter_ms(start_ms))
         self._event_specs = [p for p in spec.profiles if p.period_s == EVENT]
         self.event_counts: dict[int, int] = {}
+        self.counter_bases: dict[int, int] = {}  # event counts at a counter's last reset
         self.episodes = EpisodeBook()  # seed 002 5.5: last 10 with start and end
         self.alarms = 0  # alarm register 1: bits set by events (ALARM_BITS) the filter lets in
         self.alarm_filter = 0xFFFFFFFF
@@ -490,7 +491,7 @@ class Meter:
             self.wallet.end_billing_period()
         for quantity in DEMAND_QUANTITIES:
             for rate in range(self.spec.capacity.rates + 1):
-                self.demand.reset_maximum(quantity, rate)
+                self.demand.reset_maximum(quantity, rate, meter_ms)
         self.billing_periods += 1
         self.last_billing_ms = meter_ms
 
@@ -508,6 +509,14 @@ class Meter:
         for spec in self._event_specs:
             if log in spec.logs:
                 self.recorder.record(ProfileRecord(spec.name, stamp, 0, (0, int(code))))
+
+    def counted_since_reset(self, code: EventCode) -> int:
+        """Events ``code`` since its counter was last reset (register class 3 reset); the
+        event logs' own counters keep counting from the meter's making."""
+        return self.event_counts.get(int(code), 0) - self.counter_bases.get(int(code), 0)
+
+    def reset_counter(self, code: EventCode) -> None:
+        self.counter_bases[int(code)] = self.event_counts.get(int(code), 0)
 
     def capture_now(self, profile: str) -> None:
         """Class 7 method 2 capture: an entry of ``profile`` now, outside its schedule."""
@@ -1005,6 +1014,15 @@ class Meter:
         self._demand_due = self._next_demand_end(meter_now)
         self._boundary = None
 
+    def demand_reset(self) -> None:
+        """Class 5 method 1 reset: the running period ends now without an average and a
+        new one starts; it ends where the running one would have (the demand grid)."""
+        self.demand.reset(self.clock.meter_ms(self.now_ms), self._demand_energies())
+
+    def reset_maximum_demand(self, quantity: Energy, rate: int) -> None:
+        """Class 4 method 1 reset of one maximum demand register (rate 0: the total)."""
+        self.demand.reset_maximum(quantity, rate, self.clock.meter_ms(self.now_ms))
+
     def _demand_energies(self) -> dict[Energy, int]:
         return {q: self.registers.micro(q) for q in DEMAND_QUANTITIES}
 
@@ -1175,6 +1193,7 @@ class Meter:
             "demand_due": self._demand_due,
             "billing_periods": self.billing_periods,
             "event_counts": {str(k): v for k, v in sorted(self.event_counts.items())},
+            "counter_bases": {str(k): v for k, v in sorted(self.counter_bases.items())},
             "last_billing_ms": self.last_billing_ms,
             "billing_due": self._billing_due,
             "billing_point": [self.billing.day, self.billing.hour],
@@ -1246,6 +1265,8 @@ class Meter:
         meter._demand_due = int(state["demand_due"])
         meter.billing_periods = int(state["billing_periods"])
         meter.event_counts = {int(k): int(v) for k, v in state["event_counts"].items()}
+        bases = state.get("counter_bases", {})  # absent in memories older than counter resets
+        meter.counter_bases = {int(k): int(v) for k, v in bases.items()}
         last = state["last_billing_ms"]
         meter.last_billing_ms = None if last is None else int(last)
         meter._billing_due = int(state["billing_due"])

@@ -92,14 +92,19 @@ class DemandRegisters:
         partial = energy_now - self.start_energy[quantity]
         return (sum(complete) + partial) // (self.config.period_s * 1000 * n)
 
-    def reset(self) -> None:
-        """Class 5 method 1: the running and last averages restart from zero."""
+    def reset(self, meter_ms: int, energies: dict[Energy, int]) -> None:
+        """Class 5 method 1 (Blue Book): the current period ends at ``meter_ms`` without
+        an average, both averages return to their default (0) and capture_time and
+        start_time_current read the reset instant; the window refills from there."""
         for q in DEMAND_QUANTITIES:
             self.window[q] = []
             self.last_average_mw[q] = 0
+        self.capture_ms = meter_ms
+        self.start(meter_ms, energies)
 
-    def reset_maximum(self, quantity: Energy, rate: int) -> None:
-        self.maximum[quantity][rate] = MaximumDemand()
+    def reset_maximum(self, quantity: Energy, rate: int, meter_ms: int) -> None:
+        """Class 4 method 1: the maximum returns to 0, its capture_time the reset instant."""
+        self.maximum[quantity][rate] = MaximumDemand(0, meter_ms)
 
     def to_state(self) -> dict[str, Any]:
         return {

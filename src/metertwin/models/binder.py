@@ -199,6 +199,7 @@ class _Binder:
         if class_id == 3 and (register := catalog.register_binding(obis, meter)) is not None:
             value, scaler, unit = register
             unit_data = scaler_unit(scaler, unit)
+            counted = catalog.tamper_counter(obis)
             return CosemObject(
                 interface_class(3),
                 obis,
@@ -206,10 +207,21 @@ class _Binder:
                     2: Binding(get=lambda _r: value()),
                     3: Binding(get=lambda _r: unit_data),
                 },
+                {} if counted is None else {1: self._counter_reset(counted)},
             )
         if class_id == 1 and (data := catalog.data_binding(obis, self.model, meter)) is not None:
             return CosemObject(interface_class(1), obis, {2: data})
         return self._parameters(obis, class_id, description)
+
+    def _counter_reset(self, counted: EventCode) -> Method:
+        """Register class 3 method 1 of a counter: it reads 0 until the event recurs. Energy
+        and instantaneous registers have no reset (read-write-denied)."""
+
+        def reset(_request: Request, _parameters: Data | None) -> Data | None:
+            self.meter.reset_counter(counted)
+            return None
+
+        return reset
 
     def _operate(self, kind: Transition) -> None:
         try:

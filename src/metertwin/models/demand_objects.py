@@ -40,7 +40,7 @@ def demand_register(obis: Obis, quantity: Energy, meter: Meter) -> CosemObject:
         return _watts(demand.current_average_mw(quantity, meter.registers.micro(quantity)))
 
     def reset(_request: Request, _parameters: Data | None) -> Data | None:
-        demand.reset()
+        meter.demand_reset()
         return None
 
     def next_period(_request: Request, _parameters: Data | None) -> Data | None:
@@ -70,7 +70,7 @@ def maximum_demand(obis: Obis, quantity: Energy, meter: Meter) -> CosemObject:
     unit = scaler_unit(0, _UNITS[quantity])
 
     def reset(_request: Request, _parameters: Data | None) -> Data | None:
-        demand.reset_maximum(quantity, rate)
+        meter.reset_maximum_demand(quantity, rate)
         return None
 
     return CosemObject(

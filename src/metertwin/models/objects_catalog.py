@@ -161,6 +161,14 @@ _TAMPER_COUNTERS = {
 and disconnector tampering (the relay found not obeying: contacts welded or bridged)."""
 
 
+def tamper_counter(obis: Obis) -> EventCode | None:
+    """The event a tamper counter counts, or None: the only registers a head-end may reset
+    (docs/dlms.md, "Resets")."""
+    if (obis.a, obis.b, obis.c, obis.d) == (1, 0, 82, 8):
+        return _TAMPER_COUNTERS.get(obis.e)
+    return None
+
+
 def _energy_value(
     meter: Meter, quantities: tuple[tuple[Energy, int], ...], phase: int, rate: int, signed: bool
 ) -> Callable[[], Data]:
@@ -189,9 +197,8 @@ def register_binding(obis: Obis, meter: Meter) -> RegisterBinding | None:
     if obis.a != 1 or obis.b != 0:
         return None
     phases = meter.spec.ratings.phases
-    if obis.c == 82 and obis.d == 8 and obis.e in _TAMPER_COUNTERS:
-        code = int(_TAMPER_COUNTERS[obis.e])
-        return lambda: Data.double_long_unsigned(meter.event_counts.get(code, 0)), 0, Unit.COUNT
+    if (counted := tamper_counter(obis)) is not None:
+        return lambda: Data.double_long_unsigned(meter.counted_since_reset(counted)), 0, Unit.COUNT
     if obis.d == 8:
         rate = obis.e
         if rate > meter.spec.capacity.rates:
