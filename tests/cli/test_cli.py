@@ -89,6 +89,8 @@ def test_simulate_writes_registers_and_run_resumes_the_same_meter(tmp_path: Path
         "--no-panel",
         "--scenario",
         "constant",
+        "--port",
+        "0",
     )
     assert ran.returncode == 0, ran.stderr
     assert "relay=connected" in ran.stdout
@@ -112,6 +114,8 @@ def test_run_shows_the_live_panel(tmp_path: Path) -> None:
         "60",
         "--start",
         "2026-07-01T12:00",
+        "--port",
+        "0",
     )
     assert ran.returncode == 0, ran.stderr
     for label in ("magno22", "Instantaneous", "+A import", "relay", "connected", "T4"):
@@ -182,7 +186,15 @@ def test_a_broken_model_file_stops_with_file_field_and_expectation(tmp_path: Pat
         load_model("pmm1220").text.replace("max_current_a = 80.0", "max_current_a = -1")
     )
     result = metertwin(
-        "run", "--model", str(model), "--data", str(tmp_path / "d"), "--duration", "1"
+        "run",
+        "--model",
+        str(model),
+        "--data",
+        str(tmp_path / "d"),
+        "--duration",
+        "1",
+        "--port",
+        "0",
     )
     assert result.returncode == 2
     assert result.stderr.startswith(f"metertwin: error: {model}: ratings.max_current_a: expected")
@@ -211,7 +223,7 @@ def test_a_corrupt_data_directory_is_refused_and_left_untouched(tmp_path: Path) 
     data.mkdir()
     junk = bytes(range(256)) * 64
     (data / "meter.db").write_bytes(junk)
-    result = metertwin("run", "--data", str(data), "--duration", "1")
+    result = metertwin("run", "--data", str(data), "--duration", "1", "--port", "0")
     assert result.returncode == 2
     assert "left untouched" in result.stderr and "Traceback" not in result.stderr
     assert (data / "meter.db").read_bytes() == junk

@@ -110,6 +110,8 @@ def test_sigkill_of_a_running_meter_loses_nothing_it_showed(tmp_path: Path) -> N
         "--speed",
         "3600",
         "--no-panel",
+        "--port",
+        "0",
     ]
     line = re.compile(r"^(\S+ \S+) T\d+ P=\S+ \+A=(\d+)\.(\d{3})kWh")
     spec = load_model("magno22").spec
