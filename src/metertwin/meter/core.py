@@ -30,6 +30,7 @@ from metertwin.meter.disconnect import (
     TransitionNotAllowed,
 )
 from metertwin.meter.episodes import RELAY_CUT, Episode, EpisodeBook
+from metertwin.meter.event_logs import EventLogBook, LogEntry
 from metertwin.meter.events import ALARM_BITS, LOG_OF, EventCode, EventLog
 from metertwin.meter.inputs import ACTING, Fault, InputSeries, PhysicalState
 from metertwin.meter.metrology import Instantaneous, Metrology, MetrologyConfig, PreparedSeries
@@ -154,7 +155,7 @@ _UNSET = -1
 def _plan(channel: str) -> tuple[int, int, int, int]:
     """A profile channel name compiled once into (kind, a, b, c) for fast captures."""
     kind, _, rest = channel.partition(":")
-    if kind in ("clock", "status", "event_code"):
+    if kind in ("clock", "status", "event_code", "event_count"):
         return (_STAMP, 0, 0, 0)
     if kind == "energy":
         c, phase, rate = (int(x) for x in rest.split(":"))
@@ -213,6 +214,7 @@ class Meter:
         self.billing = spec.billing  # the billing point, settable (class 22 0.0.15.0.0)
         self._billing_due = self._next_billing_point(self.clock.meter_ms(start_ms))
         self._event_specs = [p for p in spec.profiles if p.period_s == EVENT]
+        self.event_logs = {p.name: EventLogBook(p.depth) for p in self._event_specs}
         self.event_counts: dict[int, int] = {}
         self.counter_bases: dict[int, int] = {}  # event counts at a counter's last reset
         self.episodes = EpisodeBook()  # seed 002 5.5: last 10 with start and end
@@ -508,7 +510,44 @@ class Meter:
         log = int(LOG_OF[code])
         for spec in self._event_specs:
             if log in spec.logs:
-                self.recorder.record(ProfileRecord(spec.name, stamp, 0, (0, int(code))))
+                self._write_event(spec, int(code), stamp)
+
+    def _write_event(self, spec: ProfileSpec, code: int, stamp: int) -> None:
+        """An entry of event log ``spec``, or a burst's count grown; noise never pushes
+        other entries out (meter/event_logs.py)."""
+        entry, evicted = self.event_logs[spec.name].take(
+            code, stamp, self.recorder.captured[spec.name] + 1
+        )
+        if evicted is not None:
+            self.recorder.evict(spec.name, evicted)
+        if entry is not None:
+            values = tuple(
+                entry.code if c == "event_code" else entry.count if c == "event_count" else 0
+                for c in spec.channels
+            )
+            self.recorder.write(ProfileRecord(spec.name, entry.first_ms, 0, values, entry.seq))
+
+    def restore_event_log(self, profile: str, records: list[ProfileRecord]) -> None:
+        """The entries event log ``profile`` holds in storage, read back at start (an entry
+        stored before the event_count column existed was one event)."""
+        channels = self.recorder.specs[profile].channels
+        code_at = channels.index("event_code") if "event_code" in channels else None
+        count_at = channels.index("event_count") if "event_count" in channels else None
+
+        def value(record: ProfileRecord, at: int | None, missing: int) -> int:
+            return int(record.values[at]) if at is not None and at < len(record.values) else missing
+
+        self.event_logs[profile].restore(
+            [
+                LogEntry(r.seq, r.meter_ms, value(r, code_at, 0), value(r, count_at, 1))
+                for r in records
+            ]
+        )
+
+    def profile_reset(self, profile: str) -> None:
+        """Class 7 method 1 emptied ``profile``'s stored entries."""
+        if profile in self.event_logs:
+            self.event_logs[profile].clear()
 
     def counted_since_reset(self, code: EventCode) -> int:
         """Events ``code`` since its counter was last reset (register class 3 reset); the

@@ -85,6 +85,9 @@ class ProfileRecorder:
     def __init__(self, specs: tuple[ProfileSpec, ...]) -> None:
         self.specs = {spec.name: spec for spec in specs}
         self.outbox: list[ProfileRecord] = []
+        # (profile, seq) of entries an event log gave up (meter/event_logs.py), applied
+        # after the outbox's records
+        self.evicted: list[tuple[str, int]] = []
         self.captured = {spec.name: 0 for spec in specs}
         # status flags gathered since each profile's last capture
         self._pending = {spec.name: 0 for spec in specs}
@@ -108,9 +111,22 @@ class ProfileRecorder:
             ProfileRecord(record.profile, record.meter_ms, record.status, record.values, seq)
         )
 
+    def write(self, record: ProfileRecord) -> None:
+        """An event log's entry with the seq the core gave it: a new one, or one written
+        before whose burst count grew (it replaces the stored entry)."""
+        self.captured[record.profile] = max(self.captured[record.profile], record.seq)
+        self.outbox.append(record)
+
+    def evict(self, profile: str, seq: int) -> None:
+        self.evicted.append((profile, seq))
+
     def drain(self) -> list[ProfileRecord]:
         records, self.outbox = self.outbox, []
         return records
+
+    def drain_evicted(self) -> list[tuple[str, int]]:
+        evicted, self.evicted = self.evicted, []
+        return evicted
 
     def to_state(self) -> dict[str, Any]:
         return {"captured": dict(self.captured), "pending": dict(self._pending)}

@@ -1,9 +1,12 @@
 """Association secrets and the programming lock (seed 002, 5.12).
 
 "The meter will disable the programming function if wrong verification occurs for 3
-consecutive times": after ``max_failures`` wrong secrets in a row, logins with a secret are
-refused for ``lockout_s`` seconds of meter time, even with the right secret. Secrets are
-meter state (a HES can change them), so they live here and persist with the meter.
+consecutive times": after ``max_failures`` wrong secrets in a row on one association (one
+client SAP), logins to that association are refused for ``lockout_s`` seconds of meter time,
+even with the right secret. Failures are counted per association and only a success on the
+same association resets its count: a meter-wide count reset by any accepted login would let
+an attacker guess the utility's secret forever between a reader's logins (issue 19). Secrets
+are meter state (a HES can change them), so they live here and persist with the meter.
 """
 
 from __future__ import annotations
@@ -39,26 +42,29 @@ class AccessSecurity:
     def __init__(self, config: SecurityConfig) -> None:
         self.config = config
         self.secrets = dict(config.default_secrets)
-        self.consecutive_failures = 0
-        self.locked_until_ms: int | None = None
+        self.consecutive_failures: dict[str, int] = {}  # association -> wrong secrets in a row
+        self.locked_until_ms: dict[str, int] = {}  # association -> end of its lockout
         self.failures_total = 0
         self.lockouts_total = 0
         self.events: list[SecurityEvent] = []
 
     def check(self, association: str, secret: bytes, meter_ms: int) -> LoginOutcome:
-        """Judge a login attempt at meter time ``meter_ms``."""
-        if self.locked_until_ms is not None:
-            if meter_ms < self.locked_until_ms:
+        """Judge a login attempt on ``association`` at meter time ``meter_ms``."""
+        locked_until = self.locked_until_ms.get(association)
+        if locked_until is not None:
+            if meter_ms < locked_until:
                 return self._record(meter_ms, association, LoginOutcome.LOCKED)
-            self.locked_until_ms = None
-            self.consecutive_failures = 0
+            del self.locked_until_ms[association]
+            self.consecutive_failures.pop(association, None)
         if self.secrets.get(association) == secret:
-            self.consecutive_failures = 0
+            self.consecutive_failures.pop(association, None)
             return LoginOutcome.ACCEPTED
         self.failures_total += 1
-        self.consecutive_failures += 1
-        if self.consecutive_failures >= self.config.max_failures:
-            self.locked_until_ms = meter_ms + self.config.lockout_s * 1000
+        failures = self.consecutive_failures[association] = (
+            self.consecutive_failures.get(association, 0) + 1
+        )
+        if failures >= self.config.max_failures:
+            self.locked_until_ms[association] = meter_ms + self.config.lockout_s * 1000
             self.lockouts_total += 1
         return self._record(meter_ms, association, LoginOutcome.WRONG_SECRET)
 
@@ -77,8 +83,8 @@ class AccessSecurity:
     def to_state(self) -> dict[str, Any]:
         return {
             "secrets": {name: secret.hex() for name, secret in self.secrets.items()},
-            "consecutive_failures": self.consecutive_failures,
-            "locked_until_ms": self.locked_until_ms,
+            "failures_by_association": dict(sorted(self.consecutive_failures.items())),
+            "locked_until_by_association": dict(sorted(self.locked_until_ms.items())),
             "failures_total": self.failures_total,
             "lockouts_total": self.lockouts_total,
             "events": [[e.at_meter_ms, e.association, e.outcome.value] for e in self.events],
@@ -86,11 +92,20 @@ class AccessSecurity:
 
     @classmethod
     def from_state(cls, config: SecurityConfig, state: dict[str, Any]) -> AccessSecurity:
+        """A state saved before per-association counts holds one meter-wide count and lock
+        without saying which association failed: both then apply to every association."""
         security = cls(config)
         security.secrets.update({k: bytes.fromhex(v) for k, v in state["secrets"].items()})
-        security.consecutive_failures = int(state["consecutive_failures"])
-        locked = state["locked_until_ms"]
-        security.locked_until_ms = None if locked is None else int(locked)
+        if "failures_by_association" in state:
+            failures = state["failures_by_association"]
+            locks = state["locked_until_by_association"]
+        else:
+            every = security.secrets
+            failures = {name: state["consecutive_failures"] for name in every}
+            locked = state["locked_until_ms"]
+            locks = {} if locked is None else {name: locked for name in every}
+        security.consecutive_failures = {k: int(v) for k, v in failures.items() if int(v)}
+        security.locked_until_ms = {k: int(v) for k, v in locks.items()}
         security.failures_total = int(state["failures_total"])
         security.lockouts_total = int(state["lockouts_total"])
         security.events = [

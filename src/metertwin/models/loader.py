@@ -174,7 +174,9 @@ def _built(reader: TableReader, factory: Callable[..., T], *args: Any, **kwargs:
 def _channel_problem(channel: str, phases: int, rates: int, wallet: bool) -> str | None:
     """Why a profile channel name is not usable, or None."""
     kind, _, rest = channel.partition(":")
-    if kind in ("clock", "status", "active_power", "frequency", "event_code") and not rest:
+    if kind in ("clock", "status", "active_power", "frequency", "event_code", "event_count") and (
+        not rest
+    ):
         return None
     if kind == "cost" and not rest:
         # the cost of the present billing period (issue 5 item 2): a wallet's record

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Protocol
 
 from metertwin.cosem.classes import interface_class
@@ -28,6 +29,7 @@ from metertwin.models.values import date_time_bytes, integer, items, meter_ms_fr
 CLOCK = Obis(0, 0, 1, 0, 0)
 PROFILE_STATUS = Obis(0, 0, 96, 10, 1)
 EVENT_CODE = Obis(0, 0, 96, 11, 0)
+EVENT_COUNT = Obis(0, 0, 96, 130, 0)  # metertwin's: an event entry's burst count
 _U32 = 2**32
 
 
@@ -52,9 +54,15 @@ class MemoryProfiles:
     def _sync(self, profile: str) -> list[ProfileRecord]:
         for record in self.meter.recorder.drain():
             kept = self.entries.setdefault(record.profile, [])
+            if kept and kept[-1].seq >= record.seq:  # an event burst's entry, its count grown
+                at = next(i for i, r in enumerate(kept) if r.seq == record.seq)
+                kept[at] = record
+                continue
             kept.append(record)
             depth = next(s.depth for s in self.meter.spec.profiles if s.name == record.profile)
             del kept[: max(len(kept) - depth, 0)]
+        for name, seq in self.meter.recorder.drain_evicted():
+            self.entries[name] = [r for r in self.entries[name] if r.seq != seq]
         return self.entries.get(profile, [])
 
     def profile_count(self, profile: str) -> int:
@@ -114,6 +122,8 @@ def channel_column(channel: str, meter: Meter) -> tuple[Data, ColumnEncoder]:
         return _capture_definition(1, EVENT_CODE, 2), (
             lambda _r, v: bytes((DataType.UNSIGNED, int(v) & 0xFF))
         )
+    if kind == "event_count":  # how many times the entry's event came in its burst
+        return _capture_definition(1, EVENT_COUNT, 2), lambda _r, v: _u16(int(v))
     if kind == "status":
         return _capture_definition(1, PROFILE_STATUS, 2), (
             lambda r, _v: bytes((DataType.UNSIGNED, r.status & 0xFF))
@@ -167,6 +177,9 @@ def profile_object(
         """The buffer rows encoded directly (a year is 35,040 rows): structures of the
         selected columns, wrapped as an already-encoded array."""
         head = bytes((DataType.STRUCTURE, len(selected)))
+        if any(len(r.values) < len(columns) for r in records):
+            # event entries stored before the event_count column: one event each
+            records = [replace(r, values=(*r.values, 1)) for r in records]
         encoders = [(i, columns[i][1]) for i in selected]
         body = b"".join(
             head + b"".join(encode(record, record.values[i]) for i, encode in encoders)
@@ -220,6 +233,7 @@ def profile_object(
 
     def reset(_request: Request, _parameters: Data | None) -> Data | None:
         source.reset_profile(spec.name)
+        meter.profile_reset(spec.name)
         return None
 
     def capture(_request: Request, _parameters: Data | None) -> Data | None:

@@ -16,6 +16,7 @@ from metertwin.errors import UserError
 from metertwin.meter.clock import Clock
 from metertwin.meter.core import Meter
 from metertwin.meter.inputs import InputSeries, PhysicalState
+from metertwin.meter.profiles import EVENT
 from metertwin.models import DEFAULT_MODEL, DeviceModel, WorldDefaults, load_model, model_from_text
 from metertwin.models.energy import energy_register_values
 from metertwin.sim import (
@@ -123,8 +124,10 @@ class Session:
                 energy_register_values(meter),
             )
         records = meter.recorder.drain()
-        depths = {spec.name: spec.depth for spec in meter.spec.profiles}
-        self.store.commit(meter.to_state(), registers, meta, records, depths)
+        # event logs are kept to their depth by the core, which chooses what leaves
+        depths = {spec.name: spec.depth for spec in meter.spec.profiles if spec.period_s != EVENT}
+        evicted = meter.recorder.drain_evicted()
+        self.store.commit(meter.to_state(), registers, meta, records, depths, evicted)
 
 
 def install_sts(meter: Meter, config: UserConfig) -> None:
@@ -197,6 +200,10 @@ def open_session(
                 raise StorageError(
                     f"{data_dir}: meter state unreadable ({exc}); left untouched"
                 ) from None
+            for spec in model.spec.profiles:
+                if spec.period_s == EVENT:  # what each event log holds decides what leaves it
+                    entries = store.profile_entries(spec.name, 1, store.profile_count(spec.name))
+                    meter.restore_event_log(spec.name, entries)
             timeline = stored.meta.get(TIMELINE_KEY, SIMULATED)
             created = False
             # --start places a new meter; an existing one only moves ahead to it.

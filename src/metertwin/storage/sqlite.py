@@ -225,10 +225,12 @@ class MeterStore:
         meta: dict[str, str] | None = None,
         records: list[ProfileRecord] | None = None,
         depths: dict[str, int] | None = None,
+        evicted: list[tuple[str, int]] | None = None,
     ) -> None:
         """Make ``state`` durable in one transaction, with an optional register snapshot
-        (now_ms, local time, registers), metadata changes and new profile entries (each
-        profile trimmed to its depth, oldest first: FIFO)."""
+        (now_ms, local time, registers), metadata changes and new or rewritten profile
+        entries (each profile in ``depths`` trimmed to its depth, oldest first: FIFO), then
+        the (profile, seq) entries the core ``evicted`` deleted."""
         with self._transaction():
             if records:
                 self._db.executemany(
@@ -248,6 +250,10 @@ class MeterStore:
                             "DELETE FROM profile_entries WHERE profile = ? AND seq <= ?",
                             (profile, seq - depth),
                         )
+            if evicted:
+                self._db.executemany(
+                    "DELETE FROM profile_entries WHERE profile = ? AND seq = ?", evicted
+                )
             self._db.execute(
                 "UPDATE core_state SET now_ms = ?, state = ? WHERE id = 1",
                 (int(state["now_ms"]), _json(state)),
