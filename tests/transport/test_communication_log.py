@@ -106,14 +106,17 @@ def test_a_head_end_reads_the_events_it_provoked_by_range() -> None:
                 EventCode.CONNECTION_REFUSED,
                 EventCode.CONNECTION_IDLE_CLOSED,
             ]
-            assert rows == [
-                (
-                    Data.octet_string(cosem_datetime(clock, stamp).to_bytes()),
-                    Data.unsigned(code),
-                    Data.long_unsigned(1),  # each event once in its burst
-                )
-                for stamp, code in zip(stamps[:4], codes, strict=True)
-            ]
+            assert (
+                rows
+                == [
+                    (
+                        Data.octet_string(cosem_datetime(clock, stamp).to_bytes()),
+                        Data.unsigned(code),
+                        Data.long_unsigned(1),  # each event once in its burst
+                    )
+                    for stamp, code in zip(stamps[:4], codes, strict=True)
+                ]
+            )
             assert [tuple(row) for row in middle] == rows[1:3]
         finally:
             await busy.stop()
