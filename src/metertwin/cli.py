@@ -1,7 +1,7 @@
 """`metertwin run | simulate | models`: the command line.
 
 User mistakes (a bad model, config or scenario file, an unusable data directory) end with
-one line naming the problem and exit code 2, never a traceback.
+one line naming the problem and exit code 2, never a traceback (exit codes: cli_common).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import argparse
 import csv
 import importlib.util
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from metertwin import __version__
+from metertwin.cli_common import EXIT_OK, EXIT_USAGE
 from metertwin.cli_dlms import add_dlms_commands, run_dlms_command
 from metertwin.cli_token import add_token_command, run_token_command
 from metertwin.config import check_serial, load_config
@@ -35,7 +37,6 @@ if TYPE_CHECKING:
     from metertwin.runtime.session import Session
     from metertwin.transport.tcp import ConnectionEvent, TcpServerSettings
 
-EXIT_USAGE = 2
 MAX_DAYS = 36_525  # a century of meter life in one simulate call
 
 
@@ -140,6 +141,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command's exit code. A reader that goes away (`| head`) ends any command quietly:
+    stdout is pointed at /dev/null so that no later write, nor the interpreter's last flush,
+    can complain (the Python documentation's recipe for SIGPIPE)."""
+    try:
+        try:
+            return _command(argv)
+        finally:
+            sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+def _command(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "models":

@@ -8,8 +8,8 @@
 - ``profile HOST:PORT OBIS --from T --to T``: the rows of a load profile between two instants
   (range selective access), as a table or as CSV with the capture objects as header.
 
-User mistakes, unreachable meters and refused associations end with one line on stderr and
-exit code 2; a refusal of the meter to serve a request exits with 1. Never a traceback.
+User mistakes and unreachable meters end with one line on stderr and exit code 2; a refusal by
+the meter (an association, a read) with 1 (cli_common). Never a traceback.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from metertwin.cli_common import EXIT_OK, EXIT_REFUSED, EXIT_USAGE
 from metertwin.cosem.obis import Obis
 from metertwin.dlms.axdr import Data, DataType
 from metertwin.dlms.client import (
     DEFAULT_TIMEOUT,
-    AssociationRejectedError,
     CaptureObject,
     ConfirmedServiceErrorResponse,
     DataAccessError,
@@ -59,7 +59,6 @@ __all__ = [
 ]
 
 DLMS_COMMANDS = ("read", "profile")
-EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 BATCH_SIZE = 16
 """Attributes per get-request-with-list during discovery."""
 MAX_CELL = 80
@@ -138,7 +137,7 @@ def run_dlms_command(args: argparse.Namespace) -> int:
         if args.dlms_command == "profile":
             return _profile(args)
         return _read(args)
-    except (UserError, DlmsConnectionError, AssociationRejectedError) as problem:
+    except (UserError, DlmsConnectionError) as problem:
         complain(str(problem))
         return EXIT_USAGE
     except DlmsClientError as problem:

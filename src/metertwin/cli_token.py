@@ -17,12 +17,13 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from metertwin.cli_common import EXIT_OK, EXIT_REFUSED, EXIT_USAGE
 from metertwin.cli_dlms import complain, connect_from_args
 from metertwin.config import load_config
 from metertwin.dlms.axdr import Data, DataType
-from metertwin.dlms.client import DlmsClientError
+from metertwin.dlms.client import DlmsClientError, DlmsConnectionError
 from metertwin.errors import UserError
-from metertwin.meter.wallet import CreditUnit
+from metertwin.meter.wallet import CreditUnit, WalletConfig
 from metertwin.models import DEFAULT_MODEL, load_model
 from metertwin.models.prepayment_objects import ACCOUNT, TOKEN_GATEWAY
 from metertwin.sts import (
@@ -34,12 +35,13 @@ from metertwin.sts import (
     MeterTestToken,
     SetMaximumPowerLimit,
     Token,
+    decode_amount,
+    encode_amount,
     encode_token,
     tid_from_datetime,
 )
 from metertwin.sts_identity import meter_key_from_config
 
-EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 DEFAULT_CLIENT, DEFAULT_PASSWORD = "1", "00000002"
 _STATUS = {
     0: "format OK",
@@ -80,7 +82,10 @@ def add_token_command(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
 
 def run_token_command(args: argparse.Namespace) -> int:
     if args.token_command == "generate":
-        print(generate_token(args))
+        digits, note = generate_token(args)
+        print(digits)
+        if note:
+            print(f"metertwin: {note}", file=sys.stderr)
         return EXIT_OK
     return _enter(args)
 
@@ -109,12 +114,25 @@ def _amount_tenths(text: str | None) -> int:
     return tenths
 
 
-def generate_token(args: argparse.Namespace) -> str:
-    """The token ``args`` describe, as 20 digits (raises UserError for a bad request)."""
+def _carried(requested: str, tenths: int, wallet: WalletConfig) -> str:
+    """What a credit token carries: the amount field rounds up to its resolution (IEC
+    62055-41: 0.1 up to 1638.3, then 1, 10, 100), so say the amount the meter will add."""
+    unit = "kWh" if wallet.unit is CreditUnit.ENERGY else wallet.currency
+    carried = decode_amount(encode_amount(tenths))
+    note = f"the token carries {carried // 10}.{carried % 10} {unit}"
+    return note + (f" (--amount {requested} rounded up)" if carried != tenths else "")
+
+
+def generate_token(args: argparse.Namespace) -> tuple[str, str]:
+    """The token ``args`` describe, as 20 digits, and a note for the vending side (what a
+    credit token carries); raises UserError for a bad request."""
     config = load_config(args.config)
     model = load_model(
         args.model or config.model or DEFAULT_MODEL, config.model_overrides, config.source
     )
+    wallet = model.spec.wallet
+    if wallet is None:
+        raise UserError(f"{model.spec.name} has no wallet and no token gateway: it takes no tokens")
     serial = args.serial or config.serial_number or "00000001"
     base = args.config.parent if args.config is not None else None
     key = meter_key_from_config(config.sts, config.source, serial, base=base)
@@ -123,23 +141,23 @@ def generate_token(args: argparse.Namespace) -> str:
     token: Token
     if args.token_class == 1:
         token = MeterTestToken(subclass=0, control=(1 << 36) - 1)
-        return encode_token(token, key)
+        return encode_token(token, key), ""
     try:
         tid = tid_from_datetime(_tid_time(args.time), key.base_date)
     except ValueError as exc:
         raise UserError(f"--time: {exc}") from None
     if args.token_class == 0:
-        wallet = model.spec.wallet
         if args.subclass is not None:
             kind = CreditKind(args.subclass) if 0 <= args.subclass <= 7 else None
             if kind is None:
                 raise UserError("--subclass: class 0 subclasses are 0-7")
-        elif wallet is not None and wallet.unit is CreditUnit.ENERGY:
+        elif wallet.unit is CreditUnit.ENERGY:
             kind = CreditKind.ELECTRICITY
         else:
             kind = CreditKind.ELECTRICITY_CURRENCY
         amount = _amount_tenths(args.amount)
         token = CreditToken(kind=kind, tid=tid, rnd=args.rnd, amount_tenths=amount)
+        return encode_token(token, key), _carried(args.amount, amount, wallet)
     elif args.subclass == 0:
         if args.value is None or not 0 <= args.value <= 0xFFFF:
             raise UserError("--value: the power limit in W, 0-65535, is needed")
@@ -153,7 +171,7 @@ def generate_token(args: argparse.Namespace) -> str:
             "--subclass: class 2 tokens here are 0 (power limit), 1 (clear "
             "credit) and 5 (clear tamper)"
         )
-    return encode_token(token, key)
+    return encode_token(token, key), ""
 
 
 def _enter(args: argparse.Namespace) -> int:
@@ -167,9 +185,12 @@ def _enter(args: argparse.Namespace) -> int:
             currency = meter.get(ACCOUNT, 111, 15)
     except UserError:
         raise
-    except (DlmsClientError, UnicodeEncodeError) as problem:
+    except (DlmsConnectionError, UnicodeEncodeError) as problem:
         complain(str(problem))
         return EXIT_USAGE
+    except DlmsClientError as problem:
+        complain(str(problem))
+        return EXIT_REFUSED
     code = status.as_items()[0].as_int()
     texts = [
         bytes(d.value).decode("utf-8", "replace")

@@ -1,6 +1,6 @@
 """`metertwin read` and `metertwin profile` against a table-driven fake meter on 127.0.0.1,
-and their refusals: one line on stderr and exit code 2 for user mistakes, unreachable meters
-and refused associations; 1 when the meter refuses the read itself."""
+and their refusals: one line on stderr and exit code 2 for user mistakes and unreachable
+meters; 1 when the meter refuses the association or the read."""
 
 from __future__ import annotations
 
@@ -184,7 +184,7 @@ def test_lls_client_with_right_and_wrong_password(capsys: pytest.CaptureFixture[
         code, out, err = metertwin(
             capsys, "read", target, "0.0.96.1.0.255", "--client", "32", "--password", "nope"
         )
-    assert (code, out) == (2, "")
+    assert (code, out) == (1, "")  # refused by the meter
     line = one_error_line(err)
     assert "authentication-failure" in line and "wrong password?" in line
 

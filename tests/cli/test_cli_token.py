@@ -220,3 +220,45 @@ def test_enter_a_token_into_a_running_meter(
 def test_enter_into_no_meter_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     code, _out, err = metertwin(capsys, "token", "enter", "127.0.0.1:1", "0" * 20)
     assert code == 2 and err.startswith("metertwin: error:")
+
+
+def test_generate_says_the_amount_a_token_actually_carries(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Above 1638.3 a token carries amounts in steps of 1 (IEC 62055-41 amount field, 14-bit
+    mantissa): 2000 becomes 2000.4, rounded up, and the vending side is told so."""
+    code, out, err = metertwin(
+        capsys,
+        "token",
+        "generate",
+        "--class",
+        "0",
+        "--amount",
+        "2000",
+        "--time",
+        "2026-11-21T10:00",
+    )
+    assert code == 0
+    token = decode_token(out.strip(), _demo_key())
+    assert isinstance(token, CreditToken) and token.amount_tenths == 20004
+    assert err == "metertwin: the token carries 2000.4 SAR (--amount 2000 rounded up)\n"
+    code, out, err = metertwin(capsys, "token", "generate", "--class", "0", "--amount", "25")
+    assert (code, err) == (0, "metertwin: the token carries 25.0 SAR\n")
+    code, out, err = metertwin(
+        capsys, "token", "generate", "--model", "az3p", "--class", "0", "--amount", "12.5"
+    )
+    assert (code, err) == (0, "metertwin: the token carries 12.5 kWh\n")
+
+
+@pytest.mark.parametrize("token_class", ["0", "1", "2"])
+def test_generate_refuses_a_meter_without_a_wallet(
+    capsys: pytest.CaptureFixture[str], token_class: str
+) -> None:
+    code, out, err = metertwin(
+        capsys, "token", "generate", "--model", "metercom-pro", "--class", token_class,
+        "--amount", "1", "--subclass", "1",
+    )  # fmt: skip
+    assert (code, out) == (2, "")
+    assert err == (
+        "metertwin: error: metercom-pro has no wallet and no token gateway: it takes no tokens\n"
+    )

@@ -59,6 +59,8 @@ class MemoryProfiles:
                 kept[at] = record
                 continue
             kept.append(record)
+            if record.profile in self.meter.event_logs:
+                continue  # the core keeps event logs to their depth (drain_evicted)
             depth = next(s.depth for s in self.meter.spec.profiles if s.name == record.profile)
             del kept[: max(len(kept) - depth, 0)]
         for name, seq in self.meter.recorder.drain_evicted():
