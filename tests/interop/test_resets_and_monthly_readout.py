@@ -111,7 +111,9 @@ def test_metercom_pro_monthly_readout_captures_each_billing_point(
     billing profiles. The first holds +A at 1 April 00:00 CEST (31 March 22:00 UTC): 708 h
     of 900 W, 637,200 Wh."""
     meter = metercom.meter
-    metercom.call(lambda: meter.advance(START_MS + 400 * DAY_MS, load(3, 300, 300, 300)))
+    for day in range(10, 401, 10):  # ten days per call, each well within the call's timeout
+        until = START_MS + day * DAY_MS
+        metercom.call(lambda until=until: meter.advance(until, load(3, 300, 300, 300)))
     with associated(metercom.port, UTILITY, UTILITY_SECRET) as client:
         rows = get(client, CosemInterface.PROFILE_GENERIC, MONTHLY_READOUT, 2)
         entries = get(client, CosemInterface.PROFILE_GENERIC, MONTHLY_READOUT, 7)
