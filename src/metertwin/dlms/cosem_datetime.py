@@ -7,6 +7,9 @@ second-last/last day of the month.
 
 The deviation is in minutes with the DLMS sign, **deviation = UTC - local**: a clock at
 UTC+01:00 sends -60 (``FFC4``) (dlms.md 1.3, dlms-cosem ``test_time.py``).
+
+Bytes with a field out of its range raise :class:`CosemDateTimeError`, which is both the DLMS
+layer's decode error and a ``ValueError``, like every other "not a usable date-time" here.
 """
 
 from __future__ import annotations

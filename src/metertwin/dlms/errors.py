@@ -24,8 +24,12 @@ class AxdrError(DlmsDecodeError):
     """Malformed A-XDR data (dlms.md 1): bad tag, length, truncation, nesting or value."""
 
 
-class CosemDateTimeError(AxdrError):
-    """Date, time or date-time bytes with a field out of its range (dlms.md 1.3)."""
+class CosemDateTimeError(AxdrError, ValueError):
+    """Date, time or date-time bytes with a field out of its range (dlms.md 1.3).
+
+    Also a :class:`ValueError`, like every other "this is no valid date-time" (30 February,
+    a year Python cannot hold), so a caller that catches ValueError cannot miss it.
+    """
 
 
 class ApduError(DlmsDecodeError):

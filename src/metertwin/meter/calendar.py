@@ -99,12 +99,15 @@ class Capacity:
 class Season:
     """A season starting at 00:00 local on ``month``/``day`` every year and running until the
     next season's start (class 20 season_profile). A 29 February start begins on 1 March in
-    common years."""
+    common years. ``start_as_written`` is the start exactly as a head-end wrote it (opaque
+    here: the 12 octets of a COSEM date-time, with its year, time, deviation or wildcards),
+    kept so that it reads back unchanged; empty for a season from a model file."""
 
     name: str
     month: int
     day: int
     week: str
+    start_as_written: bytes = field(default=b"", compare=False)
 
     def __post_init__(self) -> None:
         if not 1 <= self.month <= 12:
@@ -262,7 +265,9 @@ class CalendarSet:
     def to_state(self) -> dict[str, Any]:
         return {
             "name": self.name,
-            "seasons": [[s.name, s.month, s.day, s.week] for s in self.seasons],
+            "seasons": [
+                [s.name, s.month, s.day, s.week, s.start_as_written.hex()] for s in self.seasons
+            ],
             "weeks": [[w.name, list(w.days)] for w in self.weeks],
             "days": [[d.day_id, [[s.minute, s.rate] for s in d.switches]] for d in self.days],
         }
@@ -272,7 +277,9 @@ class CalendarSet:
         return cls(
             name=str(state["name"]),
             seasons=tuple(
-                Season(str(n), int(m), int(d), str(w)) for n, m, d, w in state["seasons"]
+                # a memory from before start_as_written has four fields per season
+                Season(str(n), int(m), int(d), str(w), bytes.fromhex(written[0] if written else ""))
+                for n, m, d, w, *written in state["seasons"]
             ),
             weeks=tuple(
                 WeekProfile(str(n), tuple(int(i) for i in ids))  # type: ignore[arg-type]
@@ -499,10 +506,9 @@ class ActivityCalendar:
     def from_state(cls, state: dict[str, Any]) -> ActivityCalendar:
         passive = state.get("passive")
         due = state.get("activate_passive_at")
-        return cls(
+        calendar = cls(
             active=CalendarSet.from_state(state["active"]),
             passive=None if passive is None else CalendarSet.from_state(passive),
-            activate_passive_at=None if due is None else datetime.fromisoformat(due),
             special_days=[
                 SpecialDay(
                     int(i),
@@ -515,3 +521,6 @@ class ActivityCalendar:
             ],
             capacity=Capacity.from_state(state.get("capacity", {})),
         )
+        # A head-end may write the time before the passive set: held, it waits for one.
+        calendar.activate_passive_at = None if due is None else datetime.fromisoformat(due)
+        return calendar

@@ -19,8 +19,11 @@ from enum import IntFlag
 from typing import Any
 
 __all__ = [
+    "EARLIEST_CLOCK_MS",
+    "LATEST_CLOCK_MS",
     "Clock",
     "ClockConfig",
+    "ClockRangeError",
     "ClockStatus",
     "DstConfig",
     "DstRule",
@@ -35,12 +38,42 @@ _FAR_PAST = -(1 << 62)
 _FAR_FUTURE = 1 << 62
 # Days per month in a leap year: the most any rule or date may name.
 _MAX_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+# The instants (meter UTC) a clock may be set to: 1971-01-01 up to 2200-01-01 exclusive, the
+# years a meter lives in (runtime/session.py places a new one there too). From the last of
+# them the clock runs on for seven thousand years before a date leaves what the core can
+# compute (years 1..9999), so a clock set inside always advances, and so does any memory
+# saved from it (docs/dlms.md, "Date-times").
+EARLIEST_CLOCK_MS = 31_536_000_000
+LATEST_CLOCK_MS = 7_258_118_400_000
+# Years whose DST switches can be computed with two years either side (datetime: 1..9999).
+_FIRST_RULE_YEAR, _LAST_RULE_YEAR = 3, 9997
+_DAY_MS = 86_400_000
+_EPOCH_ORDINAL = _EPOCH.toordinal()
+
+
+class ClockRangeError(ValueError):
+    """An instant outside the years the clock can be set to (``EARLIEST_CLOCK_MS`` to
+    ``LATEST_CLOCK_MS``); the clock is left as it was."""
 
 
 def _days_in_month(year: int, month: int) -> int:
     if month == 12:
         return 31
     return (date(year, month + 1, 1) - date(year, month, 1)).days
+
+
+def _year_of(meter_ms: int) -> int:
+    """The UTC year of ``meter_ms``, held to the years whose DST switches can be computed."""
+    ordinal = _EPOCH_ORDINAL + meter_ms // _DAY_MS
+    ordinal = min(max(ordinal, date(_FIRST_RULE_YEAR, 1, 1).toordinal()), date.max.toordinal())
+    return min(date.fromordinal(ordinal).year, _LAST_RULE_YEAR)
+
+
+def _utc_text(meter_ms: int) -> str:
+    try:
+        return f"{(_EPOCH + timedelta(milliseconds=meter_ms)).isoformat()} UTC"
+    except OverflowError:
+        return f"{meter_ms} ms from 1970"
 
 
 def _wall_ms(wall: datetime) -> int:
@@ -274,7 +307,7 @@ class Clock:
 
     def _locate(self, meter_ms: int) -> None:
         """Fill the span cache with the switch interval containing ``meter_ms``."""
-        year = (_EPOCH + timedelta(milliseconds=meter_ms)).year
+        year = _year_of(meter_ms)  # beyond years 3..9997 the nearest computable switches
         switches: list[tuple[int, bool]] = []
         for y in range(year - 2, year + 3):
             switches.extend(self._switches(y))
@@ -368,7 +401,15 @@ class Clock:
 
     def set_time(self, true_ms: int, new_meter_ms: int) -> TimeSetting:
         """Set the clock (class 8 attribute 2 write): afterwards ``meter_ms(true_ms)`` is
-        ``new_meter_ms``. Clears the invalid/doubtful flags and records the setting."""
+        ``new_meter_ms``. Clears the invalid/doubtful flags and records the setting.
+
+        The one place the core refuses an instant it could not run on from: outside
+        ``EARLIEST_CLOCK_MS`` .. ``LATEST_CLOCK_MS`` it raises :class:`ClockRangeError` and
+        changes nothing (shift and every other setting come through here)."""
+        if not EARLIEST_CLOCK_MS <= new_meter_ms < LATEST_CLOCK_MS:
+            raise ClockRangeError(
+                f"the clock keeps 1971-01-01 to 2199-12-31 UTC, not {_utc_text(new_meter_ms)}"
+            )
         setting = TimeSetting(true_ms, self.meter_ms(true_ms), new_meter_ms)
         self._base_true = true_ms
         self._base_meter = new_meter_ms

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, time
 
 from metertwin.cosem.classes import interface_class
 from metertwin.cosem.errors import CosemError, type_unmatched
@@ -42,24 +42,32 @@ def _text(data: Data) -> str:
 
 
 def _season_data(season: Season) -> Data:
-    start = CosemDateTime(None, season.month, season.day, None, 0, 0, 0, 0, None, None)
+    """A season as written, or (from a model file) every year on its month and day at 00:00."""
+    start = season.start_as_written or (
+        CosemDateTime(None, season.month, season.day, None, 0, 0, 0, 0, None, None).to_bytes()
+    )
     return Data.structure(
         [
             Data.octet_string(season.name.encode()),
-            Data.octet_string(start.to_bytes()),
+            Data.octet_string(start),
             Data.octet_string(season.week.encode()),
         ]
     )
 
 
 def _season_from(data: Data) -> Season:
+    """A season recurs yearly from its month and day; the rest of the start is kept as
+    written, but a year, when given, must make it a real date (no 29 February 2025)."""
     name, start, week = items(data, 3)
+    raw = octets(start, 12)
     try:
-        stamp = CosemDateTime.from_bytes(octets(start, 12))
+        stamp = CosemDateTime.from_bytes(raw)
         if stamp.month is None or stamp.day is None:
             raise type_unmatched("a season starts on a month and day")
-        return Season(_text(name), stamp.month, stamp.day, _text(week))
-    except (ValueError, CalendarError) as exc:
+        if stamp.year is not None:
+            stamp.date.to_date()
+        return Season(_text(name), stamp.month, stamp.day, _text(week), raw)
+    except ValueError as exc:  # CosemDateTimeError and CalendarError included
         raise type_unmatched(str(exc)) from None
 
 
@@ -152,32 +160,37 @@ def activity_calendar(obis: Obis, meter: Meter) -> CosemObject:
     def set_days(_request: Request, value: Data) -> None:
         write(days=tuple(_day_from(item) for item in items(value)))
 
+    written_key = f"{obis}/10 as written"
+
+    def activation_from(raw: bytes) -> datetime | None:
+        """The local wall time an activate_passive_calendar_time names; None = not
+        scheduled (no year, month or day). Time wildcards read as 0; the deviation is kept
+        as written but the time is the meter's local time."""
+        try:
+            stamp = CosemDateTime.from_bytes(raw)
+            if stamp.year is None or stamp.month is None or stamp.day is None:
+                return None
+            return datetime.combine(
+                stamp.date.to_date(), time(stamp.hour or 0, stamp.minute or 0, stamp.second or 0)
+            )
+        except ValueError as exc:  # CosemDateTimeError included
+            raise type_unmatched(str(exc)) from None
+
     def get_activation(_request: Request) -> Data:
+        """The time as written while the core still holds what it named (an activation
+        that has happened clears it)."""
         due = calendar.activate_passive_at
+        written = meter.parameters.get(written_key)
+        if written is not None and activation_from(written) == due:
+            return Data.octet_string(written)
         if due is None:
             return Data.octet_string(CosemDateTime().to_bytes())
         return Data.octet_string(CosemDateTime.from_datetime(due, None).to_bytes())
 
     def set_activation(_request: Request, value: Data) -> None:
-        try:
-            stamp = CosemDateTime.from_bytes(octets(value, 12))
-        except ValueError as exc:
-            raise type_unmatched(str(exc)) from None
-        if stamp.year is None or stamp.month is None or stamp.day is None:
-            meter.set_passive_activation(None)  # not specified: no scheduled activation
-            return
-        try:
-            wall = datetime(
-                stamp.year,
-                stamp.month,
-                stamp.day,
-                stamp.hour or 0,
-                stamp.minute or 0,
-                stamp.second or 0,
-            )
-        except ValueError as exc:
-            raise type_unmatched(str(exc)) from None
-        meter.set_passive_activation(wall)
+        raw = octets(value, 12)
+        meter.set_passive_activation(activation_from(raw))
+        meter.parameters[written_key] = raw
 
     def activate(_request: Request, _parameters: Data | None) -> Data | None:
         try:
@@ -228,6 +241,8 @@ def special_days_table(obis: Obis, meter: Meter) -> CosemObject:
             when = CosemDate.from_bytes(octets(date, 5))
             if when.day is None:
                 raise type_unmatched("a special day needs a day of month")
+            if when.year is not None and when.month is not None and when.day <= 31:
+                when.to_date()  # a dated entry names a real date (no 29 February 2025)
             day = {0xFE: -1, 0xFD: -2}.get(when.day, when.day)
             meter.insert_special_day(
                 SpecialDay(

@@ -16,7 +16,7 @@ from metertwin.cosem.objects import Binding, CosemObject, Method, Request
 from metertwin.dlms.axdr import Data, DataType
 from metertwin.dlms.cosem_datetime import CosemDateTime, SpecialDay
 from metertwin.dlms.enums import DataAccessResult
-from metertwin.meter.clock import ClockConfig, DstConfig, DstRule
+from metertwin.meter.clock import ClockConfig, ClockRangeError, DstConfig, DstRule
 from metertwin.meter.core import Meter
 from metertwin.models.values import date_time_data, integer, meter_ms_from, octets
 
@@ -67,7 +67,10 @@ def clock_object(obis: Obis, meter: Meter) -> CosemObject:
         return date_time_data(meter.clock, meter.meter_time_ms())
 
     def set_time(_request: Request, value: Data) -> None:
-        meter.set_clock(meter_ms_from(value, meter.clock))
+        try:
+            meter.set_clock(meter_ms_from(value, meter.clock))
+        except ClockRangeError as exc:  # an instant the meter could not run on from
+            raise type_unmatched(str(exc)) from None
 
     def config() -> ClockConfig:
         return meter.clock.config
@@ -113,7 +116,10 @@ def clock_object(obis: Obis, meter: Meter) -> CosemObject:
         """Round the clock to the nearest multiple of ``period_s`` (class 8 methods 1-3)."""
         now_ms = meter.meter_time_ms()
         period = period_s * 1000
-        meter.set_clock((now_ms + period // 2) // period * period)
+        try:
+            meter.set_clock((now_ms + period // 2) // period * period)
+        except ClockRangeError as exc:  # rounded past the last instant the clock keeps
+            raise CosemError(DataAccessResult.OTHER_REASON, str(exc)) from None
 
     def shift_time(_request: Request, parameters: Data | None) -> Data | None:
         if parameters is None:

@@ -6,6 +6,7 @@ minutes, clock status with the DST bit.
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
@@ -93,6 +94,8 @@ def date_time_bytes(clock: Clock, meter_ms: int) -> bytes:
 
 
 _DATE_TIME = struct.Struct(">HBBBBBBBhB")
+_EPOCH = datetime(1970, 1, 1)
+_MS = timedelta(milliseconds=1)
 
 
 def date_time_data(clock: Clock, meter_ms: int | None) -> Data:
@@ -104,31 +107,22 @@ def date_time_data(clock: Clock, meter_ms: int | None) -> Data:
 
 def meter_ms_from(data: Data, clock: Clock) -> int:
     """A date-time written by a client, as meter UTC ms. Without a deviation the time is
-    the meter's local wall time (as many head-ends send it)."""
+    the meter's local wall time (as many head-ends send it). Any year 1..9999 converts
+    (a range read may ask from year 1 to 9999); whether the clock may be set to the instant
+    is the clock's to decide."""
     raw = _octets(data, 12)
     try:
         stamp = CosemDateTime.from_bytes(raw)
-        if stamp.deviation is None:
-            naive = (
-                CosemDateTime(
-                    stamp.year,
-                    stamp.month,
-                    stamp.day,
-                    None,
-                    stamp.hour,
-                    stamp.minute,
-                    stamp.second,
-                    stamp.hundredths,
-                    0,
-                    None,
-                )
-                .to_datetime()
-                .replace(tzinfo=None)
-            )
-            return clock.meter_ms_for_local(naive)
-        return int(stamp.to_datetime().astimezone(UTC).timestamp() * 1000)
+        wall = (
+            dataclasses.replace(stamp, weekday=None, deviation=0, clock_status=None)
+            .to_datetime()
+            .replace(tzinfo=None)
+        )
     except ValueError as exc:  # CosemDateTimeError included
         raise type_unmatched(f"not a usable date-time: {exc}") from None
+    if stamp.deviation is None:
+        return clock.meter_ms_for_local(wall)
+    return (wall - _EPOCH) // _MS + stamp.deviation * 60_000  # deviation = UTC - local
 
 
 def _octets(data: Data, length: int | None = None) -> bytes:
