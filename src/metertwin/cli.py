@@ -7,11 +7,13 @@ one line naming the problem and exit code 2, never a traceback (exit codes: cli_
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import importlib.util
 import json
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -30,6 +32,7 @@ from metertwin.models import DEFAULT_MODEL, DeviceModel, builtin_model_names, lo
 from metertwin.models.energy import energy_register_values
 from metertwin.schema import SchemaError
 from metertwin.storage import StorageError
+from metertwin.storage.sqlite import EXPORT_NAMES
 from metertwin.transport import run as run_event_loop
 
 if TYPE_CHECKING:
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
     from metertwin.runtime.session import Session
     from metertwin.transport.tcp import ConnectionEvent, TcpServerSettings
 
+REGISTERS_CSV, REGISTERS_PARQUET = EXPORT_NAMES  # also what shows a directory held a meter
 MAX_DAYS = 36_525  # a century of meter life in one simulate call
 
 
@@ -85,6 +89,12 @@ def _add_meter_options(parser: argparse.ArgumentParser) -> None:
         "--start", help="ISO date-time at which a new meter starts (local wall time without offset)"
     )
     parser.add_argument("--serial", type=_serial, help="serial number of a new meter")
+    parser.add_argument(
+        "--new-meter",
+        action="store_true",
+        help="start a new meter in a --data whose memory is missing or damaged "
+        "(its files are moved aside, never deleted)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -216,6 +226,7 @@ def _open(
         default_start,
         timeline,
         args.serial,
+        args.new_meter,
     )
 
 
@@ -283,15 +294,20 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
     from rich.console import Console
     from rich.live import Live
 
-    from metertwin.models.binder import build_logical_device
     from metertwin.panel import render, summary_line
     from metertwin.runtime.realtime import run_realtime
+    from metertwin.runtime.serving import SessionBackend
+    from metertwin.storage.sqlite import CommitError
     from metertwin.transport.tcp import DlmsTcpServer
 
     dlms = session.model.dlms
-    device = build_logical_device(session.model, session.meter, session.commit, session.store)
+    device = SessionBackend(session)
     settings = tcp_settings(dlms)
-    on_event = connection_event_logger(session.meter, session.commit)
+
+    def on_event(event: ConnectionEvent) -> None:
+        with contextlib.suppress(CommitError):  # logged by the session, now read-only
+            connection_event_logger(session.meter, device.commit)(event)
+
     server = DlmsTcpServer(device, args.host, args.port, settings, on_event)
     try:
         await server.start()
@@ -339,6 +355,8 @@ def _simulate(args: argparse.Namespace) -> int:
         """A new meter without --start begins at today's local midnight."""
         return Clock(model.spec.clock, 0).meter_ms_for_local(today)
 
+    if args.out is not None:
+        _check_writable(args.out)  # before the meter moves: a refusal changes nothing
     session = _open(args, local_midnight, SIMULATED)
     try:
         meter = session.meter
@@ -385,12 +403,27 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_writable(out: Path) -> None:
+    """``out`` is, or can be made, a directory a file can be written in (tried, not asked:
+    permission bits say nothing to root)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise _unwritable(out, exc) from None
+
+
+def _unwritable(out: Path, exc: OSError) -> UserError:
+    return UserError(f"{out}: cannot write the registers there ({exc.strerror})")
+
+
 def _export(session: Session, out: Path) -> list[Path]:
     """Daily register snapshots plus the present state, as CSV (and Parquet if available)."""
     try:
         return _write_registers(session, out)
     except OSError as exc:
-        raise UserError(f"{out}: cannot write the registers there ({exc.strerror})") from None
+        raise _unwritable(out, exc) from None
 
 
 def _write_registers(session: Session, out: Path) -> list[Path]:
@@ -400,7 +433,7 @@ def _write_registers(session: Session, out: Path) -> list[Path]:
     if not rows or rows[-1][0] != meter.now_ms:
         rows.append((meter.now_ms, meter.local_time().isoformat(), energy_register_values(meter)))
     codes = list(rows[-1][2])
-    path = out / "registers.csv"
+    path = out / REGISTERS_CSV
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["utc_ms", "local_time", *(f"{c} [Wh]" for c in codes)])
@@ -418,7 +451,7 @@ def _write_registers(session: Session, out: Path) -> list[Path]:
                 **{f"{c}_mWh": [r[2][c] for r in rows] for c in codes},
             }
         )
-        parquet = out / "registers.parquet"
+        parquet = out / REGISTERS_PARQUET
         pq.write_table(table, parquet)
         written.append(parquet)
     return written

@@ -3,6 +3,7 @@
 At speed 1 a tick is one second of meter time, so accumulated energy is committed at least
 every second (architecture principle 5). Faster speeds keep ticks at 20 ms of real time;
 each tick is still committed before anything else (a display, a protocol answer) sees it.
+Once the memory refuses a commit the meter stands still at its last commit (session.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from collections.abc import Callable
 
 from metertwin.runtime.session import Session
+from metertwin.storage.sqlite import CommitError
 
 MIN_TICK_S = 0.02
 
@@ -43,8 +45,9 @@ async def run_realtime(
         while not stop.is_set():
             elapsed = time.monotonic() - real_start
             target = world_start + int(elapsed * speed * 1000)
-            if target > session.meter.now_ms:
-                session.advance_to(target)
+            if target > session.meter.now_ms and not session.read_only:
+                with contextlib.suppress(CommitError):  # logged; the session is read-only
+                    session.advance_to(target)
             on_tick(session)
             wait = tick
             if duration_s is not None:

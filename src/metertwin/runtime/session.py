@@ -1,13 +1,17 @@
 """A meter with its memory and its world: open or create, advance, commit.
 
 This is where the pure core meets storage and the simulated world. Every advance ends in
-a commit, and nothing outside sees a state that was not committed first.
+a commit, and nothing outside sees a state that was not committed first. A commit the memory
+refuses puts the meter back to its last commit and makes the session read-only
+(`Session.read_only`): it keeps what it can show, and acknowledges nothing it cannot keep.
 """
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -27,8 +31,11 @@ from metertwin.sim import (
     load_scenario,
 )
 from metertwin.storage import MeterStore, StorageError
+from metertwin.storage.sqlite import CommitError
 from metertwin.sts import StsDecoder
 from metertwin.sts_identity import meter_key_from_config
+
+log = logging.getLogger(__name__)
 
 FIRST_YEAR, LAST_YEAR = 1971, 2199
 """Meter clocks, DLMS date-times and STS base dates all live well inside these years."""
@@ -72,9 +79,15 @@ class Session:
     scenario: Scenario
     timeline: str
     created: bool
+    config: UserConfig = field(default_factory=UserConfig)
 
     def close(self) -> None:
         self.store.close()
+
+    @property
+    def read_only(self) -> bool:
+        """The memory refused a commit: the meter stays at its last commit until restarted."""
+        return self.store.failure is not None
 
     # -- time ---------------------------------------------------------------------------
 
@@ -127,7 +140,27 @@ class Session:
         # event logs are kept to their depth by the core, which chooses what leaves
         depths = {spec.name: spec.depth for spec in meter.spec.profiles if spec.period_s != EVENT}
         evicted = meter.recorder.drain_evicted()
-        self.store.commit(meter.to_state(), registers, meta, records, depths, evicted)
+        first_failure = not self.read_only
+        try:
+            self.store.commit(meter.to_state(), registers, meta, records, depths, evicted)
+        except CommitError as failure:
+            if first_failure:
+                log.error("%s; the meter is read-only until restarted", failure)
+                self._back_to_last_commit()
+            raise
+
+    def _back_to_last_commit(self) -> None:
+        """Replace the meter by the one the memory holds, so that nothing it shows from now
+        on was not committed (a new object: whatever was bound to the old one must follow)."""
+        try:
+            stored = self.store.load()
+            meter = Meter.from_state(self.model.spec, stored.state)
+            install_sts(meter, self.config)
+        except (StorageError, sqlite3.Error, KeyError, TypeError, ValueError) as exc:
+            # the memory cannot even be read back: keep what is in RAM
+            log.error("%s: the last commit cannot be read back (%s)", self.store.directory, exc)
+            return
+        self.meter = meter
 
 
 def install_sts(meter: Meter, config: UserConfig) -> None:
@@ -155,14 +188,16 @@ def open_session(
     default_start: Callable[[DeviceModel], int],
     new_timeline: str,
     serial_number: str | None = None,
+    new_meter: bool = False,
 ) -> Session:
-    """Resume the meter in ``data_dir``, or create one there from ``model_arg``.
+    """Resume the meter in ``data_dir``, or create one there from ``model_arg`` (in a
+    directory that has held a meter only with ``new_meter``, `MeterStore.open`).
 
     ``start`` (ISO) places a new meter in time. On an existing meter a ``start`` ahead of
     its present instant is reached without supply (the meter was unplugged); one at or
     before it changes nothing, so the same command resumes an interrupted run.
     """
-    store = MeterStore.open(data_dir)
+    store = MeterStore.open(data_dir, new_meter)
     try:
         wanted = model_arg or config.model
         if store.is_empty():
@@ -224,7 +259,7 @@ def open_session(
             overrides_source=f"{config.source} [scenario]",
         )
         install_sts(meter, config)
-        session = Session(model, meter, store, scenario, timeline, created)
+        session = Session(model, meter, store, scenario, timeline, created, config)
         if outage_until is not None and outage_until > meter.now_ms:
             session.pass_outage(outage_until)
         return session

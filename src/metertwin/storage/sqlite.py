@@ -4,6 +4,14 @@ A commit is one transaction holding the meter's whole state, so a process killed
 instant restarts from the last commit, never from half of one (architecture principle 5).
 A file that is not ours, is corrupt, or was written by another schema version is refused
 with a clear message and never written to.
+
+A directory that has ever held a meter (`EVIDENCE`: the database of any size, its WAL or
+shared-memory file, exported registers) must load, or it is refused: an empty or missing
+database must never silently become a new meter, whose empty TID store would accept spent
+tokens again (issue 19). A new meter is built under `CREATING_NAME` and renamed into place
+once whole, so a process killed while creating one leaves no evidence. `--new-meter`
+(``new_meter``) moves the evidence aside, never deleting it. A commit the disk refuses raises
+`CommitError` and every later commit is refused too: the memory stays at its last commit.
 """
 
 from __future__ import annotations
@@ -12,7 +20,10 @@ import fcntl
 import json
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +33,16 @@ SCHEMA_VERSION = 1
 APPLICATION_ID = 0x4D54574E  # "MTWN": marks the file as a metertwin meter memory
 DB_NAME = "meter.db"
 LOCK_NAME = "meter.lock"
+CREATING_NAME = "meter.db.new"  # a new meter's memory until it is whole
+EXPORT_NAMES = ("registers.csv", "registers.parquet")  # written by `simulate`
+EVIDENCE = (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", *EXPORT_NAMES)
+"""Files that show a directory has held a meter. Not meter.lock: every open creates it first,
+also one killed before its new meter was whole."""
+SET_ASIDE_PREFIX = "replaced-"
+RECOVERY_HINT = (
+    f"restore {DB_NAME} together with its {DB_NAME}-wal from a backup, "
+    "or pass --new-meter to start a new meter here"
+)
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -57,6 +78,11 @@ class StorageError(Exception):
     """The data directory cannot be used; the message says why and what to do."""
 
 
+class CommitError(StorageError):
+    """The memory took no commit (disk full, read-only, I/O error): it holds the meter as of
+    its last commit, and refuses every later commit of this process."""
+
+
 @dataclass(frozen=True)
 class StoredMeter:
     model_source: str
@@ -70,20 +96,27 @@ class MeterStore:
     """One meter's memory in ``directory``. Holds an exclusive lock while open, so two
     processes never drive the same meter."""
 
-    def __init__(self, directory: Path, connection: sqlite3.Connection, lock_fd: int) -> None:
+    def __init__(
+        self, directory: Path, connection: sqlite3.Connection, lock_fd: int, creating: bool
+    ) -> None:
         self.directory = directory
         self._db = connection
         self._lock_fd = lock_fd
+        self._creating = creating  # connected to CREATING_NAME until `create` installs it
+        self.failure: str | None = None  # why the memory takes no commit, once it does not
 
     # -- opening ----------------------------------------------------------------------
 
     @staticmethod
-    def holds_meter(directory: Path) -> bool:
-        return (directory / DB_NAME).exists()
+    def evidence(directory: Path) -> list[str]:
+        """The files in ``directory`` that show it has held a meter."""
+        return [name for name in EVIDENCE if os.path.lexists(directory / name)]
 
     @classmethod
-    def open(cls, directory: Path) -> MeterStore:
-        """Open the memory in ``directory``, creating an empty one if there is none."""
+    def open(cls, directory: Path, new_meter: bool = False) -> MeterStore:
+        """Open the meter's memory in ``directory``; in a directory that has never held a
+        meter, a new empty one. ``new_meter``: set aside a missing or damaged memory (refused
+        when the memory loads) and start a new one."""
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -91,18 +124,27 @@ class MeterStore:
                 f"{directory}: cannot create data directory ({exc.strerror})"
             ) from None
         lock_fd = cls._lock(directory)
-        path = directory / DB_NAME
-        fresh = not path.exists()
         try:
-            connection = cls._connect(path, fresh)
+            found = cls.evidence(directory)
+            if found and new_meter:
+                cls._refuse_a_loading_memory(directory)
+                cls._set_aside(directory, found)
+                found = []
+            if not found:
+                return cls(directory, cls._connect_new(directory / CREATING_NAME), lock_fd, True)
+            return cls(directory, cls._connect_existing(directory, found), lock_fd, False)
         except BaseException:
             os.close(lock_fd)
             raise
-        return cls(directory, connection, lock_fd)
 
     @staticmethod
     def _lock(directory: Path) -> int:
-        fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StorageError(
+                f"{directory / LOCK_NAME}: cannot open the meter's lock file ({exc.strerror})"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -113,47 +155,106 @@ class MeterStore:
         return fd
 
     @staticmethod
-    def _connect(path: Path, fresh: bool) -> sqlite3.Connection:
-        mode = "rwc" if fresh else "rw"
+    def _connect_new(path: Path) -> sqlite3.Connection:
+        """A new memory at ``path`` (rollback journal until installed): the schema, in one
+        transaction; what a killed creation left there before is discarded."""
+        for leftover in (path, path.with_name(f"{path.name}-journal")):
+            with suppress(FileNotFoundError):
+                leftover.unlink()
         try:
-            db = sqlite3.connect(f"file:{path}?mode={mode}", uri=True, isolation_level=None)
+            db = sqlite3.connect(f"file:{path}?mode=rwc", uri=True, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StorageError(f"{path}: cannot create ({exc})") from None
+        try:
+            db.execute("PRAGMA synchronous=FULL")
+            db.executescript(
+                f"BEGIN; PRAGMA application_id={APPLICATION_ID};"
+                f" PRAGMA user_version={SCHEMA_VERSION}; {_SCHEMA} COMMIT;"
+            )
+        except sqlite3.Error as exc:
+            db.close()
+            raise StorageError(f"{path}: cannot create a new memory ({exc})") from None
+        return db
+
+    @classmethod
+    def _connect_existing(cls, directory: Path, found: list[str]) -> sqlite3.Connection:
+        """The memory in ``directory``, checked first through a read-only connection so that
+        a refused one is left exactly as found (a read-write close would checkpoint its WAL)."""
+        path = directory / DB_NAME
+        if DB_NAME not in found:
+            raise StorageError(
+                f"{directory}: holds {', '.join(found)} but no {DB_NAME}: it held a meter whose "
+                f"memory is gone; refused ({RECOVERY_HINT})"
+            )
+        cls._inspect(path)
+        try:
+            db = sqlite3.connect(f"file:{path}?mode=rw", uri=True, isolation_level=None)
         except sqlite3.Error as exc:
             raise StorageError(f"{path}: cannot open ({exc})") from None
         try:
-            if not fresh and MeterStore._blank(db):
-                fresh = True  # created, then killed before its schema was committed
-            if fresh:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.executescript(
-                    f"BEGIN; PRAGMA application_id={APPLICATION_ID};"
-                    f" PRAGMA user_version={SCHEMA_VERSION}; {_SCHEMA} COMMIT;"
-                )
-            else:
-                MeterStore._check(db, path)
-                db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
-        except sqlite3.DatabaseError as exc:
+            # SQLite opens a file it may not write read-only without a word: find out now.
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("ROLLBACK")
+        except sqlite3.Error as exc:
             db.close()
-            raise StorageError(
-                f"{path}: not a readable metertwin memory ({exc}); left untouched"
-            ) from None
-        except StorageError:
-            db.close()
-            raise
+            raise StorageError(f"{path}: cannot be written ({exc}); left untouched") from None
         return db
 
+    @classmethod
+    def _inspect(cls, path: Path) -> None:
+        """Refuse ``path`` unless it is a whole metertwin memory holding a meter."""
+        if path.is_file() and path.stat().st_size == 0 and not _has_frames(path):
+            raise StorageError(f"{path}: empty (0 bytes); refused ({RECOVERY_HINT})")
+        try:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StorageError(f"{path}: cannot open ({exc})") from None
+        try:
+            cls._check(db, path)
+            if db.execute("SELECT COUNT(*) FROM core_state").fetchone()[0] == 0:
+                raise StorageError(f"{path}: holds no meter; refused ({RECOVERY_HINT})")
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(
+                f"{path}: not a readable metertwin memory ({exc}); left untouched ({RECOVERY_HINT})"
+            ) from None
+        finally:
+            db.close()
+
+    @classmethod
+    def _refuse_a_loading_memory(cls, directory: Path) -> None:
+        if (directory / DB_NAME).exists():
+            try:
+                cls._inspect(directory / DB_NAME)
+            except StorageError:
+                return
+            raise StorageError(
+                f"{directory}: holds a meter that loads; --new-meter only replaces a missing "
+                "or damaged memory (choose another --data for a new meter)"
+            )
+
     @staticmethod
-    def _blank(db: sqlite3.Connection) -> bool:
-        """An empty database file: no tables and no application id."""
-        tables: int = db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
-        app_id: int = db.execute("PRAGMA application_id").fetchone()[0]
-        return tables == 0 and app_id == 0
+    def _set_aside(directory: Path, found: list[str]) -> None:
+        """Move what a damaged memory left into a dated subdirectory: nothing is deleted."""
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        aside = directory / f"{SET_ASIDE_PREFIX}{stamp}"
+        try:
+            aside.mkdir()
+            for name in found:
+                os.replace(directory / name, aside / name)
+        except OSError as exc:
+            raise StorageError(
+                f"{aside}: cannot set the old memory aside ({exc.strerror})"
+            ) from None
 
     @staticmethod
     def _check(db: sqlite3.Connection, path: Path) -> None:
         app_id = db.execute("PRAGMA application_id").fetchone()[0]
         if app_id != APPLICATION_ID:
-            raise StorageError(f"{path}: not a metertwin meter memory; left untouched")
+            raise StorageError(
+                f"{path}: not a metertwin meter memory; left untouched ({RECOVERY_HINT})"
+            )
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version != SCHEMA_VERSION:
             raise StorageError(
@@ -162,10 +263,13 @@ class MeterStore:
             )
         verdict = db.execute("PRAGMA quick_check").fetchone()[0]
         if verdict != "ok":
-            raise StorageError(f"{path}: corrupt ({verdict}); left untouched")
+            raise StorageError(f"{path}: corrupt ({verdict}); left untouched ({RECOVERY_HINT})")
 
     def close(self) -> None:
         self._db.close()
+        if self._creating:  # never given a meter: nothing to keep
+            with suppress(FileNotFoundError):
+                (self.directory / CREATING_NAME).unlink()
         os.close(self._lock_fd)
 
     def __enter__(self) -> MeterStore:
@@ -177,8 +281,7 @@ class MeterStore:
     # -- contents ---------------------------------------------------------------------
 
     def is_empty(self) -> bool:
-        count: int = self._db.execute("SELECT COUNT(*) FROM core_state").fetchone()[0]
-        return count == 0
+        return self._creating
 
     def create(
         self,
@@ -202,6 +305,26 @@ class MeterStore:
                 "INSERT INTO core_state (id, now_ms, state) VALUES (1, ?, ?)",
                 (int(state["now_ms"]), _json(state)),
             )
+        self._install()
+
+    def _install(self) -> None:
+        """The new memory is whole: rename it into place and continue in WAL mode."""
+        self._db.close()
+        path = self.directory / DB_NAME
+        try:
+            os.replace(self.directory / CREATING_NAME, path)
+            directory_fd = os.open(self.directory, os.O_RDONLY)
+            try:
+                os.fsync(directory_fd)
+            finally:
+                os.close(directory_fd)
+            self._creating = False
+            self._db = sqlite3.connect(f"file:{path}?mode=rw", uri=True, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+        except (OSError, sqlite3.Error) as exc:
+            self.failure = f"{path}: cannot install the new meter's memory ({exc})"
+            raise CommitError(self.failure) from None
 
     def load(self) -> StoredMeter:
         row = self._db.execute("SELECT source, text, overrides FROM model WHERE id = 1").fetchone()
@@ -303,8 +426,27 @@ class MeterStore:
         ).fetchall()
         return [(int(t), str(local), json.loads(regs)) for t, local, regs in rows]
 
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any error; a commit the database
+        refuses makes this memory refuse every later one (`failure`)."""
+        if self.failure is not None:
+            raise CommitError(self.failure)
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self._db.execute("COMMIT")
+            except BaseException:
+                with suppress(sqlite3.Error):  # a failed COMMIT may have rolled back already
+                    self._db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            self.failure = (
+                f"{self.directory / DB_NAME}: cannot commit ({exc}); "
+                "the memory keeps the meter as of its last commit"
+            )
+            raise CommitError(self.failure) from None
 
 
 def _record(profile: str, row: tuple[Any, ...]) -> ProfileRecord:
@@ -323,17 +465,7 @@ def _toml_value(value: object) -> str:
     raise TypeError(f"{type(value).__name__} cannot be stored")
 
 
-class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: object, *_: object) -> None:
-        if exc_type is None:
-            self._db.execute("COMMIT")
-        else:
-            self._db.execute("ROLLBACK")
+def _has_frames(path: Path) -> bool:
+    """A WAL beside ``path`` with content: an empty database may still be whole in it."""
+    wal = path.with_name(f"{path.name}-wal")
+    return wal.is_file() and wal.stat().st_size > 0

@@ -1,0 +1,112 @@
+"""The logical device of a running meter, through a memory that may stop taking commits.
+
+`DeviceBackend` promises that a SET or ACTION is committed before its answer (cosem.backend):
+when the memory refuses a commit (disk full, read-only, I/O error) the session puts the meter
+back to its last commit and turns read-only, and this backend then answers every SET and
+ACTION temporary-failure without touching the meter, and serves GETs from that last commit
+(issue 19 item 8). Logins are still checked; their failure counters are kept in RAM only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from metertwin.cosem.access import AssociationContext, AssociationPolicy
+from metertwin.cosem.backend import AssociationRefusal, LoginResult
+from metertwin.cosem.device import LogicalDevice
+from metertwin.cosem.errors import CosemError
+from metertwin.dlms.axdr import Data
+from metertwin.dlms.enums import DataAccessResult
+from metertwin.dlms.xdlms_types import AttributeDescriptor, MethodDescriptor, SelectiveAccess
+from metertwin.models.binder import build_logical_device
+from metertwin.runtime.session import Session
+from metertwin.storage.sqlite import CommitError
+
+READ_ONLY = "the meter's memory takes no commit; the meter is read-only"
+
+
+class SessionBackend:
+    """`DeviceBackend` (and `RefusalListener`) over the session's current logical device."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._meter = session.meter
+        self.device = self._build()
+
+    def _build(self) -> LogicalDevice:
+        session = self.session
+        return build_logical_device(session.model, session.meter, self.commit, session.store)
+
+    def current(self) -> LogicalDevice:
+        """The device of the session's meter: rebuilt, with its open associations, when a
+        failed commit replaced the meter by its last committed state."""
+        if self.session.meter is not self._meter:
+            associations = self.device.open_associations
+            self._meter = self.session.meter
+            self.device = self._build()
+            self.device.open_associations.extend(associations)
+        return self.device
+
+    def commit(self) -> None:
+        """The device's commit: nothing to do once read-only (SETs and ACTIONs are refused
+        before they act; what else commits, logins and logged refusals, stays in RAM)."""
+        if not self.session.read_only:
+            self.session.commit()
+
+    # -- DeviceBackend -----------------------------------------------------------------
+
+    def association_policy(self, client_sap: int) -> AssociationPolicy | None:
+        return self.current().association_policy(client_sap)
+
+    def login(self, policy: AssociationPolicy, secret: bytes | None) -> LoginResult:
+        try:
+            return self.current().login(policy, secret)
+        except CommitError:  # logged by the session: check again on the last commit, in RAM
+            return self.current().login(policy, secret)
+
+    def association_refused(self, refusal: AssociationRefusal) -> None:
+        with contextlib.suppress(CommitError):  # logged; the meter is back at its last commit
+            self.current().association_refused(refusal)
+
+    def associated(self, context: AssociationContext) -> None:
+        self.current().associated(context)
+
+    def released(self, context: AssociationContext) -> None:
+        self.current().released(context)
+
+    def get(
+        self,
+        context: AssociationContext,
+        attribute: AttributeDescriptor,
+        access: SelectiveAccess | None,
+    ) -> Data:
+        return self.current().get(context, attribute, access)
+
+    def set(
+        self,
+        context: AssociationContext,
+        attribute: AttributeDescriptor,
+        access: SelectiveAccess | None,
+        value: Data,
+    ) -> None:
+        self._refuse_when_read_only()
+        try:
+            self.current().set(context, attribute, access, value)
+        except CommitError:
+            raise CosemError(DataAccessResult.TEMPORARY_FAILURE, READ_ONLY) from None
+
+    def action(
+        self,
+        context: AssociationContext,
+        method: MethodDescriptor,
+        parameters: Data | None,
+    ) -> Data | None:
+        self._refuse_when_read_only()
+        try:
+            return self.current().action(context, method, parameters)
+        except CommitError:
+            raise CosemError(DataAccessResult.TEMPORARY_FAILURE, READ_ONLY) from None
+
+    def _refuse_when_read_only(self) -> None:
+        if self.session.read_only:
+            raise CosemError(DataAccessResult.TEMPORARY_FAILURE, READ_ONLY)
