@@ -86,6 +86,8 @@ def test_simulate_writes_registers_and_run_resumes_the_same_meter(tmp_path: Path
         "3600",
         "--duration",
         "2",
+        "--port",
+        "0",
         "--no-panel",
         "--scenario",
         "constant",
@@ -279,22 +281,19 @@ def test_odd_options_are_refused_with_exit_code_2(
     assert "Traceback" not in result.stderr
 
 
-def test_out_pointing_at_a_file_is_refused_after_the_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize("under", ["", "sub"], ids=["a-file", "under-a-file"])
+def test_out_pointing_at_a_file_is_refused_before_the_run(tmp_path: Path, under: str) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
+    out = blocker / under if under else blocker
+    data = tmp_path / "d"
     result = metertwin(
-        "simulate",
-        "--days",
-        "0.01",
-        "--data",
-        str(tmp_path / "d"),
-        "--out",
-        str(blocker),
-        "--progress",
-        "none",
+        "simulate", "--days", "0.01", "--data", str(data), "--out", str(out), "--progress", "none"
     )
     assert result.returncode == 2
-    assert "cannot write the registers there" in result.stderr
+    assert f"{out}: cannot write the registers there" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not data.exists()  # refused before any meter was made or moved
 
 
 def test_a_config_cannot_change_the_model_of_an_existing_meter(tmp_path: Path) -> None:

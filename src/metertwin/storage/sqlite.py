@@ -194,9 +194,13 @@ class MeterStore:
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
-            # SQLite opens a file it may not write read-only without a word: find out now.
+            # SQLite opens a file it may not write read-only without a word: find out now,
+            # with a write rolled back (BEGIN IMMEDIATE alone passes on a read-only WAL file).
             db.execute("BEGIN IMMEDIATE")
-            db.execute("ROLLBACK")
+            try:
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            finally:
+                db.execute("ROLLBACK")
         except sqlite3.Error as exc:
             db.close()
             raise StorageError(f"{path}: cannot be written ({exc}); left untouched") from None
