@@ -51,3 +51,23 @@ def simulate(model: str, data: str, start: str, until: str) -> None:
         check=True,
         stdout=subprocess.DEVNULL,
     )
+
+
+def start_meter(
+    model: str, data: str, speed: str, stderr: int = subprocess.PIPE
+) -> tuple[subprocess.Popen[bytes], int]:
+    """`metertwin run` as a user starts it, on a free port of 127.0.0.1: the process and the
+    port it printed. A caller that never reads stderr passes ``subprocess.DEVNULL``."""
+    command = [
+        sys.executable, "-m", "metertwin", "run", "--model", model, "--data", data,
+        "--start", "2026-11-01T00:00", "--speed", speed, "--no-panel", "--port", "0",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr)
+    assert process.stdout is not None
+    first = process.stdout.readline().decode()
+    if not first.startswith("DLMS/COSEM on "):
+        process.kill()
+        _, err = process.communicate()
+        said = err.decode()[-400:] if err else ""
+        raise RuntimeError(f"the meter did not start: {first!r} {said}")
+    return process, int(first.rsplit(":", 1)[1])

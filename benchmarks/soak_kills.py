@@ -19,7 +19,6 @@ import argparse
 import random
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -29,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import header
+from benchmarks.common import header, start_meter
 from metertwin.dlms.axdr import Data
 from metertwin.dlms.client import DlmsClient, DlmsClientError
 from metertwin.meter.wallet import MICRO
@@ -66,19 +65,8 @@ def token(index: int) -> str:
     return encode_token(credit, KEY)
 
 
-def _start(data: Path) -> tuple[subprocess.Popen[bytes], int] | None:
-    command = [
-        sys.executable, "-m", "metertwin", "run", "--model", "pmm1220", "--data", str(data),
-        "--start", "2026-11-01T00:00", "--speed", "3600", "--no-panel", "--port", "0",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert process.stdout is not None
-    first = process.stdout.readline().decode()
-    if not first.startswith("DLMS/COSEM on "):
-        process.kill()
-        _, err = process.communicate()
-        raise RuntimeError(f"the meter did not start: {first!r} {err.decode()[-400:]}")
-    return process, int(first.rsplit(":", 1)[1])
+def _start(data: Path) -> tuple[subprocess.Popen[bytes], int]:
+    return start_meter("pmm1220", str(data), "3600")
 
 
 def _enter(port: int, digits: str) -> int:
@@ -143,9 +131,7 @@ def run(kills: int, seconds: float, seed: int) -> KillFigures:
         next_index = 0
         previous: dict[str, Any] | None = None
         while figures.kills < kills and time.perf_counter() < deadline:
-            started = _start(data)
-            assert started is not None
-            process, port = started
+            process, port = _start(data)
             figures.runs += 1
             feeder = _Feeder(port, next_index)
             feeder.start()

@@ -23,14 +23,13 @@ import contextlib
 import random
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.common import header
+from benchmarks.common import header, start_meter
 from benchmarks.soak_fuzz import Mutator, _apdu_corpus
 from metertwin.cosem.obis import Obis
 from metertwin.dlms.client import DlmsClient, DlmsClientError
@@ -62,18 +61,9 @@ class NetworkFigures:
 @contextlib.contextmanager
 def running_meter(model: str, data: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """`metertwin run` on a free port, stopped at the end."""
-    command = [
-        sys.executable, "-m", "metertwin", "run", "--model", model, "--data", str(data),
-        "--start", "2026-11-01T00:00", "--speed", "1", "--no-panel", "--port", "0",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    assert process.stdout is not None
-    first = process.stdout.readline().decode()
-    if not first.startswith("DLMS/COSEM on "):
-        process.kill()
-        raise RuntimeError(f"the meter did not start: {first!r}")
+    process, port = start_meter(model, str(data), "1", subprocess.DEVNULL)
     try:
-        yield process, int(first.rsplit(":", 1)[1])
+        yield process, port
     finally:
         process.terminate()
         try:

@@ -83,9 +83,7 @@ def _purchases(data: Path) -> int:
 def _disk_full(name: str, work: Path, data: Path) -> list[str]:
     """Runs the meter on ``data``, a small tmpfs that its memory fills, with a vendor."""
     failures: list[str] = []
-    started = _start(data)
-    assert started is not None
-    process, port = started
+    process, port = _start(data)
     vendor = Vendor(port)
     vendor.start()
     deadline = time.perf_counter() + 60
@@ -122,9 +120,7 @@ def _disk_full(name: str, work: Path, data: Path) -> list[str]:
         failures.append(f"{name}: the fault never happened")
     if "Traceback" in stderr:
         failures.append(f"{name}: a traceback on stderr")
-    restarted = _start(copy)
-    assert restarted is not None
-    again, again_port = restarted
+    again, again_port = _start(copy)
     try:
         if _enter(again_port, token(vendor.index + 1)) != 3:
             failures.append(f"{name}: the recovered meter refused a new token")

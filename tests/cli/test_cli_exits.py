@@ -4,11 +4,9 @@
 
 from __future__ import annotations
 
-import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,23 +14,6 @@ import pytest
 from metertwin.cli import main
 
 METERTWIN = [sys.executable, "-m", "metertwin"]
-
-
-@pytest.fixture(scope="module")
-def meter_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """`metertwin run` of pmm1220 as a user starts it, on a free port."""
-    data = tmp_path_factory.mktemp("meter") / "pmm1220"
-    command = [
-        *METERTWIN, "run", "--data", str(data), "--port", "0", "--start", "2026-11-21T10:00",
-        "--no-panel",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert process.stdout is not None
-    first = process.stdout.readline().decode()
-    assert first.startswith("DLMS/COSEM on "), first
-    yield int(first.rsplit(":", 1)[1])
-    process.send_signal(signal.SIGINT)
-    process.communicate(timeout=30)
 
 
 def exit_code(argv: list[str]) -> int:
@@ -83,10 +64,10 @@ def cases(target: str, data: Path, busy: int) -> list[tuple[list[str], int]]:
 
 
 def test_every_command_exits_0_done_1_refused_2_usage(
-    meter_port: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    running_meter: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with busy_port() as busy:
-        table = cases(f"127.0.0.1:{meter_port}", tmp_path, busy.getsockname()[1])
+        table = cases(f"127.0.0.1:{running_meter}", tmp_path, busy.getsockname()[1])
         for argv, expected in table:
             code = exit_code(argv)
             _out, err = capsys.readouterr()
@@ -107,11 +88,11 @@ def _with_reader_gone(argv: list[str]) -> tuple[int, str]:
     return process.returncode, err
 
 
-def test_a_closed_pipe_ends_each_command_quietly(meter_port: int, tmp_path: Path) -> None:
+def test_a_closed_pipe_ends_each_command_quietly(running_meter: int, tmp_path: Path) -> None:
     for argv in (
         ["run", "--data", str(tmp_path / "r"), "--port", "0", "--no-panel", "--duration", "30"],
         ["simulate", "--data", str(tmp_path / "s"), "--days", "3", "--progress", "jsonl"],
-        ["profile", f"127.0.0.1:{meter_port}", *PROFILE, *READER, "--csv"],
+        ["profile", f"127.0.0.1:{running_meter}", *PROFILE, *READER, "--csv"],
         ["models"],
     ):
         code, err = _with_reader_gone(argv)

@@ -3,10 +3,6 @@ token as the user's [sts] identity says, enter it into a running meter over a re
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -176,23 +172,6 @@ def test_bad_requests_get_one_line_and_exit_2(
     assert code == 2 and out == ""
     assert err.startswith("metertwin: error:") and message in err
     assert len(err.strip().splitlines()) == 1
-
-
-@pytest.fixture(scope="module")
-def running_meter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """`metertwin run` of the default model, as a user starts it, on a free port."""
-    data = tmp_path_factory.mktemp("meter") / "pmm1220"
-    command = [
-        sys.executable, "-m", "metertwin", "run", "--data", str(data), "--port", "0",
-        "--start", "2026-11-21T10:00", "--no-panel",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert process.stdout is not None
-    first = process.stdout.readline().decode()
-    assert first.startswith("DLMS/COSEM on "), first
-    yield int(first.rsplit(":", 1)[1])
-    process.send_signal(signal.SIGINT)
-    process.communicate(timeout=10)
 
 
 def test_enter_a_token_into_a_running_meter(
