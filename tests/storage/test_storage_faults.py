@@ -122,6 +122,29 @@ def test_a_database_killed_before_its_meter_was_stored_is_refused(tmp_path: Path
         MeterStore.open(tmp_path)
 
 
+@pytest.mark.parametrize("owner", ["foreign", "metertwin"])
+def test_a_refused_wal_mode_database_gets_no_wal_or_shm_beside_it(
+    tmp_path: Path, owner: str
+) -> None:
+    """Reading a WAL-mode file makes its -wal and -shm: a refusal must take them away again,
+    or the directory holds a 'WAL' that was never a meter's."""
+    db = sqlite3.connect(tmp_path / DB_NAME)
+    db.execute("PRAGMA journal_mode=WAL")
+    if owner == "metertwin":
+        db.execute("PRAGMA application_id=0x4D54574E")
+        db.execute("PRAGMA user_version=1")
+        db.execute("CREATE TABLE core_state (id INTEGER PRIMARY KEY, now_ms INTEGER, state TEXT)")
+    else:
+        db.execute("CREATE TABLE photos (name TEXT)")
+    db.commit()
+    db.close()
+    before = _files(tmp_path)
+    assert WAL not in before and SHM not in before
+    with pytest.raises(StorageError):
+        MeterStore.open(tmp_path)
+    assert _files(tmp_path) == before | {LOCK_NAME: b""}
+
+
 @pytest.mark.parametrize("make", [lambda d: d / "new", lambda d: d])
 def test_a_fresh_directory_gets_a_new_meter_without_any_option(
     tmp_path: Path, az3p: DeviceModel, make: Any

@@ -211,6 +211,8 @@ class MeterStore:
         """Refuse ``path`` unless it is a whole metertwin memory holding a meter."""
         if path.is_file() and path.stat().st_size == 0 and not _has_frames(path):
             raise StorageError(f"{path}: empty (0 bytes); refused ({RECOVERY_HINT})")
+        sidecars = [path.with_name(f"{path.name}-{suffix}") for suffix in ("wal", "shm")]
+        absent = [sidecar for sidecar in sidecars if not os.path.lexists(sidecar)]
         try:
             db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
         except sqlite3.Error as exc:
@@ -225,6 +227,7 @@ class MeterStore:
             ) from None
         finally:
             db.close()
+            _remove_made_sidecars(absent)
 
     @classmethod
     def _refuse_a_loading_memory(cls, directory: Path) -> None:
@@ -473,3 +476,13 @@ def _has_frames(path: Path) -> bool:
     """A WAL beside ``path`` with content: an empty database may still be whole in it."""
     wal = path.with_name(f"{path.name}-wal")
     return wal.is_file() and wal.stat().st_size > 0
+
+
+def _remove_made_sidecars(absent: list[Path]) -> None:
+    """Reading a WAL-mode database creates its -wal and -shm files: remove those the read
+    made, so a refused memory is left exactly as found (and a later look finds no WAL that
+    was never the meter's)."""
+    for sidecar in absent:
+        with suppress(FileNotFoundError):
+            if sidecar.name.endswith("-shm") or sidecar.stat().st_size == 0:
+                sidecar.unlink()
