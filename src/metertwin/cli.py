@@ -358,6 +358,7 @@ def _simulate(args: argparse.Namespace) -> int:
     if args.out is not None:
         _check_writable(args.out)  # before the meter moves: a refusal changes nothing
     session = _open(args, local_midnight, SIMULATED)
+    session.announce_read_only = False  # a failed commit ends the run: one line, from main
     try:
         meter = session.meter
         if session.timeline != SIMULATED:  # a meter that followed the host clock no longer does

@@ -273,3 +273,26 @@ def test_a_running_meter_whose_commit_fails_turns_read_only(
     disk_full.full = False
     with MeterStore.open(tmp_path) as store:
         assert "0.0.25.4.0.255/2" not in store.load().state.get("parameters", {})
+
+
+def test_simulate_on_a_full_disk_says_so_in_one_line_and_exits_2(
+    tmp_path: Path,
+    disk_full: type[DiskFull],
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The first midnight's commit fails: one line from main, not also the serving meter's
+    'read-only until restarted' (simulate does not go on)."""
+    from metertwin.cli import main
+
+    assert main(["simulate", "--data", str(tmp_path), "--days", "0.01", "--progress", "none"]) == 0
+    capsys.readouterr()
+    disk_full.full = True
+    code = main(["simulate", "--data", str(tmp_path), "--days", "2", "--progress", "none"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.strip().splitlines() == [
+        f"metertwin: error: {tmp_path / DB_NAME}: cannot commit ({DISK_FULL}); "
+        "the memory keeps the meter as of its last commit"
+    ]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

@@ -80,6 +80,9 @@ class Session:
     timeline: str
     created: bool
     config: UserConfig = field(default_factory=UserConfig)
+    announce_read_only: bool = True
+    """Log a first failed commit as the meter turning read-only: true for a meter that goes on
+    serving; a run that ends on the failure (``simulate``) reports it once, itself."""
 
     def close(self) -> None:
         self.store.close()
@@ -144,7 +147,7 @@ class Session:
         try:
             self.store.commit(meter.to_state(), registers, meta, records, depths, evicted)
         except CommitError as failure:
-            if first_failure:
+            if first_failure and self.announce_read_only:
                 log.error("%s; the meter is read-only until restarted", failure)
                 self._back_to_last_commit()
             raise
