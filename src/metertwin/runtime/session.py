@@ -12,12 +12,12 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from metertwin.config import UserConfig
 from metertwin.errors import UserError
-from metertwin.meter.clock import Clock
+from metertwin.meter.clock import EARLIEST_CLOCK_MS, LATEST_CLOCK_MS, Clock
 from metertwin.meter.core import Meter
 from metertwin.meter.inputs import InputSeries, PhysicalState
 from metertwin.meter.profiles import EVENT
@@ -37,8 +37,9 @@ from metertwin.sts_identity import meter_key_from_config
 
 log = logging.getLogger(__name__)
 
-FIRST_YEAR, LAST_YEAR = 1971, 2199
-"""Meter clocks, DLMS date-times and STS base dates all live well inside these years."""
+FIRST_YEAR = datetime.fromtimestamp(EARLIEST_CLOCK_MS / 1000, UTC).year
+LAST_YEAR = datetime.fromtimestamp((LATEST_CLOCK_MS - 1) / 1000, UTC).year
+"""The years a meter clock can be set to (1971..2199): a new meter starts inside them."""
 
 InputSource = Callable[[int, int], InputSeries]
 """Inputs over [start_ms, end_ms): a scenario's `series`, or a fixed state."""
