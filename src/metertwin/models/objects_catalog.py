@@ -470,7 +470,7 @@ def _ipv4(a: int, b: int, c: int, d: int) -> Data:
 
 
 _GSM_DIAGNOSTIC: dict[int, Data] = {
-    # GSM diagnostic, class 47 version 1 (Blue Book; docs/dlms.md "Fixed values"): metertwin
+    # GSM diagnostic, class 47 version 1 (Blue Book; docs/dlms.md "GSM diagnostic"): metertwin
     # has no modem, so these read as one modem registered on its home network would.
     2: Data.visible_string("metertwin"),  # operator
     3: Data.enum(1),  # status: registered, home network
