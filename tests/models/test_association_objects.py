@@ -13,6 +13,7 @@ from metertwin.dlms.server import ServerConnection, ServerSettings
 from metertwin.meter.core import Meter
 from metertwin.models import builtin_model_names, load_model
 from metertwin.models.binder import build_logical_device
+from metertwin.models.loader import AssociationSpec
 
 CURRENT_ASSOCIATION = "0.0.40.0.0.255"
 LOGICAL_DEVICE_NAME = "0.0.42.0.0.255"
@@ -32,6 +33,11 @@ def _management(name: str) -> tuple[int, bytes]:
     model = load_model(name)
     spec = next(a for a in model.dlms.associations if a.rights == "management")
     return spec.client_sap, model.spec.security.default_secrets[spec.name]
+
+
+def _public(name: str) -> AssociationSpec:
+    """The model's public association (its object is 0.0.40.0.e.255, e its place + 1)."""
+    return next(a for a in load_model(name).dlms.associations if a.client_sap == PUBLIC_CLIENT)
 
 
 @pytest.mark.parametrize("name", builtin_model_names())
@@ -57,6 +63,23 @@ def test_xdlms_context_info_tells_what_each_side_may_send(
     assert len(info) == 6
     assert info[1] == Data.long_unsigned(initiate.server_max_receive_pdu_size)
     assert info[2] == Data.long_unsigned(client_receives)
+
+
+@pytest.mark.parametrize("name", builtin_model_names())
+def test_a_closed_association_object_announces_what_the_server_could_receive(name: str) -> None:
+    """The public association's object read by the management client while no public
+    client is associated: max_receive_pdu_size is the server's (the default 1024 of every
+    connection), max_send_pdu_size 0 (the Blue Book defines it "in an active association")."""
+    connection = _connection(name)
+    sap, secret = _management(name)
+    client = ClientAssociation(password=secret)
+    _drive(connection, sap, client.associate())
+    public = load_model(name).dlms.associations.index(_public(name)) + 1
+    info = _drive(connection, sap, client.get(f"0.0.40.0.{public}.255", 15, 5)).as_items()
+    assert (info[1], info[2]) == (
+        Data.long_unsigned(ServerSettings().max_receive_pdu_size),
+        Data.long_unsigned(0),
+    )
 
 
 @pytest.mark.parametrize("name", builtin_model_names())
