@@ -17,10 +17,12 @@ from metertwin.cosem.obis import Obis
 from metertwin.cosem.objects import Binding, CosemObject, Request
 from metertwin.dlms.axdr import BitString, Data, DataType
 from metertwin.dlms.enums import AuthenticationMechanism
+from metertwin.dlms.server import ServerSettings
 from metertwin.meter.core import Meter
 
 CURRENT_ASSOCIATION = Obis(0, 0, 40, 0, 0)
-SERVER_MAX_RECEIVE_PDU = 1024
+SERVER_MAX_RECEIVE_PDU = ServerSettings().max_receive_pdu_size
+"""What a closed association announces it could receive: the server default."""
 DLMS_VERSION = 6
 
 
@@ -116,15 +118,20 @@ class AssociationObjects:
             return Data.structure([Data.integer(client), Data.long_unsigned(self.server_sap)])
 
         def context_info(request: Request) -> Data:
+            """Blue Book, Association LN attribute 5: max_receive_pdu_size is what the
+            server can receive (the InitiateResponse's server-max-receive-pdu-size),
+            max_send_pdu_size what it may send in this association (the InitiateRequest's
+            client-max-receive-pdu-size; 0 while the association is not open)."""
             live = context(request)
             conformance = live.conformance if live else policy(request).conformance
-            client_max = live.client_max_receive_pdu_size if live else 0
+            server_receives = live.server_max_receive_pdu_size if live else SERVER_MAX_RECEIVE_PDU
+            server_sends = live.client_max_receive_pdu_size if live else 0
             bits = BitString.from_bytes(int(conformance).to_bytes(3, "big"), 24)
             return Data.structure(
                 [
                     Data.bit_string(bits),
-                    Data.long_unsigned(client_max),
-                    Data.long_unsigned(SERVER_MAX_RECEIVE_PDU),
+                    Data.long_unsigned(server_receives),
+                    Data.long_unsigned(server_sends),
                     Data.unsigned(DLMS_VERSION),
                     Data.integer(0),
                     Data.octet_string(b""),

@@ -209,6 +209,9 @@ class _Binder:
                 },
                 {} if counted is None else {1: self._counter_reset(counted)},
             )
+        if class_id == 17:  # a view of the logical device name, not a setting
+            listed = Binding(get=lambda _r: catalog.sap_assignment_list(self.model, meter))
+            return CosemObject(interface_class(17), obis, {2: listed})
         if class_id == 1 and (data := catalog.data_binding(obis, self.model, meter)) is not None:
             return CosemObject(interface_class(1), obis, {2: data})
         return self._parameters(obis, class_id, description)

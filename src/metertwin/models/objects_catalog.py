@@ -347,6 +347,16 @@ def logical_device_name(model: DeviceModel, meter: Meter) -> bytes:
     return model.dlms.logical_device_name.format(serial=meter.serial_number).encode()[:16]
 
 
+def sap_assignment_list(model: DeviceModel, meter: Meter) -> Data:
+    """SAP assignment (class 17) attribute 2: the one logical device of the meter, at its
+    server SAP, named exactly as its ``0.0.42.0.0.255`` reads."""
+    entry = [
+        Data.long_unsigned(model.dlms.server_sap),
+        Data.octet_string(logical_device_name(model, meter)),
+    ]
+    return Data.array([Data.structure(entry)])
+
+
 def data_binding(obis: Obis, model: DeviceModel, meter: Meter) -> Binding | None:
     calendar = meter.calendar
     fixed: dict[Obis, Callable[[], Data]] = {
@@ -459,6 +469,29 @@ def _ipv4(a: int, b: int, c: int, d: int) -> Data:
     return _u32((a << 24) | (b << 16) | (c << 8) | d)
 
 
+_GSM_DIAGNOSTIC: dict[int, Data] = {
+    # GSM diagnostic, class 47 version 1 (Blue Book; docs/dlms.md "GSM diagnostic"): metertwin
+    # has no modem, so these read as one modem registered on its home network would.
+    2: Data.visible_string("metertwin"),  # operator
+    3: Data.enum(1),  # status: registered, home network
+    4: Data.enum(0),  # cs_attachment: inactive (no circuit-switched call)
+    5: Data.enum(4),  # ps_status: HSDPA
+    6: Data.structure(  # cell_info (version 1: 7 elements)
+        [
+            _u32(1),  # cell_ID
+            Data.long_unsigned(1),  # location_ID
+            Data.unsigned(20),  # signal_quality: -73 dBm
+            Data.unsigned(0),  # ber: RXQUAL_0
+            Data.long_unsigned(1),  # mcc (ITU-T E.212 test network 001)
+            Data.long_unsigned(1),  # mnc
+            _u32(0),  # channel_number
+        ]
+    ),
+    7: Data.array([Data.structure([_u32(2), Data.unsigned(15)])]),  # adjacent_cells
+    8: _NOT_SPECIFIED,  # capture_time
+}
+
+
 def parameter_defaults(obis: Obis, class_id: int, model: DeviceModel) -> dict[int, Data]:
     """Typed default values of a configuration object's attributes (a SET must match)."""
     dlms = model.dlms
@@ -494,18 +527,6 @@ def parameter_defaults(obis: Obis, class_id: int, model: DeviceModel) -> dict[in
             8: _u32(35_040 if obis.c == 99 and obis.d == 1 else 1_000),
         },
         9: {2: Data.array([])},
-        17: {
-            2: Data.array(
-                [
-                    Data.structure(
-                        [
-                            Data.long_unsigned(dlms.server_sap),
-                            Data.octet_string(model.dlms.logical_device_name.encode()[:16]),
-                        ]
-                    )
-                ]
-            )
-        },
         21: {
             2: Data.array([_monitor_threshold(obis)]),
             3: Data.structure([Data.long_unsigned(3), _ln(_monitored(obis)), Data.integer(2)]),
@@ -556,17 +577,7 @@ def parameter_defaults(obis: Obis, class_id: int, model: DeviceModel) -> dict[in
             3: Data.long_unsigned(0),
             4: Data.structure([Data.structure([Data.unsigned(0)] * 5)] * 2),
         },
-        47: {
-            2: Data.visible_string("metertwin"),
-            3: Data.enum(1),
-            4: Data.enum(1),
-            5: Data.enum(4),
-            6: Data.structure(
-                [_u32(1), Data.long_unsigned(1), Data.unsigned(20), Data.unsigned(0)]
-            ),
-            7: Data.array([]),
-            8: _NOT_SPECIFIED,
-        },
+        47: _GSM_DIAGNOSTIC,
         65: {
             2: Data.structure(
                 [Data.long_unsigned(0), _ln(Obis(0, 0, 0, 0, 0, 0)), Data.integer(0), Data.null()]

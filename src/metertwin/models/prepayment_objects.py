@@ -225,7 +225,7 @@ def _account(meter: Meter, wallet: Wallet) -> CosemObject:
             16: Binding(get=lambda _r: amount(thresholds[0] if thresholds else 0)),
             17: Binding(get=lambda _r: amount(min(thresholds, default=0))),
             18: Binding(get=lambda _r: Data.long_unsigned(0)),
-            19: Binding(get=lambda _r: Data.double_long(0)),
+            19: Binding(get=lambda _r: Data.double_long_unsigned(0)),
         },
         {
             1: status_method(AccountStatus.ACTIVE),
