@@ -333,9 +333,10 @@ def _date_time_value(text: str) -> CosemDateTime:
     try:
         return CosemDateTime.from_datetime(datetime.fromisoformat(text))
     except ValueError as problem:
+        why = "" if str(problem).startswith("Invalid isoformat") else f": {problem}"
         raise ValueInputError(
-            f"not an ISO date-time: {text!r} (e.g. 2026-12-02T10:00:00 or "
-            f"2026-12-02T10:00:00+03:00; {problem})"
+            f"not an ISO date-time: {text!r}{why} (e.g. 2026-12-02T10:00:00, the meter's local "
+            "time, or 2026-12-02T10:00:00+03:00)"
         ) from None
 
 
