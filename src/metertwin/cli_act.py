@@ -292,7 +292,7 @@ def _parse_reference(text: str, what: str) -> tuple[Obis, int]:
         raise UserError(f"expected OBIS:{what.upper()} (e.g. 0.0.1.0.0.255:2), got {text!r}")
     obis = parse_obis(name)
     if not 1 <= int(number) <= 127:
-        raise UserError(f"not an {what} number 1..127: {number!r} in {text!r}")
+        raise UserError(f"{what} number {number} in {text!r} is outside 1..127")
     return obis, int(number)
 
 

@@ -134,7 +134,7 @@ def parse_value(text: str, like: Data) -> Data:
         return parse_typed(stripped)
     if like.type in _COLLECTIONS:
         return _from_json(
-            _load_json(stripped, f"a JSON array (the value is a {_kind(like)})"), like
+            _load_json(stripped, f"JSON ({_kind(like)} is given as a JSON array)"), like
         )
     if like.type in _STRINGS or like.type == DataType.OCTET_STRING:
         if text.startswith('"'):
@@ -160,7 +160,9 @@ def _load_json(text: str, expected: str) -> Json:
 
 
 def _kind(like: Data) -> str:
-    return type_name(like.type)
+    """``an array``, ``a long-unsigned``: the type with its article, for messages."""
+    name = type_name(like.type)
+    return ("an " if name[0] in "aeio" or name == "unsigned" else "a ") + name
 
 
 def _from_json(value: Json, like: Data) -> Data:
@@ -188,21 +190,21 @@ def _from_json(value: Json, like: Data) -> Data:
             for index, item in enumerate(value)
         )
     if isinstance(value, list):
-        raise ValueInputError(f"expected a {_kind(like)}, got the array {json.dumps(value)}")
+        raise ValueInputError(f"expected {_kind(like)}, got the array {json.dumps(value)}")
     if value is None:
         if like.type in _EMPTY:
             return Data(like.type)
-        raise ValueInputError(f"expected a {_kind(like)}, got null")
+        raise ValueInputError(f"expected {_kind(like)}, got null")
     if isinstance(value, bool):
         if like.type == DataType.BOOLEAN:
             return Data.boolean(value)
-        raise ValueInputError(f"expected a {_kind(like)}, got {json.dumps(value)}")
+        raise ValueInputError(f"expected {_kind(like)}, got {json.dumps(value)}")
     if isinstance(value, int | float) and like.type in _INTEGERS | _FLOATS:
         return _number(value, like.type)
     if isinstance(value, int) and like.type == DataType.BOOLEAN and value in (0, 1):
         return Data.boolean(bool(value))
     if isinstance(value, int | float):
-        raise ValueInputError(f"expected a {_kind(like)}, got the number {json.dumps(value)}")
+        raise ValueInputError(f"expected {_kind(like)}, got the number {json.dumps(value)}")
     return _from_literal(value, like)
 
 
