@@ -8,7 +8,9 @@ The meter is `metertwin run` of pmm1220 (control mode 6; associations public 16,
 
 from __future__ import annotations
 
+import shlex
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -259,3 +261,29 @@ def test_billing_reset_refused_and_bad_target(
     assert _counter(target) == before
     code, _out, err = metertwin(capsys, "billing", "reset", "127.0.0.1:0")
     assert code == 2 and "expected HOST:PORT" in err
+
+
+# --- the README ------------------------------------------------------------------------------
+
+
+def _readme_act_examples() -> list[str]:
+    """The commands of README.md's "Acting on the meter" block, continuation lines joined."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    block = readme.split("Acting on the meter", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    return [line for line in block.replace("\\\n", " ").splitlines() if line.strip()]
+
+
+def test_the_readme_examples_work_on_the_default_meter(
+    capsys: pytest.CaptureFixture[str], running_meter: int
+) -> None:
+    """Every acting example of the README, on `make run`'s meter (pmm1220 on 127.0.0.1:4059,
+    here on the test's port): 0, or 1 where the README says the meter refuses it."""
+    examples = _readme_act_examples()
+    assert len(examples) >= 7
+    for example in examples:
+        argv = shlex.split(example, comments=True)
+        assert argv[0] == ".venv/bin/metertwin", example
+        argv = [arg.replace("127.0.0.1:4059", f"127.0.0.1:{running_meter}") for arg in argv[1:]]
+        expected = 1 if "exit 1" in example else 0
+        code, _out, err = metertwin(capsys, *argv)
+        assert code == expected, (example, err)
