@@ -172,10 +172,7 @@ def run_act_command(args: argparse.Namespace) -> int:
         parse_endpoint(args.target)  # a bad target is refused before anything is asked
         command: Callable[[argparse.Namespace], int] = args.act
         return command(args)
-    except ValueInputError as problem:
-        complain(str(problem))
-        return EXIT_USAGE
-    except (UserError, DlmsConnectionError) as problem:
+    except (UserError, ValueInputError, DlmsConnectionError) as problem:
         complain(str(problem))
         return EXIT_USAGE
     except DlmsClientError as problem:
