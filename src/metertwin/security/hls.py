@@ -24,6 +24,7 @@ import os
 from collections.abc import Callable
 
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
@@ -164,10 +165,10 @@ def ecdsa_signed_data(
     return signer_system_title + other_system_title + challenge_to_signer + challenge_from_signer
 
 
-def _suite_curve(suite: SecuritySuite) -> ec.EllipticCurve:
+def _suite_algorithms(suite: SecuritySuite) -> tuple[ec.EllipticCurve, hashes.HashAlgorithm]:
     if suite.curve is None or suite.hash_algorithm is None:
         raise ValueError(f"suite {suite.number} has no ECDSA")
-    return suite.curve
+    return suite.curve, suite.hash_algorithm
 
 
 def ecdsa_sign(
@@ -178,15 +179,12 @@ def ecdsa_sign(
     deterministic: bool = False,
 ) -> bytes:
     """Raw r || s signature of data with the suite's hash; RFC 6979 nonces if deterministic."""
-    curve = _suite_curve(suite)
-    assert suite.hash_algorithm is not None
+    curve, hash_algorithm = _suite_algorithms(suite)
     if private_key.curve.name != curve.name:
         raise ValueError(
             f"suite {suite.number} signs on {curve.name}, not {private_key.curve.name}"
         )
-    der = private_key.sign(
-        data, ec.ECDSA(suite.hash_algorithm, deterministic_signing=deterministic)
-    )
+    der = private_key.sign(data, ec.ECDSA(hash_algorithm, deterministic_signing=deterministic))
     r, s = decode_dss_signature(der)
     size = suite.coordinate_length
     return r.to_bytes(size, "big") + s.to_bytes(size, "big")
@@ -196,8 +194,7 @@ def ecdsa_verify(
     public_key: ec.EllipticCurvePublicKey, data: bytes, signature: bytes, suite: SecuritySuite
 ) -> None:
     """Check a raw r || s signature; any malformed or wrong one raises AuthenticationError."""
-    curve = _suite_curve(suite)
-    assert suite.hash_algorithm is not None
+    curve, hash_algorithm = _suite_algorithms(suite)
     if public_key.curve.name != curve.name:
         raise AuthenticationError(f"the peer's key is on {public_key.curve.name}, not {curve.name}")
     if len(signature) != suite.signature_length:
@@ -211,7 +208,7 @@ def ecdsa_verify(
     if r == 0 or s == 0:
         raise AuthenticationError("signature with a zero component")
     try:
-        public_key.verify(encode_dss_signature(r, s), data, ec.ECDSA(suite.hash_algorithm))
+        public_key.verify(encode_dss_signature(r, s), data, ec.ECDSA(hash_algorithm))
     except InvalidSignature:
         raise AuthenticationError("ECDSA signature does not verify") from None
 
