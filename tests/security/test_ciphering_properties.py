@@ -53,7 +53,14 @@ def test_unprotect_inverts_protect_for_every_suite_and_control(data: st.DataObje
         keys=keys,
         dedicated=dedicated,
     )
-    opened = unprotect(protected, keys=keys, system_title=title, suite=suite.number)
+    opened = unprotect(
+        protected,
+        keys=keys,
+        system_title=title,
+        suite=suite.number,
+        require_authenticated=authenticated,
+        require_encrypted=encrypted,
+    )
     assert opened.plaintext == plain
     assert opened.control == control
     assert opened.invocation_counter == counter
@@ -74,9 +81,10 @@ def test_unprotect_of_arbitrary_bytes_raises_only_deciphering_error(
     st.sampled_from([*sorted(glo for glo, _ in CIPHERED_TAGS.values()), 0xDB, 0xDC]),
     st.integers(0, 255),
     st.binary(max_size=80),
+    st.booleans(),
 )
 def test_unprotect_of_plausible_headers_raises_only_deciphering_error(
-    tag: int, control: int, rest: bytes
+    tag: int, control: int, rest: bytes, lenient: bool
 ) -> None:
     """Random bodies behind real tags and every SC byte reach the crypto, not just the parser."""
     keys = CipheringKeys(bytes(16), bytes(16), bytes(16), bytes(16))
@@ -84,7 +92,10 @@ def test_unprotect_of_plausible_headers_raises_only_deciphering_error(
     content = bytes([control]) + rest
     with contextlib.suppress(DecipheringError):
         unprotect(
-            head + bytes([len(content)]) + content, keys=keys, system_title=SERVER_SYSTEM_TITLE
+            head + bytes([len(content)]) + content,
+            keys=keys,
+            system_title=SERVER_SYSTEM_TITLE,
+            require_authenticated=not lenient,
         )
 
 

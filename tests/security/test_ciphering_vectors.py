@@ -136,6 +136,40 @@ def test_encryption_only_is_the_gcm_keystream_without_a_tag() -> None:
     )
     assert protected[1] == 5 + len(GET_CLOCK_TIME)
     assert protected[7:] == GLO_GET_REQUEST[7 : 7 + len(GET_CLOCK_TIME)]
+    opened = unprotect(
+        protected,
+        keys=GREEN_BOOK_KEYS,
+        system_title=SERVER_SYSTEM_TITLE,
+        require_authenticated=False,
+    )
+    assert opened.plaintext == GET_CLOCK_TIME
+
+
+def test_the_receiver_refuses_less_protection_than_it_requires() -> None:
+    """The SC byte is the sender's claim: clearing its authentication bit must not turn an
+    authenticated APDU into an accepted unauthenticated one (found by the bit-flip property:
+    general-glo-ciphering with SC 0x30 -> 0x20 opened to garbage)."""
+    downgraded = bytearray(GLO_GET_REQUEST)
+    downgraded[2] = 0x20
+    with pytest.raises(DecipheringError) as refused:
+        unprotect(bytes(downgraded), keys=GREEN_BOOK_KEYS, system_title=SERVER_SYSTEM_TITLE)
+    assert refused.value.reason is DecipheringReason.BELOW_POLICY
+    authenticated_only = protect(
+        GET_CLOCK_TIME,
+        control=SecurityControl.parse(0x10),
+        invocation_counter=1,
+        system_title=SERVER_SYSTEM_TITLE,
+        keys=GREEN_BOOK_KEYS,
+    )
+    unprotect(authenticated_only, keys=GREEN_BOOK_KEYS, system_title=SERVER_SYSTEM_TITLE)
+    with pytest.raises(DecipheringError) as refused:
+        unprotect(
+            authenticated_only,
+            keys=GREEN_BOOK_KEYS,
+            system_title=SERVER_SYSTEM_TITLE,
+            require_encrypted=True,
+        )
+    assert refused.value.reason is DecipheringReason.BELOW_POLICY
 
 
 def test_security_control_byte_bits() -> None:

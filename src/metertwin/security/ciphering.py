@@ -259,13 +259,18 @@ def unprotect(
     keys: CipheringKeys,
     system_title: bytes | None = None,
     suite: int | None = None,
+    require_authenticated: bool = True,
+    require_encrypted: bool = False,
 ) -> Unprotected:
     """Open a service-specific or general glo/ded ciphered APDU.
 
     ``system_title`` is the sender's as the association knows it: required for the
     service-specific forms, and when given, a general form carrying another one is refused.
-    ``suite``, when given, is the only suite the association accepts. Anything wrong raises
-    DecipheringError with its reason, never another exception.
+    ``suite``, when given, is the only suite the association accepts. The SC byte chooses the
+    protection, so the receiver states the least it accepts: by default an APDU must be
+    authenticated (a flipped authentication bit would otherwise turn a protected APDU into an
+    unauthenticated one). Anything wrong raises DecipheringError with its reason, never
+    another exception.
     """
     reader = _Reader(apdu)
     tag = reader.byte("tag")
@@ -292,7 +297,9 @@ def unprotect(
     content = reader.take(reader.length(), "ciphered content")
     if not reader.at_end():
         raise DecipheringError(DecipheringReason.WRONG_LENGTH, "bytes after the ciphered content")
-    opened = _open_content(content, keys, sender_title, dedicated, suite)
+    opened = _open_content(
+        content, keys, sender_title, dedicated, suite, (require_authenticated, require_encrypted)
+    )
     control, invocation_counter, plaintext = opened
     if expected_plain_tag is not None and plaintext[:1] != bytes([expected_plain_tag]):
         raise DecipheringError(
@@ -308,6 +315,7 @@ def _open_content(
     system_title: bytes,
     dedicated: bool,
     expected_suite: int | None,
+    required: tuple[bool, bool],
 ) -> tuple[SecurityControl, int, bytes]:
     reader = _Reader(content)
     control = SecurityControl.parse(reader.byte("security control"))
@@ -325,6 +333,8 @@ def _open_content(
         raise DecipheringError(DecipheringReason.COMPRESSION)
     if not (control.authenticated or control.encrypted):
         raise DecipheringError(DecipheringReason.NO_PROTECTION, "SC asks for neither")
+    if (required[0] and not control.authenticated) or (required[1] and not control.encrypted):
+        raise DecipheringError(DecipheringReason.BELOW_POLICY, f"SC 0x{content[0]:02X}")
     key = keys.encryption_key(dedicated=dedicated, broadcast=control.broadcast)
     if key is None:
         kind = "dedicated" if dedicated else "broadcast" if control.broadcast else "global"

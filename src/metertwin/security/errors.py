@@ -31,6 +31,7 @@ class DecipheringReason(StrEnum):
     UNKNOWN_SUITE = "unknown suite"
     SUITE_MISMATCH = "suite mismatch"
     NO_PROTECTION = "no protection"
+    BELOW_POLICY = "below the required protection"
     COMPRESSION = "compression not supported"
     MISSING_KEY = "missing key"
     KEY_LENGTH = "key length"
