@@ -1,0 +1,401 @@
+"""Protecting and opening ciphered xDLMS APDUs with AES-GCM (Green Book 9.2.7.2, 9.2.7.3).
+
+Two wire forms are handled, both sans-IO, bytes in and bytes out:
+
+- service-specific (glo-/ded-get-request, glo-initiate-request, ...):
+  ``tag | length | SC | IC(4) | ciphertext | auth tag(12)``; the sender's system title is known
+  from the association (AARQ calling-AP-title, AARE responding-AP-title);
+- general-glo-ciphering (0xDB) and general-ded-ciphering (0xDC):
+  ``tag | 08 system-title(8) | length | SC | IC(4) | ciphertext | auth tag(12)``.
+
+The GCM initialisation vector is the sender's system title followed by the invocation counter.
+What the 12-byte authentication tag covers depends on the security control byte:
+
+| SC bits | additional authenticated data | body after SC IC |
+|---|---|---|
+| authenticated and encrypted | ``SC || AK`` | ciphertext, tag |
+| authenticated only | ``SC || AK || plaintext`` | plaintext, tag |
+| encrypted only | none | ciphertext (no tag) |
+
+Opening never raises anything but ``DecipheringError`` for any input bytes. Invocation counters
+are not judged here: the caller passes the returned counter to ``counters.ReceiveCounterGuard``
+once the APDU has been opened (so a forged frame cannot advance it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from metertwin.security.errors import DecipheringError, DecipheringReason
+from metertwin.security.suites import SUITES, security_suite
+
+SYSTEM_TITLE_LENGTH = 8
+INVOCATION_COUNTER_LENGTH = 4
+AUTH_TAG_LENGTH = 12
+MAX_INVOCATION_COUNTER = 0xFFFFFFFF
+
+GENERAL_GLO_CIPHERING = 0xDB
+GENERAL_DED_CIPHERING = 0xDC
+
+# Plain APDU tag -> (glo- tag, ded- tag) of its service-specific ciphered form (Green Book
+# xDLMS ASN.1; reference dlms.md 2.1).
+CIPHERED_TAGS: dict[int, tuple[int, int]] = {
+    0x01: (0x21, 0x41),  # InitiateRequest
+    0x08: (0x28, 0x48),  # InitiateResponse
+    0x0E: (0x2E, 0x4E),  # ConfirmedServiceError
+    0xC0: (0xC8, 0xD0),  # get-request
+    0xC1: (0xC9, 0xD1),  # set-request
+    0xC2: (0xCA, 0xD2),  # event-notification-request
+    0xC3: (0xCB, 0xD3),  # action-request
+    0xC4: (0xCC, 0xD4),  # get-response
+    0xC5: (0xCD, 0xD5),  # set-response
+    0xC7: (0xCF, 0xD7),  # action-response
+}
+# Ciphered tag -> (plain tag it must carry, dedicated key?).
+_PLAIN_OF: dict[int, tuple[int, bool]] = {
+    ciphered: (plain, dedicated)
+    for plain, pair in CIPHERED_TAGS.items()
+    for ciphered, dedicated in zip(pair, (False, True), strict=True)
+}
+
+_SUITE_MASK = 0x0F
+_AUTHENTICATED = 0x10
+_ENCRYPTED = 0x20
+_BROADCAST = 0x40
+_COMPRESSED = 0x80
+
+
+@dataclass(frozen=True)
+class SecurityControl:
+    """The security control byte: suite (bits 3-0), authentication (4), encryption (5),
+    broadcast key (6) and compression (7) (Green Book 9.2.7.2.3, "security header")."""
+
+    suite: int
+    authenticated: bool
+    encrypted: bool
+    broadcast: bool = False
+    compressed: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.suite <= _SUITE_MASK:
+            raise ValueError(f"security suite {self.suite} does not fit in 4 bits")
+
+    @classmethod
+    def parse(cls, byte: int) -> SecurityControl:
+        """Every byte value parses; whether the suite is known is checked where it is used."""
+        if not 0 <= byte <= 0xFF:
+            raise ValueError(f"a security control byte is 0..255, not {byte}")
+        return cls(
+            suite=byte & _SUITE_MASK,
+            authenticated=bool(byte & _AUTHENTICATED),
+            encrypted=bool(byte & _ENCRYPTED),
+            broadcast=bool(byte & _BROADCAST),
+            compressed=bool(byte & _COMPRESSED),
+        )
+
+    def encode(self) -> int:
+        return (
+            self.suite
+            | (_AUTHENTICATED if self.authenticated else 0)
+            | (_ENCRYPTED if self.encrypted else 0)
+            | (_BROADCAST if self.broadcast else 0)
+            | (_COMPRESSED if self.compressed else 0)
+        )
+
+
+@dataclass(frozen=True)
+class CipheringKeys:
+    """The symmetric keys of one association; any of the encryption keys may be absent."""
+
+    authentication_key: bytes
+    global_unicast_key: bytes | None = None
+    global_broadcast_key: bytes | None = None
+    dedicated_key: bytes | None = None
+
+    def encryption_key(self, *, dedicated: bool, broadcast: bool) -> bytes | None:
+        """The key an APDU names: ded- tags the dedicated key (never broadcast), glo- tags
+        the broadcast or the unicast global key by the SC broadcast bit."""
+        if dedicated:
+            return None if broadcast else self.dedicated_key
+        return self.global_broadcast_key if broadcast else self.global_unicast_key
+
+
+@dataclass(frozen=True)
+class Unprotected:
+    """An opened ciphered APDU: its header fields and the plain APDU it carried."""
+
+    tag: int
+    control: SecurityControl
+    invocation_counter: int
+    system_title: bytes
+    dedicated: bool
+    plaintext: bytes
+
+
+def initialisation_vector(system_title: bytes, invocation_counter: int) -> bytes:
+    """IV = system title (8) || invocation counter (4, big-endian): 96 bits, as GCM prefers."""
+    if len(system_title) != SYSTEM_TITLE_LENGTH:
+        raise ValueError(f"a system title is 8 bytes, not {len(system_title)}")
+    if not 0 <= invocation_counter <= MAX_INVOCATION_COUNTER:
+        raise ValueError(f"an invocation counter is 32 bits, not {invocation_counter}")
+    return system_title + invocation_counter.to_bytes(INVOCATION_COUNTER_LENGTH, "big")
+
+
+def gcm_tag(key: bytes, iv: bytes, aad: bytes, plaintext: bytes = b"") -> tuple[bytes, bytes]:
+    """(ciphertext, 12-byte tag): GCM truncated to the leftmost 96 bits of its tag."""
+    encryptor = Cipher(algorithms.AES(key), modes.GCM(iv)).encryptor()
+    encryptor.authenticate_additional_data(aad)
+    ciphertext = encryptor.update(plaintext) + encryptor.finalize()
+    return ciphertext, encryptor.tag[:AUTH_TAG_LENGTH]
+
+
+def _gcm_open(key: bytes, iv: bytes, aad: bytes, ciphertext: bytes, tag: bytes) -> bytes:
+    decryptor = Cipher(
+        algorithms.AES(key), modes.GCM(iv, tag, min_tag_length=AUTH_TAG_LENGTH)
+    ).decryptor()
+    decryptor.authenticate_additional_data(aad)
+    plaintext = decryptor.update(ciphertext)
+    try:
+        decryptor.finalize()
+    except InvalidTag:
+        raise DecipheringError(DecipheringReason.AUTHENTICATION, "tag does not match") from None
+    return plaintext
+
+
+def _ctr(key: bytes, iv: bytes, data: bytes) -> bytes:
+    """GCM's keystream without its tag: CTR from inc32(IV || 0^31 || 1) (SP 800-38D 7.1)."""
+    cipher = Cipher(algorithms.AES(key), modes.CTR(iv + b"\x00\x00\x00\x02")).encryptor()
+    return cipher.update(data) + cipher.finalize()
+
+
+def _seal_body(
+    control: SecurityControl, key: bytes, ak: bytes, iv: bytes, plaintext: bytes
+) -> bytes:
+    sc = bytes([control.encode()])
+    if control.authenticated and control.encrypted:
+        ciphertext, tag = gcm_tag(key, iv, sc + ak, plaintext)
+        return ciphertext + tag
+    if control.authenticated:
+        return plaintext + gcm_tag(key, iv, sc + ak + plaintext)[1]
+    return _ctr(key, iv, plaintext)
+
+
+def _check_protect_arguments(control: SecurityControl, key: bytes | None) -> bytes:
+    if not (control.authenticated or control.encrypted):
+        raise ValueError("a ciphered APDU is authenticated, encrypted or both")
+    if control.compressed:
+        raise ValueError("compression is not supported")
+    suite = security_suite(control.suite)
+    if key is None:
+        raise ValueError("no encryption key for this APDU")
+    if len(key) != suite.key_length:
+        raise ValueError(f"suite {suite.number} takes {suite.key_length}-byte keys, not {len(key)}")
+    return key
+
+
+def _ciphered_content(
+    plaintext: bytes,
+    control: SecurityControl,
+    invocation_counter: int,
+    system_title: bytes,
+    keys: CipheringKeys,
+    dedicated: bool,
+) -> bytes:
+    key = _check_protect_arguments(
+        control, keys.encryption_key(dedicated=dedicated, broadcast=control.broadcast)
+    )
+    iv = initialisation_vector(system_title, invocation_counter)
+    body = _seal_body(control, key, keys.authentication_key, iv, plaintext)
+    return bytes([control.encode()]) + iv[SYSTEM_TITLE_LENGTH:] + body
+
+
+def protect(
+    plain_apdu: bytes,
+    *,
+    control: SecurityControl,
+    invocation_counter: int,
+    system_title: bytes,
+    keys: CipheringKeys,
+    dedicated: bool = False,
+) -> bytes:
+    """The service-specific ciphered form (glo- or ded- tag) of a plain xDLMS APDU.
+
+    ``system_title`` is the sender's own; our own arguments that make no sense raise ValueError.
+    """
+    if not plain_apdu or plain_apdu[0] not in CIPHERED_TAGS:
+        head = f"0x{plain_apdu[0]:02X}" if plain_apdu else "an empty APDU"
+        raise ValueError(f"{head} has no service-specific ciphered form")
+    tag = CIPHERED_TAGS[plain_apdu[0]][1 if dedicated else 0]
+    content = _ciphered_content(
+        plain_apdu, control, invocation_counter, system_title, keys, dedicated
+    )
+    return bytes([tag]) + encode_length(len(content)) + content
+
+
+def protect_general(
+    plain_apdu: bytes,
+    *,
+    control: SecurityControl,
+    invocation_counter: int,
+    system_title: bytes,
+    keys: CipheringKeys,
+    dedicated: bool = False,
+) -> bytes:
+    """general-glo-ciphering (or general-ded-ciphering) of any APDU, carrying the sender's
+    system title so that the receiver needs no association to know it."""
+    content = _ciphered_content(
+        plain_apdu, control, invocation_counter, system_title, keys, dedicated
+    )
+    tag = GENERAL_DED_CIPHERING if dedicated else GENERAL_GLO_CIPHERING
+    return bytes([tag, SYSTEM_TITLE_LENGTH]) + system_title + encode_length(len(content)) + content
+
+
+def unprotect(
+    apdu: bytes,
+    *,
+    keys: CipheringKeys,
+    system_title: bytes | None = None,
+    suite: int | None = None,
+    require_authenticated: bool = True,
+    require_encrypted: bool = False,
+) -> Unprotected:
+    """Open a service-specific or general glo/ded ciphered APDU.
+
+    ``system_title`` is the sender's as the association knows it: required for the
+    service-specific forms, and when given, a general form carrying another one is refused.
+    ``suite``, when given, is the only suite the association accepts. The SC byte chooses the
+    protection, so the receiver states the least it accepts: by default an APDU must be
+    authenticated (a flipped authentication bit would otherwise turn a protected APDU into an
+    unauthenticated one). Anything wrong raises DecipheringError with its reason, never
+    another exception.
+    """
+    reader = _Reader(apdu)
+    tag = reader.byte("tag")
+    if tag in (GENERAL_GLO_CIPHERING, GENERAL_DED_CIPHERING):
+        dedicated = tag == GENERAL_DED_CIPHERING
+        expected_plain_tag = None
+        carried_title = reader.take(reader.length(), "system title")
+        if len(carried_title) != SYSTEM_TITLE_LENGTH:
+            raise DecipheringError(
+                DecipheringReason.SYSTEM_TITLE, f"{len(carried_title)} bytes, not 8"
+            )
+        if system_title is not None and carried_title != system_title:
+            raise DecipheringError(
+                DecipheringReason.SYSTEM_TITLE, f"{carried_title.hex().upper()} is not the peer's"
+            )
+        sender_title = carried_title
+    elif tag in _PLAIN_OF:
+        expected_plain_tag, dedicated = _PLAIN_OF[tag]
+        if system_title is None or len(system_title) != SYSTEM_TITLE_LENGTH:
+            raise DecipheringError(DecipheringReason.SYSTEM_TITLE, "the sender's is not known")
+        sender_title = system_title
+    else:
+        raise DecipheringError(DecipheringReason.WRONG_TAG, f"0x{tag:02X} is not a ciphered APDU")
+    content = reader.take(reader.length(), "ciphered content")
+    if not reader.at_end():
+        raise DecipheringError(DecipheringReason.WRONG_LENGTH, "bytes after the ciphered content")
+    opened = _open_content(
+        content, keys, sender_title, dedicated, suite, (require_authenticated, require_encrypted)
+    )
+    control, invocation_counter, plaintext = opened
+    if expected_plain_tag is not None and plaintext[:1] != bytes([expected_plain_tag]):
+        raise DecipheringError(
+            DecipheringReason.WRONG_TAG,
+            f"0x{tag:02X} must carry an APDU starting 0x{expected_plain_tag:02X}",
+        )
+    return Unprotected(tag, control, invocation_counter, sender_title, dedicated, plaintext)
+
+
+def _open_content(
+    content: bytes,
+    keys: CipheringKeys,
+    system_title: bytes,
+    dedicated: bool,
+    expected_suite: int | None,
+    required: tuple[bool, bool],
+) -> tuple[SecurityControl, int, bytes]:
+    reader = _Reader(content)
+    control = SecurityControl.parse(reader.byte("security control"))
+    invocation_counter = int.from_bytes(
+        reader.take(INVOCATION_COUNTER_LENGTH, "invocation counter"), "big"
+    )
+    body = reader.rest()
+    if control.suite not in SUITES:
+        raise DecipheringError(DecipheringReason.UNKNOWN_SUITE, f"suite {control.suite}")
+    if expected_suite is not None and control.suite != expected_suite:
+        raise DecipheringError(
+            DecipheringReason.SUITE_MISMATCH, f"suite {control.suite}, expected {expected_suite}"
+        )
+    if control.compressed:
+        raise DecipheringError(DecipheringReason.COMPRESSION)
+    if not (control.authenticated or control.encrypted):
+        raise DecipheringError(DecipheringReason.NO_PROTECTION, "SC asks for neither")
+    if (required[0] and not control.authenticated) or (required[1] and not control.encrypted):
+        raise DecipheringError(DecipheringReason.BELOW_POLICY, f"SC 0x{content[0]:02X}")
+    key = keys.encryption_key(dedicated=dedicated, broadcast=control.broadcast)
+    if key is None:
+        kind = "dedicated" if dedicated else "broadcast" if control.broadcast else "global"
+        raise DecipheringError(DecipheringReason.MISSING_KEY, f"no {kind} key")
+    if len(key) != SUITES[control.suite].key_length:
+        raise DecipheringError(DecipheringReason.KEY_LENGTH, f"suite {control.suite}")
+    iv = system_title + content[1 : 1 + INVOCATION_COUNTER_LENGTH]
+    sc = content[:1]
+    ak = keys.authentication_key
+    if not control.authenticated:
+        return control, invocation_counter, _ctr(key, iv, body)
+    if len(body) < AUTH_TAG_LENGTH:
+        raise DecipheringError(DecipheringReason.TRUNCATED, "no room for the 12-byte tag")
+    data, tag = body[:-AUTH_TAG_LENGTH], body[-AUTH_TAG_LENGTH:]
+    if control.encrypted:
+        return control, invocation_counter, _gcm_open(key, iv, sc + ak, data, tag)
+    _gcm_open(key, iv, sc + ak + data, b"", tag)
+    return control, invocation_counter, data
+
+
+def encode_length(length: int) -> bytes:
+    """A-XDR length: one byte below 128, else 0x8n followed by n big-endian bytes."""
+    if length < 0x80:
+        return bytes([length])
+    size = (length.bit_length() + 7) // 8
+    return bytes([0x80 | size]) + length.to_bytes(size, "big")
+
+
+class _Reader:
+    """A cursor over received bytes that refuses, with a DecipheringError, to read past them."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._at = 0
+
+    def byte(self, what: str) -> int:
+        return self.take(1, what)[0]
+
+    def take(self, count: int, what: str) -> bytes:
+        if self._at + count > len(self._data):
+            raise DecipheringError(
+                DecipheringReason.TRUNCATED,
+                f"{what}: {count} bytes wanted, {len(self._data) - self._at} left",
+            )
+        chunk = self._data[self._at : self._at + count]
+        self._at += count
+        return chunk
+
+    def length(self) -> int:
+        first = self.byte("length")
+        if first < 0x80:
+            return first
+        size = first & 0x7F
+        if not 1 <= size <= 4:
+            raise DecipheringError(DecipheringReason.WRONG_LENGTH, f"length form 0x{first:02X}")
+        return int.from_bytes(self.take(size, "length"), "big")
+
+    def rest(self) -> bytes:
+        chunk = self._data[self._at :]
+        self._at = len(self._data)
+        return chunk
+
+    def at_end(self) -> bool:
+        return self._at == len(self._data)
