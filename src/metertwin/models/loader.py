@@ -174,9 +174,8 @@ def _built(reader: TableReader, factory: Callable[..., T], *args: Any, **kwargs:
 def _channel_problem(channel: str, phases: int, rates: int, wallet: bool) -> str | None:
     """Why a profile channel name is not usable, or None."""
     kind, _, rest = channel.partition(":")
-    if kind in ("clock", "status", "active_power", "frequency", "event_code", "event_count") and (
-        not rest
-    ):
+    stamped = ("clock", "status", "operating_status", "event_code", "event_count")
+    if kind in (*stamped, "active_power", "frequency") and not rest:
         return None
     if kind == "cost" and not rest:
         # the cost of the present billing period (issue 5 item 2): a wallet's record
@@ -200,7 +199,8 @@ def _channel_problem(channel: str, phases: int, rates: int, wallet: bool) -> str
                 return None
         return f"expected energy:C:phase:rate (C an OBIS energy quantity), got {channel!r}"
     return (
-        "expected clock, status, energy:C:phase:rate, voltage:k, current:k, active_power, "
+        "expected clock, status, operating_status, energy:C:phase:rate, voltage:k, current:k, "
+        "active_power, "
         f"frequency, max_demand:C:rate, max_demand_time:C:rate or cost, got {channel!r}"
     )
 
