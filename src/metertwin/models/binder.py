@@ -364,6 +364,12 @@ class _Binder:
             self._supervised(obis, class_id, attributes, readers, follows)
         if class_id == 22:
             install_schedule(obis, meter, attributes, readers)
+        if class_id == 8193:  # output_state: the module relays signal the breaker
+            attributes[2] = Binding(get=lambda _r: Data.boolean(meter.disconnect.output_state))
+        if class_id == 8194:  # rate_count and active_rate are the tariff's, read-only
+            rates = meter.spec.capacity.rates
+            attributes[2] = Binding(get=lambda _r: Data.unsigned(rates))
+            attributes[3] = Binding(get=lambda _r: Data.unsigned(meter.rate))
         # No methods: none of them would do anything here, so none is advertised.
         return CosemObject(interface, obis, attributes)
 

@@ -11,14 +11,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import IntFlag
 
 from metertwin.cosem.errors import type_unmatched
 from metertwin.cosem.obis import Obis
 from metertwin.cosem.objects import Binding, Request
 from metertwin.dlms.axdr import Data, DataType
 from metertwin.dlms.cosem_datetime import CosemDateTime
+from metertwin.meter.clock import ClockStatus
 from metertwin.meter.core import Meter
 from metertwin.meter.events import LOG_OF, EventCode
+from metertwin.meter.inputs import Fault
 from metertwin.meter.profiles import EntryStatus
 from metertwin.meter.registers import Energy
 from metertwin.meter.spec import DeviceSpec
@@ -386,6 +389,17 @@ def data_binding(obis: Obis, model: DeviceModel, meter: Meter) -> Binding | None
         )
     if obis == OPERATING_STATUS:
         return Binding(get=lambda _r: Data.double_long_unsigned(profile_status(meter)))
+    if obis in RELAY_STATES:
+        return Binding(get=lambda _r: Data.boolean(meter.disconnect.output_state))
+    if obis == METER_ERROR_CODE:
+        return Binding(get=lambda _r: Data.double_long_unsigned(meter_error_code(meter)))
+    if obis == DEMAND_PERIOD:
+        return Binding(get=lambda _r: Data.double_long_unsigned(meter.demand.config.period_s))
+    if (profile := CAPTURE_PERIODS.get(obis)) is not None:
+        spec = next((p for p in meter.spec.profiles if Obis.parse(p.name) == profile), None)
+        if spec is not None:
+            seconds = max(spec.period_s, 0)
+            return Binding(get=lambda _r: Data.double_long_unsigned(seconds))
     if obis == ALARM_FILTER:
         return _alarm_filter(meter)
     read = fixed.get(obis)
@@ -429,6 +443,53 @@ def last_event_entry(meter: Meter, *, counted: bool = False) -> tuple[int, int]:
         if entry.first_ms >= newest[0]:
             newest = (entry.first_ms, entry.code, entry.count)
     return newest[1], newest[2]
+
+
+RELAY_STATES = (Obis(0, 0, 96, 14, 1), Obis(0, 0, 96, 14, 2))
+"""Seed 004's relay 1 and 2 states: metertwin wires both module outputs to signal the
+breaker, closed (true) while it supplies the load (docs/dlms.md, "Fixed and bound values")."""
+METER_ERROR_CODE = Obis(0, 0, 97, 97, 0)
+DEMAND_PERIOD = Obis(1, 0, 0, 8, 0)
+"""Seed 004's "Demand integration period" (s): the demand register's sub-period."""
+CAPTURE_PERIODS = {
+    Obis(1, 0, 0, 8, 4): Obis(1, 0, 99, 1, 0),
+    Obis(1, 0, 0, 8, 5): Obis(1, 0, 99, 2, 0),
+}
+"""Seed 004's "Profile 1/2 capture period" (s): what the profiles capture at."""
+
+
+class MeterError(IntFlag):
+    """Bits of seed 004's "Meter error code" 0.0.97.97.0.255 (metertwin's layout: the seed
+    gives none): the self-check failures the core knows, present now."""
+
+    CLOCK_INVALID = 0x01  # the clock lost its time and has not been set since
+    BATTERY_LOW = 0x02
+    RELAY_FAULT = 0x04  # the breaker's contacts cannot move
+    NV_MEMORY_ERROR = 0x08
+    RAM_ERROR = 0x10
+    PROGRAM_MEMORY_ERROR = 0x20
+
+
+_ERROR_OF_FAULT = {
+    Fault.BATTERY_LOW: MeterError.BATTERY_LOW,
+    Fault.RELAY_FAULT: MeterError.RELAY_FAULT,
+    Fault.NV_MEMORY_ERROR: MeterError.NV_MEMORY_ERROR,
+    Fault.RAM_ERROR: MeterError.RAM_ERROR,
+    Fault.PROGRAM_MEMORY_ERROR: MeterError.PROGRAM_MEMORY_ERROR,
+}
+
+
+def meter_error_code(meter: Meter) -> int:
+    """The meter error code now: a failure's bit is set while it lasts (the clock's until
+    it is set again)."""
+    code = MeterError(0)
+    if meter.clock.status(meter.meter_time_ms()) & ClockStatus.INVALID_VALUE:
+        code |= MeterError.CLOCK_INVALID
+    faults = meter.faults
+    for fault, error in _ERROR_OF_FAULT.items():
+        if faults & fault:
+            code |= error
+    return int(code)
 
 
 ALARM_REGISTER = Obis(0, 0, 97, 98, 0)
