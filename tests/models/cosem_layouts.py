@@ -240,6 +240,12 @@ LAYOUTS: dict[tuple[int, int], dict[int, Layout]] = {
         7: ArrayOf(struct(T.DOUBLE_LONG_UNSIGNED, T.UNSIGNED)),  # adjacent_cells
         8: DATE_TIME,  # capture_time
     },
+    (64, 0): {  # Security setup (ref 6, version 0)
+        2: T.ENUM,  # security_policy
+        3: T.ENUM,  # security_suite
+        4: Octets(),  # client_system_title (empty: none known without ciphering)
+        5: Octets(8),  # server_system_title (Green Book: 8 octets)
+    },
     (65, 0): {  # Parameter monitor (Blue Book, class_id 65 version 0)
         2: struct(T.LONG_UNSIGNED, LN, T.INTEGER, OneOf((SIMPLE, NULL))),  # changed_parameter
         3: DATE_TIME,  # capture_time

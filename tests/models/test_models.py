@@ -129,11 +129,11 @@ def test_config_file_overrides_model_sections_and_names_itself_on_error(tmp_path
 def test_the_cost_column_needs_a_wallet(tmp_path: Path) -> None:
     """metercom-pro has no [prepayment]: a billing profile with the cost column is refused."""
     text = load_model("metercom-pro").text
-    old = '"max_demand_time:1:0"]'
+    old = '"energy:16:0:0"]'
     assert text.count(old) == 1
     path = tmp_path / "costly.toml"
-    path.write_text(text.replace(old, '"max_demand_time:1:0", "cost"]'))
-    with pytest.raises(SchemaError, match=r"channels\[27\].*needs a \[prepayment\] wallet"):
+    path.write_text(text.replace(old, '"energy:16:0:0", "cost"]'))
+    with pytest.raises(SchemaError, match=r"channels\[19\].*needs a \[prepayment\] wallet"):
         load_model(str(path))
 
 

@@ -55,7 +55,7 @@ def _events(meter: Meter, log: str) -> list[tuple[int, int]]:
 def test_a_head_end_arms_the_power_limiter_and_the_meter_cuts_on_time() -> None:
     meter, device, ctx = _device("metercom-pro")
     assert _get(device, ctx, 71, POWER_LIMITER, 2).as_items()[1] == Data.octet_string(
-        bytes(Obis(1, 0, 1, 7, 0))
+        bytes(Obis(1, 0, 16, 7, 0))  # seed 004 "Total power"
     )
     _set(device, ctx, 71, POWER_LIMITER, 4, Data.double_long_unsigned(4000))  # W, scaler 0
     _set(device, ctx, 71, POWER_LIMITER, 6, Data.double_long_unsigned(30))

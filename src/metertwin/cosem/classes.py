@@ -218,6 +218,15 @@ _ALL = [
         "add_parameter delete_parameter",
         static="parameter_list",
     ),
+    # Blue Book 4.4.7, version 0: security_policy 0 = no security; no method is offered.
+    _cls(
+        64,
+        0,
+        "Security setup",
+        "security_policy security_suite client_system_title server_system_title",
+        "security_activate global_key_transfer",
+        static="security_suite server_system_title",
+    ),
     _cls(
         70,
         0,

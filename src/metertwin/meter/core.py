@@ -155,7 +155,7 @@ _UNSET = -1
 def _plan(channel: str) -> tuple[int, int, int, int]:
     """A profile channel name compiled once into (kind, a, b, c) for fast captures."""
     kind, _, rest = channel.partition(":")
-    if kind in ("clock", "status", "event_code", "event_count"):
+    if kind in ("clock", "status", "operating_status", "event_code", "event_count"):
         return (_STAMP, 0, 0, 0)
     if kind == "energy":
         c, phase, rate = (int(x) for x in rest.split(":"))

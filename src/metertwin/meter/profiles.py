@@ -47,7 +47,8 @@ class EntryStatus(IntFlag):
 
 @dataclass(frozen=True)
 class ProfileSpec:
-    """A profile's definition: ``channels`` are core quantities ("clock", "status",
+    """A profile's definition: ``channels`` are core quantities ("clock", "status" or
+    "operating_status" (the same entry status, as seed 004's 1.0.96.5.0.255),
     "energy:C:phase:rate", "voltage:k", "current:k", "active_power", "frequency",
     "max_demand:C:rate", "max_demand_time:C:rate", "cost": the wallet's cost of the present
     billing period in µ, so at a billing point the cost of the period it ends); ``period_s``

@@ -21,6 +21,8 @@ from metertwin.dlms.server import ServerSettings
 from metertwin.meter.core import Meter
 
 CURRENT_ASSOCIATION = Obis(0, 0, 40, 0, 0)
+SECURITY_SETUP = Obis(0, 0, 43, 0, 0)
+"""What every association's security_setup_reference (attribute 9) names."""
 SERVER_MAX_RECEIVE_PDU = ServerSettings().max_receive_pdu_size
 """What a closed association announces it could receive: the server default."""
 DLMS_VERSION = 6
@@ -163,9 +165,37 @@ class AssociationObjects:
                 6: Binding(get=mechanism),
                 7: Binding(set=set_secret),
                 8: Binding(get=status),
-                9: Binding(get=lambda _r: Data.octet_string(bytes(Obis(0, 0, 43, 0, 0)))),
+                9: Binding(get=lambda _r: Data.octet_string(bytes(SECURITY_SETUP))),
             },
         )
+
+
+def security_setup(obis: Obis, server_system_title: bytes) -> CosemObject:
+    """Security setup (class 64, version 0): the associations are not ciphered (policy 0,
+    no security); the suite is 0 (AES-GCM-128) and the server's system title is its
+    manufacturer letters and serial. No client system title is known without ciphering,
+    and no method is offered: there is no key to transfer or policy to raise."""
+    fixed = {
+        2: Data.enum(0),
+        3: Data.enum(0),
+        4: Data.octet_string(b""),
+        5: Data.octet_string(server_system_title),
+    }
+
+    def reader(value: Data) -> Callable[[Request], Data]:
+        return lambda _request: value
+
+    return CosemObject(
+        interface_class(64),
+        obis,
+        {index: Binding(get=reader(value)) for index, value in fixed.items()},
+    )
+
+
+def system_title(manufacturer_letters: bytes, serial: str) -> bytes:
+    """Green Book: 8 octets, the 3-letter manufacturer id then 5 octets of the serial."""
+    number = int(serial) if serial.isdigit() else 0
+    return manufacturer_letters[:3].ljust(3, b"?") + (number % (1 << 40)).to_bytes(5, "big")
 
 
 def association_rights(policy_rights: str, name: Obis, own: Obis) -> ObjectRights | None:

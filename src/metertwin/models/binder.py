@@ -35,6 +35,8 @@ from metertwin.models.associations import (
     CURRENT_ASSOCIATION,
     AssociationObjects,
     association_rights,
+    security_setup,
+    system_title,
 )
 from metertwin.models.calendar_objects import activity_calendar, special_days_table
 from metertwin.models.clock_object import clock_object
@@ -178,6 +180,9 @@ class _Binder:
             return special_days_table(obis, meter)
         if class_id == 70:
             return self._disconnect_control(obis)
+        if class_id == 64:
+            letters = catalog.logical_device_name(self.model, meter)[:3]
+            return security_setup(obis, system_title(letters, meter.serial_number))
         if class_id == 7 and obis in self.profile_specs:
             return profile_object(obis, self.profile_specs[obis], meter, self.profiles, self.commit)
         quantity = demand_quantity(obis)
@@ -362,6 +367,12 @@ class _Binder:
             self._supervised(obis, class_id, attributes, readers, follows)
         if class_id == 22:
             install_schedule(obis, meter, attributes, readers)
+        if class_id == 8193:  # output_state: the module relays signal the breaker
+            attributes[2] = Binding(get=lambda _r: Data.boolean(meter.disconnect.output_state))
+        if class_id == 8194:  # rate_count and active_rate are the tariff's, read-only
+            rates = meter.spec.capacity.rates
+            attributes[2] = Binding(get=lambda _r: Data.unsigned(rates))
+            attributes[3] = Binding(get=lambda _r: Data.unsigned(meter.rate))
         # No methods: none of them would do anything here, so none is advertised.
         return CosemObject(interface, obis, attributes)
 

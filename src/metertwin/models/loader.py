@@ -171,12 +171,41 @@ def _built(reader: TableReader, factory: Callable[..., T], *args: Any, **kwargs:
         raise reader.error("", str(exc)) from None
 
 
+IMPLEMENTED_FUNCTIONS: dict[str, str] = {
+    "prepayment": "the wallet: credit drawn by consumption, cut at zero (meter/wallet.py)",
+    "postpayment": "metering without credit: energy registers, billing (payment mode)",
+    "sts": "STS token decoding and the token gateway (sts/, 0.0.19.40.0.255)",
+    "emergency-credit": "emergency credit taken by the customer or the head-end",
+    "friendly-hours": "no cut-off in friendly hours, weekdays and holidays",
+    "step-tariff": "monthly consumption bands priced on top of the TOU price",
+    "bidirectional": "import and export energy registers (-A, 1.0.2.8.x)",
+    "four-quadrant": "reactive energy by quadrant Q1-Q4 (1.0.5-8.8.x)",
+    "neutral-current": "the neutral current measured (1.0.91.7.0.255)",
+    "tou": "the activity calendar switching rates (0.0.13.0.0.255)",
+    "disconnect": "the relay as disconnect control (class 70, 0.0.96.3.10.255)",
+    "limiter": "limiters and register monitors acting on the relay (classes 71, 21)",
+    "power-quality": "supply, phase and neutral failures, reverse current in their log",
+    "load-profile": "load profiles captured on the meter's clock (class 7)",
+    "event-log": "event logs with their codes and counters (docs/events.md)",
+    "tamper": "cover, magnetic field and relay tamper detection and counters",
+    "billing": "the billing point, billing profile and billing reset",
+    "maximum-demand": "demand registers and maximum demand per rate (classes 5, 4)",
+    "dlms-tcp": "DLMS/COSEM over TCP with the IEC 62056-47 wrapper",
+}
+"""What a model's ``[model] functions`` may name: what metertwin implements, and where.
+A function a meter's documents name but metertwin does not have yet (a keypad, a CIU,
+IEC 62056-21, firmware upgrade, wM-Bus...) is refused until it exists."""
+
+_WALLET_FUNCTIONS = frozenset(
+    {"prepayment", "sts", "emergency-credit", "friendly-hours", "step-tariff"}
+)
+
+
 def _channel_problem(channel: str, phases: int, rates: int, wallet: bool) -> str | None:
     """Why a profile channel name is not usable, or None."""
     kind, _, rest = channel.partition(":")
-    if kind in ("clock", "status", "active_power", "frequency", "event_code", "event_count") and (
-        not rest
-    ):
+    stamped = ("clock", "status", "operating_status", "event_code", "event_count")
+    if kind in (*stamped, "active_power", "frequency") and not rest:
         return None
     if kind == "cost" and not rest:
         # the cost of the present billing period (issue 5 item 2): a wallet's record
@@ -200,7 +229,8 @@ def _channel_problem(channel: str, phases: int, rates: int, wallet: bool) -> str
                 return None
         return f"expected energy:C:phase:rate (C an OBIS energy quantity), got {channel!r}"
     return (
-        "expected clock, status, energy:C:phase:rate, voltage:k, current:k, active_power, "
+        "expected clock, status, operating_status, energy:C:phase:rate, voltage:k, current:k, "
+        "active_power, "
         f"frequency, max_demand:C:rate, max_demand_time:C:rate or cost, got {channel!r}"
     )
 
@@ -224,7 +254,15 @@ class _ModelReader:
         description = model.str("description")
         seed = model.str("seed", "")
         manufacturer = model.str("manufacturer", "")
-        functions = frozenset(model.str_list("functions", []))
+        function_list = model.str_list("functions", [])
+        for i, function in enumerate(function_list):
+            if function not in IMPLEMENTED_FUNCTIONS:
+                raise model.error(
+                    f"functions[{i}]",
+                    f"metertwin does not implement {function!r}; known: "
+                    + ", ".join(sorted(IMPLEMENTED_FUNCTIONS)),
+                )
+        functions = frozenset(function_list)
         model.finish()
         ratings = self._ratings(root.table("ratings"))
         ratios = self._transformer(root.table("transformer", None))
@@ -249,6 +287,8 @@ class _ModelReader:
         wallet, token_entry = self._prepayment(
             root.table("prepayment", None), root.has("prepayment"), capacity.rates
         )
+        if wallet is None and (needing := sorted(functions & _WALLET_FUNCTIONS)):
+            raise root.error("model.functions", f"{', '.join(needing)} need a [prepayment] wallet")
         profiles = tuple(
             self._profile(p, ratings, capacity, wallet is not None)
             for p in root.tables("profiles", [])

@@ -11,20 +11,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import IntFlag
 
 from metertwin.cosem.errors import type_unmatched
 from metertwin.cosem.obis import Obis
 from metertwin.cosem.objects import Binding, Request
 from metertwin.dlms.axdr import Data, DataType
 from metertwin.dlms.cosem_datetime import CosemDateTime
+from metertwin.meter.clock import ClockStatus
 from metertwin.meter.core import Meter
 from metertwin.meter.events import LOG_OF, EventCode
+from metertwin.meter.inputs import Fault
 from metertwin.meter.profiles import EntryStatus
 from metertwin.meter.registers import Energy
 from metertwin.meter.spec import DeviceSpec
 from metertwin.models.energy import energy_register_catalogue
 from metertwin.models.loader import DeviceModel
 from metertwin.models.prepayment_objects import PREPAYMENT_OBJECTS
+from metertwin.models.profile_objects import EVENT_CODE, EVENT_COUNT, OPERATING_STATUS
 from metertwin.models.record_objects import RECORD_OBJECTS
 from metertwin.models.values import Unit, date_time_data, energy_unit, integer, scaler_unit
 
@@ -77,6 +81,8 @@ def standard_objects(spec: DeviceSpec) -> list[tuple[Obis, int, str]]:
         (Obis(0, 0, 41, 0, 0), 17, "SAP assignment"),
         (Obis(0, 0, 25, 0, 0), 41, "TCP-UDP setup"),
         (Obis(0, 0, 25, 1, 0), 42, "IPv4 setup"),
+        (Obis(0, 0, 25, 2, 0), 43, "MAC address setup (the Ethernet link the TCP port is on)"),
+        (Obis(0, 0, 43, 0, 0), 64, "Security setup"),
         (Obis(0, 0, 22, 0, 0), 23, "IEC HDLC setup"),
         (Obis(0, 0, 96, 9, 0), 3, "Internal temperature"),
     ]
@@ -86,6 +92,10 @@ def standard_objects(spec: DeviceSpec) -> list[tuple[Obis, int, str]]:
         for p in spec.profiles
         if (counter := event_counter(Obis.parse(p.name))) is not None
     ]
+    if any(p.logs for p in spec.profiles):
+        rows.append((EVENT_CODE, 1, "Event code: the last event logged"))
+    if any("event_count" in p.channels for p in spec.profiles):
+        rows.append((EVENT_COUNT, 1, "Event count: the last event entry's burst (metertwin)"))
     if spec.wallet is not None:
         rows += PREPAYMENT_OBJECTS
     rows += RECORD_OBJECTS
@@ -145,6 +155,7 @@ _PUBLIC = {
     Obis(1, 1, 0, 2, 0),
     Obis(0, 0, 96, 14, 0),
     Obis(0, 0, 96, 3, 10),
+    Obis(0, 0, 43, 0, 0),  # every association's security_setup_reference
 }
 
 
@@ -380,6 +391,25 @@ def data_binding(obis: Obis, model: DeviceModel, meter: Meter) -> Binding | None
         return _event_counter(obis, meter)
     if obis == ALARM_REGISTER:
         return _alarm_register(meter)
+    if obis == EVENT_CODE:
+        return Binding(get=lambda _r: Data.unsigned(last_event_entry(meter)[0] & 0xFF))
+    if obis == EVENT_COUNT:
+        return Binding(
+            get=lambda _r: Data.long_unsigned(min(last_event_entry(meter, counted=True)[1], 65535))
+        )
+    if obis == OPERATING_STATUS:
+        return Binding(get=lambda _r: Data.double_long_unsigned(profile_status(meter)))
+    if obis in RELAY_STATES:
+        return Binding(get=lambda _r: Data.boolean(meter.disconnect.output_state))
+    if obis == METER_ERROR_CODE:
+        return Binding(get=lambda _r: Data.double_long_unsigned(meter_error_code(meter)))
+    if obis == DEMAND_PERIOD:
+        return Binding(get=lambda _r: Data.double_long_unsigned(meter.demand.config.period_s))
+    if (profile := CAPTURE_PERIODS.get(obis)) is not None:
+        spec = next((p for p in meter.spec.profiles if Obis.parse(p.name) == profile), None)
+        if spec is not None:
+            seconds = max(spec.period_s, 0)
+            return Binding(get=lambda _r: Data.double_long_unsigned(seconds))
     if obis == ALARM_FILTER:
         return _alarm_filter(meter)
     read = fixed.get(obis)
@@ -408,6 +438,68 @@ def _event_counter(obis: Obis, meter: Meter) -> Binding | None:
         return Data.double_long_unsigned(total % (1 << 32))
 
     return Binding(get=read)
+
+
+def last_event_entry(meter: Meter, *, counted: bool = False) -> tuple[int, int]:
+    """(code, burst count) of the newest entry of the event logs, (0, 0) before the first
+    event: what an event log captured from the event code object (and, with ``counted``,
+    from the event count object of the logs that capture it) when it took its last entry."""
+    newest: tuple[int, int, int] = (-1, 0, 0)
+    for spec in meter.spec.profiles:
+        book = meter.event_logs.get(spec.name)
+        if book is None or not book.entries or (counted and "event_count" not in spec.channels):
+            continue
+        entry = book.entries[-1]
+        if entry.first_ms >= newest[0]:
+            newest = (entry.first_ms, entry.code, entry.count)
+    return newest[1], newest[2]
+
+
+RELAY_STATES = (Obis(0, 0, 96, 14, 1), Obis(0, 0, 96, 14, 2))
+"""Seed 004's relay 1 and 2 states: metertwin wires both module outputs to signal the
+breaker, closed (true) while it supplies the load (docs/dlms.md, "Fixed and bound values")."""
+METER_ERROR_CODE = Obis(0, 0, 97, 97, 0)
+DEMAND_PERIOD = Obis(1, 0, 0, 8, 0)
+"""Seed 004's "Demand integration period" (s): the demand register's sub-period."""
+CAPTURE_PERIODS = {
+    Obis(1, 0, 0, 8, 4): Obis(1, 0, 99, 1, 0),
+    Obis(1, 0, 0, 8, 5): Obis(1, 0, 99, 2, 0),
+}
+"""Seed 004's "Profile 1/2 capture period" (s): what the profiles capture at."""
+
+
+class MeterError(IntFlag):
+    """Bits of seed 004's "Meter error code" 0.0.97.97.0.255 (metertwin's layout: the seed
+    gives none): the self-check failures the core knows, present now."""
+
+    CLOCK_INVALID = 0x01  # the clock lost its time and has not been set since
+    BATTERY_LOW = 0x02
+    RELAY_FAULT = 0x04  # the breaker's contacts cannot move
+    NV_MEMORY_ERROR = 0x08
+    RAM_ERROR = 0x10
+    PROGRAM_MEMORY_ERROR = 0x20
+
+
+_ERROR_OF_FAULT = {
+    Fault.BATTERY_LOW: MeterError.BATTERY_LOW,
+    Fault.RELAY_FAULT: MeterError.RELAY_FAULT,
+    Fault.NV_MEMORY_ERROR: MeterError.NV_MEMORY_ERROR,
+    Fault.RAM_ERROR: MeterError.RAM_ERROR,
+    Fault.PROGRAM_MEMORY_ERROR: MeterError.PROGRAM_MEMORY_ERROR,
+}
+
+
+def meter_error_code(meter: Meter) -> int:
+    """The meter error code now: a failure's bit is set while it lasts (the clock's until
+    it is set again)."""
+    code = MeterError(0)
+    if meter.clock.status(meter.meter_time_ms()) & ClockStatus.INVALID_VALUE:
+        code |= MeterError.CLOCK_INVALID
+    faults = meter.faults
+    for fault, error in _ERROR_OF_FAULT.items():
+        if faults & fault:
+            code |= error
+    return int(code)
 
 
 ALARM_REGISTER = Obis(0, 0, 97, 98, 0)
@@ -560,7 +652,7 @@ def parameter_defaults(obis: Obis, class_id: int, model: DeviceModel) -> dict[in
             6: Data.long_unsigned(dlms.inactivity_timeout_s),
         },
         42: {
-            2: _ln(Obis(0, 0, 25, 3, 0)),
+            2: _ln(_ipv4_data_link(dlms.objects)),
             3: _ipv4(127, 0, 0, 1),
             4: Data.array([]),
             5: Data.array([]),
@@ -634,6 +726,13 @@ def parameter_defaults(obis: Obis, class_id: int, model: DeviceModel) -> dict[in
     return defaults.get(class_id, {})
 
 
+def _ipv4_data_link(objects: str) -> Obis:
+    """The IPv4 setup's DL_reference: the MeterCom PRO's GSM/UMTS link is PPP over its
+    modem (seed 004: 0.0.25.3 PPP setup, 0.0.25.4 GPRS modem setup); the other models are
+    on Ethernet (0.0.25.2 MAC address setup)."""
+    return Obis(0, 0, 25, 2, 0) if objects == "standard" else Obis(0, 0, 25, 3, 0)
+
+
 def _monitored(obis: Obis) -> Obis:
     """Register monitors 0.0.16.0.0-2 watch the voltages of L1..L3 (seed 004), 0.0.16.0.3
     the total power factor (seed 002 5.5 k)."""
@@ -650,7 +749,9 @@ def _monitor_threshold(obis: Obis) -> Data:
 
 def _limiter_monitored(obis: Obis, objects: str) -> Obis:
     """Seed 004 limiters 0.0.17.0.0-9: current L1..L3, energy, power (immediate/hysteresis);
-    the one limiter of the other models watches the import active power."""
+    the power limiters watch the seed's "Total power" 1.0.16.7.0.255 (its object list has
+    no 1.0.1.7.0.255); the one limiter of the other models watches the import active
+    power."""
     if objects == "standard":
         return Obis(1, 0, 1, 7, 0)
     kind = obis.e // 2
@@ -659,7 +760,7 @@ def _limiter_monitored(obis: Obis, objects: str) -> Obis:
         1: Obis(1, 0, 51, 7, 0),
         2: Obis(1, 0, 71, 7, 0),
         3: Obis(1, 0, 1, 8, 0),
-    }.get(kind, Obis(1, 0, 1, 7, 0))
+    }.get(kind, Obis(1, 0, 16, 7, 0))
 
 
 _DATA_DEFAULTS: dict[Obis, Data] = {

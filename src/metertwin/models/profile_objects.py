@@ -30,6 +30,9 @@ CLOCK = Obis(0, 0, 1, 0, 0)
 PROFILE_STATUS = Obis(0, 0, 96, 10, 1)
 EVENT_CODE = Obis(0, 0, 96, 11, 0)
 EVENT_COUNT = Obis(0, 0, 96, 130, 0)  # metertwin's: an event entry's burst count
+OPERATING_STATUS = Obis(1, 0, 96, 5, 0)
+"""Seed 004's "Meter internal operating status": the status word its profiles capture
+(its object list has no 0.0.96.10.1.255), double-long-unsigned."""
 _U32 = 2**32
 
 
@@ -126,6 +129,8 @@ def channel_column(channel: str, meter: Meter) -> tuple[Data, ColumnEncoder]:
         )
     if kind == "event_count":  # how many times the entry's event came in its burst
         return _capture_definition(1, EVENT_COUNT, 2), lambda _r, v: _u16(int(v))
+    if kind == "operating_status":
+        return _capture_definition(1, OPERATING_STATUS, 2), lambda r, _v: _u32(r.status)
     if kind == "status":
         return _capture_definition(1, PROFILE_STATUS, 2), (
             lambda r, _v: bytes((DataType.UNSIGNED, r.status & 0xFF))

@@ -73,6 +73,8 @@ def monitored_quantity(data: Data, meter: Meter) -> tuple[Quantity, int, int]:
 
 _QUANTITIES: dict[tuple[int, int, int, int, int], tuple[Quantity, int]] = {
     (1, 0, 1, 7, 0): (Quantity.ACTIVE_POWER, 0),
+    # seed 004's "Total power": the same signed sum of the phases' P (import positive)
+    (1, 0, 16, 7, 0): (Quantity.ACTIVE_POWER, 0),
     (1, 0, 21, 7, 0): (Quantity.ACTIVE_POWER, 1),
     (1, 0, 41, 7, 0): (Quantity.ACTIVE_POWER, 2),
     (1, 0, 61, 7, 0): (Quantity.ACTIVE_POWER, 3),
