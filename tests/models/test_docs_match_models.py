@@ -1,0 +1,106 @@
+"""What the docs say about the built-in models is what the models hold (issue 11 item 19).
+
+docs/dlms.md lists every association of every model; docs/prepayment.md lists the ones that may
+enter tokens. A head-end following either must log in at the first try: a wrong secret burns a
+lockout try (seed 002 5.12), so each table is parsed and compared with the model data.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from metertwin.models import builtin_model_names, load_model
+from metertwin.models.loader import AssociationSpec
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+METHOD_RIGHTS = ("utility", "management")  # binder.py: these may call methods
+
+
+def table_rows(markdown: str, first_header: str) -> list[list[str]]:
+    """The body rows of the first table whose header row starts with ``first_header``."""
+    lines = markdown.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith(f"| {first_header} |")]
+    assert starts, f"no table headed '| {first_header} |'"
+    start = starts[0]
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    return rows
+
+
+def saps(cell: str) -> list[int]:
+    """``32 / 1`` or ``0x20 (32)`` -> the client SAPs, in order."""
+    decimal = re.findall(r"\((\d+)\)", cell)
+    return [int(n) for n in decimal] if decimal else [int(n, 0) for n in cell.split("/")]
+
+
+def secrets(cell: str) -> list[str]:
+    return re.findall(r"`([^`]*)`", cell)
+
+
+def lls_associations(model: str) -> dict[int, AssociationSpec]:
+    return {a.client_sap: a for a in load_model(model).dlms.associations if a.mechanism == "lls"}
+
+
+def documented_secrets(
+    rows: list[list[str]], sap_cell: int, secret_cell: int
+) -> dict[str, dict[int, str]]:
+    """model -> {client SAP: secret} as a table states it."""
+    found: dict[str, dict[int, str]] = {}
+    for row in rows:
+        pairs = dict(zip(saps(row[sap_cell]), secrets(row[secret_cell]), strict=True))
+        found.setdefault(row[0], {}).update(pairs)
+    return found
+
+
+def test_dlms_md_gives_every_association_and_its_real_secret() -> None:
+    rows = table_rows((DOCS / "dlms.md").read_text(), "model | client SAP")
+    public = [row for row in rows if row[0] == "all"]
+    assert len(public) == 1 and saps(public[0][1]) == [16] and public[0][4] == "-"
+    documented = documented_secrets([r for r in rows if r[0] != "all"], 1, 4)
+    assert sorted(documented) == sorted(builtin_model_names())
+    for model in builtin_model_names():
+        associations = load_model(model).dlms.associations
+        assert [(a.client_sap, a.mechanism) for a in associations if a.mechanism == "none"] == [
+            (16, "none")
+        ]
+        real = {sap: a.secret.decode() for sap, a in lls_associations(model).items() if a.secret}
+        assert documented[model] == real, model
+
+
+def test_prepayment_md_names_the_token_associations_with_the_secrets_of_dlms_md() -> None:
+    rows = table_rows((DOCS / "prepayment.md").read_text(), "model | client SAP")
+    documented = documented_secrets(rows, 1, 2)
+    wallets = [m for m in builtin_model_names() if load_model(m).spec.wallet is not None]
+    assert sorted(documented) == sorted(wallets)
+    in_dlms_md = documented_secrets(
+        [
+            r
+            for r in table_rows((DOCS / "dlms.md").read_text(), "model | client SAP")
+            if r[0] != "all"
+        ],
+        1,
+        4,
+    )
+    for model in wallets:
+        allowed = {
+            sap: a.secret.decode()
+            for sap, a in lls_associations(model).items()
+            if a.rights in METHOD_RIGHTS and a.secret
+        }
+        assert documented[model] == allowed, model
+        for sap, secret in documented[model].items():
+            assert in_dlms_md[model][sap] == secret, (model, sap)
+
+
+def test_prepayment_md_lists_as_not_yet_only_what_is_missing() -> None:
+    """The limiter acts on the token's power limit (tests/meter/test_supervision.py::
+    test_the_power_limit_token_value_drives_a_limiter_that_follows_it), so "Not yet" must
+    not say otherwise, and the token section says what the limit does."""
+    text = (DOCS / "prepayment.md").read_text()
+    not_yet = text.split("## Not yet", 1)[1].split("\n## ", 1)[0]
+    assert "limit" not in not_yet.lower()
+    assert "threshold of the limiter `0.0.17.0.0.255`" in " ".join(text.split())
