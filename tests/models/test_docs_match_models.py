@@ -8,10 +8,14 @@ lockout try (seed 002 5.12), so each table is parsed and compared with the model
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
+from metertwin.cli import tcp_settings
+from metertwin.meter.event_logs import BURST_MS
 from metertwin.models import builtin_model_names, load_model
-from metertwin.models.loader import AssociationSpec
+from metertwin.models.loader import AssociationSpec, DeviceModel
+from metertwin.transport.tcp import TcpServerSettings
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 METHOD_RIGHTS = ("utility", "management")  # binder.py: these may call methods
@@ -104,3 +108,74 @@ def test_prepayment_md_lists_as_not_yet_only_what_is_missing() -> None:
     not_yet = text.split("## Not yet", 1)[1].split("\n## ", 1)[0]
     assert "limit" not in not_yet.lower()
     assert "threshold of the limiter `0.0.17.0.0.255`" in " ".join(text.split())
+
+
+# -- docs/dlms.md "Limits": the documented settings and defaults are the code's (issue 19) --
+
+LIMIT_SETTINGS: dict[str, Callable[[DeviceModel], int]] = {
+    "[dlms] inactivity_timeout_s": lambda m: m.dlms.inactivity_timeout_s,
+    "[dlms] frame_timeout_s": lambda m: m.dlms.frame_timeout_s,
+    "[dlms] max_connections": lambda m: m.dlms.max_connections,
+    "[dlms] lockout_failures": lambda m: m.spec.security.max_failures,
+    "[dlms] lockout_minutes": lambda m: m.spec.security.lockout_s // 60,
+    "[prepayment] keypad_lockout_failures": lambda m: m.spec.token_entry.lockout_failures,
+    "[prepayment] keypad_lockout_seconds": lambda m: m.spec.token_entry.lockout_s,
+}
+
+
+def limits() -> dict[str, tuple[str, int, dict[str, int]]]:
+    """limit -> (setting, default, {model: its value}) as the Limits table states them."""
+    table = {}
+    for limit, setting, default, _effect in table_rows(
+        (DOCS / "dlms.md").read_text(), "limit | setting"
+    ):
+        number = re.match(r"(\d+)", default)
+        assert number is not None, (limit, default)
+        per_model = {m: int(v) for m, v in re.findall(r"([a-z][\w-]*\d*): (\d+)", default)}
+        table[limit] = (setting.replace("`", ""), int(number.group(1)), per_model)
+    return table
+
+
+def model_without(setting: str, tmp_path: Path) -> DeviceModel:
+    """pmm1220 with ``setting`` deleted from its file: what the loader gives by default."""
+    section, key = setting.split()
+    text = load_model("pmm1220").text
+    head, found, rest = text.partition(f"\n{section}\n")
+    assert found, section
+    body, next_section, tail = rest.partition("\n[")
+    body = re.sub(rf"(?m)^{key}\s*=.*\n?", "", body)
+    path = tmp_path / f"without-{key}.toml"
+    path.write_text(head + found + body + next_section + tail)
+    return load_model(str(path))
+
+
+def test_the_documented_limits_are_the_loaders_defaults_and_the_models_values(
+    tmp_path: Path,
+) -> None:
+    documented = limits()
+    settings = {
+        setting: (default, per_model) for setting, default, per_model in documented.values()
+    }
+    assert set(LIMIT_SETTINGS) <= set(settings), "a configurable limit is not documented"
+    for setting, read in LIMIT_SETTINGS.items():
+        default, per_model = settings[setting]
+        assert read(model_without(setting, tmp_path)) == default, setting
+        for model in builtin_model_names():
+            loaded = load_model(model)
+            if setting.startswith("[prepayment]") and loaded.spec.wallet is None:
+                continue
+            assert read(loaded) == per_model.get(model, default), (setting, model)
+
+
+def test_the_documented_fixed_limits_are_what_the_meter_runs_with() -> None:
+    """The frame length bound and the burst window, and the TCP server's own defaults, which
+    `metertwin run` takes from the model (cli.tcp_settings)."""
+    documented = limits()
+    server = tcp_settings(load_model("pmm1220").dlms)
+    assert documented["frame length"][1] == server.frame_length_limit
+    assert documented["event bursts"][1] * 60_000 == BURST_MS
+    bare = TcpServerSettings()
+    assert documented["inactivity"][1] == bare.inactivity_timeout_s
+    assert documented["frame completion"][1] == bare.frame_timeout_s
+    assert documented["connections at once"][1] == bare.max_connections
+    assert tcp_settings(load_model("metercom-pro").dlms).max_connections == 1
