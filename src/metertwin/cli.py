@@ -30,7 +30,7 @@ from metertwin.errors import UserError
 from metertwin.meter.clock import Clock
 from metertwin.meter.core import Meter
 from metertwin.models import DEFAULT_MODEL, DeviceModel, builtin_model_names, load_model
-from metertwin.models.energy import energy_register_values
+from metertwin.models.energy import energy_register_units, energy_register_values
 from metertwin.schema import SchemaError
 from metertwin.storage import StorageError
 from metertwin.storage.sqlite import EXPORT_NAMES
@@ -438,10 +438,11 @@ def _write_registers(session: Session, out: Path) -> list[Path]:
     if not rows or rows[-1][0] != meter.now_ms:
         rows.append((meter.now_ms, meter.local_time().isoformat(), energy_register_values(meter)))
     codes = list(rows[-1][2])
+    units = energy_register_units(meter)
     path = out / REGISTERS_CSV
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["utc_ms", "local_time", *(f"{c} [Wh]" for c in codes)])
+        writer.writerow(["utc_ms", "local_time", *(f"{c} [{units[c]}]" for c in codes)])
         for now_ms, local, registers in rows:
             writer.writerow([now_ms, local, *(_wh(registers[c]) for c in codes)])
     written = [path]
@@ -453,7 +454,7 @@ def _write_registers(session: Session, out: Path) -> list[Path]:
             {
                 "utc_ms": [r[0] for r in rows],
                 "local_time": [r[1] for r in rows],
-                **{f"{c}_mWh": [r[2][c] for r in rows] for c in codes},
+                **{f"{c}_m{units[c]}": [r[2][c] for r in rows] for c in codes},
             }
         )
         parquet = out / REGISTERS_PARQUET

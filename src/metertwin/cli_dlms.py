@@ -17,9 +17,10 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from metertwin.cli_common import EXIT_OK, EXIT_REFUSED, EXIT_USAGE
@@ -42,6 +43,7 @@ from metertwin.dlms.client import (
     to_python,
 )
 from metertwin.dlms.client_errors import code_name
+from metertwin.dlms.cosem_datetime import CosemDateTime
 from metertwin.dlms.enums import DataAccessResult
 from metertwin.errors import UserError
 
@@ -104,9 +106,12 @@ def add_dlms_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
         dest="start",
         required=True,
         metavar="T",
-        help="ISO date-time; without a UTC offset it is the meter's local time",
+        help="ISO date-time (without a UTC offset it is the meter's local time), or relative to "
+        "the meter's clock: now, now-1d, now-6h, now-30m",
     )
-    profile.add_argument("--to", dest="end", required=True, metavar="T", help="ISO date-time")
+    profile.add_argument(
+        "--to", dest="end", required=True, metavar="T", help="like --from (e.g. now)"
+    )
     profile.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     _add_connection_options(profile)
     profile.set_defaults(dlms_command="profile")
@@ -209,6 +214,56 @@ def parse_instant(text: str, option: str) -> datetime:
         raise UserError(
             f"{option}: not an ISO date-time: {text!r} (e.g. 2026-06-01T00:00)"
         ) from None
+
+
+_RELATIVE = re.compile(r"now(?:([+-])(\d{1,6})([mhd]))?")
+_RELATIVE_UNIT_S = {"m": 60, "h": 3600, "d": 86400}
+CLOCK = Obis.parse("0.0.1.0.0.255")
+"""The Clock object (class 8): relative --from/--to count from its time attribute."""
+
+
+def parse_relative(text: str) -> timedelta | None:
+    """``now``, ``now-1d``, ``now+2h``, ``now-30m`` -> the shift from the meter's clock; None
+    for anything else (an ISO date-time, or a mistake :func:`parse_instant` names)."""
+    match = _RELATIVE.fullmatch(text.strip().lower())
+    if match is None:
+        return None
+    sign, amount, unit = match.groups()
+    if sign is None:
+        return timedelta(0)
+    seconds = int(amount) * _RELATIVE_UNIT_S[unit]
+    return timedelta(seconds=seconds if sign == "+" else -seconds)
+
+
+def meter_present(meter: DlmsClient) -> datetime:
+    """The meter's clock (0.0.1.0.0.255 attribute 2) as an aware local date-time."""
+    value = meter.get(CLOCK, 8, 2).value
+    try:
+        if isinstance(value, bytes):
+            value = CosemDateTime.from_bytes(value)
+        if isinstance(value, CosemDateTime):
+            return value.to_datetime()
+        problem = f"a {type(value).__name__}"
+    except ValueError as error:
+        problem = str(error)
+    raise DlmsProtocolError(
+        f"{CLOCK}:2 reads no usable date-time for now-relative times ({problem})"
+    )
+
+
+def _check_range(start: datetime, end: datetime) -> None:
+    if (start.utcoffset() is None) != (end.utcoffset() is None):
+        raise UserError("--from and --to: give both with a UTC offset or both without")
+    if end < start:
+        raise UserError("--to lies before --from")
+
+
+def _resolve(shift: timedelta, present: datetime, other: datetime | None) -> datetime:
+    """``present + shift``, in the meter's local time; naive when the other bound is."""
+    moment = present + shift
+    if other is not None and other.utcoffset() is None:
+        return moment.replace(tzinfo=None)
+    return moment
 
 
 def _parse_timeout(text: str) -> float:
@@ -475,13 +530,18 @@ def _clip(text: str) -> str:
 def _profile(args: argparse.Namespace) -> int:
     parse_endpoint(args.target)
     obis = parse_obis(args.obis)
-    start = parse_instant(args.start, "--from")
-    end = parse_instant(args.end, "--to")
-    if (start.utcoffset() is None) != (end.utcoffset() is None):
-        raise UserError("--from and --to: give both with a UTC offset or both without")
-    if end < start:
-        raise UserError("--to lies before --from")
+    start_shift = parse_relative(args.start)
+    end_shift = parse_relative(args.end)
+    given_start = None if start_shift is not None else parse_instant(args.start, "--from")
+    given_end = None if end_shift is not None else parse_instant(args.end, "--to")
+    if given_start is not None and given_end is not None:
+        _check_range(given_start, given_end)
     with connect_from_args(args) as meter:
+        if given_start is None or given_end is None:
+            present = meter_present(meter)
+        start = given_start or _resolve(start_shift or timedelta(0), present, given_end)
+        end = given_end or _resolve(end_shift or timedelta(0), present, given_start)
+        _check_range(start, end)
         columns = meter.capture_objects(obis)
         rows = meter.profile(obis, start, end)
         scalers = _column_scalers(meter, columns)

@@ -77,6 +77,15 @@ def test_simulate_writes_registers_and_run_resumes_the_same_meter(tmp_path: Path
         "2026-06-04T00:00:00",
     ]
     assert [r[column] for r in rows[1:]] == ["72000.000", "144000.000", "216000.000"]
+    # every energy column names the unit its register serves (OBIS value group C, IEC 62056-6-1
+    # 7.5.3 / Blue Book 7.5.3: 3, 4, 5-8 reactive in varh; 9, 10 apparent in VAh; unit codes
+    # 32 varh and 31 VAh of Blue Book 4.3.2 scaler_unit), not "Wh" for all of them
+    units = {name.partition(" [")[0]: name.partition(" [")[2] for name in header[2:]}
+    assert units["1.0.1.8.0.255"] == "Wh]"
+    assert units["1.0.3.8.0.255"] == units["1.0.4.8.0.255"] == "varh]"
+    assert all(units[f"1.0.{c}.8.0.255"] == "varh]" for c in (5, 6, 7, 8, 23, 24, 43, 64))
+    assert units["1.0.9.8.0.255"] == units["1.0.10.8.0.255"] == units["1.0.29.8.0.255"] == "VAh]"
+    assert units["1.0.3.8.1.255"] == "varh]"
 
     ran = metertwin(
         "run",

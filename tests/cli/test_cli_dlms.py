@@ -9,7 +9,7 @@ import csv
 import io
 import json
 import socket
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from tests.dlms.test_client_fakes import (
@@ -286,6 +286,31 @@ def test_profile_as_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert "1.0.1.8.0.255:2 [Wh]" in out and "1002.5" in out and "2 rows" in out
 
 
+def test_profile_times_relative_to_the_meters_clock(capsys: pytest.CaptureFixture[str]) -> None:
+    """``now``, ``now-1d``: the README's example works whatever day the meter is at, because
+    the window is counted from the meter's own clock (0.0.1.0.0.255:2), not the host's."""
+    utc_plus_3 = timezone(timedelta(hours=3))
+    present = datetime(2026, 6, 2, 12, 30, tzinfo=utc_plus_3)
+    objects = meter_objects()
+    objects[8, CLOCK, 2] = Data.octet_string(CosemDateTime.from_datetime(present).to_bytes())
+    table = ObjectTableMeter(objects)
+    with FakeMeter(table) as meter:
+        target = f"127.0.0.1:{meter.port}"
+        both = metertwin(capsys, "profile", target, str(PROFILE), "--from", "now-1d", "--to", "now")
+        mixed = metertwin(
+            capsys, "profile", target, str(PROFILE), "--from", "2026-06-01T06:00", "--to", "now-2h"
+        )
+        late = metertwin(
+            capsys, "profile", target, str(PROFILE), "--from", "now+1h", "--to", "2026-06-02"
+        )
+    assert both[0] == 0 and "2 rows" in both[1]
+    assert range_access(present - timedelta(days=1), present) in table.accesses
+    # with an absolute bound without offset, the relative one is the meter's local wall time
+    assert mixed[0] == 0
+    assert range_access(datetime(2026, 6, 1, 6, 0), datetime(2026, 6, 2, 10, 30)) in table.accesses
+    assert late[0] == 2 and "--to lies before --from" in one_error_line(late[2])
+
+
 # --- refusals -----------------------------------------------------------------------------
 
 
@@ -308,6 +333,10 @@ def bad_invocations(port: int) -> list[tuple[list[str], str]]:
         (["profile", target, "1.0.99.1", "--from", "2026-06-01", "--to", "2026-06-02"], "OBIS"),
         (
             ["profile", target, "1.0.99.1.0.255", "--from", "yesterday", "--to", "2026-06-02"],
+            "--from",
+        ),
+        (
+            ["profile", target, "1.0.99.1.0.255", "--from", "now-1w", "--to", "now"],
             "--from",
         ),
         (

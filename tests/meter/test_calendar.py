@@ -396,3 +396,19 @@ def test_rate_constant_until_next_change(cal: ActivityCalendar, wall: datetime) 
     while t < nxt:
         assert cal.rate_at(t) == rate
         t += timedelta(minutes=1)
+
+
+def test_a_saved_inconsistent_passive_set_loads_as_written() -> None:
+    """A passive set written piecewise over DLMS may name a week it lacks until the head-end
+    completes it (Blue Book 4.5.5: only activation uses it), so loading it from memory must
+    not refuse it; activating it does."""
+    calendar = ActivityCalendar(TWO_SEASONS)
+    incomplete = CalendarSet(
+        "next", (Season("s", 1, 1, "missing-week"),), TWO_SEASONS.weeks, TWO_SEASONS.days
+    )
+    calendar.write_passive(incomplete)
+    loaded = ActivityCalendar.from_state(calendar.to_state())
+    assert loaded.passive == incomplete
+    with pytest.raises(CalendarError, match="unknown week profile 'missing-week'"):
+        loaded.activate_passive()
+    assert loaded.active == calendar.active

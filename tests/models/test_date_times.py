@@ -13,6 +13,7 @@ import logging
 import struct
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -32,6 +33,7 @@ from metertwin.meter.core import Meter
 from metertwin.meter.inputs import PhysicalState
 from metertwin.models import load_model
 from metertwin.models.binder import build_logical_device
+from metertwin.storage import MeterStore
 
 T = TypeVar("T")
 T0 = utc_ms(2026, 6, 1, 9)  # Monday, summer time in az3p
@@ -108,10 +110,12 @@ class HeadEnd:
     """A head-end on the utility association of a fresh meter, APDUs handed to the server
     in-process; log records at WARNING and above are the server's tracebacks."""
 
-    def __init__(self, name: str, caplog: pytest.LogCaptureFixture) -> None:
+    def __init__(
+        self, name: str, caplog: pytest.LogCaptureFixture, meter: Meter | None = None
+    ) -> None:
         model = load_model(name)
         self.model = model
-        self.meter = Meter(model.spec, T0, "12345678")
+        self.meter = meter or Meter(model.spec, T0, "12345678")
         self.connection = ServerConnection(build_logical_device(model, self.meter, lambda: None), 1)
         utility = next(a for a in model.dlms.associations if a.client_sap == UTILITY_SAP)
         self.client = ClientAssociation(password=model.spec.security.default_secrets[utility.name])
@@ -466,3 +470,71 @@ def test_a_written_activation_time_is_still_acted_on(head_end: HeadEnd) -> None:
     assert [s.name for s in meter.calendar.active.seasons] == ["S1", "S2"]
     nothing = stamp(0xFFFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, weekday=0xFF, status=0xFF)
     assert head_end.get(CALENDAR, 20, 10) == Data.octet_string(nothing)
+
+
+# -- a passive calendar written piecewise: inconsistent until activation -------------------
+
+
+def _inconsistent_passive(head_end: HeadEnd, attribute: int) -> Data:
+    """The passive attribute ``attribute`` rewritten to name what the passive set lacks:
+    a season on an unknown week (7), a week of unknown day ids (8), day profiles without the
+    ids the weeks name (9)."""
+    current = head_end.get(CALENDAR, 20, attribute)
+    assert isinstance(current, Data)
+    first = current.as_items()[0].as_items()
+    if attribute == 7:
+        entry = Data.structure([first[0], first[1], Data.octet_string(b"NO-SUCH-WEEK")])
+    elif attribute == 8:
+        entry = Data.structure([first[0], *[Data.unsigned(99)] * 7])
+    else:
+        entry = Data.structure([Data.unsigned(200), first[1]])
+    return Data.array([entry])
+
+
+def _reopened(head_end: HeadEnd, data: Path) -> Meter:
+    """Commit the meter to a memory, close it, open it again and load it, as a restart does."""
+    model, meter = head_end.model, head_end.meter
+    with MeterStore.open(data) as store:
+        store.create(model.source, model.text, {}, meter.to_state(), {"model": model.spec.name})
+        store.commit(meter.to_state())
+    with MeterStore.open(data) as store:
+        stored = store.load()
+    return Meter.from_state(model.spec, stored.state)
+
+
+@pytest.mark.parametrize("attribute", [7, 8, 9], ids=["seasons", "weeks", "days"])
+def test_an_inconsistent_passive_calendar_loads_and_is_refused_at_activation(
+    head_end: HeadEnd, attribute: int, tmp_path: Path
+) -> None:
+    """Blue Book (DLMS UA 1000-1) 4.5.5, Activity calendar: the passive attributes 6-9 are
+    written one SET at a time and take effect only when activate_passive_calendar runs, so a
+    passive set that names a week or day profile it lacks is accepted and kept, and checked
+    at activation. The memory that holds it loads (issue 19 item 1: a memory that loads can
+    always run); activation is refused with other-reason and changes nothing."""
+    written = _inconsistent_passive(head_end, attribute)
+    assert head_end.set(CALENDAR, 20, attribute, written) is DataAccessResult.SUCCESS
+    active_before = head_end.meter.calendar.active
+
+    restarted = _reopened(head_end, tmp_path / "meter")
+    assert restarted.calendar.passive == head_end.meter.calendar.passive
+    assert restarted.calendar.active == active_before
+    head_end = HeadEnd("az3p", head_end.caplog, restarted)
+    assert head_end.get(CALENDAR, 20, attribute) == written
+
+    state = head_end.state()
+    refused = head_end.action(CALENDAR, 20, 1, Data.integer(0))
+    assert refused is ActionResult.OTHER_REASON
+    assert head_end.state() == state and head_end.tracebacks() == []
+
+    # a scheduled activation of the same set does not happen; the set stays passive
+    due = stamp(2026, 6, 1, 18, 0, 0)  # local wall time, after T0 (09:00 UTC, az3p UTC+5)
+    assert head_end.set(CALENDAR, 20, 10, Data.octet_string(due)) is DataAccessResult.SUCCESS
+    restarted.advance(utc_ms(2026, 6, 1, 14))
+    assert restarted.calendar.active == active_before
+    assert restarted.calendar.activate_passive_at is None
+    assert restarted.calendar.passive is not None
+    _runs_a_day_and_restarts(head_end)
+
+    # once the head-end completes the passive set, it activates
+    restarted.calendar.write_passive(active_before)
+    assert head_end.action(CALENDAR, 20, 1, Data.integer(0)) is ActionResult.SUCCESS

@@ -322,7 +322,7 @@ def register_snapshots(memory: Memory) -> dict[datetime, dict[str, int]]:
             local = datetime.fromisoformat(row.pop("local_time"))
             row.pop("utc_ms")
             snapshots[local] = {
-                key.removesuffix(" [Wh]"): int(Decimal(value) * 1000) for key, value in row.items()
+                key.partition(" [")[0]: int(Decimal(value) * 1000) for key, value in row.items()
             }
     return snapshots
 

@@ -3,8 +3,10 @@ quantity, D = 8 time integral, E = 0 total or the tariff rate; phases add 20/40/
 
 from __future__ import annotations
 
+from metertwin.dlms.client_values import UNIT_SYMBOLS
 from metertwin.meter.core import Meter
 from metertwin.meter.registers import Energy
+from metertwin.models.values import energy_unit
 
 QUANTITIES = tuple(Energy)  # every quantity exists for the total and for each phase
 RATE_QUANTITIES = (
@@ -34,6 +36,18 @@ def energy_register_values(meter: Meter) -> dict[str, int]:
     return {
         obis: meter.energy_mwh(q, phase, rate)
         for obis, q, phase, rate in energy_register_catalogue(
+            spec.ratings.phases, spec.capacity.rates
+        )
+    }
+
+
+def energy_register_units(meter: Meter) -> dict[str, str]:
+    """Every energy register's unit symbol (Wh, varh, VAh), keyed by OBIS code: the unit its
+    scaler_unit serves, so an export labels reactive and apparent energy as the meter does."""
+    spec = meter.spec
+    return {
+        obis: UNIT_SYMBOLS[energy_unit(q)]
+        for obis, q, _phase, _rate in energy_register_catalogue(
             spec.ratings.phases, spec.capacity.rates
         )
     }
