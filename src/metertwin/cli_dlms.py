@@ -55,6 +55,7 @@ __all__ = [
     "parse_instant",
     "parse_obis",
     "parse_sap",
+    "parse_timeout",
     "run_dlms_command",
 ]
 
@@ -211,7 +212,7 @@ def parse_instant(text: str, option: str) -> datetime:
         ) from None
 
 
-def _parse_timeout(text: str) -> float:
+def parse_timeout(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -225,7 +226,7 @@ def connect_from_args(args: argparse.Namespace) -> DlmsClient:
     host, port = parse_endpoint(args.target)
     client_sap = parse_sap(args.client, "--client")
     server_sap = parse_sap(args.server, "--server")
-    timeout = _parse_timeout(args.timeout)
+    timeout = parse_timeout(args.timeout)
     client = DlmsClient(timeout=timeout)
     return client.connect(host, port, client_sap, server_sap, password=args.password)
 

@@ -111,7 +111,6 @@ class AssociationRejectedError(DlmsClientError):
             message += f" ({hint})"
         super().__init__(message)
 
-
     @property
     def wrong_password(self) -> bool:
         """Refused for its secret, permanently: the secret is wrong (dlms.md 3.4)."""
