@@ -644,8 +644,14 @@ def _profile(args: argparse.Namespace) -> int:
         raise UserError("--from and --to: give both with a UTC offset or both without")
     if end < start:
         raise UserError("--to lies before --from")
+    client_sap = parse_sap(args.client, "--client")
     with connect_from_args(args) as meter:
-        columns = meter.capture_objects(obis)
+        try:
+            columns = meter.capture_objects(obis)
+        except DataAccessError as refused:
+            if refused.result not in _REFUSED_READS:
+                raise
+            raise RefusedByMeter(str(refused) + _who_may_read(meter, obis, 2, client_sap)) from None
         rows = meter.profile(obis, start, end)
         scalers = _column_scalers(meter, columns)
     width = max([len(columns), *(len(row) for row in rows)])
