@@ -16,6 +16,16 @@ from functools import cache
 
 from metertwin.cosem.access import ObjectRights
 from metertwin.cosem.obis import Obis
+from metertwin.dlms.client import DlmsClient
+from metertwin.dlms.client_errors import (
+    AssociationRejectedError,
+    ConfirmedServiceErrorResponse,
+    DataAccessError,
+    DlmsClientError,
+    DlmsConnectionError,
+    DlmsProtocolError,
+    ExceptionResponseError,
+)
 from metertwin.models import DeviceModel, builtin_model_names, load_model
 from metertwin.models.loader import AssociationSpec
 
@@ -26,8 +36,12 @@ __all__ = [
     "LOGICAL_DEVICE_NAME",
     "PUBLIC_CLIENT",
     "acting_association",
+    "association_of",
+    "association_refusal_text",
     "client_options",
     "model_of_device_name",
+    "model_of_meter",
+    "probe_model",
     "reading_association",
 ]
 
@@ -47,6 +61,69 @@ def model_of_device_name(name: bytes) -> DeviceModel | None:
         if text.startswith(prefix) and text.endswith(suffix) and len(text) > len(prefix):
             return model
     return None
+
+
+def model_of_meter(meter: DlmsClient) -> DeviceModel | None:
+    """The built-in model of the meter ``meter`` is associated with, told by its logical
+    device name (every association may read it); None when it cannot be told."""
+    try:
+        name = meter.get(LOGICAL_DEVICE_NAME, 1, 2)
+    except (DataAccessError, ExceptionResponseError, ConfirmedServiceErrorResponse):
+        return None
+    except DlmsProtocolError:
+        if not meter.connected:
+            raise
+        return None
+    value = name.value
+    if isinstance(value, str):
+        value = value.encode("latin-1", "replace")
+    return model_of_device_name(value) if isinstance(value, bytes) else None
+
+
+def probe_model(host: str, port: int, server_sap: int, timeout: float) -> DeviceModel | None:
+    """:func:`model_of_meter` over the public client (no secret, so no lockout try), or None
+    when the meter refuses it; an unreachable meter raises DlmsConnectionError."""
+    try:
+        with DlmsClient(timeout=timeout).connect(host, port, PUBLIC_CLIENT, server_sap) as meter:
+            return model_of_meter(meter)
+    except DlmsConnectionError:
+        raise
+    except DlmsClientError:
+        return None
+
+
+def association_of(model: DeviceModel, client_sap: int) -> AssociationSpec | None:
+    """The association of ``model`` that client SAP ``client_sap`` opens."""
+    return next((a for a in model.dlms.associations if a.client_sap == client_sap), None)
+
+
+def association_refusal_text(
+    refusal: AssociationRejectedError, model: DeviceModel | None, client_sap: int
+) -> str:
+    """What a refused AARE means for this meter: during a lockout how long it may last (the
+    model's ``lockout_minutes``; the AARE has no field for the time left, so "up to"), for a
+    wrong secret how many make a lock; any other refusal as the client words it."""
+    if model is None or not (refusal.locked or refusal.wrong_password):
+        return str(refusal)
+    spec = association_of(model, client_sap)
+    security = model.spec.security
+    minutes = security.lockout_s // 60
+    which = f"the {spec.name} association" if spec is not None else "this association"
+    which += f" (client {client_sap}) of {model.spec.name}"
+    rule = (
+        f"{model.spec.name} locks an association for {minutes} minutes of meter time after "
+        f"{security.max_failures} wrong secrets in a row"
+    )
+    head = (
+        f"association refused ({'rejected-transient' if refusal.locked else 'rejected-permanent'}"
+    )
+    head += ", authentication-failure)"
+    if refusal.locked:
+        return (
+            f"{head}: {which} is locked for up to {minutes} more minutes ({rule}; the meter "
+            "does not say when the lock began)"
+        )
+    return f"{head}: wrong secret for {which}; {rule}"
 
 
 @cache

@@ -2,14 +2,19 @@
 (IEC 62056-47 wrapper), through our own client (issue 3, item 7).
 
 - ``read HOST:PORT OBIS[:ATTR]``: one attribute (2 by default); the class comes from the
-  association's object list, and a register's value is shown scaled, with its unit.
+  association's object list, and a register's value is shown scaled, with its unit (its
+  scaler_unit read in the same request); the amounts of Account, Credit and Charge at the
+  scale and in the currency of the account (Account attribute 15). ``--json`` keeps the raw
+  value beside the scaled one.
 - ``read HOST:PORT --all``: discovery as a head-end does it: the object list, then every
   attribute the access rights let this client read; refusals are shown per attribute.
 - ``profile HOST:PORT OBIS --from T --to T``: the rows of a load profile between two instants
   (range selective access), as a table or as CSV with the capture objects as header.
 
 User mistakes and unreachable meters end with one line on stderr and exit code 2; a refusal by
-the meter (an association, a read) with 1 (cli_common). Never a traceback.
+the meter (an association, a read, an object it does not serve to this association) with 1
+(cli_common), naming the association that may read it when the meter's model tells (issue 11,
+item 14). Tables never cut a value off: long values wrap. Never a traceback.
 """
 
 from __future__ import annotations
@@ -20,10 +25,23 @@ import json
 import re
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from metertwin.cli_common import EXIT_OK, EXIT_REFUSED, EXIT_USAGE
+from metertwin.cli_common import (
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    LOGICAL_DEVICE_NAME,
+    association_refusal_text,
+    client_options,
+    model_of_device_name,
+    model_of_meter,
+    probe_model,
+    reading_association,
+)
+from metertwin.cosem.classes import INTERFACE_CLASSES
 from metertwin.cosem.obis import Obis
 from metertwin.dlms.axdr import Data, DataType
 from metertwin.dlms.client import (
@@ -38,14 +56,16 @@ from metertwin.dlms.client import (
     ExceptionResponseError,
     ObjectListEntry,
     ScalerUnit,
+    class_name,
     format_value,
     scaler_unit_attribute,
     to_python,
 )
-from metertwin.dlms.client_errors import code_name
+from metertwin.dlms.client_errors import AssociationRejectedError, code_name
 from metertwin.dlms.cosem_datetime import CosemDateTime
 from metertwin.dlms.enums import DataAccessResult
 from metertwin.errors import UserError
+from metertwin.models import DeviceModel
 
 __all__ = [
     "DLMS_COMMANDS",
@@ -57,14 +77,28 @@ __all__ = [
     "parse_instant",
     "parse_obis",
     "parse_sap",
+    "parse_timeout",
     "run_dlms_command",
 ]
 
 DLMS_COMMANDS = ("read", "profile")
 BATCH_SIZE = 16
 """Attributes per get-request-with-list during discovery."""
-MAX_CELL = 80
-SHOWN_ITEMS = 4
+ACCOUNT_CLASS, CURRENCY_ATTRIBUTE = 111, 15
+"""Account attribute 15 ``currency {name, scale, unit}``: the scale and currency of every
+amount of the prepayment classes (docs/prepayment.md, "Over DLMS")."""
+MONETARY_ATTRIBUTES: dict[int, frozenset[int]] = {
+    111: frozenset({5, 6, 7, 8, 16, 17}),  # available_credit, amount_to_clear, clearance
+    # threshold, aggregated_debt, low_credit_threshold, next_credit_available_threshold
+    112: frozenset({2, 5, 6, 9, 10}),  # current_credit_amount, warning_threshold, limit,
+    # preset_credit_amount, credit_available_threshold
+    113: frozenset({2, 11, 12}),  # total_amount_paid, last_collection_amount, total remaining
+}
+"""The double-long amounts of Account, Credit and Charge (Blue Book classes 111-113), in the
+account's currency at its scale."""
+CURRENCY_UNIT = 10
+"""scaler_unit unit 10: currency (dlms.md 1.4), shown as the account's currency name."""
+_REFUSED_READS = (DataAccessResult.READ_WRITE_DENIED, DataAccessResult.OBJECT_UNDEFINED)
 
 # The errors after which the meter may still answer other requests: kept per attribute.
 _PER_ATTRIBUTE_ERRORS = (
@@ -135,6 +169,11 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class RefusedByMeter(Exception):
+    """The meter does not serve what was asked to this association (not in its object list):
+    a refusal by the meter, exit 1, like a data-access-result."""
+
+
 def run_dlms_command(args: argparse.Namespace) -> int:
     """Runs ``read`` or ``profile``; returns the exit code, having printed any error as one
     line on stderr."""
@@ -145,9 +184,26 @@ def run_dlms_command(args: argparse.Namespace) -> int:
     except (UserError, DlmsConnectionError) as problem:
         complain(str(problem))
         return EXIT_USAGE
-    except DlmsClientError as problem:
+    except AssociationRejectedError as refused:
+        complain(explain_association_refusal(args, refused))
+        return EXIT_REFUSED
+    except (DlmsClientError, RefusedByMeter) as problem:
         complain(str(problem))
         return EXIT_REFUSED
+
+
+def explain_association_refusal(args: argparse.Namespace, refused: AssociationRejectedError) -> str:
+    """A refused AARE in the terms of the meter's model (its lockout), the model told over the
+    public client when the meter answers it."""
+    if not (refused.locked or refused.wrong_password):
+        return str(refused)
+    host, port = parse_endpoint(args.target)
+    server_sap = parse_sap(args.server, "--server")
+    try:
+        model = probe_model(host, port, server_sap, parse_timeout(args.timeout))
+    except DlmsConnectionError:
+        model = None
+    return association_refusal_text(refused, model, parse_sap(args.client, "--client"))
 
 
 def complain(message: str) -> None:
@@ -266,7 +322,7 @@ def _resolve(shift: timedelta, present: datetime, other: datetime | None) -> dat
     return moment
 
 
-def _parse_timeout(text: str) -> float:
+def parse_timeout(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -280,7 +336,7 @@ def connect_from_args(args: argparse.Namespace) -> DlmsClient:
     host, port = parse_endpoint(args.target)
     client_sap = parse_sap(args.client, "--client")
     server_sap = parse_sap(args.server, "--server")
-    timeout = _parse_timeout(args.timeout)
+    timeout = parse_timeout(args.timeout)
     client = DlmsClient(timeout=timeout)
     return client.connect(host, port, client_sap, server_sap, password=args.password)
 
@@ -297,16 +353,30 @@ def _read(args: argparse.Namespace) -> int:
     if not args.item:
         raise UserError("read: name an attribute (OBIS[:ATTR]) or use --all")
     obis, attribute = parse_attribute_ref(args.item)
+    client_sap = parse_sap(args.client, "--client")
     with connect_from_args(args) as meter:
-        entry = _find(meter.object_list(), obis)
+        entries = meter.object_list()
+        entry = _find(entries, obis)
         if entry is None:
-            raise UserError(f"{obis} is not in the object list of this association")
-        value = meter.get(obis, entry.class_id, attribute)
-        scaler = _read_scaler(meter, entry, attribute)
+            raise RefusedByMeter(
+                f"{obis} is not in the object list of this association (client {client_sap})"
+                + _who_may_read(meter, obis, attribute, client_sap)
+            )
+        try:
+            value, scaler = _read_scaled(meter, entries, entry, attribute)
+        except DataAccessError as refused:
+            if refused.result not in _REFUSED_READS:
+                raise
+            raise RefusedByMeter(
+                str(refused) + _who_may_read(meter, obis, attribute, client_sap)
+            ) from None
+        model = model_of_meter(meter) if entry.class_id >= 8192 else None
+    name = _class_name(entry.class_id, model)
     if args.json:
-        print(json.dumps(_attribute_json(entry, attribute, value, scaler), ensure_ascii=False))
+        found = _attribute_json(entry, attribute, value, scaler)
+        print(json.dumps({**found, "class": name}, ensure_ascii=False))
     else:
-        print(f"{obis}:{attribute} ({entry.class_name}) = {_value_text(attribute, value, scaler)}")
+        print(f"{obis}:{attribute} ({name}) = {_value_text(attribute, value, scaler)}")
     return EXIT_OK
 
 
@@ -314,17 +384,101 @@ def _find(entries: Sequence[ObjectListEntry], obis: Obis) -> ObjectListEntry | N
     return next((entry for entry in entries if entry.logical_name == obis), None)
 
 
-def _read_scaler(meter: DlmsClient, entry: ObjectListEntry, attribute: int) -> ScalerUnit | None:
-    """The scaler_unit that applies to ``attribute``, or None (not scaled, or unreadable)."""
+def _who_may_read(meter: DlmsClient, obis: Obis, attribute: int, client_sap: int) -> str:
+    """Which association of the meter's model may read it (the model data's object lists),
+    as the options that open it; nothing when the model cannot be told."""
+    model = model_of_meter(meter)
+    if model is None:
+        return ""
+    spec = reading_association(model, obis, attribute)
+    if spec is None:
+        return f"; no association of {model.spec.name} may read {obis}:{attribute}"
+    if spec.client_sap == client_sap:
+        return ""
+    return f"; the {spec.name} association may read it: {client_options(spec)}"
+
+
+@dataclass(frozen=True, slots=True)
+class CurrencyScale(ScalerUnit):
+    """A scaler_unit whose unit is the account's currency, shown by its name (``SAR``)."""
+
+    currency: str
+
+    @property
+    def symbol(self) -> str:
+        return self.currency
+
+
+def _currency_of(outcome: object) -> CurrencyScale | None:
+    """Account attribute 15 ``{name, scale, unit}`` as a scale, or None if it is not one."""
+    if not isinstance(outcome, Data) or outcome.type != DataType.STRUCTURE:
+        return None
+    items = outcome.as_items()
+    if len(items) != 3:
+        return None
+    name, scale = items[0].value, items[1].value
+    if isinstance(name, bytes):
+        name = name.decode("utf-8", "replace")
+    if not isinstance(name, str) or not isinstance(scale, int) or isinstance(scale, bool):
+        return None
+    return CurrencyScale(scale, CURRENCY_UNIT, name)
+
+
+def _scaling(
+    class_id: int,
+    attribute: int,
+    scaler: ScalerUnit | None,
+    currency: CurrencyScale | None,
+) -> ScalerUnit | None:
+    """What scales ``attribute``: its scaler_unit (a currency unit named by the account), or
+    for an amount of Account, Credit or Charge the account's currency."""
+    if attribute in MONETARY_ATTRIBUTES.get(class_id, ()):
+        return currency
+    if scaler is not None and scaler.unit == CURRENCY_UNIT and currency is not None:
+        return CurrencyScale(scaler.scaler, scaler.unit, currency.currency)
+    return scaler
+
+
+def _account(entries: Sequence[ObjectListEntry]) -> ObjectListEntry | None:
+    """The account whose currency the amounts are in: the (first) Account of the list."""
+    return next((entry for entry in entries if entry.class_id == ACCOUNT_CLASS), None)
+
+
+def _read_scaled(
+    meter: DlmsClient,
+    entries: Sequence[ObjectListEntry],
+    entry: ObjectListEntry,
+    attribute: int,
+) -> tuple[Data, ScalerUnit | None]:
+    """The attribute and what scales it, in one request: its scaler_unit, or the account's
+    currency for an amount; a scale the meter refuses leaves the value unscaled."""
+    wanted = [(entry.logical_name, entry.class_id, attribute)]
     where = scaler_unit_attribute(entry.class_id, attribute)
-    if where is None:
-        return None
-    try:
-        return ScalerUnit.from_data(meter.get(entry.logical_name, entry.class_id, where))
-    except _PER_ATTRIBUTE_ERRORS:
-        if not meter.connected:
-            raise
-        return None
+    if where is not None:
+        wanted.append((entry.logical_name, entry.class_id, where))
+    account = _account(entries)
+    if account is not None and (
+        attribute in MONETARY_ATTRIBUTES.get(entry.class_id, ()) or where is not None
+    ):
+        wanted.append((account.logical_name, ACCOUNT_CLASS, CURRENCY_ATTRIBUTE))
+    results = meter.get_many(wanted)
+    value = results[0]
+    if isinstance(value, DataAccessResult):
+        raise DataAccessError(
+            value, f"GET {entry.logical_name} class {entry.class_id} attribute {attribute}"
+        )
+    scaler = _scaler_of(results[1]) if where is not None else None
+    currency = _currency_of(results[-1]) if len(results) > 1 + (where is not None) else None
+    return value, _scaling(entry.class_id, attribute, scaler, currency)
+
+
+def _class_name(class_id: int, model: DeviceModel | None) -> str:
+    """The interface class's name; a manufacturer class (8192 and above) by metertwin's
+    definition (docs/dlms.md, "Manufacturer classes") when the meter is one of its models."""
+    known = INTERFACE_CLASSES.get(class_id)
+    if class_id >= 8192 and model is not None and known is not None:
+        return known.name
+    return class_name(class_id)
 
 
 def _value_text(attribute: int, value: Data, scaler: ScalerUnit | None) -> str:
@@ -372,16 +526,47 @@ def _read_all(args: argparse.Namespace) -> int:
             for attribute in entry.readable_attributes()
         ]
         outcomes = _read_attributes(meter, targets)
-    scalers = {
-        (obis, where): _scaler_of(outcomes.get((obis, where)))
-        for obis, class_id, attribute in targets
-        if (where := scaler_unit_attribute(class_id, attribute)) is not None
-    }
+    account = _account(entries)
+    scales = _Scales(
+        {
+            (obis, where): _scaler_of(outcomes.get((obis, where)))
+            for obis, class_id, attribute in targets
+            if (where := scaler_unit_attribute(class_id, attribute)) is not None
+        },
+        None
+        if account is None
+        else _currency_of(outcomes.get((account.logical_name, CURRENCY_ATTRIBUTE))),
+        _model_of_name(outcomes.get((LOGICAL_DEVICE_NAME, 2))),
+    )
     if args.json:
-        print(json.dumps(_objects_json(entries, outcomes, scalers), ensure_ascii=False, indent=2))
+        print(json.dumps(_objects_json(entries, outcomes, scales), ensure_ascii=False, indent=2))
     else:
-        _print_objects(entries, outcomes, scalers)
+        _print_objects(entries, outcomes, scales)
     return EXIT_OK
+
+
+@dataclass(frozen=True)
+class _Scales:
+    """What discovery learnt that shows its values: the scaler_units read, the account's
+    currency, and the meter's model (for the names of manufacturer classes)."""
+
+    scalers: dict[tuple[Obis, int], ScalerUnit | None]
+    currency: CurrencyScale | None
+    model: DeviceModel | None
+
+    def of(self, entry: ObjectListEntry, attribute: int) -> ScalerUnit | None:
+        where = scaler_unit_attribute(entry.class_id, attribute)
+        scaler = None if where is None else self.scalers.get((entry.logical_name, where))
+        return _scaling(entry.class_id, attribute, scaler, self.currency)
+
+
+def _model_of_name(outcome: _Outcome | None) -> DeviceModel | None:
+    if isinstance(outcome, Data) and isinstance(outcome.value, bytes | str):
+        name = outcome.value
+        return model_of_device_name(
+            name.encode("latin-1", "replace") if isinstance(name, str) else name
+        )
+    return None
 
 
 def _read_attributes(
@@ -427,17 +612,10 @@ def _error_text(outcome: DataAccessResult | str) -> str:
     return outcome
 
 
-def _scaler_for(
-    entry: ObjectListEntry, attribute: int, scalers: dict[tuple[Obis, int], ScalerUnit | None]
-) -> ScalerUnit | None:
-    where = scaler_unit_attribute(entry.class_id, attribute)
-    return None if where is None else scalers.get((entry.logical_name, where))
-
-
 def _objects_json(
     entries: Sequence[ObjectListEntry],
     outcomes: dict[tuple[Obis, int], _Outcome],
-    scalers: dict[tuple[Obis, int], ScalerUnit | None],
+    scales: _Scales,
 ) -> list[dict[str, Any]]:
     objects = []
     for entry in entries:
@@ -446,7 +624,7 @@ def _objects_json(
             item: dict[str, Any] = {"attribute": right.attribute, "access": right.access_name}
             outcome = outcomes.get((entry.logical_name, right.attribute))
             if isinstance(outcome, Data):
-                scaler = _scaler_for(entry, right.attribute, scalers)
+                scaler = scales.of(entry, right.attribute)
                 item["type"] = _type_name(outcome)
                 item["value"] = _plain(right.attribute, outcome, scaler)
                 if scaler is not None and outcome.type != DataType.NULL_DATA:
@@ -458,7 +636,7 @@ def _objects_json(
             {
                 "obis": str(entry.logical_name),
                 "class_id": entry.class_id,
-                "class": entry.class_name,
+                "class": _class_name(entry.class_id, scales.model),
                 "version": entry.version,
                 "attributes": attributes,
                 "methods": [
@@ -472,20 +650,21 @@ def _objects_json(
 def _print_objects(
     entries: Sequence[ObjectListEntry],
     outcomes: dict[tuple[Obis, int], _Outcome],
-    scalers: dict[tuple[Obis, int], ScalerUnit | None],
+    scales: _Scales,
 ) -> None:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     table = Table(box=None, pad_edge=False, header_style="bold")
-    table.add_column("OBIS", no_wrap=True)
-    table.add_column("class", no_wrap=True)
-    table.add_column("attr", justify="right", no_wrap=True)
+    # Every column folds: a narrow terminal wraps a value, never cuts it off.
+    table.add_column("OBIS", overflow="fold")
+    table.add_column("class", overflow="fold")
+    table.add_column("attr", justify="right", overflow="fold")
     table.add_column("value", overflow="fold")
     read = refused = 0
     for entry in entries:
-        label = Text(f"{entry.class_name} v{entry.version}")
+        label = Text(f"{_class_name(entry.class_id, scales.model)} v{entry.version}")
         readable = entry.readable_attributes()
         if not readable:
             table.add_row(
@@ -495,8 +674,7 @@ def _print_objects(
             outcome = outcomes.get((entry.logical_name, attribute), "not read")
             if isinstance(outcome, Data):
                 read += 1
-                scaler = _scaler_for(entry, attribute, scalers)
-                cell = Text(_cell_text(attribute, outcome, scaler))
+                cell = Text(_value_text(attribute, outcome, scales.of(entry, attribute)))
             else:
                 refused += 1
                 cell = Text(_error_text(outcome), style="red")
@@ -507,21 +685,6 @@ def _print_objects(
     console.print(
         f"{len(entries)} objects, {read} attributes read, {refused} refused", highlight=False
     )
-
-
-def _cell_text(attribute: int, value: Data, scaler: ScalerUnit | None) -> str:
-    """A table cell: long arrays (an object list, a year of profile) as their first element
-    and their length, so the table stays readable and cheap to build; then clipped."""
-    if value.type in (DataType.ARRAY, DataType.COMPACT_ARRAY):
-        items = value.as_items()
-        if len(items) > SHOWN_ITEMS:
-            text = f"[{format_value(items[0])}, … {len(items)} entries]"
-            return _clip(text)
-    return _clip(_value_text(attribute, value, scaler))
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
 
 
 # --- profile ------------------------------------------------------------------------------
@@ -536,13 +699,19 @@ def _profile(args: argparse.Namespace) -> int:
     given_end = None if end_shift is not None else parse_instant(args.end, "--to")
     if given_start is not None and given_end is not None:
         _check_range(given_start, given_end)
+    client_sap = parse_sap(args.client, "--client")
     with connect_from_args(args) as meter:
         if given_start is None or given_end is None:
             present = meter_present(meter)
         start = given_start or _resolve(start_shift or timedelta(0), present, given_end)
         end = given_end or _resolve(end_shift or timedelta(0), present, given_start)
         _check_range(start, end)
-        columns = meter.capture_objects(obis)
+        try:
+            columns = meter.capture_objects(obis)
+        except DataAccessError as refused:
+            if refused.result not in _REFUSED_READS:
+                raise
+            raise RefusedByMeter(str(refused) + _who_may_read(meter, obis, 2, client_sap)) from None
         rows = meter.profile(obis, start, end)
         scalers = _column_scalers(meter, columns)
     width = max([len(columns), *(len(row) for row in rows)])
@@ -613,7 +782,7 @@ def _print_rows(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 
     table = Table(box=None, pad_edge=False, header_style="bold")
     for title in header:
-        table.add_column(Text(title), no_wrap=True)
+        table.add_column(Text(title), overflow="fold")  # wrapped, never cut off
     for row in rows:
         table.add_row(*(Text(cell) for cell in row))
     console = Console()

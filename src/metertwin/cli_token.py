@@ -8,6 +8,10 @@
 - ``token enter HOST:PORT TOKEN`` sends it to the meter's Token gateway (0-0:19.40.0.255,
   method 1 ``enter``) over DLMS, as a CIU keypad would, then prints the meter's answer and
   credit. Exit 0 when accepted, 1 when the meter refused the token, 2 for a usage problem.
+  Without ``--client``/``--password`` it opens the association the meter's model lets enter
+  tokens (``--model``, or the model its logical device name tells, read over the public
+  client) with the model's default secret; a meter whose model cannot be told is refused
+  before any secret is tried, so no lockout try is spent on a guess (issue 11, item 12).
 """
 
 from __future__ import annotations
@@ -17,14 +21,30 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from metertwin.cli_common import EXIT_OK, EXIT_REFUSED, EXIT_USAGE
-from metertwin.cli_dlms import complain, connect_from_args
+from metertwin.cli_common import (
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    acting_association,
+    association_of,
+    association_refusal_text,
+    client_options,
+    probe_model,
+)
+from metertwin.cli_dlms import (
+    complain,
+    connect_from_args,
+    parse_endpoint,
+    parse_sap,
+    parse_timeout,
+)
 from metertwin.config import load_config
 from metertwin.dlms.axdr import Data, DataType
 from metertwin.dlms.client import DlmsClientError, DlmsConnectionError
+from metertwin.dlms.client_errors import AssociationRejectedError
 from metertwin.errors import UserError
 from metertwin.meter.wallet import CreditUnit, WalletConfig
-from metertwin.models import DEFAULT_MODEL, load_model
+from metertwin.models import DEFAULT_MODEL, DeviceModel, builtin_model_names, load_model
 from metertwin.models.prepayment_objects import ACCOUNT, TOKEN_GATEWAY
 from metertwin.sts import (
     MAX_AMOUNT_TENTHS,
@@ -42,7 +62,6 @@ from metertwin.sts import (
 )
 from metertwin.sts_identity import meter_key_from_config
 
-DEFAULT_CLIENT, DEFAULT_PASSWORD = "1", "00000002"
 _STATUS = {
     0: "format OK",
     1: "authentication OK",
@@ -72,10 +91,15 @@ def add_token_command(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     enter = actions.add_parser("enter", help="enter a token into a meter over DLMS")
     enter.add_argument("target", metavar="HOST:PORT", help="the meter, e.g. 127.0.0.1:4059")
     enter.add_argument("token", metavar="TOKEN", help="the 20 digits (spaces and dashes ignored)")
-    enter.add_argument("--client", default=DEFAULT_CLIENT, metavar="N", help="client SAP (1)")
+    enter.add_argument(
+        "--model", help="the meter's model (default: told by its logical device name)"
+    )
+    enter.add_argument(
+        "--client", metavar="N", help="client SAP (default: the model's token association)"
+    )
     enter.add_argument("--server", default="1", metavar="N", help="server SAP (default 1)")
     enter.add_argument(
-        "--password", default=DEFAULT_PASSWORD, metavar="P", help="LLS password (00000002)"
+        "--password", metavar="P", help="LLS password (default: the model's default secret)"
     )
     enter.add_argument("--timeout", default="5", metavar="S", help="seconds per answer")
 
@@ -174,8 +198,69 @@ def generate_token(args: argparse.Namespace) -> tuple[str, str]:
     return encode_token(token, key), ""
 
 
+class _NoTokens(Exception):
+    """The meter's model has no association that may enter tokens: it takes none."""
+
+
+def _token_association(
+    args: argparse.Namespace, model: DeviceModel | None
+) -> tuple[str, str | None]:
+    """The ``--client`` and ``--password`` to enter a token with: as given, else from the
+    model's association that may invoke the gateway's ``enter`` and its default secret."""
+    if args.client is not None and args.password is not None:
+        return args.client, args.password
+    if model is None:
+        known = "; ".join(
+            f"{name}: {client_options(spec)}"
+            for name in builtin_model_names()
+            if (spec := acting_association(load_model(name), TOKEN_GATEWAY, 1)) is not None
+        )
+        raise UserError(
+            "token enter: the meter's logical device name (0.0.42.0.0.255) fits no built-in "
+            f"model: give --model, or the --client/--password that may enter tokens ({known})"
+        )
+    if args.client is not None:
+        spec = association_of(model, parse_sap(args.client, "--client"))
+        if spec is None:
+            saps = ", ".join(str(a.client_sap) for a in model.dlms.associations)
+            raise UserError(f"--client {args.client}: {model.spec.name} has clients {saps}")
+    else:
+        found = acting_association(model, TOKEN_GATEWAY, 1)
+        if found is None:
+            raise _NoTokens(
+                f"{model.spec.name} has no wallet and no token gateway: it takes no tokens"
+            )
+        spec = found
+    password = args.password
+    if password is None and spec.secret is not None:
+        password = spec.secret.decode("utf-8", "replace")
+    return str(spec.client_sap), password
+
+
+def _model_or_none(host: str, port: int, server_sap: int, timeout: float) -> DeviceModel | None:
+    try:
+        return probe_model(host, port, server_sap, timeout)
+    except DlmsConnectionError:
+        return None
+
+
 def _enter(args: argparse.Namespace) -> int:
     digits = "".join(ch for ch in args.token if ch not in " -")
+    host, port = parse_endpoint(args.target)
+    server_sap = parse_sap(args.server, "--server")
+    timeout = parse_timeout(args.timeout)
+    model = load_model(args.model) if args.model else None
+    try:
+        if model is None and (args.client is None or args.password is None):
+            model = probe_model(host, port, server_sap, timeout)
+        client, password = _token_association(args, model)
+    except _NoTokens as refused:
+        complain(str(refused))
+        return EXIT_REFUSED
+    except DlmsConnectionError as problem:
+        complain(str(problem))
+        return EXIT_USAGE
+    args = argparse.Namespace(**{**vars(args), "client": client, "password": password})
     try:
         with connect_from_args(args) as meter:
             meter.action(TOKEN_GATEWAY, 115, 1, Data.octet_string(digits.encode("latin-1")))
@@ -188,6 +273,11 @@ def _enter(args: argparse.Namespace) -> int:
     except (DlmsConnectionError, UnicodeEncodeError) as problem:
         complain(str(problem))
         return EXIT_USAGE
+    except AssociationRejectedError as refused:
+        if model is None:
+            model = _model_or_none(host, port, server_sap, timeout)
+        complain(association_refusal_text(refused, model, parse_sap(client, "--client")))
+        return EXIT_REFUSED
     except DlmsClientError as problem:
         complain(str(problem))
         return EXIT_REFUSED

@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
+from tests.cli.running import meter_running
 
 
 @pytest.fixture(scope="module")
 def running_meter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """`metertwin run` of the default model (pmm1220), as a user starts it, on a free port."""
-    data = tmp_path_factory.mktemp("meter") / "pmm1220"
-    command = [
-        sys.executable, "-m", "metertwin", "run", "--data", str(data), "--port", "0",
-        "--start", "2026-11-21T10:00", "--no-panel",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert process.stdout is not None
-    first = process.stdout.readline().decode()
-    assert first.startswith("DLMS/COSEM on "), first
-    yield int(first.rsplit(":", 1)[1])
-    process.send_signal(signal.SIGINT)
-    process.communicate(timeout=30)
+    with meter_running(tmp_path_factory.mktemp("meter") / "pmm1220") as port:
+        yield port

@@ -10,8 +10,10 @@ import io
 import json
 import socket
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
+from tests.cli.running import meter_running
 from tests.dlms.test_client_fakes import (
     SILENT,
     FakeMeter,
@@ -162,7 +164,7 @@ def test_read_other_attributes(capsys: pytest.CaptureFixture[str], item: str, sh
 def test_read_an_object_not_in_the_list(capsys: pytest.CaptureFixture[str]) -> None:
     with FakeMeter(ObjectTableMeter(meter_objects())) as meter:
         code, out, err = metertwin(capsys, "read", f"127.0.0.1:{meter.port}", "1.0.2.8.0.255")
-    assert (code, out) == (2, "")
+    assert (code, out) == (1, "")  # refused by the meter: it does not serve it here
     assert "1.0.2.8.0.255 is not in the object list" in one_error_line(err)
 
 
@@ -430,3 +432,81 @@ def test_read_all_falls_back_to_single_reads(capsys: pytest.CaptureFixture[str])
         code, out, err = metertwin(capsys, "read", f"127.0.0.1:{meter.port}", "--all")
     assert (code, err) == (0, "")
     assert "1234.5 Wh" in out and "6 objects, 15 attributes read, 1 refused" in out
+
+
+# --- issue 11, items 14 and 15 on a real meter ------------------------------------------------
+
+READER = ["--client", "32", "--password", "00000001"]
+
+
+def test_public_refusals_name_the_association_that_may_read(
+    running_meter: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """pmm1220's public association lists neither the load profile nor the voltage
+    (docs/dlms.md, rights profiles); its reader association (client 32, 00000001) does."""
+    target = f"127.0.0.1:{running_meter}"
+    for argv in (
+        ["read", target, "1.0.99.1.0.255:2"],
+        ["read", target, "1.0.32.7.0.255"],
+        ["profile", target, "1.0.99.1.0.255", "--from", "2026-11-21", "--to", "2026-11-22"],
+    ):
+        code, out, err = metertwin(capsys, *argv)
+        assert (code, out) == (1, ""), argv
+        line = one_error_line(err)
+        assert line.endswith("the reader association may read it: --client 32 --password 00000001")
+
+
+def test_read_shows_amounts_in_the_account_currency_and_keeps_the_raw_value(
+    running_meter: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Credit attribute 2 is a double-long at the scale of Account attribute 15 ``{SAR, -3,
+    2}`` (docs/prepayment.md, "Over DLMS"); the cost register's unit 10 (currency) is SAR."""
+    target = f"127.0.0.1:{running_meter}"
+    code, out, _ = metertwin(capsys, "read", target, "0.0.19.10.0.255", *READER)
+    assert code == 0
+    assert out.startswith("0.0.19.10.0.255:2 (Credit) = ") and out.endswith(" SAR\n")
+    code, out, _ = metertwin(capsys, "read", target, "0.0.19.10.0.255", *READER, "--json")
+    found = json.loads(out)
+    assert (found["scaler"], found["unit"]) == (-3, "SAR")
+    assert isinstance(found["raw"], int) and found["value"] == found["raw"] / 1000
+    code, out, _ = metertwin(capsys, "read", target, "0.0.96.128.3.255", *READER)
+    assert code == 0 and out.endswith(" SAR\n")
+    code, out, _ = metertwin(capsys, "read", target, "1.0.32.7.0.255", *READER)
+    assert code == 0 and out.endswith(" V\n")
+
+
+def test_read_all_never_cuts_a_value_off(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long array and a narrow terminal: every character of every value is printed."""
+    objects = meter_objects()
+    serials = [Data.visible_string(f"SERIAL-{n:04d}") for n in range(40)]
+    objects[1, SERIAL, 2] = Data.array(serials)
+    monkeypatch.setenv("COLUMNS", "60")
+    with FakeMeter(ObjectTableMeter(objects)) as meter:
+        code, out, _ = metertwin(capsys, "read", f"127.0.0.1:{meter.port}", "--all")
+    assert code == 0 and "…" not in out
+    joined = "".join(out.split())
+    assert "".join(f"SERIAL-{n:04d}," for n in range(39)) + "SERIAL-0039" in joined
+
+
+def test_manufacturer_classes_are_named_as_documented(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """metercom-pro's classes 8192-8196 by their names in docs/dlms.md."""
+    with meter_running(tmp_path / "m", "metercom-pro") as port:
+        target = f"127.0.0.1:{port}"
+        reader = ["--client", "32", "--password", "HELLO"]
+        code, out, _ = metertwin(capsys, "read", target, "0.0.129.0.2.255", *reader)
+        assert code == 0 and out.startswith(
+            "0.0.129.0.2.255:2 (Tariffication rate configuration) = "
+        )
+        code, out, _ = metertwin(capsys, "read", target, "--all", *reader, "--json")
+    classes = {o["class_id"]: o["class"] for o in json.loads(out)}
+    assert {k: v for k, v in classes.items() if k >= 8192} == {
+        8192: "Wireless M-Bus collector",
+        8193: "Relay output configuration",
+        8194: "Tariffication rate configuration",
+        8195: "TCP client connection configuration",
+        8196: "MCP configuration",
+    }

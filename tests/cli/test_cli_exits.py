@@ -48,7 +48,7 @@ def cases(target: str, data: Path, busy: int) -> list[tuple[list[str], int]]:
         (["read", target, "0.0.42.0.0.255"], 0),
         (["read", target, "--all"], 0),
         (["read", target, "0.0.42.0.0.255:9"], 1),  # the meter: no attribute 9
-        (["read", target, "1.0.99.1.0.255:2"], 2),  # not in the public object list
+        (["read", target, "1.0.99.1.0.255:2"], 1),  # the meter: not in the public object list
         (["read", target, "0.0.42.0.0.255", "--client", "32", "--password", "wrong"], 1),
         (["read", target, "1.0.1.8"], 2),
         (["read", "127.0.0.1:1", "0.0.42.0.0.255"], 2),

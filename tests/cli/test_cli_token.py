@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from tests.cli.running import meter_running
 from tests.sts.sts_fixtures import TEST_TABLES, VENDING_KEY_DKGA02, VENDING_KEY_DKGA04
 
 from metertwin.cli import main
+from metertwin.models import load_model
 from metertwin.sts import (
     BaseDate,
     CreditKind,
@@ -238,6 +240,75 @@ def test_generate_refuses_a_meter_without_a_wallet(
         "--amount", "1", "--subclass", "1",
     )  # fmt: skip
     assert (code, out) == (2, "")
+    assert err == (
+        "metertwin: error: metercom-pro has no wallet and no token gateway: it takes no tokens\n"
+    )
+
+
+@pytest.mark.parametrize(("model", "unit"), [("magno22", "EUR"), ("az3p", "kWh")])
+def test_enter_opens_the_token_association_of_the_meter_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], model: str, unit: str
+) -> None:
+    """No --client/--password: the meter's logical device name (MAG..., AZE...) tells its
+    model, whose token association (magno22: utility, client 48, 22222222; az3p: client 1,
+    12345678; docs/dlms.md) enters the token; pmm1220's secret would be refused."""
+    _code, token, _ = metertwin(
+        capsys, "token", "generate", "--model", model, "--class", "0", "--amount", "5",
+        "--time", "2026-11-21T09:00",
+    )  # fmt: skip
+    with meter_running(tmp_path / model, model) as port:
+        code, out, err = metertwin(capsys, "token", "enter", f"127.0.0.1:{port}", token.strip())
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == f"accepted: credit +5.00 {unit}"
+
+
+def test_a_lockout_says_how_long_it_may_last_not_wrong_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """magno22: 3 wrong secrets in a row lock the utility association for 30 minutes of meter
+    time (docs/dlms.md); the meter answers the lock rejected-transient, so the CLI says it is
+    locked, for up to 30 minutes (the AARE carries no time left), even with the right secret."""
+    with meter_running(tmp_path / "magno22", "magno22") as port:
+        target = f"127.0.0.1:{port}"
+        for _ in range(3):
+            code, out, err = metertwin(
+                capsys, "token", "enter", target, "0" * 20, "--password", "x"
+            )
+            assert (code, out) == (1, "")
+            assert "wrong secret for the utility association (client 48) of magno22" in err
+            assert "locked for" not in err
+        code, out, err = metertwin(capsys, "token", "enter", target, "0" * 20)
+    assert (code, out) == (1, "")
+    assert "is locked for up to 30 more minutes" in err
+    assert "wrong password?" not in err and "wrong secret for" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_enter_refuses_a_meter_whose_model_it_cannot_tell_before_any_secret(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A meter named by no built-in model's logical device name: no secret is guessed (each
+    wrong one brings a lockout closer); the message names the options of each model."""
+    text = load_model("pmm1220").text.replace('"PMM{serial}"', '"XYZ{serial}"')
+    assert "XYZ{serial}" in text
+    (tmp_path / "other.toml").write_text(text)
+    with meter_running(tmp_path / "other", str(tmp_path / "other.toml")) as port:
+        target = f"127.0.0.1:{port}"
+        code, out, err = metertwin(capsys, "token", "enter", target, "0" * 20)
+        assert (code, out) == (2, "")
+        assert "fits no built-in model" in err
+        assert "magno22: --client 48 --password 22222222" in err
+        # As the model file says, --model pmm1220 is right: the token reaches the gateway.
+        code, out, _ = metertwin(capsys, "token", "enter", target, "1234", "--model", "pmm1220")
+    assert (code, out.split(":")[0]) == (1, "format failure")
+
+
+def test_enter_into_a_meter_without_a_token_gateway_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with meter_running(tmp_path / "m", "metercom-pro") as port:
+        code, out, err = metertwin(capsys, "token", "enter", f"127.0.0.1:{port}", "0" * 20)
+    assert (code, out) == (1, "")
     assert err == (
         "metertwin: error: metercom-pro has no wallet and no token gateway: it takes no tokens\n"
     )

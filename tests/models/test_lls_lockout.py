@@ -9,7 +9,7 @@ from tests.helpers import utc_ms
 from tests.models.test_communication_log import _aare, _drive
 
 from metertwin.dlms.client_core import ClientAssociation
-from metertwin.dlms.enums import AssociationResult
+from metertwin.dlms.enums import AcseServiceUserDiagnostic, AssociationResult
 from metertwin.dlms.server import ServerConnection
 from metertwin.meter.core import Meter
 from metertwin.meter.events import EventCode
@@ -78,3 +78,31 @@ def test_a_state_saved_with_one_meter_wide_count_loads_it_for_every_association(
     )
     restored = AccessSecurity.from_state(config, security.to_state())
     assert restored.to_state() == security.to_state()
+
+
+def test_a_lockout_is_refused_as_transient_whatever_the_secret() -> None:
+    """The three wrong secrets are rejected-permanent (a wrong secret stays wrong); during the
+    lock both the right and a wrong secret get rejected-transient, diagnostic 13 (Green Book
+    association-result: rejected-transient means the same request may succeed later), so a
+    head-end can say "locked" without learning whether its guess was right (issue 11, item 12)."""
+    model = load_model("magno22")
+    meter = Meter(model.spec, utc_ms(2026, 6, 1, 8), "12345678")
+    connection = ServerConnection(build_logical_device(model, meter, lambda: None), 1)
+    utility_sap = 48  # magno22's utility association (docs/dlms.md)
+    for _ in range(3):
+        guess = ClientAssociation(password=b"guess").aarq().encode()
+        refused = _aare(connection.receive(utility_sap, guess))
+        assert refused.result == AssociationResult.REJECTED_PERMANENT
+        assert refused.diagnostic == AcseServiceUserDiagnostic.AUTHENTICATION_FAILURE
+    right = model.spec.security.default_secrets["utility"]
+    for secret in (right, b"guess"):
+        locked = _aare(
+            connection.receive(utility_sap, ClientAssociation(password=secret).aarq().encode())
+        )
+        assert locked.result == AssociationResult.REJECTED_TRANSIENT
+        assert locked.diagnostic == AcseServiceUserDiagnostic.AUTHENTICATION_FAILURE
+    meter.advance(meter.now_ms + 30 * 60_000)
+    again = _aare(
+        connection.receive(utility_sap, ClientAssociation(password=right).aarq().encode())
+    )
+    assert again.result == AssociationResult.ACCEPTED

@@ -31,7 +31,7 @@ class LoginResult(Enum):
     ACCEPTED = "accepted"
     WRONG_SECRET = "wrong_secret"  # AARE: rejected-permanent, diagnostic 13 authentication-failure
     SECRET_REQUIRED = "secret_required"  # no calling-authentication-value: diagnostic 14
-    LOCKED = "locked"  # too many wrong secrets (seed 002, 5.12): refused like a wrong one
+    LOCKED = "locked"  # too many wrong secrets (seed 002, 5.12): rejected-transient, diagnostic 13
 
 
 class DeviceBackend(Protocol):

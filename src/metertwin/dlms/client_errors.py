@@ -103,11 +103,30 @@ class AssociationRejectedError(DlmsClientError):
         if initiate_error is not None:
             message += f", initiate error {int(initiate_error)} {code_name(initiate_error)}"
         hint = detail
-        if not hint and isinstance(diagnostic, AcseServiceUserDiagnostic):
+        if not hint and self.locked:
+            hint = "locked after wrong passwords: try again later"
+        elif not hint and isinstance(diagnostic, AcseServiceUserDiagnostic):
             hint = self._HINTS.get(diagnostic, "")
         if hint:
             message += f" ({hint})"
         super().__init__(message)
+
+    @property
+    def wrong_password(self) -> bool:
+        """Refused for its secret, permanently: the secret is wrong (dlms.md 3.4)."""
+        return (
+            self.diagnostic == AcseServiceUserDiagnostic.AUTHENTICATION_FAILURE
+            and self.result == AssociationResult.REJECTED_PERMANENT
+        )
+
+    @property
+    def locked(self) -> bool:
+        """Refused for its secret, for now: a meter that locks logins after wrong secrets
+        answers rejected-transient, authentication-failure while locked (docs/dlms.md)."""
+        return (
+            self.diagnostic == AcseServiceUserDiagnostic.AUTHENTICATION_FAILURE
+            and self.result == AssociationResult.REJECTED_TRANSIENT
+        )
 
 
 class DataAccessError(DlmsClientError):

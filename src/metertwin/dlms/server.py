@@ -24,8 +24,10 @@ ACSE (dlms.md 3), in the order the checks are made:
    error, exact bytes); client max receive PDU size below 12: pdu-size-too-short; no common
    GET/SET/ACTION: incompatible-conformance. Each goes in the AARE user-information with
    rejected-permanent, diagnostic no-reason-given. A version above 6 is answered with 6.
-6. The password (``backend.login``, which counts failures and locks): wrong or locked: 13
-   authentication-failure.
+6. The password (``backend.login``, which counts failures and locks): wrong: 13
+   authentication-failure; during a lockout, right or wrong: rejected-transient, 13
+   authentication-failure (the refusal is temporary: the same secret may pass later, and a
+   head-end can tell a lock from a wrong secret without learning whether its guess was right).
 
 Only then is the association accepted: conformance = proposed AND the policy's AND
 :data:`IMPLEMENTED_CONFORMANCE`, server max receive PDU size from :class:`ServerSettings`,
@@ -387,6 +389,12 @@ class ServerConnection:
             return
         if result == LoginResult.SECRET_REQUIRED:
             raise _Refused(AcseServiceUserDiagnostic.AUTHENTICATION_REQUIRED)
+        if result == LoginResult.LOCKED:
+            raise _Refused(
+                AcseServiceUserDiagnostic.AUTHENTICATION_FAILURE,
+                AssociationResult.REJECTED_TRANSIENT,
+                by_backend=True,
+            )
         raise _Refused(AcseServiceUserDiagnostic.AUTHENTICATION_FAILURE, by_backend=True)
 
     def _tell_refused(self, client_sap: int, refusal: _Refused) -> None:
