@@ -33,9 +33,9 @@ from metertwin.cli_common import (
     EXIT_USAGE,
     LOGICAL_DEVICE_NAME,
     PUBLIC_CLIENT,
-    _first_association,
     acting_association,
     model_of_device_name,
+    writing_association,
 )
 from metertwin.cli_dlms import complain, connect_from_args, parse_endpoint, parse_obis
 from metertwin.cosem.obis import Obis
@@ -181,11 +181,6 @@ def run_act_command(args: argparse.Namespace) -> int:
 
 
 # --- which association ----------------------------------------------------------------------
-
-
-def writing_association(model: DeviceModel, obis: Obis, attribute: int) -> AssociationSpec | None:
-    """The least privileged association of ``model`` that may write ``obis`` ``attribute``."""
-    return _first_association(model, obis, lambda rights: rights.attribute(attribute).writable)
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ __all__ = [
     "model_of_meter",
     "probe_model",
     "reading_association",
+    "writing_association",
 ]
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
@@ -156,6 +157,11 @@ def _first_association(
 def reading_association(model: DeviceModel, obis: Obis, attribute: int) -> AssociationSpec | None:
     """The association that may read ``obis`` attribute ``attribute``."""
     return _first_association(model, obis, lambda rights: rights.attribute(attribute).readable)
+
+
+def writing_association(model: DeviceModel, obis: Obis, attribute: int) -> AssociationSpec | None:
+    """The least privileged association of ``model`` that may write ``obis`` ``attribute``."""
+    return _first_association(model, obis, lambda rights: rights.attribute(attribute).writable)
 
 
 def acting_association(model: DeviceModel, obis: Obis, method: int) -> AssociationSpec | None:
