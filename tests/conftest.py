@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+from collections.abc import Iterator
+
 import pytest
 
 from metertwin.models import DeviceModel, load_model
@@ -15,3 +19,29 @@ def az3p() -> DeviceModel:
 @pytest.fixture(scope="session")
 def pmm1220() -> DeviceModel:
     return load_model("pmm1220")
+
+
+DEFAULT_PORTS = (4059, 8059)
+"""`make run`'s DLMS port and the wrapper port of the docs: no test may bind either."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def default_ports_taken() -> Iterator[list[int]]:
+    """Hold the default ports on every address for the whole run, as a `make run` beside
+    `make test` would (issue 11 item 11): a test or a `metertwin run` started without
+    `--port 0` then fails at once instead of only on a busy machine. A port already taken
+    (by a running meter) is taken, which is the same proof."""
+    held: list[socket.socket] = []
+    for port in DEFAULT_PORTS:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            listener.bind(("0.0.0.0", port))
+            listener.listen(1)
+        except OSError:
+            listener.close()
+            continue
+        held.append(listener)
+    yield [s.getsockname()[1] for s in held]
+    for listener in held:
+        with contextlib.suppress(OSError):
+            listener.close()
