@@ -4,7 +4,6 @@ are held for the whole session (tests/conftest.py), so a test that binds one fai
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import pytest
 from tests.conftest import DEFAULT_PORTS
