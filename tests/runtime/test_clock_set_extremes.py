@@ -79,7 +79,7 @@ def test_clock_sets_the_meter_cannot_keep_are_refused_and_it_restarts(
                     meter.set(CLOCK, 8, 2, Data.octet_string(raw))
                 assert refused.value.result is DataAccessResult.TYPE_UNMATCHED, label
         before = read_clock(port, secret)
-        time.sleep(1.5)  # past the meter's next ticks: the process died there before
+        time.sleep(1.2)  # past the meter's next ticks: the process died there before
         assert process.poll() is None
         after = read_clock(port, secret)
         assert before.year is not None and 2026 <= before.year == after.year <= 2027
@@ -91,7 +91,7 @@ def test_clock_sets_the_meter_cannot_keep_are_refused_and_it_restarts(
     again, again_port = start_meter(model, data, "60")  # its memory loads ...
     try:
         first = read_clock(again_port, secret)
-        time.sleep(1.5)
+        time.sleep(1.2)
         assert again.poll() is None  # ... and runs
         assert read_clock(again_port, secret).year == first.year
     finally:
