@@ -22,9 +22,8 @@ holds a slot: the served connection with no open association that has never comp
 frame, or else holds an incomplete one, is closed for it (the one stalled longest, those that
 never completed a frame first; :func:`choose_eviction`). An open association is never given
 up, so a head-end being served keeps seed 004's one connection. These are events of the
-meter's communication log: the server tells
-``on_event`` (a :class:`ConnectionEvent`), which the caller maps to the meter's event codes
-and commits.
+meter's communication log: the server tells ``on_event`` (a :class:`ConnectionEvent`),
+which the caller maps to the meter's event codes and commits.
 
 A framing error closes only its connection; any failure inside one connection is logged and
 ends that connection alone, never the listener or the others. Nothing is printed.
@@ -127,8 +126,8 @@ def choose_eviction(standings: Mapping[K, ConnectionStanding]) -> K | None:
     (since its incomplete frame began, or since it connected when it never sent a frame).
     Ties go to the first in ``standings``' order (the server's is the order accepted: a
     loop's clock may tick coarser than connections arrive). A flood of partial frames thus
-    cannot keep a head-end out until ``frame_timeout_s``,
-    while a head-end's open association is never taken from it.
+    cannot keep a head-end out until ``frame_timeout_s``, while a head-end's open
+    association is never taken from it.
     """
     candidates = [(key, s) for key, s in standings.items() if s.idle_incomplete]
     if not candidates:
@@ -337,6 +336,7 @@ class _Connection(asyncio.BufferedProtocol):
             self.timer = self.loop.call_later(timeout, self._check_idle)
 
     def standing(self) -> ConnectionStanding:
+        """What :func:`choose_eviction` weighs of this connection now."""
         return ConnectionStanding(
             associated=any(c.associations for c in self.connections.values()),
             completed_frame=self.completed_frame,
