@@ -508,7 +508,6 @@ class ActivityCalendar:
         due = state.get("activate_passive_at")
         calendar = cls(
             active=CalendarSet.from_state(state["active"]),
-            passive=None if passive is None else CalendarSet.from_state(passive),
             special_days=[
                 SpecialDay(
                     int(i),
@@ -521,6 +520,8 @@ class ActivityCalendar:
             ],
             capacity=Capacity.from_state(state.get("capacity", {})),
         )
+        if passive is not None:  # as written, maybe halfway: checked only at activation
+            calendar.write_passive(CalendarSet.from_state(passive))
         # A head-end may write the time before the passive set: held, it waits for one.
         calendar.activate_passive_at = None if due is None else datetime.fromisoformat(due)
         return calendar
