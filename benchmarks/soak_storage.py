@@ -80,7 +80,7 @@ def _purchases(data: Path) -> int:
     return int(wallet["purchase_count"])
 
 
-def _disk_full(name: str, work: Path, data: Path) -> list[str]:
+def disk_full(name: str, work: Path, data: Path) -> list[str]:
     """Runs the meter on ``data``, a small tmpfs that its memory fills, with a vendor."""
     failures: list[str] = []
     process, port = _start(data)
@@ -130,7 +130,7 @@ def _disk_full(name: str, work: Path, data: Path) -> list[str]:
     return failures
 
 
-def _start_read_only(work: Path) -> list[str]:
+def start_read_only(work: Path) -> list[str]:
     """A memory on a read-only mount: one line naming the problem, exit 2."""
     source = work / "ro-source"
     subprocess.run(
@@ -157,19 +157,27 @@ def _start_read_only(work: Path) -> list[str]:
     return failures
 
 
-def main() -> int:
-    header("storage faults: a disk that fills under a running meter, a read-only memory")
+def run() -> tuple[list[str], list[str]]:
+    """Every phase: the failures, and the phases skipped (a tmpfs needs root)."""
     failures: list[str] = []
+    skipped: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         full = work / "full"
         full.mkdir()
         with mounted("-t", "tmpfs", "-o", "size=1500k", "tmpfs", str(full)) as ok:
             if ok:
-                failures += _disk_full("disk full", work, full / "meter")
+                failures += disk_full("disk full", work, full / "meter")
             else:
+                skipped.append("disk full")
                 print("   disk full: skipped (mounting a tmpfs needs root)")
-        failures += _start_read_only(work)
+        failures += start_read_only(work)
+    return failures, skipped
+
+
+def main() -> int:
+    header("storage faults: a disk that fills under a running meter, a read-only memory")
+    failures, _ = run()
     for failure in failures:
         print(f"      FAIL {failure}")
     return 1 if failures else 0

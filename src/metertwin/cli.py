@@ -258,9 +258,9 @@ def connection_event_logger(
 ) -> Callable[[ConnectionEvent], None]:
     """What the TCP server's ``on_event`` does: log the transport's event in the meter's
     communication log (223 refused, one connection at a time or too many; 224 closed idle,
-    seed 004, or a frame too slow to complete; 222 a frame for a logical device the meter does
-    not have) at the meter's time, and commit it, as the logical device commits after a
-    login."""
+    seed 004, a frame too slow to complete, or an idle-incomplete connection given up for a
+    newcomer; 222 a frame for a logical device the meter does not have) at the meter's time,
+    and commit it, as the logical device commits after a login."""
     from metertwin.meter.events import EventCode
     from metertwin.transport.tcp import ConnectionEvent
 
@@ -270,6 +270,7 @@ def connection_event_logger(
         ConnectionEvent.REFUSED_TOO_MANY: EventCode.CONNECTION_REFUSED,
         ConnectionEvent.CLOSED_FRAME_TIMEOUT: EventCode.CONNECTION_IDLE_CLOSED,
         ConnectionEvent.CLOSED_UNKNOWN_WPORT: EventCode.ASSOCIATION_REFUSED,
+        ConnectionEvent.EVICTED_IDLE: EventCode.CONNECTION_IDLE_CLOSED,
     }
 
     def on_event(event: ConnectionEvent) -> None:

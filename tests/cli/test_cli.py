@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from metertwin.dlms.client import DlmsClient
 from metertwin.meter.core import Meter
 from metertwin.meter.registers import Energy
 from metertwin.models import load_model
@@ -136,7 +137,8 @@ def test_run_shows_the_live_panel(tmp_path: Path) -> None:
 def test_run_logs_a_refused_second_connection_in_the_communication_log(tmp_path: Path) -> None:
     """`metertwin run` wires the TCP server's events to the meter: metercom-pro serves one
     connection at a time (seed 004), and the one it refuses is event 223 in its event log 4
-    (module internal states), committed at once; the served connection logs nothing."""
+    (module internal states), committed at once; the served connection, associated (so it
+    does not give way, docs/dlms.md "TCP limits"), logs nothing."""
     data = tmp_path / "m"
     command = [sys.executable, "-m", "metertwin", "run", "--model", "metercom-pro"]
     options = ["--data", str(data), "--port", "0", "--no-panel", "--duration", "60"]
@@ -152,7 +154,7 @@ def test_run_logs_a_refused_second_connection_in_the_communication_log(tmp_path:
         assert line.startswith("DLMS/COSEM on 127.0.0.1:"), process.stderr
         port = int(line.rsplit(":", 1)[1])
         with (
-            socket.create_connection(("127.0.0.1", port), timeout=10),
+            DlmsClient(timeout=10).connect("127.0.0.1", port),  # a public association
             socket.create_connection(("127.0.0.1", port), timeout=10) as refused,
         ):
             assert refused.recv(16) == b""  # closed by the meter at once

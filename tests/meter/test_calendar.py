@@ -5,11 +5,13 @@ the capacity limits."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.helpers import utc_ms
 
 from metertwin.meter.calendar import (
     ActivityCalendar,
@@ -22,6 +24,8 @@ from metertwin.meter.calendar import (
     Switch,
     WeekProfile,
 )
+from metertwin.meter.core import Meter
+from metertwin.models import load_model
 
 NIGHT, DAY, PEAK, WEEKEND = 1, 2, 3, 4
 
@@ -412,3 +416,22 @@ def test_a_saved_inconsistent_passive_set_loads_as_written() -> None:
     with pytest.raises(CalendarError, match="unknown week profile 'missing-week'"):
         loaded.activate_passive()
     assert loaded.active == calendar.active
+
+
+def test_a_passive_calendar_written_halfway_is_saved_loaded_and_left_passive() -> None:
+    """Over DLMS the passive set arrives attribute by attribute (class 20 attributes 6-9),
+    so between two writes a week may name a day profile not written yet; the meter commits
+    then. Found by `make soak` (fuzz, DLMS server: week profile 'standard' references unknown
+    day profile 107): the memory must load and run (issue 19.1, "a memory that loads must
+    always be able to run"), the incomplete set stay passive, its due activation dropped."""
+    spec = load_model("pmm1220").spec
+    meter = Meter(spec, utc_ms(2026, 6, 1, 8), "12345678")
+    active = meter.calendar.active
+    halfway = replace(active, weeks=(replace(active.weeks[0], days=(107,) * 7),))
+    meter.calendar.write_passive(halfway)
+    meter.calendar.activate_passive_at = datetime(2026, 6, 1, 12)
+    restored = Meter.from_state(spec, json.loads(json.dumps(meter.to_state())))
+    assert restored.calendar.passive == halfway
+    restored.advance(restored.now_ms + 86_400_000)  # past the activation time
+    assert restored.calendar.active == active
+    assert restored.calendar.activate_passive_at is None

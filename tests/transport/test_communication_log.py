@@ -11,7 +11,14 @@ import asyncio
 
 import pytest
 from tests.helpers import utc_ms
-from tests.transport.test_tcp import closed_by_server, connect, exchange, until_no_connection
+from tests.transport.test_tcp import (
+    AARQ,
+    GET_TIME_ZONE,
+    closed_by_server,
+    connect,
+    exchange,
+    until_no_connection,
+)
 
 from metertwin.cli import connection_event_logger, tcp_settings
 from metertwin.dlms.axdr import Data
@@ -138,6 +145,7 @@ TRANSPORT_EVENT_CODES = {
     ConnectionEvent.CLOSED_IDLE: EventCode.CONNECTION_IDLE_CLOSED,
     ConnectionEvent.CLOSED_FRAME_TIMEOUT: EventCode.CONNECTION_IDLE_CLOSED,
     ConnectionEvent.CLOSED_UNKNOWN_WPORT: EventCode.ASSOCIATION_REFUSED,
+    ConnectionEvent.EVICTED_IDLE: EventCode.CONNECTION_IDLE_CLOSED,
 }
 
 
@@ -145,7 +153,8 @@ TRANSPORT_EVENT_CODES = {
 def test_each_transport_event_is_logged_and_committed(event: ConnectionEvent) -> None:
     """Issues 19.6, 19.7 and 11.10 (docs/events.md): more connections than allowed is a 223
     like the one-at-a-time refusal, a frame too slow to complete a 224 like an idle
-    connection, and a frame for a logical device the meter does not have a 222."""
+    connection (so is a connection with no whole frame given up for a newcomer), and a frame
+    for a logical device the meter does not have a 222."""
     code = TRANSPORT_EVENT_CODES[event]
     meter = Meter(load_model("pmm1220").spec, utc_ms(2026, 6, 1, 8), "12345678")
     commits: list[dict[int, int]] = []
@@ -162,3 +171,54 @@ def test_run_serves_with_the_models_connection_settings() -> None:
     )
     pmm = tcp_settings(load_model("pmm1220").dlms)
     assert (pmm.single_connection, pmm.max_connections, pmm.frame_timeout_s) == (False, 4, 30)
+
+
+def test_110_refused_connections_over_tcp_leave_every_wrong_secret_and_exact_counters() -> None:
+    """Issue 19.5: two wrong reader secrets (220), then 110 plain TCP connects refused while a
+    head-end holds seed 004's one connection (223 each, 16 minutes apart on the meter's
+    clock so none joins another's burst). Read back over DLMS: the 100-entry log still holds
+    both 220s, and its event counter ``0.0.96.15.8.255`` counts all 112 events."""
+    model = load_model("pmm1220")
+    meter = Meter(model.spec, utc_ms(2026, 6, 1, 8), "12345678")
+    device = build_logical_device(model, meter, lambda: None)
+    on_event = connection_event_logger(meter, lambda: None)
+    password = model.spec.security.default_secrets["reader"]
+    refused_connects = 110
+
+    async def main() -> None:
+        server = DlmsTcpServer(
+            device, "127.0.0.1", 0, TcpServerSettings(single_connection=True), on_event
+        )
+        await server.start()
+        try:
+            holder = await connect(server)
+            for _ in range(2):
+                wrong = ClientAssociation(password=b"wrong").aarq().encode()
+                assert (await exchange(holder, wrong, READER_SAP))[-1] == 13  # auth failure
+            await exchange(holder, AARQ)  # a public association: the holder is served
+            answer = await exchange(holder, GET_TIME_ZONE)
+            assert answer[:4] == bytes.fromhex("C401C100")  # get-response-normal, data
+            for _ in range(refused_connects):
+                meter.advance(meter.now_ms + 16 * MINUTE)
+                reader, writer = await connect(server)
+                assert await closed_by_server(reader)
+                writer.close()
+            holder[1].close()
+            await until_no_connection(server)
+            async with AsyncDlmsClient().connect(
+                "127.0.0.1", server.port, client_sap=READER_SAP, password=password
+            ) as client:
+                buffer = await client.get(COMMUNICATION_LOG, 7, 2)
+                in_use = await client.get(COMMUNICATION_LOG, 7, 7)
+                counter = await client.get("0.0.96.15.8.255", 1, 2)
+        finally:
+            await server.stop()
+        codes = [entry.as_items()[1].as_int() for entry in buffer.as_items()]
+        assert codes.count(EventCode.AUTHENTICATION_FAILURE) == 2
+        assert codes.count(EventCode.CONNECTION_REFUSED) == 98
+        assert in_use.as_int() == 100
+        assert counter.as_int() == 2 + refused_connects
+
+    eventloop.run(asyncio.wait_for(main(), 60))
+    communication = {code: n for code, n in meter.event_counts.items() if 220 <= code <= 229}
+    assert communication == {220: 2, 223: refused_connects}

@@ -16,6 +16,7 @@ from tests.dlms.test_server import PUBLIC_SAP, READER_SAP, FakeBackend
 from metertwin.dlms.server import ServerConnection, ServerSettings
 from metertwin.transport import eventloop, tcp
 from metertwin.transport.tcp import (
+    DEFAULT_MAX_CONNECTIONS,
     READ_BUFFER_SIZE,
     ConnectionEvent,
     DlmsTcpServer,
@@ -434,9 +435,6 @@ def test_a_frame_too_slow_to_complete_is_cut_and_the_next_client_gets_in() -> No
         attack = asyncio.create_task(drip(writer, 1000))
         while not server.connection_count:
             await asyncio.sleep(0.01)
-        refused = await connect(server)  # the slot is held meanwhile
-        assert await closed_by_server(refused[0])
-        refused[1].close()
         assert await closed_by_server(reader)
         writer.close()
         await attack
@@ -448,7 +446,7 @@ def test_a_frame_too_slow_to_complete_is_cut_and_the_next_client_gets_in() -> No
 
     settings = TcpServerSettings(single_connection=True, frame_timeout_s=0.3)
     run_with_server(scenario, settings, events.append)
-    assert events == [ConnectionEvent.REFUSED_ONE_AT_A_TIME, ConnectionEvent.CLOSED_FRAME_TIMEOUT]
+    assert events == [ConnectionEvent.CLOSED_FRAME_TIMEOUT]
 
 
 def test_octets_of_an_incomplete_frame_are_no_activity() -> None:
@@ -516,3 +514,101 @@ def test_a_frame_longer_than_the_pdu_size_is_refused_at_its_header() -> None:
         assert await exchange(longest, AARQ) == AARE
 
     run_with_server(scenario)
+
+
+def partial_length(attacker: int) -> int:
+    """Octets of the AARQ frame attacker number ``attacker`` sends: 5 (part of the header)
+    or 12 (the header and 4 octets of the APDU)."""
+    return 5 if attacker % 2 else 12
+
+
+async def hold_partial_frames(server: DlmsTcpServer, count: int) -> list[Streams]:
+    """``count`` attackers, each holding the first octets of an AARQ's frame (part of the
+    header for some, the header and part of the APDU for others), all served."""
+    attackers = []
+    for i in range(count):
+        streams = await connect(server)
+        streams[1].write(wrap(AARQ)[: partial_length(i)])
+        await streams[1].drain()
+        attackers.append(streams)
+    while server.connection_count < count:
+        await asyncio.sleep(0.01)
+    return attackers
+
+
+def test_partial_frames_at_the_cap_give_way_to_a_head_end() -> None:
+    """Issue 19 flood: ``max_connections`` (4, the default) attackers each holding an
+    incomplete frame used to keep a head-end out until the frame timeout (30 s, the default
+    here too). Now the newcomer is served at once in place of the attacker stalled longest:
+    it associates and reads while the other attackers are still connected, and the one
+    given up is reported (the meter logs 224)."""
+    events: list[ConnectionEvent] = []
+
+    async def scenario(server: DlmsTcpServer, backend: FakeBackend) -> None:
+        attackers = await hold_partial_frames(server, DEFAULT_MAX_CONNECTIONS)
+        head_end = await connect(server)
+        assert await exchange(head_end, AARQ) == AARE
+        assert await exchange(head_end, GET_TIME_ZONE) == TIME_ZONE
+        assert server.connection_count == DEFAULT_MAX_CONNECTIONS
+        assert events == [ConnectionEvent.EVICTED_IDLE]
+        assert await closed_by_server(attackers[0][0])  # the first, stalled longest
+        for i, (reader, writer) in enumerate(attackers[1:], 1):  # the others were never cut
+            writer.write(wrap(AARQ)[partial_length(i) :])
+            await writer.drain()
+            assert await read_frame(reader) == (1, PUBLIC_SAP, AARE)
+        for streams in [head_end, *attackers]:
+            streams[1].close()
+
+    run_with_server(scenario, TcpServerSettings(), events.append)
+    assert events == [ConnectionEvent.EVICTED_IDLE]
+
+
+def test_an_open_association_is_never_given_up_for_a_newcomer() -> None:
+    """Only idle-incomplete connections give way: with every slot held by an association,
+    a newcomer is refused (223) and the associations go on."""
+    events: list[ConnectionEvent] = []
+
+    async def scenario(server: DlmsTcpServer, backend: FakeBackend) -> None:
+        head_end = await connect(server)
+        assert await exchange(head_end, AARQ) == AARE
+        (attacker,) = await hold_partial_frames(server, 1)
+        second = await connect(server)  # takes the attacker's slot
+        assert await closed_by_server(attacker[0])
+        assert await exchange(second, AARQ) == AARE
+        refused = await connect(server)
+        assert await closed_by_server(refused[0])
+        assert events == [ConnectionEvent.EVICTED_IDLE, ConnectionEvent.REFUSED_TOO_MANY]
+        for streams in (head_end, second):
+            assert await exchange(streams, GET_TIME_ZONE) == TIME_ZONE
+            streams[1].close()
+        for streams in (attacker, refused):
+            streams[1].close()
+
+    run_with_server(scenario, TcpServerSettings(max_connections=2), events.append)
+    assert events == [ConnectionEvent.EVICTED_IDLE, ConnectionEvent.REFUSED_TOO_MANY]
+
+
+def test_the_one_connection_of_seed_004_goes_to_a_reader_not_a_slowloris() -> None:
+    """Seed 004's one connection: a slowloris holding it (an incomplete frame, no
+    association) gives way to a reader at once, who then keeps it: the next newcomer is
+    refused (223) while the reader's association is open."""
+    events: list[ConnectionEvent] = []
+
+    async def scenario(server: DlmsTcpServer, backend: FakeBackend) -> None:
+        reader, writer = await connect(server)
+        attack = asyncio.create_task(drip(writer, 1000))
+        while not server.connection_count:
+            await asyncio.sleep(0.01)
+        head_end = await connect(server)
+        assert await exchange(head_end, AARQ) == AARE
+        assert await closed_by_server(reader)
+        writer.close()
+        await attack
+        newcomer = await connect(server)
+        assert await closed_by_server(newcomer[0])
+        newcomer[1].close()
+        assert await exchange(head_end, GET_TIME_ZONE) == TIME_ZONE
+        head_end[1].close()
+
+    run_with_server(scenario, TcpServerSettings(single_connection=True), events.append)
+    assert events == [ConnectionEvent.EVICTED_IDLE, ConnectionEvent.REFUSED_ONE_AT_A_TIME]

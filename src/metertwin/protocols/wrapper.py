@@ -110,6 +110,11 @@ class WrapperDecoder:
         return len(self._buffer)
 
     @property
+    def frame_started(self) -> float | None:
+        """The ``now`` of the first octet of the frame pending (None: nothing pending)."""
+        return self._frame_started if self._buffer else None
+
+    @property
     def frame_deadline(self) -> float | None:
         """When the frame pending must be complete (None: nothing pending, or no timeout)."""
         if not self._buffer or self.frame_timeout is None:

@@ -16,9 +16,14 @@ be complete within ``frame_timeout_s`` of its first octet (a peer sending one oc
 then would otherwise hold the connection for ever). Without the one-connection rule at most
 ``max_connections`` are served, and no frame may announce more than ``max_frame_length``
 octets (by default the DLMS server's max receive PDU size), so what a peer can make the meter
-hold is bounded. These are events of the meter's communication log: the server tells
-``on_event`` (a :class:`ConnectionEvent`), which the caller maps to the meter's event codes
-and commits.
+hold is bounded. When the connections are all taken (``max_connections``, or the one of
+``single_connection``), a newcomer is not refused while a connection that does nothing
+holds a slot: the served connection with no open association that has never completed a
+frame, or else holds an incomplete one, is closed for it (the one stalled longest, those that
+never completed a frame first; :func:`choose_eviction`). An open association is never given
+up, so a head-end being served keeps seed 004's one connection. These are events of the
+meter's communication log: the server tells ``on_event`` (a :class:`ConnectionEvent`),
+which the caller maps to the meter's event codes and commits.
 
 A framing error closes only its connection; any failure inside one connection is logged and
 ends that connection alone, never the listener or the others. Nothing is printed.
@@ -29,18 +34,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import cast
+from typing import TypeVar, cast
 
 from metertwin.cosem.backend import DeviceBackend
 from metertwin.dlms.server import ServerConnection, ServerSettings
 from metertwin.protocols.wrapper import WrapperDecoder, WrapperError, WrapperTimeout, encode_frame
 
-__all__ = ["DEFAULT_PORT", "ConnectionEvent", "DlmsTcpServer", "TcpServerSettings"]
+__all__ = [
+    "DEFAULT_PORT",
+    "ConnectionEvent",
+    "ConnectionStanding",
+    "DlmsTcpServer",
+    "TcpServerSettings",
+    "choose_eviction",
+]
 
 _log = logging.getLogger(__name__)
+
+K = TypeVar("K")
 
 DEFAULT_PORT = 4059
 """The IANA port of DLMS/COSEM over TCP (protocols.md; seed 004, 4.1)."""
@@ -74,6 +88,59 @@ class ConnectionEvent(Enum):
     first octet."""
     CLOSED_UNKNOWN_WPORT = "closed_unknown_wport"
     """A connection closed on a frame for a server wPort (logical device) not served."""
+    EVICTED_IDLE = "evicted_idle"
+    """A connection with no association and no whole frame to show (none ever, or one left
+    incomplete) closed to serve a newcomer while all connections were taken."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionStanding:
+    """What the connection cap weighs of a served connection when a newcomer finds every
+    slot taken.
+
+    ``associated``: an association is open on it (never given up for a newcomer).
+    ``completed_frame``: it has sent at least one whole frame.
+    ``connected_at``: when it was accepted; ``incomplete_since``: the first octet of the
+    frame it leaves incomplete (None: no octet pending). Times on one clock, in seconds.
+    """
+
+    associated: bool
+    completed_frame: bool
+    connected_at: float
+    incomplete_since: float | None = None
+
+    @property
+    def idle_incomplete(self) -> bool:
+        """Whether it holds a slot doing nothing the meter can serve: no association, and
+        no whole frame ever or a frame left incomplete."""
+        return not self.associated and (
+            not self.completed_frame or self.incomplete_since is not None
+        )
+
+
+def choose_eviction(standings: Mapping[K, ConnectionStanding]) -> K | None:
+    """The connection to close so a newcomer can be served, or None (refuse the newcomer).
+
+    Only idle-incomplete connections are candidates (:attr:`ConnectionStanding.idle_incomplete`);
+    those that never completed a frame go first, and among equals the one stalled longest
+    (since its incomplete frame began, or since it connected when it never sent a frame).
+    Ties go to the first in ``standings``' order (the server's is the order accepted: a
+    loop's clock may tick coarser than connections arrive). A flood of partial frames thus
+    cannot keep a head-end out until ``frame_timeout_s``, while a head-end's open
+    association is never taken from it.
+    """
+    candidates = [(key, s) for key, s in standings.items() if s.idle_incomplete]
+    if not candidates:
+        return None
+
+    def stalled(item: tuple[K, ConnectionStanding]) -> tuple[bool, float]:
+        standing = item[1]
+        since = standing.incomplete_since
+        if since is None or not standing.completed_frame:
+            since = standing.connected_at
+        return standing.completed_frame, since
+
+    return min(candidates, key=stalled)[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +153,8 @@ class TcpServerSettings:
     (None: never).
     ``frame_timeout_s``: close a connection whose frame is not complete this long after its
     first octet (None: no limit but the inactivity timeout).
-    ``max_connections``: connections served at once; one more is accepted and closed.
+    ``max_connections``: connections served at once; one more is served in place of an
+    idle-incomplete one (:func:`choose_eviction`), or else accepted and closed.
     ``max_frame_length``: the longest APDU a wrapper header may announce; a longer one is a
     framing error and closes the connection. None: the server's max receive PDU size (a
     client may send no longer APDU, dlms.md 5), never below :data:`AARQ_ROOM`.
@@ -128,9 +196,9 @@ class DlmsTcpServer:
     with no task or timer created per read (a sequential head-end waits on every answer).
 
     ``on_event`` (optional) is called, on the event loop, when the server refuses a
-    connection or closes one on its own (:class:`ConnectionEvent`); closing connections at
-    :meth:`stop`, a peer leaving, or a framing error are no events. What it raises is logged
-    and goes no further.
+    connection, gives one up for a newcomer, or closes one on its own
+    (:class:`ConnectionEvent`); closing connections at :meth:`stop`, a peer leaving, or a
+    framing error are no events. What it raises is logged and goes no further.
     """
 
     def __init__(
@@ -147,7 +215,7 @@ class DlmsTcpServer:
         self.on_event = on_event
         self._requested_port = port
         self._server: asyncio.Server | None = None
-        self._sessions: set[_Connection] = set()
+        self._sessions: dict[_Connection, None] = {}  # in the order accepted
 
     @property
     def port(self) -> int:
@@ -181,6 +249,16 @@ class DlmsTcpServer:
             session.close()
         await server.wait_closed()
         _log.info("DLMS/COSEM over TCP stopped")
+
+    def _make_room(self) -> bool:
+        """At the cap: close the idle-incomplete connection :func:`choose_eviction` picks;
+        whether a slot is free now."""
+        standings = {session: session.standing() for session in self._sessions}
+        victim = choose_eviction(standings)
+        if victim is None:
+            return False
+        victim.evict()
+        return True
 
     def _event(self, event: ConnectionEvent) -> None:
         if self.on_event is None:
@@ -225,6 +303,8 @@ class _Connection(asyncio.BufferedProtocol):
         self.timer: asyncio.TimerHandle | None = None
         self.frame_timer: asyncio.TimerHandle | None = None
         self.accepted = False
+        self.connected_at = 0.0
+        self.completed_frame = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # A stream transport; not an asyncio.Transport subclass under every event loop
@@ -235,23 +315,42 @@ class _Connection(asyncio.BufferedProtocol):
         if sock is not None:  # an answer goes out at once, not held back for more (Nagle)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         served = len(self.server._sessions)
-        if self.settings.single_connection and served:
-            _log.info("connection from %s closed: one connection at a time", self.peer)
+        single = self.settings.single_connection
+        limit = 1 if single else self.settings.max_connections
+        if served >= limit and not self.server._make_room():
+            if single:
+                _log.info("connection from %s closed: one connection at a time", self.peer)
+                event = ConnectionEvent.REFUSED_ONE_AT_A_TIME
+            else:
+                _log.info("connection from %s closed: %d connections served", self.peer, served)
+                event = ConnectionEvent.REFUSED_TOO_MANY
             transport.close()
-            self.server._event(ConnectionEvent.REFUSED_ONE_AT_A_TIME)
-            return
-        if served >= self.settings.max_connections:
-            _log.info("connection from %s closed: %d connections served already", self.peer, served)
-            transport.close()
-            self.server._event(ConnectionEvent.REFUSED_TOO_MANY)
+            self.server._event(event)
             return
         self.accepted = True
-        self.server._sessions.add(self)
+        self.server._sessions[self] = None
         _log.info("connection from %s", self.peer)
-        self.last_activity = self.loop.time()
+        self.connected_at = self.last_activity = self.loop.time()
         timeout = self.settings.inactivity_timeout_s
         if timeout is not None:
             self.timer = self.loop.call_later(timeout, self._check_idle)
+
+    def standing(self) -> ConnectionStanding:
+        """What :func:`choose_eviction` weighs of this connection now."""
+        return ConnectionStanding(
+            associated=any(c.associations for c in self.connections.values()),
+            completed_frame=self.completed_frame,
+            connected_at=self.connected_at,
+            incomplete_since=self.decoder.frame_started,
+        )
+
+    def evict(self) -> None:
+        """Closes this connection for a newcomer: its slot is free at once (the transport's
+        ``connection_lost`` comes later) and it reads nothing more."""
+        _log.info("closing %s: no whole frame to show, its slot given to a newcomer", self.peer)
+        self._end()
+        self.close()
+        self.server._event(ConnectionEvent.EVICTED_IDLE)
 
     def _check_idle(self) -> None:
         timeout = self.settings.inactivity_timeout_s
@@ -307,6 +406,7 @@ class _Connection(asyncio.BufferedProtocol):
             return
         if frames:  # only whole frames are activity
             self.last_activity = now
+            self.completed_frame = True
         if self.frame_timer is None and decoder.pending:
             deadline = decoder.frame_deadline
             if deadline is not None:
@@ -344,12 +444,19 @@ class _Connection(asyncio.BufferedProtocol):
             self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.accepted:
+            _log.info("connection from %s closed", self.peer)
+        self._end()
+
+    def _end(self) -> None:
+        """Timers off, out of the server's connections, associations released (once)."""
         for timer in (self.timer, self.frame_timer):
             if timer is not None:
                 timer.cancel()
+        self.timer = self.frame_timer = None
         if self.accepted:
-            self.server._sessions.discard(self)
+            self.accepted = False
+            self.server._sessions.pop(self, None)
             for connection in self.connections.values():
                 connection.close()
             self.connections.clear()
-            _log.info("connection from %s closed", self.peer)
