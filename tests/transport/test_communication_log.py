@@ -84,6 +84,9 @@ def test_a_head_end_reads_the_events_it_provoked_by_range() -> None:
             assert (await exchange(first, ClientAssociation().aarq().encode(), UNKNOWN_SAP))[
                 -1
             ] == 1
+            # the public association keeps the one connection: no newcomer takes it
+            accepted = await exchange(first, ClientAssociation().aarq().encode())
+            assert accepted[0] == 0x61 and bytes.fromhex("A203020100") in accepted  # accepted
             next_minute()
             second_reader, second_writer = await connect(busy)
             assert await closed_by_server(second_reader)
@@ -135,8 +138,9 @@ def test_a_head_end_reads_the_events_it_provoked_by_range() -> None:
         return {code: n for code, n in counts.items() if 220 <= code <= 229}
 
     assert communication(meter.event_counts) == {220: 1, 222: 1, 223: 1, 224: 1}
-    # each event was committed when it happened (the reader's login commits once more)
-    assert [sum(communication(c).values()) for c in commits] == [1, 2, 3, 4, 4]
+    # each event was committed when it happened (each accepted login commits once more: the
+    # public one holding the connection, then the reader's)
+    assert [sum(communication(c).values()) for c in commits] == [1, 2, 2, 3, 4, 4]
 
 
 TRANSPORT_EVENT_CODES = {

@@ -12,8 +12,11 @@ def standing(
     completed_frame: bool = False,
     connected_at: float = 0.0,
     incomplete_since: float | None = None,
+    last_activity: float | None = None,
 ) -> ConnectionStanding:
-    return ConnectionStanding(associated, completed_frame, connected_at, incomplete_since)
+    return ConnectionStanding(
+        associated, completed_frame, connected_at, incomplete_since, last_activity
+    )
 
 
 def test_an_open_association_is_never_chosen() -> None:
@@ -27,10 +30,19 @@ def test_an_open_association_is_never_chosen() -> None:
     assert choose_eviction(served) is None
 
 
-def test_a_connection_that_completed_frames_and_holds_none_is_kept() -> None:
-    """A client between two associations (released, nothing pending) is not doing nothing:
-    only the inactivity timeout ends it."""
-    assert choose_eviction({"between": standing(completed_frame=True, connected_at=0.0)}) is None
+def test_a_connection_that_completed_frames_and_holds_none_goes_last() -> None:
+    """A client between two associations (released, nothing pending), or an attacker that
+    sent one whole frame (a broadcast, say) and then nothing, holds no association: it gives
+    way after every idle-incomplete one, the one idle longest first. Otherwise one frame per
+    connection would keep every slot, seed 004's one included, until the inactivity timeout."""
+    served = {
+        "recently active": standing(completed_frame=True, connected_at=0.0, last_activity=9.0),
+        "idle longest": standing(completed_frame=True, connected_at=1.0, last_activity=2.0),
+        "associated": standing(associated=True, completed_frame=True, last_activity=0.0),
+    }
+    assert choose_eviction(served) == "idle longest"
+    served["stalled frame"] = standing(completed_frame=True, connected_at=5.0, incomplete_since=8.0)
+    assert choose_eviction(served) == "stalled frame"
 
 
 def test_the_incomplete_frame_stalled_longest_goes_first() -> None:

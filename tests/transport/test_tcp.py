@@ -612,3 +612,28 @@ def test_the_one_connection_of_seed_004_goes_to_a_reader_not_a_slowloris() -> No
 
     run_with_server(scenario, TcpServerSettings(single_connection=True), events.append)
     assert events == [ConnectionEvent.EVICTED_IDLE, ConnectionEvent.REFUSED_ONE_AT_A_TIME]
+
+
+def test_one_whole_frame_then_silence_does_not_keep_the_one_connection() -> None:
+    """An attacker that sends one whole frame (a broadcast, which gets no answer) and then
+    nothing holds no association: a reader arriving is served in its place at once, not
+    after the inactivity timeout (seed 004: 5 minutes)."""
+    events: list[ConnectionEvent] = []
+
+    async def scenario(server: DlmsTcpServer, backend: FakeBackend) -> None:
+        reader, writer = await connect(server)
+        writer.write(wrap(GET_TIME_ZONE, destination=127))
+        await writer.drain()
+        while not server.connection_count:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # the broadcast frame is whole and skipped by now
+        head_end = await connect(server)
+        assert await exchange(head_end, AARQ) == AARE
+        assert await closed_by_server(reader)
+        assert await exchange(head_end, GET_TIME_ZONE) == TIME_ZONE
+        writer.close()
+        head_end[1].close()
+
+    settings = TcpServerSettings(single_connection=True, inactivity_timeout_s=300)
+    run_with_server(scenario, settings, events.append)
+    assert events == [ConnectionEvent.EVICTED_IDLE]

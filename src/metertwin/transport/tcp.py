@@ -89,8 +89,8 @@ class ConnectionEvent(Enum):
     CLOSED_UNKNOWN_WPORT = "closed_unknown_wport"
     """A connection closed on a frame for a server wPort (logical device) not served."""
     EVICTED_IDLE = "evicted_idle"
-    """A connection with no association and no whole frame to show (none ever, or one left
-    incomplete) closed to serve a newcomer while all connections were taken."""
+    """A connection with no open association closed to serve a newcomer while all
+    connections were taken (:func:`choose_eviction`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,13 +101,15 @@ class ConnectionStanding:
     ``associated``: an association is open on it (never given up for a newcomer).
     ``completed_frame``: it has sent at least one whole frame.
     ``connected_at``: when it was accepted; ``incomplete_since``: the first octet of the
-    frame it leaves incomplete (None: no octet pending). Times on one clock, in seconds.
+    frame it leaves incomplete (None: no octet pending); ``last_activity``: its last whole
+    frame (None: ``connected_at``). Times on one clock, in seconds.
     """
 
     associated: bool
     completed_frame: bool
     connected_at: float
     incomplete_since: float | None = None
+    last_activity: float | None = None
 
     @property
     def idle_incomplete(self) -> bool:
@@ -121,24 +123,29 @@ class ConnectionStanding:
 def choose_eviction(standings: Mapping[K, ConnectionStanding]) -> K | None:
     """The connection to close so a newcomer can be served, or None (refuse the newcomer).
 
-    Only idle-incomplete connections are candidates (:attr:`ConnectionStanding.idle_incomplete`);
-    those that never completed a frame go first, and among equals the one stalled longest
-    (since its incomplete frame began, or since it connected when it never sent a frame).
-    Ties go to the first in ``standings``' order (the server's is the order accepted: a
-    loop's clock may tick coarser than connections arrive). A flood of partial frames thus
-    cannot keep a head-end out until ``frame_timeout_s``, while a head-end's open
-    association is never taken from it.
+    Every connection without an open association is a candidate; an open association is
+    never taken from its head-end. Idle-incomplete ones go first
+    (:attr:`ConnectionStanding.idle_incomplete`): those that never completed a frame, then
+    those leaving a frame incomplete, each the one stalled longest first (since its
+    incomplete frame began, or since it connected when it never sent a frame). Last, a
+    connection that completed frames but holds no association and nothing pending (released,
+    or one frame sent to keep a slot), the one idle longest first. Ties go to the first in
+    ``standings``' order (the server's is the order accepted: a loop's clock may tick
+    coarser than connections arrive). Neither partial frames nor one whole frame per
+    connection can then keep a head-end out until a timeout.
     """
-    candidates = [(key, s) for key, s in standings.items() if s.idle_incomplete]
+    candidates = [(key, s) for key, s in standings.items() if not s.associated]
     if not candidates:
         return None
 
-    def stalled(item: tuple[K, ConnectionStanding]) -> tuple[bool, float]:
+    def stalled(item: tuple[K, ConnectionStanding]) -> tuple[int, float]:
         standing = item[1]
-        since = standing.incomplete_since
-        if since is None or not standing.completed_frame:
-            since = standing.connected_at
-        return standing.completed_frame, since
+        if not standing.completed_frame:
+            return 0, standing.connected_at
+        if standing.incomplete_since is not None:
+            return 1, standing.incomplete_since
+        last = standing.last_activity
+        return 2, standing.connected_at if last is None else last
 
     return min(candidates, key=stalled)[0]
 
@@ -153,8 +160,8 @@ class TcpServerSettings:
     (None: never).
     ``frame_timeout_s``: close a connection whose frame is not complete this long after its
     first octet (None: no limit but the inactivity timeout).
-    ``max_connections``: connections served at once; one more is served in place of an
-    idle-incomplete one (:func:`choose_eviction`), or else accepted and closed.
+    ``max_connections``: connections served at once; one more is served in place of one
+    without an open association (:func:`choose_eviction`), or else accepted and closed.
     ``max_frame_length``: the longest APDU a wrapper header may announce; a longer one is a
     framing error and closes the connection. None: the server's max receive PDU size (a
     client may send no longer APDU, dlms.md 5), never below :data:`AARQ_ROOM`.
@@ -342,14 +349,16 @@ class _Connection(asyncio.BufferedProtocol):
             completed_frame=self.completed_frame,
             connected_at=self.connected_at,
             incomplete_since=self.decoder.frame_started,
+            last_activity=self.last_activity,
         )
 
     def evict(self) -> None:
         """Closes this connection for a newcomer: its slot is free at once (the transport's
         ``connection_lost`` comes later) and it reads nothing more."""
-        _log.info("closing %s: no whole frame to show, its slot given to a newcomer", self.peer)
+        _log.info("closing %s: no open association, its slot given to a newcomer", self.peer)
         self._end()
-        self.close()
+        if self.transport is not None:  # abort: replies a peer never reads are not kept
+            self.transport.abort()
         self.server._event(ConnectionEvent.EVICTED_IDLE)
 
     def _check_idle(self) -> None:
