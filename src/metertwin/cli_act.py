@@ -34,10 +34,16 @@ from metertwin.cli_common import (
     LOGICAL_DEVICE_NAME,
     PUBLIC_CLIENT,
     acting_association,
-    model_of_device_name,
+    model_of_meter,
     writing_association,
 )
-from metertwin.cli_dlms import complain, connect_from_args, parse_endpoint, parse_obis
+from metertwin.cli_dlms import (
+    RefusedByMeter,
+    complain,
+    connect_from_args,
+    parse_endpoint,
+    parse_obis,
+)
 from metertwin.cosem.obis import Obis
 from metertwin.dlms.axdr import Data
 from metertwin.dlms.client import (
@@ -46,6 +52,7 @@ from metertwin.dlms.client import (
     DlmsClient,
     DlmsClientError,
     DlmsConnectionError,
+    DlmsProtocolError,
 )
 from metertwin.dlms.client_errors import code_name
 from metertwin.dlms.client_input import (
@@ -175,7 +182,7 @@ def run_act_command(args: argparse.Namespace) -> int:
     except (UserError, ValueInputError, DlmsConnectionError) as problem:
         complain(str(problem))
         return EXIT_USAGE
-    except DlmsClientError as problem:
+    except (DlmsClientError, RefusedByMeter) as problem:
         complain(str(problem))
         return EXIT_REFUSED
 
@@ -205,7 +212,7 @@ def _connect(args: argparse.Namespace, want: _Want) -> DlmsClient:
     if args.client is not None:
         return connect_from_args(args)
     spec = _association_for(args, want)
-    secret = None if spec.secret is None else spec.secret.decode("latin-1")
+    secret = None if spec.secret is None else spec.secret.decode("utf-8")  # as the loader
     chosen = argparse.Namespace(**vars(args))
     chosen.client = str(spec.client_sap)
     chosen.password = args.password if args.password is not None else secret
@@ -216,13 +223,11 @@ def _association_for(args: argparse.Namespace, want: _Want) -> AssociationSpec:
     public = argparse.Namespace(**vars(args))
     public.client, public.password = str(PUBLIC_CLIENT), None
     with connect_from_args(public) as meter:
-        name = meter.get(LOGICAL_DEVICE_NAME, 1, 2).as_bytes()
-    model = model_of_device_name(name)
+        model = model_of_meter(meter)
     if model is None:
-        shown = name.decode("latin-1")
         raise UserError(
-            f"the meter's logical device name {shown!r} is of no built-in model: name the "
-            "association with --client N --password P"
+            f"the meter's logical device name ({LOGICAL_DEVICE_NAME}) is of no built-in model: "
+            "name the association with --client N --password P"
         )
     return want.association(model)
 
@@ -230,7 +235,7 @@ def _association_for(args: argparse.Namespace, want: _Want) -> AssociationSpec:
 def _class_of(meter: DlmsClient, obis: Obis) -> int:
     found = _classes(meter).get(obis)
     if found is None:
-        raise UserError(f"{obis} is not in the object list of this association")
+        raise RefusedByMeter(f"{obis} is not in the object list of this association")
     return found
 
 
@@ -280,7 +285,7 @@ def _read_back(meter: DlmsClient, obis: Obis, class_id: int, attribute: int) -> 
 def _parse_reference(text: str, what: str) -> tuple[Obis, int]:
     """``OBIS:N`` -> (logical name, attribute or method number 1..127)."""
     name, colon, number = text.rpartition(":")
-    if not colon or not number.isdigit():
+    if not colon or not (number.isascii() and number.isdigit()):
         raise UserError(f"expected OBIS:{what.upper()} (e.g. 0.0.1.0.0.255:2), got {text!r}")
     obis = parse_obis(name)
     if not 1 <= int(number) <= 127:
@@ -329,13 +334,23 @@ def _clock_command(args: argparse.Namespace) -> int:
     return _set(args, CLOCK, CLOCK_TIME, text)
 
 
+def _enum_value(value: Data, what: str) -> int:
+    """An enum the meter answered, or a protocol error naming what it sent instead."""
+    try:
+        return value.as_int()
+    except (TypeError, ValueError):
+        raise DlmsProtocolError(
+            f"{DISCONNECT_CONTROL} {what} reads a {value.type.name.lower()}, not an enum"
+        ) from None
+
+
 def _relay_command(args: argparse.Namespace) -> int:
     method = REMOTE_RECONNECT if args.relay_command == "connect" else REMOTE_DISCONNECT
     with _connect(args, _Want(DISCONNECT_CONTROL, method, is_method=True)) as meter:
         class_id = _class_of(meter, DISCONNECT_CONTROL)
         meter.action(DISCONNECT_CONTROL, class_id, method, INTEGER_ZERO)
-        state = meter.get(DISCONNECT_CONTROL, class_id, CONTROL_STATE).as_int()
-        mode = meter.get(DISCONNECT_CONTROL, class_id, CONTROL_MODE).as_int()
+        state = _enum_value(meter.get(DISCONNECT_CONTROL, class_id, CONTROL_STATE), "control_state")
+        mode = _enum_value(meter.get(DISCONNECT_CONTROL, class_id, CONTROL_MODE), "control_mode")
     note = ""
     if state == READY_FOR_RECONNECTION:  # class 70 transition d, control modes 1, 3, 5, 6
         note = f" (control mode {mode}: the customer's relay button closes it)"

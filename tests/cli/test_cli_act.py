@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from tests.cli.running import meter_running
 
 from metertwin.cli import main
 from metertwin.dlms.axdr import Data
@@ -99,6 +100,9 @@ def test_set_refused_by_the_meter_exits_1_and_changes_nothing(
     code, _out, err = metertwin(capsys, "set", target, "1.0.1.8.0.255:2", "0")
     assert code == 1  # energy registers are the meter's own count: no association writes them
     _refused(err, "read-write-denied")
+    code, _out, err = metertwin(capsys, "set", target, "1.0.99.4.0.255:4", "60")
+    assert code == 1  # not served to this association: a refusal, as `read` says (exit 1)
+    assert "not in the object list of this association" in err
 
 
 @pytest.mark.parametrize(
@@ -111,6 +115,8 @@ def test_set_refused_by_the_meter_exits_1_and_changes_nothing(
         (("0.0.1.0.0.256:2", "1"), "not an OBIS code: '0.0.1.0.0.256'"),
         ((CLOCK, "1"), "expected OBIS:ATTRIBUTE"),
         (("0.0.40.0.0.255:7", "secret"), 'give VALUE typed, e.g. {"octet-string"'),
+        ((f"{CLOCK}:\u00b2", "1"), "expected OBIS:ATTRIBUTE"),  # a digit, not an ASCII one
+        (("0.0.16.0.3.255:2", "[" * 3000 + "]" * 3000), "nested too deep"),
     ],
 )
 def test_set_with_a_bad_input_exits_2_naming_it(
@@ -287,3 +293,23 @@ def test_the_readme_examples_work_on_the_default_meter(
         expected = 1 if "exit 1" in example else 0
         code, _out, err = metertwin(capsys, *argv)
         assert code == expected, (example, err)
+
+
+def test_a_meter_of_no_built_in_model_needs_the_association_named(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A user's model with its own logical device name: the CLI cannot know its secrets, so
+    it refuses before any secret is tried (no lockout try burnt) and says what to give."""
+    assert main(["models", "show", "pmm1220"]) == 0
+    text = capsys.readouterr().out.replace('"PMM{serial}"', '"ACME{serial}"')
+    assert "ACME{serial}" in text
+    (tmp_path / "acme.toml").write_text(text)
+    with meter_running(tmp_path / "data", str(tmp_path / "acme.toml")) as port:
+        code, out, err = metertwin(capsys, "relay", "disconnect", f"127.0.0.1:{port}")
+        assert code == 2 and out == ""
+        assert "is of no built-in model" in err and "--client N --password P" in err
+        code, out, _err = metertwin(
+            capsys, "relay", "disconnect", f"127.0.0.1:{port}", "--client", "1",
+            "--password", "00000002",
+        )  # fmt: skip
+        assert code == 0 and out.startswith("relay: disconnected")

@@ -177,6 +177,10 @@ def test_literals_take_the_type_of_the_current_value(text: str, like: Data, expe
         ('{"long-unsigend": 5}', Data.null(), "'long-unsigend' is not a DLMS data type"),
         ('{"unsigned": 300}', Data.null(), "unsigned range 0..255"),
         ("€", Data.octet_string(b"A"), "beyond U+00FF"),
+        ('{"float32": NaN}', Data.null(), "NaN"),
+        ("[NaN]", Data.structure([Data.float64(0.0)]), "NaN"),
+        ("[" * 3000 + "]" * 3000, Data.array([]), "nested too deep"),
+        ('{"array": ' * 70 + "[]" + "}" * 70, Data.null(), "nested deeper than 64"),
     ],
 )
 def test_a_value_that_cannot_be_converted_is_named(text: str, like: Data, named: str) -> None:

@@ -156,7 +156,29 @@ def _load_json(text: str, expected: str) -> Json:
         value: Json = json.loads(text)
     except ValueError:
         raise ValueInputError(f"not {expected}: {text!r}") from None
+    except RecursionError:
+        raise ValueInputError(f"not {expected}: nested too deep") from None
+    _check_depth(value)
     return value
+
+
+MAX_JSON_DEPTH = 64
+"""No attribute of the classes metertwin serves nests deeper; the conversions recurse."""
+
+
+def _check_depth(value: Json) -> None:
+    """Refuse JSON nested deeper than :data:`MAX_JSON_DEPTH` before anything recurses on it."""
+    level: list[Json] = [value]
+    for _ in range(MAX_JSON_DEPTH + 1):
+        level = [
+            child
+            for item in level
+            if isinstance(item, list | dict)
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+        if not level:
+            return
+    raise ValueInputError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
 
 
 def _kind(like: Data) -> str:
@@ -220,6 +242,8 @@ def _number(value: float, data_type: DataType) -> Data:
 
 def _build(data_type: DataType, value: object, shown: str) -> Data:
     """``Data(data_type, value)``; its range check becomes a message naming the type."""
+    if isinstance(value, float) and math.isnan(value):
+        raise ValueInputError(f"{shown}: NaN is not a value a meter can be set to")
     try:
         return Data(data_type, value)  # type: ignore[arg-type]
     except ValueError as problem:  # out of range: axdr names the range
