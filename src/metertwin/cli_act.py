@@ -39,6 +39,7 @@ from metertwin.cli_common import (
 )
 from metertwin.cli_dlms import (
     RefusedByMeter,
+    add_connection_options,
     complain,
     connect_from_args,
     parse_endpoint,
@@ -47,7 +48,6 @@ from metertwin.cli_dlms import (
 from metertwin.cosem.obis import Obis
 from metertwin.dlms.axdr import Data
 from metertwin.dlms.client import (
-    DEFAULT_TIMEOUT,
     DataAccessError,
     DlmsClient,
     DlmsClientError,
@@ -154,22 +154,11 @@ def _target(parser: argparse.ArgumentParser) -> None:
 
 
 def _connection_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--client",
-        metavar="N",
-        help="client SAP (default: the association of the meter's model that may do it)",
-    )
-    parser.add_argument(
-        "--server", default="1", metavar="N", help="server SAP (default 1, management device)"
-    )
-    parser.add_argument(
-        "--password", metavar="P", help="LLS password (default: that association's secret)"
-    )
-    parser.add_argument(
-        "--timeout",
-        default=str(DEFAULT_TIMEOUT),
-        metavar="S",
-        help=f"seconds to wait for each answer (default {DEFAULT_TIMEOUT:g})",
+    add_connection_options(
+        parser,
+        client_default=None,
+        client_help="client SAP (default: the association of the meter's model that may do it)",
+        password_help="LLS password (default: that association's secret)",
     )
 
 

@@ -69,6 +69,7 @@ from metertwin.models import DeviceModel
 
 __all__ = [
     "DLMS_COMMANDS",
+    "add_connection_options",
     "add_dlms_commands",
     "complain",
     "connect_from_args",
@@ -125,7 +126,7 @@ def add_dlms_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
         "--all", action="store_true", help="discover the object list and read everything readable"
     )
     read.add_argument("--json", action="store_true", help="print JSON instead of text")
-    _add_connection_options(read)
+    add_connection_options(read)
     read.set_defaults(dlms_command="read")
 
     profile = subparsers.add_parser(
@@ -147,20 +148,23 @@ def add_dlms_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
         "--to", dest="end", required=True, metavar="T", help="like --from (e.g. now)"
     )
     profile.add_argument("--csv", action="store_true", help="print CSV instead of a table")
-    _add_connection_options(profile)
+    add_connection_options(profile)
     profile.set_defaults(dlms_command="profile")
 
 
-def _add_connection_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--client", default="0x10", metavar="N", help="client SAP (default 0x10, public client)"
-    )
+def add_connection_options(
+    parser: argparse.ArgumentParser,
+    client_default: str | None = "0x10",
+    client_help: str = "client SAP (default 0x10, public client)",
+    password_help: str = "LLS password (without one: no authentication)",
+) -> None:
+    """--client, --server, --password and --timeout, shared by every command that talks to a
+    meter; the acting commands default --client to the association the meter's model names."""
+    parser.add_argument("--client", default=client_default, metavar="N", help=client_help)
     parser.add_argument(
         "--server", default="1", metavar="N", help="server SAP (default 1, management device)"
     )
-    parser.add_argument(
-        "--password", metavar="P", help="LLS password (without one: no authentication)"
-    )
+    parser.add_argument("--password", metavar="P", help=password_help)
     parser.add_argument(
         "--timeout",
         default=str(DEFAULT_TIMEOUT),

@@ -91,7 +91,7 @@ def _int_data(data_type: DataType, low: int, high: int) -> st.SearchStrategy[Dat
     return st.integers(low, high).map(lambda value: Data(data_type, value))
 
 
-_INTEGER_RANGES = {
+INTEGER_RANGES = {  # the A-XDR integer types and their ranges (reference/dlms.md 1.1)
     DataType.DOUBLE_LONG: (-(2**31), 2**31 - 1),
     DataType.DOUBLE_LONG_UNSIGNED: (0, 2**32 - 1),
     DataType.INTEGER: (-128, 127),
@@ -118,7 +118,7 @@ _COMPACT_SIMPLE: dict[DataType, st.SearchStrategy[Data]] = {
     DataType.DATE_TIME: cosem_date_times.map(Data.date_time),
     DataType.DATE: cosem_dates.map(Data.date),
     DataType.TIME: cosem_times.map(Data.time),
-    **{t: _int_data(t, low, high) for t, (low, high) in _INTEGER_RANGES.items()},
+    **{t: _int_data(t, low, high) for t, (low, high) in INTEGER_RANGES.items()},
 }
 
 type_descriptions: st.SearchStrategy[TypeDescription] = st.recursive(

@@ -9,7 +9,13 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.dlms.strategies import bit_strings, cosem_date_times, cosem_dates, cosem_times
+from tests.dlms.strategies import (
+    INTEGER_RANGES,
+    bit_strings,
+    cosem_date_times,
+    cosem_dates,
+    cosem_times,
+)
 
 from metertwin.dlms.axdr import BitString, Data, DataType
 from metertwin.dlms.client_input import (
@@ -23,20 +29,11 @@ from metertwin.dlms.client_input import (
 )
 from metertwin.dlms.cosem_datetime import ClockStatus, CosemDateTime
 
-_RANGES = {
-    DataType.DOUBLE_LONG: (-(2**31), 2**31 - 1),
-    DataType.DOUBLE_LONG_UNSIGNED: (0, 2**32 - 1),
-    DataType.INTEGER: (-128, 127),
-    DataType.LONG: (-(2**15), 2**15 - 1),
-    DataType.UNSIGNED: (0, 255),
-    DataType.LONG_UNSIGNED: (0, 0xFFFF),
-    DataType.LONG64: (-(2**63), 2**63 - 1),
-    DataType.LONG64_UNSIGNED: (0, 2**64 - 1),
-    DataType.ENUM: (0, 255),
-    DataType.BCD: (0, 255),
-}
 _integers = st.one_of(
-    *(st.integers(low, high).map(lambda v, t=t: Data(t, v)) for t, (low, high) in _RANGES.items())
+    *(
+        st.integers(low, high).map(lambda v, t=t: Data(t, v))
+        for t, (low, high) in INTEGER_RANGES.items()
+    )
 )
 _leaves = st.one_of(
     st.just(Data.null()),
@@ -180,7 +177,7 @@ def test_literals_take_the_type_of_the_current_value(text: str, like: Data, expe
         ('{"float32": NaN}', Data.null(), "NaN"),
         ("[NaN]", Data.structure([Data.float64(0.0)]), "NaN"),
         ("[" * 3000 + "]" * 3000, Data.array([]), "nested too deep"),
-        ('{"array": ' * 70 + "[]" + "}" * 70, Data.null(), "nested deeper than 64"),
+        ('{"array": ' * 70 + "[]" + "}" * 70, Data.null(), "nested deeper than 65"),
     ],
 )
 def test_a_value_that_cannot_be_converted_is_named(text: str, like: Data, named: str) -> None:

@@ -19,6 +19,8 @@ from metertwin.dlms.cosem_datetime import CosemDate, CosemDateTime, CosemTime
 from metertwin.dlms.errors import AxdrError
 
 __all__ = [
+    "FLOAT_TYPES",
+    "INTEGER_TYPES",
     "MAX_DEPTH",
     "BitString",
     "CompactArray",
@@ -432,6 +434,9 @@ _FLOAT_STRUCTS: dict[int, struct.Struct] = {
     DataType.FLOAT32: struct.Struct(">f"),
     DataType.FLOAT64: struct.Struct(">d"),
 }
+INTEGER_TYPES = frozenset(DataType(t) for t in _INTEGER_RANGES)
+"""The types holding a Python int: the integers of every width, enum and bcd."""
+FLOAT_TYPES = frozenset(DataType(t) for t in _FLOAT_STRUCTS)
 _FLOAT32_MAX = struct.unpack(">f", bytes.fromhex("7F7FFFFF"))[0]
 
 

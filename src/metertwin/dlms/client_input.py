@@ -34,7 +34,7 @@ from datetime import date, datetime, time
 from typing import TypeAlias, TypeVar, Union
 
 from metertwin.cosem.obis import Obis
-from metertwin.dlms.axdr import BitString, Data, DataType
+from metertwin.dlms.axdr import FLOAT_TYPES, INTEGER_TYPES, MAX_DEPTH, BitString, Data, DataType
 from metertwin.dlms.cosem_datetime import CosemDate, CosemDateTime, CosemTime
 
 __all__ = [
@@ -58,21 +58,8 @@ INTEGER_ZERO = Data.integer(0)
 _DATE_TIME_SIZE = 12
 _OBIS_SIZE = 6
 _HEX_PREFIX = ("0x", "0X")
-_INTEGERS = frozenset(
-    {
-        DataType.DOUBLE_LONG,
-        DataType.DOUBLE_LONG_UNSIGNED,
-        DataType.INTEGER,
-        DataType.LONG,
-        DataType.UNSIGNED,
-        DataType.LONG_UNSIGNED,
-        DataType.LONG64,
-        DataType.LONG64_UNSIGNED,
-        DataType.ENUM,
-        DataType.BCD,
-    }
-)
-_FLOATS = frozenset({DataType.FLOAT32, DataType.FLOAT64})
+_INTEGERS = INTEGER_TYPES
+_FLOATS = FLOAT_TYPES
 _STRINGS = frozenset({DataType.VISIBLE_STRING, DataType.UTF8_STRING})
 _EMPTY = frozenset({DataType.NULL_DATA, DataType.DONT_CARE})
 _COLLECTIONS = frozenset({DataType.STRUCTURE, DataType.ARRAY})
@@ -162,8 +149,9 @@ def _load_json(text: str, expected: str) -> Json:
     return value
 
 
-MAX_JSON_DEPTH = 64
-"""No attribute of the classes metertwin serves nests deeper; the conversions recurse."""
+MAX_JSON_DEPTH = 2 * MAX_DEPTH + 1
+"""Typed JSON takes two levels (object, list) per level of data, which A-XDR bounds at
+``MAX_DEPTH``: anything deeper no meter would decode, and the conversions recurse."""
 
 
 def _check_depth(value: Json) -> None:

@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeAlias, Union
 
-from metertwin.dlms.axdr import BitString, CompactArray, Data, DataType, EncodedItems
+from metertwin.dlms.axdr import (
+    FLOAT_TYPES,
+    INTEGER_TYPES,
+    BitString,
+    CompactArray,
+    Data,
+    DataType,
+    EncodedItems,
+)
 from metertwin.dlms.client_errors import DlmsProtocolError
 from metertwin.dlms.cosem_datetime import CosemDate, CosemDateTime, CosemTime
 from metertwin.dlms.errors import CosemDateTimeError
@@ -103,20 +111,7 @@ UNIT_SYMBOLS: dict[int, str] = {
 }
 """Unit enum of scaler_unit (dlms.md 1.4); 255 is "count / no unit", shown as nothing."""
 
-_SCALABLE = frozenset(
-    {
-        DataType.DOUBLE_LONG,
-        DataType.DOUBLE_LONG_UNSIGNED,
-        DataType.INTEGER,
-        DataType.LONG,
-        DataType.UNSIGNED,
-        DataType.LONG_UNSIGNED,
-        DataType.LONG64,
-        DataType.LONG64_UNSIGNED,
-        DataType.FLOAT32,
-        DataType.FLOAT64,
-    }
-)
+_SCALABLE = (INTEGER_TYPES - {DataType.ENUM, DataType.BCD}) | FLOAT_TYPES
 _DATE_TIME_SIZE = 12
 
 
