@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable
 
 from benchmarks.common import header
-from metertwin.cosem.obis import Obis
+from metertwin.codec.obis import Obis
 from metertwin.dlms.client import DlmsClient
 from metertwin.transport.eventloop import EVENT_LOOP_VARIABLE
 

@@ -17,7 +17,7 @@ import time
 from datetime import datetime
 
 from benchmarks.common import header, simulate
-from metertwin.cosem.obis import Obis
+from metertwin.codec.obis import Obis
 from metertwin.dlms.client import DlmsClient
 
 PROFILE = Obis(1, 0, 99, 1, 0)

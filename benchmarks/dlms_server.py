@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from benchmarks.common import header
-from metertwin.dlms.server import ServerConnection
+from metertwin.dlms.server.connection import ServerConnection
 from metertwin.meter.core import Meter
 from metertwin.models import load_model
 from metertwin.models.binder import build_logical_device

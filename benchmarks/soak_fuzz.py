@@ -27,7 +27,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from benchmarks.common import header
-from metertwin.dlms import axdr
+from metertwin.codec import axdr
+from metertwin.codec.axdr import Data
+from metertwin.codec.cosem_datetime import CosemDate, CosemDateTime, CosemTime
+from metertwin.codec.enums import ActionResult, DataAccessResult
+from metertwin.codec.errors import DlmsDecodeError
 from metertwin.dlms.apdu import (
     ActionRequestNormal,
     ActionResponseNormal,
@@ -40,13 +44,9 @@ from metertwin.dlms.apdu import (
     SetResponseNormal,
     decode_apdu,
 )
-from metertwin.dlms.axdr import Data
-from metertwin.dlms.client_core import ClientAssociation
-from metertwin.dlms.cosem_datetime import CosemDate, CosemDateTime, CosemTime
-from metertwin.dlms.enums import ActionResult, DataAccessResult
-from metertwin.dlms.errors import DlmsDecodeError
-from metertwin.dlms.server import ServerConnection
-from metertwin.dlms.server_session import INTERNAL_FAULT
+from metertwin.dlms.client.association import ClientAssociation
+from metertwin.dlms.server.connection import ServerConnection
+from metertwin.dlms.server.session import INTERNAL_FAULT
 from metertwin.meter.core import Meter
 from metertwin.models import load_model
 from metertwin.models.binder import build_logical_device

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import header, start_meter
-from metertwin.dlms.axdr import Data
+from metertwin.codec.axdr import Data
 from metertwin.dlms.client import DlmsClient, DlmsClientError
 from metertwin.meter.wallet import MICRO
 from metertwin.models.prepayment_objects import TOKEN_GATEWAY

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from benchmarks.common import header, start_meter
 from benchmarks.soak_fuzz import Mutator, _apdu_corpus
-from metertwin.cosem.obis import Obis
+from metertwin.codec.obis import Obis
 from metertwin.dlms.client import DlmsClient, DlmsClientError
 from metertwin.protocols.wrapper import encode_frame
 

@@ -2,10 +2,10 @@
 (issue 11, item 18).
 
 - ``set HOST:PORT OBIS:ATTR VALUE``: writes one attribute. Its current value is read first, so
-  VALUE is read as that type (metertwin.dlms.client_input): ``230`` for a long-unsigned, an ISO
+  VALUE is read as that type (metertwin.dlms.client.user_input): ``230`` for a long-unsigned, an ISO
   date-time for a clock, JSON for a structure or array, typed JSON for what cannot be read.
 - ``action HOST:PORT OBIS:METHOD [VALUE]``: invokes a method; the parameter type comes from the
-  Blue Book for the methods client_input knows, and the parameterless ones are sent integer(0).
+  Blue Book for the methods user_input knows, and the parameterless ones are sent integer(0).
 - ``clock set HOST:PORT [ISO-TIME]`` / ``clock sync HOST:PORT``: clock ``0.0.1.0.0.255``
   attribute 2, to the time given (without an offset: the meter's local time) or the host's.
 - ``relay connect|disconnect HOST:PORT``: disconnect control ``0.0.96.3.10.255`` methods 2
@@ -45,8 +45,8 @@ from metertwin.cli_dlms import (
     parse_endpoint,
     parse_obis,
 )
-from metertwin.cosem.obis import Obis
-from metertwin.dlms.axdr import Data
+from metertwin.codec.axdr import Data
+from metertwin.codec.obis import Obis
 from metertwin.dlms.client import (
     DataAccessError,
     DlmsClient,
@@ -54,8 +54,8 @@ from metertwin.dlms.client import (
     DlmsConnectionError,
     DlmsProtocolError,
 )
-from metertwin.dlms.client_errors import code_name
-from metertwin.dlms.client_input import (
+from metertwin.dlms.client.errors import code_name
+from metertwin.dlms.client.user_input import (
     INTEGER_ZERO,
     ValueInputError,
     method_parameter,

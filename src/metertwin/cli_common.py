@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache
 
+from metertwin.codec.obis import Obis
 from metertwin.cosem.access import ObjectRights
-from metertwin.cosem.obis import Obis
 from metertwin.dlms.client import DlmsClient
-from metertwin.dlms.client_errors import (
+from metertwin.dlms.client.errors import (
     AssociationRejectedError,
     ConfirmedServiceErrorResponse,
     DataAccessError,

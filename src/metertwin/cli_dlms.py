@@ -41,9 +41,11 @@ from metertwin.cli_common import (
     probe_model,
     reading_association,
 )
+from metertwin.codec.axdr import Data, DataType
+from metertwin.codec.cosem_datetime import CosemDateTime
+from metertwin.codec.enums import DataAccessResult
+from metertwin.codec.obis import Obis
 from metertwin.cosem.classes import INTERFACE_CLASSES
-from metertwin.cosem.obis import Obis
-from metertwin.dlms.axdr import Data, DataType
 from metertwin.dlms.client import (
     DEFAULT_TIMEOUT,
     CaptureObject,
@@ -61,9 +63,7 @@ from metertwin.dlms.client import (
     scaler_unit_attribute,
     to_python,
 )
-from metertwin.dlms.client_errors import AssociationRejectedError, code_name
-from metertwin.dlms.cosem_datetime import CosemDateTime
-from metertwin.dlms.enums import DataAccessResult
+from metertwin.dlms.client.errors import AssociationRejectedError, code_name
 from metertwin.errors import UserError
 from metertwin.models import DeviceModel
 

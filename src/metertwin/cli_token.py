@@ -38,10 +38,10 @@ from metertwin.cli_dlms import (
     parse_sap,
     parse_timeout,
 )
+from metertwin.codec.axdr import Data, DataType
 from metertwin.config import load_config
-from metertwin.dlms.axdr import Data, DataType
 from metertwin.dlms.client import DlmsClientError, DlmsConnectionError
-from metertwin.dlms.client_errors import AssociationRejectedError
+from metertwin.dlms.client.errors import AssociationRejectedError
 from metertwin.errors import UserError
 from metertwin.meter.wallet import CreditUnit, WalletConfig
 from metertwin.models import DEFAULT_MODEL, DeviceModel, builtin_model_names, load_model

@@ -16,9 +16,9 @@ import pytest
 from tests.cli.running import meter_running
 
 from metertwin.cli import main
-from metertwin.dlms.axdr import Data
+from metertwin.codec.axdr import Data
+from metertwin.codec.cosem_datetime import CosemDateTime
 from metertwin.dlms.client import DlmsClient
-from metertwin.dlms.cosem_datetime import CosemDateTime
 
 READER = ("--client", "32", "--password", "00000001")
 MANAGEMENT = ("--client", "1", "--password", "00000002")

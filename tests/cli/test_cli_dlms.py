@@ -29,11 +29,11 @@ from metertwin.cli_dlms import (
     parse_sap,
     run_dlms_command,
 )
-from metertwin.cosem.obis import Obis
-from metertwin.dlms.axdr import Data
-from metertwin.dlms.client_objects import CLOCK_TIME, CaptureObject, range_access
-from metertwin.dlms.cosem_datetime import CosemDateTime
-from metertwin.dlms.enums import DataAccessResult
+from metertwin.codec.axdr import Data
+from metertwin.codec.cosem_datetime import CosemDateTime
+from metertwin.codec.enums import DataAccessResult
+from metertwin.codec.obis import Obis
+from metertwin.dlms.client.objects import CLOCK_TIME, CaptureObject, range_access
 from metertwin.errors import UserError
 
 CURRENT_ASSOCIATION = Obis(0, 0, 40, 0, 0, 255)

@@ -6,10 +6,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from metertwin.cosem.obis import Obis
-from metertwin.dlms import apdu as a
-from metertwin.dlms.axdr import BitString, Data, DataType, TypeDescription
-from metertwin.dlms.cosem_datetime import (
+from metertwin.codec.axdr import BitString, Data, DataType, TypeDescription
+from metertwin.codec.cosem_datetime import (
     ClockStatus,
     CosemDate,
     CosemDateTime,
@@ -17,7 +15,7 @@ from metertwin.dlms.cosem_datetime import (
     SpecialDay,
     SpecialMonth,
 )
-from metertwin.dlms.enums import (
+from metertwin.codec.enums import (
     AcseServiceProviderDiagnostic,
     AcseServiceUserDiagnostic,
     ActionResult,
@@ -34,6 +32,8 @@ from metertwin.dlms.enums import (
     ServiceError,
     StateError,
 )
+from metertwin.codec.obis import Obis
+from metertwin.dlms import apdu as a
 
 
 def _maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from tests.dlms.strategies import APDU_STRATEGIES, apdus
 from tests.dlms.test_apdu_vectors import VECTORS
 
-from metertwin.dlms import DlmsDecodeError
+from metertwin.codec.errors import DlmsDecodeError
 from metertwin.dlms.apdu import Apdu, decode_apdu
 
 ALL_APDU_CLASSES = typing.get_args(Apdu)

@@ -5,8 +5,27 @@ from __future__ import annotations
 
 import pytest
 
-from metertwin.cosem.obis import Obis
-from metertwin.dlms import ApduError, UnsupportedApduError
+from metertwin.codec.axdr import BitString, Data, decode
+from metertwin.codec.cosem_datetime import ClockStatus, CosemDateTime
+from metertwin.codec.enums import (
+    AcseServiceProviderDiagnostic,
+    AcseServiceUserDiagnostic,
+    ActionResult,
+    ApplicationContext,
+    AssociationResult,
+    AuthenticationMechanism,
+    ConfirmedService,
+    ConfirmedServiceErrorType,
+    Conformance,
+    DataAccessResult,
+    InitiateError,
+    ReleaseRequestReason,
+    ReleaseResponseReason,
+    ServiceError,
+    StateError,
+)
+from metertwin.codec.errors import ApduError, UnsupportedApduError
+from metertwin.codec.obis import Obis
 from metertwin.dlms.apdu import (
     Aare,
     Aarq,
@@ -38,25 +57,6 @@ from metertwin.dlms.apdu import (
     SetResponseLastDatablock,
     SetResponseNormal,
     decode_apdu,
-)
-from metertwin.dlms.axdr import BitString, Data, decode
-from metertwin.dlms.cosem_datetime import ClockStatus, CosemDateTime
-from metertwin.dlms.enums import (
-    AcseServiceProviderDiagnostic,
-    AcseServiceUserDiagnostic,
-    ActionResult,
-    ApplicationContext,
-    AssociationResult,
-    AuthenticationMechanism,
-    ConfirmedService,
-    ConfirmedServiceErrorType,
-    Conformance,
-    DataAccessResult,
-    InitiateError,
-    ReleaseRequestReason,
-    ReleaseResponseReason,
-    ServiceError,
-    StateError,
 )
 
 C1 = InvokeIdAndPriority(1, confirmed=True, high_priority=True)

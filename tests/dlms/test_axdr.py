@@ -10,9 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests.dlms.strategies import data_trees
 
-from metertwin.cosem.obis import Obis
-from metertwin.dlms import AxdrError, DlmsDecodeError
-from metertwin.dlms.axdr import (
+from metertwin.codec.axdr import (
     MAX_DEPTH,
     BitString,
     CompactArray,
@@ -25,7 +23,9 @@ from metertwin.dlms.axdr import (
     encode,
     encode_length,
 )
-from metertwin.dlms.cosem_datetime import CosemDateTime
+from metertwin.codec.cosem_datetime import CosemDateTime
+from metertwin.codec.errors import AxdrError, DlmsDecodeError
+from metertwin.codec.obis import Obis
 
 
 def _both_ways(hex_bytes: str, value: Data) -> None:
@@ -409,7 +409,7 @@ def test_mutated_encodings_raise_only_axdr_errors(value: Data, data: st.DataObje
 def test_pre_encoded_array_items_encode_like_the_items_themselves() -> None:
     """EncodedItems (profile buffers built as octets) must be byte-identical to the same
     array of Data, and read back as those Data."""
-    from metertwin.dlms.axdr import EncodedItems
+    from metertwin.codec.axdr import EncodedItems
 
     items = [
         Data.structure([Data.double_long_unsigned(k), Data.long_unsigned(2301)]) for k in range(200)

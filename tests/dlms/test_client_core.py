@@ -17,7 +17,19 @@ from hypothesis import strategies as st
 from tests.dlms.strategies import data_trees
 from tests.dlms.test_client_fakes import accepted_aare
 
-from metertwin.cosem.obis import Obis
+from metertwin.codec.axdr import Data, encode
+from metertwin.codec.cosem_datetime import ClockStatus, CosemDateTime
+from metertwin.codec.enums import (
+    AcseServiceUserDiagnostic,
+    ActionResult,
+    AssociationResult,
+    Conformance,
+    DataAccessResult,
+    InitiateError,
+    ServiceError,
+    StateError,
+)
+from metertwin.codec.obis import Obis
 from metertwin.dlms.apdu import (
     ActionRequestNextPblock,
     ActionRequestWithFirstPblock,
@@ -34,15 +46,14 @@ from metertwin.dlms.apdu import (
     SetRequestWithFirstDatablock,
     decode_apdu,
 )
-from metertwin.dlms.axdr import Data, encode
-from metertwin.dlms.client_core import (
+from metertwin.dlms.client.association import (
     DEFAULT_CONFORMANCE,
     ClientAssociation,
     Exchange,
     WrapperLink,
     is_unsolicited,
 )
-from metertwin.dlms.client_errors import (
+from metertwin.dlms.client.errors import (
     ActionFailedError,
     AssociationRejectedError,
     ConfirmedServiceErrorResponse,
@@ -51,18 +62,7 @@ from metertwin.dlms.client_errors import (
     ExceptionResponseError,
     NotAssociatedError,
 )
-from metertwin.dlms.client_objects import CLOCK_TIME, CaptureObject
-from metertwin.dlms.cosem_datetime import ClockStatus, CosemDateTime
-from metertwin.dlms.enums import (
-    AcseServiceUserDiagnostic,
-    ActionResult,
-    AssociationResult,
-    Conformance,
-    DataAccessResult,
-    InitiateError,
-    ServiceError,
-    StateError,
-)
+from metertwin.dlms.client.objects import CLOCK_TIME, CaptureObject
 
 T = TypeVar("T")
 

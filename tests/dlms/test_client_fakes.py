@@ -15,7 +15,17 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from metertwin.cosem.obis import Obis
+from metertwin.codec.axdr import Data
+from metertwin.codec.enums import (
+    AcseServiceUserDiagnostic,
+    AssociationResult,
+    Conformance,
+    DataAccessResult,
+    ReleaseResponseReason,
+    ServiceError,
+    StateError,
+)
+from metertwin.codec.obis import Obis
 from metertwin.dlms.apdu import (
     Aare,
     Aarq,
@@ -31,17 +41,7 @@ from metertwin.dlms.apdu import (
     SelectiveAccess,
     decode_apdu,
 )
-from metertwin.dlms.axdr import Data
-from metertwin.dlms.client_core import DEFAULT_CONFORMANCE
-from metertwin.dlms.enums import (
-    AcseServiceUserDiagnostic,
-    AssociationResult,
-    Conformance,
-    DataAccessResult,
-    ReleaseResponseReason,
-    ServiceError,
-    StateError,
-)
+from metertwin.dlms.client.association import DEFAULT_CONFORMANCE
 from metertwin.protocols.wrapper import WrapperDecoder, WrapperFrame
 
 

@@ -1,5 +1,5 @@
 """What a user types for `metertwin set` / `action`, read as the type the meter expects
-(metertwin.dlms.client_input; the types of /work/shared/reference/dlms.md, dlms.md 1)."""
+(metertwin.dlms.client.user_input; the types of /work/shared/reference/dlms.md, dlms.md 1)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ from tests.dlms.strategies import (
     cosem_times,
 )
 
-from metertwin.dlms.axdr import BitString, Data, DataType
-from metertwin.dlms.client_input import (
+from metertwin.codec.axdr import BitString, Data, DataType
+from metertwin.codec.cosem_datetime import ClockStatus, CosemDateTime
+from metertwin.dlms.client.user_input import (
     INTEGER_ZERO,
     ValueInputError,
     method_parameter,
@@ -27,7 +28,6 @@ from metertwin.dlms.client_input import (
     typed_json,
     value_text,
 )
-from metertwin.dlms.cosem_datetime import ClockStatus, CosemDateTime
 
 _integers = st.one_of(
     *(

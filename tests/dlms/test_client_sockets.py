@@ -14,7 +14,8 @@ import time
 import pytest
 from tests.dlms.test_client_fakes import HANG_UP, SILENT, FakeMeter
 
-from metertwin.dlms.axdr import Data
+from metertwin.codec.axdr import Data
+from metertwin.codec.enums import DataAccessResult
 from metertwin.dlms.client import (
     AssociationRejectedError,
     AsyncDlmsClient,
@@ -24,7 +25,6 @@ from metertwin.dlms.client import (
     DlmsProtocolError,
     DlmsTimeoutError,
 )
-from metertwin.dlms.enums import DataAccessResult
 
 H = bytes.fromhex
 # DC test_aarq.py (max receive PDU 1200) and test_aare.py: association without security.

@@ -8,10 +8,11 @@ import json
 import pytest
 from tests.dlms.test_client_fakes import object_list_data
 
-from metertwin.cosem.obis import Obis
-from metertwin.dlms.axdr import BitString, Data, decode
-from metertwin.dlms.client_errors import DlmsProtocolError
-from metertwin.dlms.client_objects import (
+from metertwin.codec.axdr import BitString, Data, decode
+from metertwin.codec.cosem_datetime import CosemDate, CosemDateTime, CosemTime, SpecialDay
+from metertwin.codec.obis import Obis
+from metertwin.dlms.client.errors import DlmsProtocolError
+from metertwin.dlms.client.objects import (
     CLOCK_TIME,
     CaptureObject,
     class_name,
@@ -19,8 +20,7 @@ from metertwin.dlms.client_objects import (
     parse_object_list,
     scaler_unit_attribute,
 )
-from metertwin.dlms.client_values import ScalerUnit, date_time_text, format_value, to_python
-from metertwin.dlms.cosem_datetime import CosemDate, CosemDateTime, CosemTime, SpecialDay
+from metertwin.dlms.client.values import ScalerUnit, date_time_text, format_value, to_python
 
 
 def test_scaler_unit_of_a_voltage() -> None:

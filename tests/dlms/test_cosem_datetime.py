@@ -10,8 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests.dlms.strategies import cosem_date_times, cosem_dates, cosem_times
 
-from metertwin.dlms import CosemDateTimeError
-from metertwin.dlms.cosem_datetime import (
+from metertwin.codec.cosem_datetime import (
     ClockStatus,
     CosemDate,
     CosemDateTime,
@@ -19,6 +18,7 @@ from metertwin.dlms.cosem_datetime import (
     SpecialDay,
     SpecialMonth,
 )
+from metertwin.codec.errors import CosemDateTimeError
 
 UTC_PLUS_1 = timezone(timedelta(hours=1))
 UTC_PLUS_2 = timezone(timedelta(hours=2))

@@ -1,4 +1,4 @@
-"""The sans-IO DLMS server (``metertwin.dlms.server``) against the golden exchanges of
+"""The sans-IO DLMS server (``metertwin.dlms.server.connection``) against the golden exchanges of
 reference/dlms.md 5 (exact bytes where the reference gives both sides), with a small fake
 backend. Block transfer and fuzzing are in ``test_server_blocks.py`` and ``test_server_fuzz.py``.
 """
@@ -9,10 +9,25 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from metertwin.codec.axdr import Data
+from metertwin.codec.enums import (
+    AcseServiceProviderDiagnostic,
+    AcseServiceUserDiagnostic,
+    ApplicationContext,
+    AssociationResult,
+    AuthenticationMechanism,
+    Conformance,
+    DataAccessResult,
+    InitiateError,
+    ReleaseRequestReason,
+    ServiceError,
+    StateError,
+)
+from metertwin.codec.obis import Obis
+from metertwin.codec.xdlms_types import AttributeWithSelection
 from metertwin.cosem.access import AssociationContext, AssociationPolicy
 from metertwin.cosem.backend import AssociationRefusal, LoginResult
 from metertwin.cosem.errors import CosemError, undefined
-from metertwin.cosem.obis import Obis
 from metertwin.dlms.apdu import (
     Aare,
     Aarq,
@@ -28,22 +43,8 @@ from metertwin.dlms.apdu import (
     SetRequestWithList,
     decode_apdu,
 )
-from metertwin.dlms.axdr import Data
-from metertwin.dlms.enums import (
-    AcseServiceProviderDiagnostic,
-    AcseServiceUserDiagnostic,
-    ApplicationContext,
-    AssociationResult,
-    AuthenticationMechanism,
-    Conformance,
-    DataAccessResult,
-    InitiateError,
-    ReleaseRequestReason,
-    ServiceError,
-    StateError,
-)
-from metertwin.dlms.server import IMPLEMENTED_CONFORMANCE, ServerConnection, ServerSettings
-from metertwin.dlms.xdlms_types import AttributeWithSelection
+from metertwin.dlms.capabilities import IMPLEMENTED_CONFORMANCE
+from metertwin.dlms.server.connection import ServerConnection, ServerSettings
 
 H = bytes.fromhex
 

@@ -15,6 +15,8 @@ from tests.dlms.test_server import (
     connect,
 )
 
+from metertwin.codec.axdr import Data, encode, encode_length
+from metertwin.codec.enums import ActionResult, DataAccessResult
 from metertwin.dlms.apdu import (
     ActionRequestNextPblock,
     ActionRequestWithFirstPblock,
@@ -41,10 +43,8 @@ from metertwin.dlms.apdu import (
     SetResponseLastDatablockWithList,
     decode_apdu,
 )
-from metertwin.dlms.axdr import Data, encode, encode_length
-from metertwin.dlms.enums import ActionResult, DataAccessResult
-from metertwin.dlms.server import ServerConnection, ServerSettings
-from metertwin.dlms.server_session import block_room
+from metertwin.dlms.server.connection import ServerConnection, ServerSettings
+from metertwin.dlms.server.session import block_room
 
 H = bytes.fromhex
 INVOKE = InvokeIdAndPriority(1)

@@ -22,6 +22,8 @@ from tests.dlms.test_server import (
     initiate,
 )
 
+from metertwin.codec.axdr import Data
+from metertwin.codec.enums import AuthenticationMechanism
 from metertwin.dlms.apdu import (
     ActionRequestNextPblock,
     ActionRequestWithFirstPblock,
@@ -39,10 +41,8 @@ from metertwin.dlms.apdu import (
     SetRequestWithListAndFirstDatablock,
     decode_apdu,
 )
-from metertwin.dlms.axdr import Data
-from metertwin.dlms.enums import AuthenticationMechanism
-from metertwin.dlms.server import ServerConnection, ServerSettings
-from metertwin.dlms.server_session import INTERNAL_FAULT
+from metertwin.dlms.server.connection import ServerConnection, ServerSettings
+from metertwin.dlms.server.session import INTERNAL_FAULT
 
 H = bytes.fromhex
 INVOKE = InvokeIdAndPriority(1)

@@ -14,11 +14,11 @@ import dataclasses
 import pytest
 from tests.helpers import management_device, utc_ms
 
+from metertwin.codec.axdr import Data
+from metertwin.codec.enums import DataAccessResult
+from metertwin.codec.obis import Obis
+from metertwin.codec.xdlms_types import AttributeDescriptor
 from metertwin.cosem.errors import CosemError
-from metertwin.cosem.obis import Obis
-from metertwin.dlms.axdr import Data
-from metertwin.dlms.enums import DataAccessResult
-from metertwin.dlms.xdlms_types import AttributeDescriptor
 from metertwin.meter.core import Meter
 from metertwin.meter.disconnect import Transition
 from metertwin.meter.episodes import LAST_EPISODES, Episode

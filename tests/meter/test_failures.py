@@ -14,10 +14,10 @@ import dataclasses
 import pytest
 from tests.helpers import management_device, utc_ms
 
+from metertwin.codec.enums import DataAccessResult
+from metertwin.codec.obis import Obis
+from metertwin.codec.xdlms_types import AttributeDescriptor, MethodDescriptor
 from metertwin.cosem.errors import CosemError
-from metertwin.cosem.obis import Obis
-from metertwin.dlms.enums import DataAccessResult
-from metertwin.dlms.xdlms_types import AttributeDescriptor, MethodDescriptor
 from metertwin.meter.core import Meter
 from metertwin.meter.disconnect import ControlState, RelayStuck, Transition
 from metertwin.meter.events import ALARM_BITS, LOG_OF, EventCode, EventLog

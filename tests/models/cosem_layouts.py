@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from metertwin.dlms.axdr import Data, DataType
+from metertwin.codec.axdr import Data, DataType
 
 T = DataType
 

@@ -8,12 +8,12 @@ from collections.abc import Callable
 import pytest
 from tests.helpers import management_device, utc_ms
 
+from metertwin.codec.axdr import Data
+from metertwin.codec.enums import DataAccessResult
+from metertwin.codec.obis import Obis
+from metertwin.codec.xdlms_types import AttributeDescriptor, MethodDescriptor
 from metertwin.cosem.access import AssociationContext, AttributeAccess
 from metertwin.cosem.errors import CosemError
-from metertwin.cosem.obis import Obis
-from metertwin.dlms.axdr import Data
-from metertwin.dlms.enums import DataAccessResult
-from metertwin.dlms.xdlms_types import AttributeDescriptor, MethodDescriptor
 
 CURRENT_ASSOCIATION = Obis(0, 0, 40, 0, 0)
 SECRET = 7  # class 15 attribute 7: the LLS secret, write-only

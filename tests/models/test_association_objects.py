@@ -7,9 +7,9 @@ import pytest
 from tests.helpers import utc_ms
 from tests.models.test_communication_log import _drive
 
-from metertwin.dlms.axdr import Data
-from metertwin.dlms.client_core import ClientAssociation
-from metertwin.dlms.server import ServerConnection, ServerSettings
+from metertwin.codec.axdr import Data
+from metertwin.dlms.client.association import ClientAssociation
+from metertwin.dlms.server.connection import ServerConnection, ServerSettings
 from metertwin.meter.core import Meter
 from metertwin.models import builtin_model_names, load_model
 from metertwin.models.binder import build_logical_device

@@ -11,12 +11,12 @@ import pytest
 from tests.helpers import utc_ms
 from tests.models.cosem_layouts import LAYOUTS, mismatch
 
+from metertwin.codec.axdr import Data
+from metertwin.codec.obis import Obis
+from metertwin.codec.xdlms_types import AttributeDescriptor
 from metertwin.cosem.access import AssociationContext
 from metertwin.cosem.classes import interface_class
 from metertwin.cosem.device import LogicalDevice
-from metertwin.cosem.obis import Obis
-from metertwin.dlms.axdr import Data
-from metertwin.dlms.xdlms_types import AttributeDescriptor
 from metertwin.meter.core import Meter
 from metertwin.meter.inputs import PhysicalState
 from metertwin.models import builtin_model_names, load_model

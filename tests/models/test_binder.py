@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from tests.helpers import utc_ms
 
+from metertwin.codec.axdr import Data, DataType, decode, encode
+from metertwin.codec.enums import DataAccessResult
+from metertwin.codec.obis import Obis
+from metertwin.codec.xdlms_types import AttributeDescriptor, MethodDescriptor
 from metertwin.cosem.access import AssociationContext
 from metertwin.cosem.backend import LoginResult
 from metertwin.cosem.device import LogicalDevice
 from metertwin.cosem.errors import CosemError
-from metertwin.cosem.obis import Obis
-from metertwin.dlms.axdr import Data, DataType, decode, encode
-from metertwin.dlms.enums import DataAccessResult
-from metertwin.dlms.xdlms_types import AttributeDescriptor, MethodDescriptor
 from metertwin.meter.core import Meter
 from metertwin.meter.disconnect import ControlState
 from metertwin.meter.inputs import PhysicalState
@@ -211,8 +211,8 @@ def test_object_list_lists_each_object_with_its_rights() -> None:
 def test_profile_buffer_by_range_and_by_entry() -> None:
     """Profile generic selective access (reference/dlms.md 2.3): selector 1 by clock range,
     selector 2 by entries and columns; values equal the registers at capture."""
-    from metertwin.dlms.cosem_datetime import CosemDateTime
-    from metertwin.dlms.xdlms_types import SelectiveAccess
+    from metertwin.codec.cosem_datetime import CosemDateTime
+    from metertwin.codec.xdlms_types import SelectiveAccess
 
     meter, device, _ = _device("az3p")
     ctx = _context(device, 1)

@@ -8,11 +8,11 @@ from typing import TypeVar
 
 from tests.helpers import utc_ms
 
+from metertwin.codec.enums import ApplicationContext, AssociationResult, AuthenticationMechanism
 from metertwin.cosem.device import LogicalDevice
 from metertwin.dlms.apdu import Aare, Aarq, InitiateRequest, decode_apdu
-from metertwin.dlms.client_core import DEFAULT_CONFORMANCE, ClientAssociation, Exchange
-from metertwin.dlms.enums import ApplicationContext, AssociationResult, AuthenticationMechanism
-from metertwin.dlms.server import ServerConnection
+from metertwin.dlms.client.association import DEFAULT_CONFORMANCE, ClientAssociation, Exchange
+from metertwin.dlms.server.connection import ServerConnection
 from metertwin.meter.core import Meter
 from metertwin.meter.events import EventCode
 from metertwin.models import load_model

@@ -21,14 +21,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.helpers import utc_ms
 
-from metertwin.cosem.obis import Obis
-from metertwin.dlms.axdr import Data
-from metertwin.dlms.client_core import ClientAssociation, Exchange
-from metertwin.dlms.client_errors import ActionFailedError, DataAccessError
-from metertwin.dlms.client_objects import CLOCK_TIME
-from metertwin.dlms.enums import ActionResult, DataAccessResult
-from metertwin.dlms.server import ServerConnection
-from metertwin.dlms.xdlms_types import SelectiveAccess
+from metertwin.codec.axdr import Data
+from metertwin.codec.enums import ActionResult, DataAccessResult
+from metertwin.codec.obis import Obis
+from metertwin.codec.xdlms_types import SelectiveAccess
+from metertwin.dlms.client.association import ClientAssociation, Exchange
+from metertwin.dlms.client.errors import ActionFailedError, DataAccessError
+from metertwin.dlms.client.objects import CLOCK_TIME
+from metertwin.dlms.server.connection import ServerConnection
 from metertwin.meter.core import Meter
 from metertwin.meter.inputs import PhysicalState
 from metertwin.models import load_model

@@ -8,9 +8,9 @@ import dataclasses
 
 from tests.helpers import management_device, utc_ms
 
-from metertwin.cosem.obis import Obis
-from metertwin.dlms.axdr import Data
-from metertwin.dlms.xdlms_types import AttributeDescriptor
+from metertwin.codec.axdr import Data
+from metertwin.codec.obis import Obis
+from metertwin.codec.xdlms_types import AttributeDescriptor
 from metertwin.meter.inputs import Fault, PhysicalState
 
 T0 = utc_ms(2026, 6, 1, 6)

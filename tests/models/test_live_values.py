@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from tests.helpers import utc_ms
 
+from metertwin.codec.axdr import Data
+from metertwin.codec.obis import Obis
+from metertwin.codec.xdlms_types import AttributeDescriptor
 from metertwin.cosem.access import AssociationContext
 from metertwin.cosem.device import LogicalDevice
-from metertwin.cosem.obis import Obis
-from metertwin.dlms.axdr import Data
-from metertwin.dlms.xdlms_types import AttributeDescriptor
 from metertwin.meter.core import Meter
 from metertwin.meter.disconnect import ControlState, Transition
 from metertwin.meter.inputs import Fault, PhysicalState

@@ -8,9 +8,9 @@ from __future__ import annotations
 from tests.helpers import utc_ms
 from tests.models.test_communication_log import _aare, _drive
 
-from metertwin.dlms.client_core import ClientAssociation
-from metertwin.dlms.enums import AcseServiceUserDiagnostic, AssociationResult
-from metertwin.dlms.server import ServerConnection
+from metertwin.codec.enums import AcseServiceUserDiagnostic, AssociationResult
+from metertwin.dlms.client.association import ClientAssociation
+from metertwin.dlms.server.connection import ServerConnection
 from metertwin.meter.core import Meter
 from metertwin.meter.events import EventCode
 from metertwin.meter.security import AccessSecurity, LoginOutcome

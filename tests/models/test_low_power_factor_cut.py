@@ -13,11 +13,11 @@ from __future__ import annotations
 import pytest
 from tests.helpers import management_device, utc_ms
 
+from metertwin.codec.axdr import Data
+from metertwin.codec.enums import DataAccessResult
+from metertwin.codec.obis import Obis
+from metertwin.codec.xdlms_types import AttributeDescriptor
 from metertwin.cosem.errors import CosemError
-from metertwin.cosem.obis import Obis
-from metertwin.dlms.axdr import Data
-from metertwin.dlms.enums import DataAccessResult
-from metertwin.dlms.xdlms_types import AttributeDescriptor
 from metertwin.meter.disconnect import ControlState, Transition
 from metertwin.meter.episodes import Episode
 from metertwin.meter.events import EventCode

@@ -17,11 +17,11 @@ from itertools import pairwise
 import pytest
 from tests.helpers import utc_ms
 
+from metertwin.codec.axdr import Data, DataType
+from metertwin.codec.obis import Obis
+from metertwin.codec.xdlms_types import AttributeDescriptor
 from metertwin.cosem.access import AssociationContext, AssociationPolicy
 from metertwin.cosem.device import LogicalDevice
-from metertwin.cosem.obis import Obis
-from metertwin.dlms.axdr import Data, DataType
-from metertwin.dlms.xdlms_types import AttributeDescriptor
 from metertwin.meter.core import Meter
 from metertwin.meter.events import EventCode
 from metertwin.models import builtin_model_names, load_model

@@ -56,9 +56,9 @@ from dlms_cosem.security import LowLevelSecurityAuthentication
 from dlms_cosem.utils import parse_as_dlms_data
 from tests.interop.conftest import TcpIO
 
-from metertwin.dlms.axdr import Data
+from metertwin.codec.axdr import Data
+from metertwin.codec.cosem_datetime import CosemDateTime
 from metertwin.dlms.client import DlmsClient
-from metertwin.dlms.cosem_datetime import CosemDateTime
 from metertwin.meter.events import LOG_OF, EventCode, EventLog
 from metertwin.meter.profiles import EVENT, EntryStatus
 from metertwin.models import load_model

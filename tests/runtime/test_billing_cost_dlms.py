@@ -17,13 +17,13 @@ import pytest
 from tests.interop.conftest import LoopThread
 from tests.meter.test_billing_cost import DAY_ENERGY_COST, household
 
+from metertwin.codec.axdr import Data
+from metertwin.codec.obis import Obis
+from metertwin.codec.xdlms_types import AttributeDescriptor
 from metertwin.config import UserConfig
 from metertwin.cosem.access import AssociationContext
-from metertwin.cosem.obis import Obis
-from metertwin.dlms.axdr import Data
 from metertwin.dlms.client import DlmsClient
-from metertwin.dlms.client_objects import CaptureObject
-from metertwin.dlms.xdlms_types import AttributeDescriptor
+from metertwin.dlms.client.objects import CaptureObject
 from metertwin.meter.core import Meter
 from metertwin.meter.inputs import PhysicalState
 from metertwin.models import load_model, model_from_text

@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 from benchmarks.common import start_meter
 
-from metertwin.dlms.axdr import Data
+from metertwin.codec.axdr import Data
+from metertwin.codec.cosem_datetime import CosemDateTime
+from metertwin.codec.enums import DataAccessResult
 from metertwin.dlms.client import DlmsClient
-from metertwin.dlms.client_errors import DataAccessError
-from metertwin.dlms.cosem_datetime import CosemDateTime
-from metertwin.dlms.enums import DataAccessResult
+from metertwin.dlms.client.errors import DataAccessError
 from metertwin.models import load_model
 
 CLOCK = "0.0.1.0.0.255"

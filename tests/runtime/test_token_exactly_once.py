@@ -15,7 +15,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from metertwin.dlms.axdr import Data
+from metertwin.codec.axdr import Data
 from metertwin.dlms.client import DlmsClient, DlmsClientError
 from metertwin.meter.wallet import MICRO
 from metertwin.models.prepayment_objects import TOKEN_GATEWAY

@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 from tests.helpers import utc_ms
 
+from metertwin.codec.axdr import Data
+from metertwin.codec.enums import DataAccessResult
+from metertwin.codec.obis import Obis
+from metertwin.codec.xdlms_types import AttributeDescriptor
 from metertwin.config import UserConfig
 from metertwin.cosem.access import AssociationContext
 from metertwin.cosem.errors import CosemError
-from metertwin.cosem.obis import Obis
-from metertwin.dlms.axdr import Data
-from metertwin.dlms.enums import DataAccessResult
-from metertwin.dlms.xdlms_types import AttributeDescriptor
 from metertwin.meter.core import Meter
 from metertwin.models import DeviceModel
 from metertwin.runtime.serving import SessionBackend

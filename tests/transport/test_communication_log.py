@@ -21,9 +21,9 @@ from tests.transport.test_tcp import (
 )
 
 from metertwin.cli import connection_event_logger, tcp_settings
-from metertwin.dlms.axdr import Data
+from metertwin.codec.axdr import Data
 from metertwin.dlms.client import AsyncDlmsClient
-from metertwin.dlms.client_core import ClientAssociation
+from metertwin.dlms.client.association import ClientAssociation
 from metertwin.meter.core import Meter
 from metertwin.meter.events import EventCode
 from metertwin.models import load_model

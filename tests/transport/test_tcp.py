@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 from tests.dlms.test_server import PUBLIC_SAP, READER_SAP, FakeBackend
 
-from metertwin.dlms.server import ServerConnection, ServerSettings
+from metertwin.dlms.server.connection import ServerConnection, ServerSettings
 from metertwin.transport import eventloop, tcp
 from metertwin.transport.tcp import (
     DEFAULT_MAX_CONNECTIONS,

@@ -8,10 +8,10 @@ the logical device, which answers with the association's rights.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import IntEnum
+from enum import IntEnum, IntFlag
 
-from metertwin.cosem.obis import Obis
-from metertwin.dlms.enums import AuthenticationMechanism, Conformance
+from metertwin.codec.enums import AuthenticationMechanism, Conformance
+from metertwin.codec.obis import Obis
 
 
 class AttributeAccess(IntEnum):
@@ -54,10 +54,29 @@ class ObjectRights:
         return self.methods.get(index, MethodAccess.NO_ACCESS)
 
 
+class SecurityPolicy(IntFlag):
+    """security_policy of Security setup (class 64 version 1, attribute 2): the least
+    protection every APDU of each direction must carry. Bits 0 and 1 are unused."""
+
+    NONE = 0
+    AUTHENTICATED_REQUEST = 0x04
+    ENCRYPTED_REQUEST = 0x08
+    SIGNED_REQUEST = 0x10
+    AUTHENTICATED_RESPONSE = 0x20
+    ENCRYPTED_RESPONSE = 0x40
+    SIGNED_RESPONSE = 0x80
+
+
 @dataclass(frozen=True)
 class AssociationPolicy:
     """An association a client may open: its Association LN object, its client SAP, how it
-    authenticates and what it may see and do."""
+    authenticates and what it may see and do.
+
+    ``security_setup`` names its Security setup object (class 64): None for an association
+    without security (its APDUs go in the clear; a ciphered one is refused). With one, the
+    server asks the backend (a :class:`~metertwin.cosem.backend.SecurityBackend`) for the
+    setup's live suite, policy, titles and keys.
+    """
 
     name: str
     logical_name: Obis  # 0.0.40.0.e.255 (e >= 1)
@@ -65,6 +84,7 @@ class AssociationPolicy:
     mechanism: AuthenticationMechanism
     conformance: Conformance  # what the server offers this client
     rights: dict[Obis, ObjectRights]  # the objects visible in this association
+    security_setup: Obis | None = None  # 0.0.43.0.e.255
 
 
 @dataclass

@@ -8,7 +8,9 @@ non-volatile memory before `set` or `action` returns, so the answer built afterw
 acknowledges something that could be lost.
 
 A backend may also be a `RefusalListener`: the service layer then tells it of every AARQ it
-refused on its own account (the meter logs them, docs/events.md).
+refused on its own account (the meter logs them, docs/events.md), and a `SecurityBackend`:
+the service layer then runs HLS and ciphering for the associations whose policy names a
+Security setup, with the material and counters the backend keeps (docs/security.md).
 """
 
 from __future__ import annotations
@@ -17,14 +19,14 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol, runtime_checkable
 
-from metertwin.cosem.access import AssociationContext, AssociationPolicy
-from metertwin.dlms.axdr import Data
-from metertwin.dlms.enums import (
+from metertwin.codec.axdr import Data
+from metertwin.codec.enums import (
     AcseServiceProviderDiagnostic,
     AcseServiceUserDiagnostic,
     InitiateError,
 )
-from metertwin.dlms.xdlms_types import AttributeDescriptor, MethodDescriptor, SelectiveAccess
+from metertwin.codec.xdlms_types import AttributeDescriptor, MethodDescriptor, SelectiveAccess
+from metertwin.cosem.access import AssociationContext, AssociationPolicy, SecurityPolicy
 
 
 class LoginResult(Enum):
@@ -105,3 +107,76 @@ class RefusalListener(Protocol):
     """
 
     def association_refused(self, refusal: AssociationRefusal) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityMaterial:
+    """One association's Security setup (class 64) as it stands now: what the service layer
+    needs to run HLS and to protect and open APDUs. Keys are raw octets (16 for suites 0 and
+    1, 32 for suite 2); the ECDSA keys are DER (PKCS#8 private, SubjectPublicKeyInfo public).
+    A key that is not set is None: a mechanism or protection that needs it is refused."""
+
+    suite: int  # 0, 1 or 2
+    policy: SecurityPolicy
+    server_system_title: bytes  # 8 octets
+    client_system_title: bytes | None  # None: any, learnt from the AARQ calling-AP-title
+    global_unicast_key: bytes | None = None  # EK, key id 0
+    broadcast_key: bytes | None = None  # key id 1
+    authentication_key: bytes | None = None  # AK, key id 2
+    hls_secret: bytes | None = None  # mechanisms 2 and 6
+    server_signing_key: bytes | None = None  # mechanism 7, general-signing (suites 1, 2)
+    client_signing_public_key: bytes | None = None  # the client's, to verify its signatures
+
+
+class SecurityEvent(Enum):
+    """What the service layer tells a `SecurityBackend` it refused, for the security log."""
+
+    HLS_FAILED = "hls_failed"  # pass 3 proof wrong (also counted through hls_verified)
+    DECIPHERING_FAILED = "deciphering_failed"  # wrong tag, length, key, authentication tag
+    REPLAY = "replay"  # invocation counter not above the last accepted one
+    BELOW_POLICY = "below_policy"  # less protection than the security policy requires
+    UNKNOWN_SYSTEM_TITLE = "unknown_system_title"  # not the Security setup's client title
+    BAD_SIGNATURE = "bad_signature"  # general-signing or ECDSA proof that does not verify
+
+
+@runtime_checkable
+class SecurityBackend(Protocol):
+    """What a backend implements to serve associations with a Security setup.
+
+    The service layer calls ``security_material`` at every AARQ of such an association and
+    again after every SET or ACTION (a key_transfer or security_activate may have changed
+    it); it never keeps keys longer than that. Counters belong to the backend because they
+    must survive a restart: ``next_invocation_counter`` persists before it returns (a value
+    handed out is never handed out again, even after a crash).
+    """
+
+    def security_material(self, policy: AssociationPolicy) -> SecurityMaterial | None:
+        """The live material of the policy's Security setup (None: the setup is missing,
+        and the AARQ is refused)."""
+        ...
+
+    def hls_allowed(self, policy: AssociationPolicy) -> LoginResult:
+        """At an HLS AARQ, before pass 2: ACCEPTED, or LOCKED while a lockout is in force."""
+        ...
+
+    def hls_verified(self, policy: AssociationPolicy, passed: bool) -> LoginResult:
+        """The pass 3 verdict, counted toward the lockout like a wrong LLS secret (a failure
+        is logged, 220): ACCEPTED when passed, WRONG_SECRET or LOCKED when not."""
+        ...
+
+    def next_invocation_counter(self, policy: AssociationPolicy) -> int:
+        """The server's next invocation counter for the setup's global keys, persisted first
+        (0.0.43.1.e.255 shows it)."""
+        ...
+
+    def accept_invocation_counter(
+        self, policy: AssociationPolicy, client_system_title: bytes, counter: int
+    ) -> bool:
+        """A request's invocation counter under a global key, after the APDU opened: True
+        and remembered when above the last accepted one from that client, False (a replay:
+        nothing remembered) otherwise."""
+        ...
+
+    def security_refused(self, policy: AssociationPolicy, event: SecurityEvent) -> None:
+        """A protected APDU or HLS proof was refused; the meter logs it (security log)."""
+        ...

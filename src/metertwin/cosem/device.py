@@ -13,6 +13,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
+from metertwin.codec.axdr import Data
+from metertwin.codec.enums import DataAccessResult
+from metertwin.codec.obis import Obis
+from metertwin.codec.xdlms_types import AttributeDescriptor, MethodDescriptor, SelectiveAccess
 from metertwin.cosem.access import (
     AssociationContext,
     AssociationPolicy,
@@ -23,11 +27,7 @@ from metertwin.cosem.access import (
 from metertwin.cosem.backend import AssociationRefusal, LoginResult
 from metertwin.cosem.classes import AttributeSpec
 from metertwin.cosem.errors import CosemError, denied, undefined
-from metertwin.cosem.obis import Obis
 from metertwin.cosem.objects import CosemObject, Request
-from metertwin.dlms.axdr import Data
-from metertwin.dlms.enums import DataAccessResult
-from metertwin.dlms.xdlms_types import AttributeDescriptor, MethodDescriptor, SelectiveAccess
 
 log = logging.getLogger(__name__)
 

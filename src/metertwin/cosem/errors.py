@@ -6,7 +6,7 @@ of an ACTION; nothing else escapes from an object (STYLE.md, "Errors").
 
 from __future__ import annotations
 
-from metertwin.dlms.enums import ActionResult, DataAccessResult
+from metertwin.codec.enums import ActionResult, DataAccessResult
 
 
 class CosemError(Exception):

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from metertwin.codec.axdr import Data
+from metertwin.codec.obis import Obis
+from metertwin.codec.xdlms_types import SelectiveAccess
 from metertwin.cosem.access import AssociationContext
 from metertwin.cosem.classes import InterfaceClass
-from metertwin.cosem.obis import Obis
-from metertwin.dlms.axdr import Data
-from metertwin.dlms.xdlms_types import SelectiveAccess
 
 
 @dataclass(frozen=True)

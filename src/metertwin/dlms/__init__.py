@@ -1,25 +1,9 @@
-"""DLMS/COSEM application layer, sans-IO: A-XDR data, COSEM date-time, ACSE and xDLMS APDUs.
+"""DLMS/COSEM application layer, sans-IO: ACSE and xDLMS APDUs, and both sides of them.
 
-- ``axdr``: the ``Data`` model and its A-XDR codec (dlms.md 1).
-- ``cosem_datetime``: date, time and date-time with wildcards, deviation and status (1.3).
 - ``apdu``: ``decode_apdu`` and every APDU class (``acse``, ``xdlms``, ``reports``).
-- ``enums``: result codes, diagnostics, conformance, context and mechanism names.
+- ``capabilities``: what this server implements (conformance, DLMS version, PDU sizes).
+- ``server``: the server side (one connection's associations); ``client``: ours.
 
-Every decoder raises only :class:`DlmsDecodeError` subclasses on bad input.
+Values, names and their codecs are one layer below, in ``metertwin.codec``. Every decoder
+raises only :class:`~metertwin.codec.errors.DlmsDecodeError` subclasses on bad input.
 """
-
-from metertwin.dlms.errors import (
-    ApduError,
-    AxdrError,
-    CosemDateTimeError,
-    DlmsDecodeError,
-    UnsupportedApduError,
-)
-
-__all__ = [
-    "ApduError",
-    "AxdrError",
-    "CosemDateTimeError",
-    "DlmsDecodeError",
-    "UnsupportedApduError",
-]

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, TypeVar
 
-from metertwin.dlms.axdr import BitString, encode_length
-from metertwin.dlms.enums import (
+from metertwin.codec.axdr import BitString, encode_length
+from metertwin.codec.enums import (
     AcseServiceProviderDiagnostic,
     AcseServiceUserDiagnostic,
     ApplicationContext,
@@ -30,8 +30,8 @@ from metertwin.dlms.enums import (
     ReleaseRequestReason,
     ReleaseResponseReason,
 )
-from metertwin.dlms.errors import ApduError
-from metertwin.dlms.reader import AxdrReader
+from metertwin.codec.errors import ApduError
+from metertwin.codec.reader import AxdrReader
 
 __all__ = [
     "Aare",

@@ -12,6 +12,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeAlias
 
+from metertwin.codec.errors import ApduError, DlmsDecodeError, UnsupportedApduError
+from metertwin.codec.reader import AxdrReader
+from metertwin.codec.xdlms_types import (
+    ActionOutcome,
+    AttributeDescriptor,
+    AttributeWithSelection,
+    DataBlock,
+    GetDataResult,
+    InvokeIdAndPriority,
+    LongInvokeIdAndPriority,
+    MethodDescriptor,
+    SelectiveAccess,
+)
 from metertwin.dlms.acse import (
     Aare,
     Aarq,
@@ -21,8 +34,6 @@ from metertwin.dlms.acse import (
     Rlre,
     Rlrq,
 )
-from metertwin.dlms.errors import ApduError, DlmsDecodeError, UnsupportedApduError
-from metertwin.dlms.reader import AxdrReader
 from metertwin.dlms.reports import DataNotification, EventNotificationRequest, ExceptionResponse
 from metertwin.dlms.xdlms import (
     ActionRequestNextPblock,
@@ -51,17 +62,6 @@ from metertwin.dlms.xdlms import (
     SetResponseLastDatablockWithList,
     SetResponseNormal,
     SetResponseWithList,
-)
-from metertwin.dlms.xdlms_types import (
-    ActionOutcome,
-    AttributeDescriptor,
-    AttributeWithSelection,
-    DataBlock,
-    GetDataResult,
-    InvokeIdAndPriority,
-    LongInvokeIdAndPriority,
-    MethodDescriptor,
-    SelectiveAccess,
 )
 
 __all__ = [

@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from metertwin.dlms.axdr import Data, encode
-from metertwin.dlms.cosem_datetime import CosemDateTime
-from metertwin.dlms.enums import ServiceError, StateError
-from metertwin.dlms.reader import AxdrReader
-from metertwin.dlms.xdlms_types import AttributeDescriptor, LongInvokeIdAndPriority, check_range
+from metertwin.codec.axdr import Data, encode
+from metertwin.codec.cosem_datetime import CosemDateTime
+from metertwin.codec.enums import ServiceError, StateError
+from metertwin.codec.reader import AxdrReader
+from metertwin.codec.xdlms_types import AttributeDescriptor, LongInvokeIdAndPriority, check_range
 
 __all__ = ["DataNotification", "EventNotificationRequest", "ExceptionResponse"]
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from metertwin.dlms.axdr import Data, encode, encode_length
-from metertwin.dlms.enums import ActionResult, DataAccessResult
-from metertwin.dlms.reader import AxdrReader, encode_items
-from metertwin.dlms.xdlms_types import (
+from metertwin.codec.axdr import Data, encode, encode_length
+from metertwin.codec.enums import ActionResult, DataAccessResult
+from metertwin.codec.reader import AxdrReader, encode_items
+from metertwin.codec.xdlms_types import (
     ActionOutcome,
     AttributeDescriptor,
     AttributeWithSelection,

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
+from metertwin.codec.axdr import Data
 from metertwin.cosem.errors import CosemError
 from metertwin.cosem.objects import Binding, Request, Setter
-from metertwin.dlms.axdr import Data
 
 T = TypeVar("T")
 

@@ -10,22 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+from metertwin.codec.axdr import BitString, Data, DataType
+from metertwin.codec.enums import AuthenticationMechanism
+from metertwin.codec.obis import Obis
 from metertwin.cosem.access import AssociationContext, AssociationPolicy, ObjectRights
 from metertwin.cosem.classes import interface_class
 from metertwin.cosem.errors import type_unmatched
-from metertwin.cosem.obis import Obis
 from metertwin.cosem.objects import Binding, CosemObject, Request
-from metertwin.dlms.axdr import BitString, Data, DataType
-from metertwin.dlms.enums import AuthenticationMechanism
-from metertwin.dlms.server import ServerSettings
+from metertwin.dlms.capabilities import DEFAULT_MAX_RECEIVE_PDU_SIZE, DLMS_VERSION
 from metertwin.meter.core import Meter
 
 CURRENT_ASSOCIATION = Obis(0, 0, 40, 0, 0)
 SECURITY_SETUP = Obis(0, 0, 43, 0, 0)
 """What every association's security_setup_reference (attribute 9) names."""
-SERVER_MAX_RECEIVE_PDU = ServerSettings().max_receive_pdu_size
+SERVER_MAX_RECEIVE_PDU = DEFAULT_MAX_RECEIVE_PDU_SIZE
 """What a closed association announces it could receive: the server default."""
-DLMS_VERSION = 6
 
 
 def _oid_structure(*tail: int) -> Data:

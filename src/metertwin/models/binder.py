@@ -14,16 +14,16 @@ import io
 from collections.abc import Callable
 from importlib import resources
 
+from metertwin.codec.axdr import Data, DataType, decode, encode
+from metertwin.codec.enums import AuthenticationMechanism, DataAccessResult
+from metertwin.codec.obis import Obis
 from metertwin.cosem.access import AssociationContext, AssociationPolicy, ObjectRights
 from metertwin.cosem.backend import AssociationRefusal, LoginResult
 from metertwin.cosem.classes import interface_class
 from metertwin.cosem.device import LogicalDevice, full_rights
 from metertwin.cosem.errors import CosemError, denied, type_unmatched
-from metertwin.cosem.obis import Obis
 from metertwin.cosem.objects import Binding, CosemObject, Method, Request
-from metertwin.dlms.axdr import Data, DataType, decode, encode
-from metertwin.dlms.enums import AuthenticationMechanism, DataAccessResult
-from metertwin.dlms.server import IMPLEMENTED_CONFORMANCE
+from metertwin.dlms.capabilities import IMPLEMENTED_CONFORMANCE
 from metertwin.meter.core import Meter
 from metertwin.meter.disconnect import RelayStuck, Transition, TransitionNotAllowed
 from metertwin.meter.events import EventCode

@@ -12,13 +12,13 @@ import dataclasses
 from collections.abc import Callable
 from datetime import datetime, time
 
+from metertwin.codec.axdr import Data, DataType
+from metertwin.codec.cosem_datetime import CosemDate, CosemDateTime, CosemTime
+from metertwin.codec.enums import DataAccessResult
+from metertwin.codec.obis import Obis
 from metertwin.cosem.classes import interface_class
 from metertwin.cosem.errors import CosemError, type_unmatched
-from metertwin.cosem.obis import Obis
 from metertwin.cosem.objects import Binding, CosemObject, Request
-from metertwin.dlms.axdr import Data, DataType
-from metertwin.dlms.cosem_datetime import CosemDate, CosemDateTime, CosemTime
-from metertwin.dlms.enums import DataAccessResult
 from metertwin.meter.calendar import (
     CalendarError,
     CalendarSet,

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 
+from metertwin.codec.axdr import Data, DataType
+from metertwin.codec.cosem_datetime import CosemDateTime, SpecialDay
+from metertwin.codec.enums import DataAccessResult
+from metertwin.codec.obis import Obis
 from metertwin.cosem.classes import interface_class
 from metertwin.cosem.errors import CosemError, type_unmatched
-from metertwin.cosem.obis import Obis
 from metertwin.cosem.objects import Binding, CosemObject, Method, Request
-from metertwin.dlms.axdr import Data, DataType
-from metertwin.dlms.cosem_datetime import CosemDateTime, SpecialDay
-from metertwin.dlms.enums import DataAccessResult
 from metertwin.meter.clock import ClockConfig, ClockRangeError, DstConfig, DstRule
 from metertwin.meter.core import Meter
 from metertwin.models.values import date_time_data, integer, meter_ms_from, octets

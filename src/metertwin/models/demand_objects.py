@@ -3,10 +3,10 @@ over the core's demand (metrology.md: D = 4 current average, D = 6 maximum deman
 
 from __future__ import annotations
 
+from metertwin.codec.axdr import Data
+from metertwin.codec.obis import Obis
 from metertwin.cosem.classes import interface_class
-from metertwin.cosem.obis import Obis
 from metertwin.cosem.objects import Binding, CosemObject, Request
-from metertwin.dlms.axdr import Data
 from metertwin.meter.core import Meter
 from metertwin.meter.demand import DEMAND_QUANTITIES
 from metertwin.meter.registers import Energy

@@ -3,7 +3,7 @@ quantity, D = 8 time integral, E = 0 total or the tariff rate; phases add 20/40/
 
 from __future__ import annotations
 
-from metertwin.dlms.client_values import UNIT_SYMBOLS
+from metertwin.codec.units import UNIT_SYMBOLS
 from metertwin.meter.core import Meter
 from metertwin.meter.registers import Energy
 from metertwin.models.values import energy_unit

@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from enum import IntFlag
 
+from metertwin.codec.axdr import Data, DataType
+from metertwin.codec.cosem_datetime import CosemDateTime
+from metertwin.codec.obis import Obis
 from metertwin.cosem.errors import type_unmatched
-from metertwin.cosem.obis import Obis
 from metertwin.cosem.objects import Binding, Request
-from metertwin.dlms.axdr import Data, DataType
-from metertwin.dlms.cosem_datetime import CosemDateTime
 from metertwin.meter.clock import ClockStatus
 from metertwin.meter.core import Meter
 from metertwin.meter.events import LOG_OF, EventCode

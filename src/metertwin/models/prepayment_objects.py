@@ -9,11 +9,11 @@ billing period is also a Register (class 3), so that the billing profile can cap
 
 from __future__ import annotations
 
+from metertwin.codec.axdr import BitString, Data, DataType
+from metertwin.codec.obis import Obis
 from metertwin.cosem.classes import interface_class
 from metertwin.cosem.errors import denied, type_unmatched
-from metertwin.cosem.obis import Obis
 from metertwin.cosem.objects import Binding, CosemObject, Method, Request
-from metertwin.dlms.axdr import BitString, Data, DataType
 from metertwin.meter.core import Meter
 from metertwin.meter.registers import Energy
 from metertwin.meter.token_entry import TokenResult

@@ -14,13 +14,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Protocol
 
+from metertwin.codec.axdr import Data, DataType, EncodedItems
+from metertwin.codec.cosem_datetime import CosemDateTime
+from metertwin.codec.enums import DataAccessResult
+from metertwin.codec.obis import Obis
 from metertwin.cosem.classes import interface_class
 from metertwin.cosem.errors import CosemError
-from metertwin.cosem.obis import Obis
 from metertwin.cosem.objects import Binding, CosemObject, Request
-from metertwin.dlms.axdr import Data, DataType, EncodedItems
-from metertwin.dlms.cosem_datetime import CosemDateTime
-from metertwin.dlms.enums import DataAccessResult
 from metertwin.meter.core import Meter
 from metertwin.meter.profiles import ProfileRecord, ProfileSpec
 from metertwin.models.prepayment_objects import BILLING_PERIOD_COST, amount_counts

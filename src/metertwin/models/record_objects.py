@@ -9,10 +9,10 @@ time before and after each setting), E = 1.. the episodes of `metertwin.meter.ep
 
 from __future__ import annotations
 
+from metertwin.codec.axdr import Data
+from metertwin.codec.obis import Obis
 from metertwin.cosem.classes import interface_class
-from metertwin.cosem.obis import Obis
 from metertwin.cosem.objects import Binding, CosemObject, Request
-from metertwin.dlms.axdr import Data
 from metertwin.meter.core import Meter
 from metertwin.meter.episodes import Episode
 from metertwin.models.values import date_time_data

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from metertwin.cosem.classes import interface_class
-from metertwin.cosem.errors import type_unmatched
-from metertwin.cosem.obis import Obis
-from metertwin.cosem.objects import Binding, CosemObject, Request
-from metertwin.dlms.axdr import Data, DataType
-from metertwin.dlms.cosem_datetime import (
+from metertwin.codec.axdr import Data, DataType
+from metertwin.codec.cosem_datetime import (
     CosemDate,
     CosemTime,
     SpecialDay,
     SpecialMonth,
 )
-from metertwin.dlms.errors import CosemDateTimeError
+from metertwin.codec.errors import CosemDateTimeError
+from metertwin.codec.obis import Obis
+from metertwin.cosem.classes import interface_class
+from metertwin.cosem.errors import type_unmatched
+from metertwin.cosem.objects import Binding, CosemObject, Request
 from metertwin.meter.core import Meter
 from metertwin.meter.profiles import BillingConfig
 from metertwin.meter.schedules import LAST_DAY, SECOND_LAST_DAY, ActionSchedule, ExecutionTime

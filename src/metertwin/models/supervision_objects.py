@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from metertwin.codec.axdr import Data, DataType
+from metertwin.codec.enums import DataAccessResult
+from metertwin.codec.obis import Obis
 from metertwin.cosem.errors import CosemError, type_unmatched, unavailable
-from metertwin.cosem.obis import Obis
-from metertwin.dlms.axdr import Data, DataType
-from metertwin.dlms.enums import DataAccessResult
 from metertwin.meter.core import Meter
 from metertwin.meter.supervision import Quantity, ScriptAction, SupervisorConfig
 from metertwin.models import objects_catalog as catalog

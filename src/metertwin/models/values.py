@@ -11,10 +11,10 @@ import struct
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 
+from metertwin.codec.axdr import Data, DataType
+from metertwin.codec.cosem_datetime import ClockStatus, CosemDateTime
+from metertwin.codec.obis import Obis
 from metertwin.cosem.errors import type_unmatched
-from metertwin.cosem.obis import Obis
-from metertwin.dlms.axdr import Data, DataType
-from metertwin.dlms.cosem_datetime import ClockStatus, CosemDateTime
 from metertwin.meter.clock import Clock
 from metertwin.meter.registers import Energy
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import contextlib
 
+from metertwin.codec.axdr import Data
+from metertwin.codec.enums import DataAccessResult
+from metertwin.codec.xdlms_types import AttributeDescriptor, MethodDescriptor, SelectiveAccess
 from metertwin.cosem.access import AssociationContext, AssociationPolicy
 from metertwin.cosem.backend import AssociationRefusal, LoginResult
 from metertwin.cosem.device import LogicalDevice
 from metertwin.cosem.errors import CosemError
-from metertwin.dlms.axdr import Data
-from metertwin.dlms.enums import DataAccessResult
-from metertwin.dlms.xdlms_types import AttributeDescriptor, MethodDescriptor, SelectiveAccess
 from metertwin.models.binder import build_logical_device
 from metertwin.runtime.session import Session
 from metertwin.storage.sqlite import CommitError

@@ -40,7 +40,7 @@ from enum import Enum
 from typing import TypeVar, cast
 
 from metertwin.cosem.backend import DeviceBackend
-from metertwin.dlms.server import ServerConnection, ServerSettings
+from metertwin.dlms.server.connection import ServerConnection, ServerSettings
 from metertwin.protocols.wrapper import WrapperDecoder, WrapperError, WrapperTimeout, encode_frame
 
 __all__ = [

@@ -6,8 +6,8 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from metertwin.dlms.axdr import Data, decode_length, decode_prefix, encode_length
-from metertwin.dlms.errors import AxdrError, DlmsDecodeError
+from metertwin.codec.axdr import Data, decode_length, decode_prefix, encode_length
+from metertwin.codec.errors import AxdrError, DlmsDecodeError
 
 __all__ = ["AxdrReader", "encode_items"]
 

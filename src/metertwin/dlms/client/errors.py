@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import ClassVar
 
-from metertwin.dlms.enums import (
+from metertwin.codec.enums import (
     AcseServiceProviderDiagnostic,
     AcseServiceUserDiagnostic,
     ActionResult,

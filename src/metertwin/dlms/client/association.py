@@ -17,39 +17,9 @@ from collections.abc import Callable, Generator, Sequence
 from datetime import datetime
 from typing import TypeAlias, TypeVar
 
-from metertwin.cosem.obis import Obis
-from metertwin.dlms.acse import (
-    Aare,
-    Aarq,
-    ConfirmedServiceError,
-    InitiateRequest,
-    InitiateResponse,
-    Rlre,
-    Rlrq,
-)
-from metertwin.dlms.apdu import Apdu, decode_apdu
-from metertwin.dlms.axdr import Data, decode, decode_prefix, encode
-from metertwin.dlms.client_errors import (
-    ActionFailedError,
-    AssociationRejectedError,
-    ConfirmedServiceErrorResponse,
-    DataAccessError,
-    DlmsClientError,
-    DlmsProtocolError,
-    ExceptionResponseError,
-    NotAssociatedError,
-)
-from metertwin.dlms.client_objects import (
-    CURRENT_ASSOCIATION,
-    PROFILE_GENERIC_CLASS_ID,
-    CaptureObject,
-    ObjectListEntry,
-    parse_capture_objects,
-    parse_object_list,
-    range_access,
-)
-from metertwin.dlms.cosem_datetime import CosemDateTime
-from metertwin.dlms.enums import (
+from metertwin.codec.axdr import Data, decode, decode_prefix, encode
+from metertwin.codec.cosem_datetime import CosemDateTime
+from metertwin.codec.enums import (
     AcseServiceUserDiagnostic,
     ActionResult,
     ApplicationContext,
@@ -61,8 +31,49 @@ from metertwin.dlms.enums import (
     InitiateError,
     ReleaseRequestReason,
 )
-from metertwin.dlms.errors import DlmsDecodeError
-from metertwin.dlms.reader import AxdrReader
+from metertwin.codec.errors import DlmsDecodeError
+from metertwin.codec.obis import Obis
+from metertwin.codec.reader import AxdrReader
+from metertwin.codec.xdlms_types import (
+    ActionOutcome,
+    AttributeDescriptor,
+    AttributeWithSelection,
+    DataBlock,
+    GetDataResult,
+    InvokeIdAndPriority,
+    MethodDescriptor,
+    SelectiveAccess,
+    read_get_data_result,
+)
+from metertwin.dlms.acse import (
+    Aare,
+    Aarq,
+    ConfirmedServiceError,
+    InitiateRequest,
+    InitiateResponse,
+    Rlre,
+    Rlrq,
+)
+from metertwin.dlms.apdu import Apdu, decode_apdu
+from metertwin.dlms.client.errors import (
+    ActionFailedError,
+    AssociationRejectedError,
+    ConfirmedServiceErrorResponse,
+    DataAccessError,
+    DlmsClientError,
+    DlmsProtocolError,
+    ExceptionResponseError,
+    NotAssociatedError,
+)
+from metertwin.dlms.client.objects import (
+    CURRENT_ASSOCIATION,
+    PROFILE_GENERIC_CLASS_ID,
+    CaptureObject,
+    ObjectListEntry,
+    parse_capture_objects,
+    parse_object_list,
+    range_access,
+)
 from metertwin.dlms.reports import DataNotification, EventNotificationRequest, ExceptionResponse
 from metertwin.dlms.xdlms import (
     ActionRequestNextPblock,
@@ -84,17 +95,6 @@ from metertwin.dlms.xdlms import (
     SetResponseDatablock,
     SetResponseLastDatablock,
     SetResponseNormal,
-)
-from metertwin.dlms.xdlms_types import (
-    ActionOutcome,
-    AttributeDescriptor,
-    AttributeWithSelection,
-    DataBlock,
-    GetDataResult,
-    InvokeIdAndPriority,
-    MethodDescriptor,
-    SelectiveAccess,
-    read_get_data_result,
 )
 from metertwin.protocols.wrapper import WrapperDecoder, WrapperError, encode_frame
 

@@ -1,6 +1,6 @@
 """Our DLMS/COSEM client over TCP with the IEC 62056-47 wrapper, for head-end style use.
 
-Two thin front ends drive the sans-IO :class:`~metertwin.dlms.client_core.ClientAssociation`:
+Two thin front ends drive the sans-IO :class:`~metertwin.dlms.client.association.ClientAssociation`:
 :class:`AsyncDlmsClient` (asyncio) and :class:`DlmsClient` (blocking sockets, for scripts and
 tests). Both associate on ``connect`` (LLS when a password is given, lowest level otherwise),
 wait at most ``timeout`` seconds for every answer, and release on close::
@@ -27,10 +27,12 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-from metertwin.cosem.obis import Obis
+from metertwin.codec.axdr import Data
+from metertwin.codec.cosem_datetime import CosemDateTime
+from metertwin.codec.obis import Obis
+from metertwin.codec.xdlms_types import GetDataResult, SelectiveAccess
 from metertwin.dlms.acse import InitiateResponse
-from metertwin.dlms.axdr import Data
-from metertwin.dlms.client_core import (
+from metertwin.dlms.client.association import (
     DEFAULT_CONFORMANCE,
     DEFAULT_MAX_RECEIVE_PDU_SIZE,
     AttributeRef,
@@ -39,7 +41,7 @@ from metertwin.dlms.client_core import (
     WrapperLink,
     is_unsolicited,
 )
-from metertwin.dlms.client_errors import (
+from metertwin.dlms.client.errors import (
     ActionFailedError,
     AssociationRejectedError,
     ConfirmedServiceErrorResponse,
@@ -51,7 +53,7 @@ from metertwin.dlms.client_errors import (
     ExceptionResponseError,
     NotAssociatedError,
 )
-from metertwin.dlms.client_objects import (
+from metertwin.dlms.client.objects import (
     AttributeAccessRight,
     CaptureObject,
     MethodAccessRight,
@@ -60,15 +62,13 @@ from metertwin.dlms.client_objects import (
     range_access,
     scaler_unit_attribute,
 )
-from metertwin.dlms.client_values import (
+from metertwin.dlms.client.values import (
     PlainValue,
     ScalerUnit,
     date_time_text,
     format_value,
     to_python,
 )
-from metertwin.dlms.cosem_datetime import CosemDateTime
-from metertwin.dlms.xdlms_types import GetDataResult, SelectiveAccess
 
 __all__ = [
     "DEFAULT_CONFORMANCE",

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
 
-from metertwin.cosem.obis import Obis
-from metertwin.dlms.axdr import Data, DataType
-from metertwin.dlms.client_errors import DlmsProtocolError
-from metertwin.dlms.cosem_datetime import CosemDateTime
-from metertwin.dlms.xdlms_types import SelectiveAccess
+from metertwin.codec.axdr import Data, DataType
+from metertwin.codec.cosem_datetime import CosemDateTime
+from metertwin.codec.obis import Obis
+from metertwin.codec.xdlms_types import SelectiveAccess
+from metertwin.dlms.client.errors import DlmsProtocolError
 
 __all__ = [
     "ASSOCIATION_CLASS_ID",

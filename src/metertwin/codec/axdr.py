@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TypeAlias
 
-from metertwin.dlms.cosem_datetime import CosemDate, CosemDateTime, CosemTime
-from metertwin.dlms.errors import AxdrError
+from metertwin.codec.cosem_datetime import CosemDate, CosemDateTime, CosemTime
+from metertwin.codec.errors import AxdrError
 
 __all__ = [
     "FLOAT_TYPES",

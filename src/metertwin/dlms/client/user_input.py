@@ -33,9 +33,9 @@ from collections.abc import Callable
 from datetime import date, datetime, time
 from typing import TypeAlias, TypeVar, Union
 
-from metertwin.cosem.obis import Obis
-from metertwin.dlms.axdr import FLOAT_TYPES, INTEGER_TYPES, MAX_DEPTH, BitString, Data, DataType
-from metertwin.dlms.cosem_datetime import CosemDate, CosemDateTime, CosemTime
+from metertwin.codec.axdr import FLOAT_TYPES, INTEGER_TYPES, MAX_DEPTH, BitString, Data, DataType
+from metertwin.codec.cosem_datetime import CosemDate, CosemDateTime, CosemTime
+from metertwin.codec.obis import Obis
 
 __all__ = [
     "INTEGER_ZERO",

@@ -1,7 +1,7 @@
 """xDLMS services of one accepted association (dlms.md 2.4, 4): GET, SET and ACTION with their
 with-list and block-transfer forms, sans-IO.
 
-An :class:`AssociationSession` is created by :class:`metertwin.dlms.server.ServerConnection`
+An :class:`AssociationSession` is created by :class:`~metertwin.dlms.server.ServerConnection`
 when an AARQ is accepted; it turns each decoded request into the response octets, asking the
 :class:`~metertwin.cosem.backend.DeviceBackend` for values. It holds at most one long transfer
 (a GET answered in blocks, a SET or ACTION whose data arrive in blocks, an ACTION whose return
@@ -37,6 +37,17 @@ import logging
 from dataclasses import dataclass, field
 from typing import TypeGuard
 
+from metertwin.codec.axdr import Data, decode, encode, encode_length
+from metertwin.codec.enums import (
+    ActionResult,
+    Conformance,
+    DataAccessResult,
+    ServiceError,
+    StateError,
+)
+from metertwin.codec.errors import DlmsDecodeError
+from metertwin.codec.reader import AxdrReader
+from metertwin.codec.xdlms_types import encode_get_data_result
 from metertwin.cosem.access import AssociationContext
 from metertwin.cosem.backend import DeviceBackend
 from metertwin.cosem.errors import CosemError
@@ -75,17 +86,6 @@ from metertwin.dlms.apdu import (
     SetResponseNormal,
     SetResponseWithList,
 )
-from metertwin.dlms.axdr import Data, decode, encode, encode_length
-from metertwin.dlms.enums import (
-    ActionResult,
-    Conformance,
-    DataAccessResult,
-    ServiceError,
-    StateError,
-)
-from metertwin.dlms.errors import DlmsDecodeError
-from metertwin.dlms.reader import AxdrReader
-from metertwin.dlms.xdlms_types import encode_get_data_result
 
 __all__ = [
     "INTERNAL_FAULT",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeAlias, Union
 
-from metertwin.dlms.axdr import (
+from metertwin.codec.axdr import (
     FLOAT_TYPES,
     INTEGER_TYPES,
     BitString,
@@ -20,12 +20,12 @@ from metertwin.dlms.axdr import (
     DataType,
     EncodedItems,
 )
-from metertwin.dlms.client_errors import DlmsProtocolError
-from metertwin.dlms.cosem_datetime import CosemDate, CosemDateTime, CosemTime
-from metertwin.dlms.errors import CosemDateTimeError
+from metertwin.codec.cosem_datetime import CosemDate, CosemDateTime, CosemTime
+from metertwin.codec.errors import CosemDateTimeError
+from metertwin.codec.units import UNIT_SYMBOLS
+from metertwin.dlms.client.errors import DlmsProtocolError
 
 __all__ = [
-    "UNIT_SYMBOLS",
     "PlainValue",
     "ScalerUnit",
     "date_time_text",
@@ -37,78 +37,6 @@ __all__ = [
 PlainValue: TypeAlias = Union[bool, int, float, str, list["PlainValue"], None]  # noqa: UP007
 """What :func:`to_python` returns: JSON-ready values."""
 
-UNIT_SYMBOLS: dict[int, str] = {
-    1: "a",
-    2: "mo",
-    3: "wk",
-    4: "d",
-    5: "h",
-    6: "min",
-    7: "s",
-    8: "°",
-    9: "°C",
-    10: "currency",
-    11: "m",
-    12: "m/s",
-    13: "m³",
-    14: "m³ (corr.)",
-    15: "m³/h",
-    16: "m³/h (corr.)",
-    17: "m³/d",
-    18: "m³/d (corr.)",
-    19: "l",
-    20: "kg",
-    21: "N",
-    22: "Nm",
-    23: "Pa",
-    24: "bar",
-    25: "J",
-    26: "J/h",
-    27: "W",
-    28: "VA",
-    29: "var",
-    30: "Wh",
-    31: "VAh",
-    32: "varh",
-    33: "A",
-    34: "C",
-    35: "V",
-    36: "V/m",
-    37: "F",
-    38: "Ω",
-    39: "Ωm",
-    40: "Wb",
-    41: "T",
-    42: "A/m",
-    43: "H",
-    44: "Hz",
-    45: "1/(Wh)",
-    46: "1/(varh)",
-    47: "1/(VAh)",
-    48: "V²h",
-    49: "A²h",
-    50: "kg/s",
-    51: "S",
-    52: "K",
-    53: "1/(V²h)",
-    54: "1/(A²h)",
-    55: "1/m³",
-    56: "%",
-    57: "Ah",
-    60: "Wh/m³",
-    61: "J/m³",
-    62: "mol %",
-    63: "g/m³",
-    64: "Pa·s",
-    65: "J/kg",
-    66: "g/cm²",
-    67: "atm",
-    70: "dBm",
-    71: "dBµV",
-    72: "dB",
-    254: "other",
-    255: "",
-}
 """Unit enum of scaler_unit (dlms.md 1.4); 255 is "count / no unit", shown as nothing."""
 
 _SCALABLE = (INTEGER_TYPES - {DataType.ENUM, DataType.BCD}) | FLOAT_TYPES

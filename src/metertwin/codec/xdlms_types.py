@@ -6,10 +6,10 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from metertwin.cosem.obis import Obis
-from metertwin.dlms.axdr import Data, encode, encode_length
-from metertwin.dlms.enums import ActionResult, DataAccessResult
-from metertwin.dlms.reader import AxdrReader
+from metertwin.codec.axdr import Data, encode, encode_length
+from metertwin.codec.enums import ActionResult, DataAccessResult
+from metertwin.codec.obis import Obis
+from metertwin.codec.reader import AxdrReader
 
 __all__ = [
     "ActionOutcome",

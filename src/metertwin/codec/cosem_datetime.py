@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from enum import IntEnum, IntFlag
 
-from metertwin.dlms.errors import CosemDateTimeError
+from metertwin.codec.errors import CosemDateTimeError
 
 __all__ = [
     "ClockStatus",

@@ -5,7 +5,7 @@ came from; it never sees a socket or a clock.
 An application association is identified by its (client SAP, server SAP) pair, so one
 :class:`ServerConnection` (one server SAP) keeps one association per client SAP, each in one
 of two states: not associated, or associated with an :class:`AssociationSession` serving
-GET/SET/ACTION (``server_session.py``).
+GET/SET/ACTION (``session.py``).
 
 ACSE (dlms.md 3), in the order the checks are made:
 
@@ -74,6 +74,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from metertwin.codec.enums import (
+    AcseServiceProviderDiagnostic,
+    AcseServiceUserDiagnostic,
+    ApplicationContext,
+    AssociationResult,
+    AuthenticationMechanism,
+    Conformance,
+    InitiateError,
+    ReleaseResponseReason,
+)
+from metertwin.codec.errors import DlmsDecodeError, UnsupportedApduError
 from metertwin.cosem.access import AssociationContext, AssociationPolicy
 from metertwin.cosem.backend import (
     AssociationRefusal,
@@ -92,18 +103,14 @@ from metertwin.dlms.apdu import (
     Rlrq,
     decode_apdu,
 )
-from metertwin.dlms.enums import (
-    AcseServiceProviderDiagnostic,
-    AcseServiceUserDiagnostic,
-    ApplicationContext,
-    AssociationResult,
-    AuthenticationMechanism,
-    Conformance,
-    InitiateError,
-    ReleaseResponseReason,
+from metertwin.dlms.capabilities import (
+    DEFAULT_MAX_RECEIVE_PDU_SIZE,
+    DLMS_VERSION,
+    IMPLEMENTED_CONFORMANCE,
+    MIN_PDU_SIZE,
+    VAA_NAME_LN,
 )
-from metertwin.dlms.errors import DlmsDecodeError, UnsupportedApduError
-from metertwin.dlms.server_session import (
+from metertwin.dlms.server.session import (
     INTERNAL_FAULT,
     MALFORMED,
     NOT_ASSOCIATED,
@@ -115,32 +122,9 @@ from metertwin.dlms.server_session import (
     is_unconfirmed,
 )
 
-__all__ = [
-    "DLMS_VERSION",
-    "IMPLEMENTED_CONFORMANCE",
-    "MIN_PDU_SIZE",
-    "ServerConnection",
-    "ServerSettings",
-]
+__all__ = ["ServerConnection", "ServerSettings"]
 
 _log = logging.getLogger(__name__)
-
-DLMS_VERSION = 6
-MIN_PDU_SIZE = 12
-"""The smallest max receive PDU size accepted (a smaller one: initiate pdu-size-too-short)."""
-VAA_NAME_LN = 0x0007
-
-IMPLEMENTED_CONFORMANCE = (
-    Conformance.GET
-    | Conformance.SET
-    | Conformance.ACTION
-    | Conformance.SELECTIVE_ACCESS
-    | Conformance.MULTIPLE_REFERENCES
-    | Conformance.BLOCK_TRANSFER_WITH_GET_OR_READ
-    | Conformance.BLOCK_TRANSFER_WITH_SET_OR_WRITE
-    | Conformance.BLOCK_TRANSFER_WITH_ACTION
-)
-"""What this server can do (``0x001E1D``); an association gets at most this."""
 
 _SERVICES = Conformance.GET | Conformance.SET | Conformance.ACTION
 _REMEMBERED_GETS = 64
@@ -161,7 +145,7 @@ class ServerSettings:
     blocks, so a client cannot make the meter hold unbounded data.
     """
 
-    max_receive_pdu_size: int = 1024
+    max_receive_pdu_size: int = DEFAULT_MAX_RECEIVE_PDU_SIZE
     max_long_transfer_size: int = 1 << 20
 
     def __post_init__(self) -> None:

@@ -1,0 +1,78 @@
+"""Our DLMS/COSEM client, for head-end style use (``from metertwin.dlms.client import DlmsClient``).
+
+- ``association``: :class:`ClientAssociation`, the sans-IO client side of an association.
+- ``tcp``: :class:`DlmsClient` (blocking) and :class:`AsyncDlmsClient` over TCP.
+- ``objects``, ``values``, ``user_input``: what a head-end makes of object lists, profiles and
+  values, and of what a user types for a SET or an ACTION.
+- ``errors``: the :class:`DlmsClientError` family.
+
+The client knows no server-side object model: it reads plain ``Data`` and parses it here.
+"""
+
+from metertwin.dlms.client.tcp import (
+    DEFAULT_CONFORMANCE,
+    DEFAULT_MAX_RECEIVE_PDU_SIZE,
+    DEFAULT_TIMEOUT,
+    ActionFailedError,
+    AssociationRejectedError,
+    AsyncDlmsClient,
+    AttributeAccessRight,
+    AttributeRef,
+    CaptureObject,
+    ClientAssociation,
+    ConfirmedServiceErrorResponse,
+    DataAccessError,
+    DlmsClient,
+    DlmsClientError,
+    DlmsConnectionError,
+    DlmsProtocolError,
+    DlmsTimeoutError,
+    ExceptionResponseError,
+    Exchange,
+    MethodAccessRight,
+    NotAssociatedError,
+    ObjectListEntry,
+    PlainValue,
+    ScalerUnit,
+    WrapperLink,
+    class_name,
+    date_time_text,
+    format_value,
+    range_access,
+    scaler_unit_attribute,
+    to_python,
+)
+
+__all__ = [
+    "DEFAULT_CONFORMANCE",
+    "DEFAULT_MAX_RECEIVE_PDU_SIZE",
+    "DEFAULT_TIMEOUT",
+    "ActionFailedError",
+    "AssociationRejectedError",
+    "AsyncDlmsClient",
+    "AttributeAccessRight",
+    "AttributeRef",
+    "CaptureObject",
+    "ClientAssociation",
+    "ConfirmedServiceErrorResponse",
+    "DataAccessError",
+    "DlmsClient",
+    "DlmsClientError",
+    "DlmsConnectionError",
+    "DlmsProtocolError",
+    "DlmsTimeoutError",
+    "ExceptionResponseError",
+    "Exchange",
+    "MethodAccessRight",
+    "NotAssociatedError",
+    "ObjectListEntry",
+    "PlainValue",
+    "ScalerUnit",
+    "WrapperLink",
+    "class_name",
+    "date_time_text",
+    "format_value",
+    "range_access",
+    "scaler_unit_attribute",
+    "to_python",
+]
