@@ -83,11 +83,13 @@ class CounterExhaustedError(SecurityError):
 
 class KeyAgreementError(SecurityError):
     """key_agreement data or an agreed-key key-info that is malformed, not a point on the
-    suite's curve, or whose ephemeral key is not signed by the peer's signing key."""
+    suite's curve, or whose ephemeral key is not signed by the peer's signing key
+    (``bad_signature``)."""
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, *, bad_signature: bool = False) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.bad_signature = bad_signature
 
 
 class CertificateError(SecurityError):

@@ -234,7 +234,9 @@ def open_signed_ephemeral_key(
     try:
         ecdsa_verify(peer_signing_key, bytes([key_id & 0xFF]) + point, signature, suite)
     except AuthenticationError as refused:
-        raise KeyAgreementError(f"ephemeral key signature: {refused.detail}") from None
+        raise KeyAgreementError(
+            f"ephemeral key signature: {refused.detail}", bad_signature=True
+        ) from None
     return public_key
 
 
