@@ -174,3 +174,52 @@ def test_plausible_key_data_raises_only_key_agreement_error(data: st.DataObject)
 
 
 PEER_SIGNING = ec.generate_private_key(ec.SECP256R1())
+
+
+@pytest.mark.parametrize("key_id", [KeyId.GLOBAL_UNICAST_ENCRYPTION, KeyId.AUTHENTICATION])
+def test_the_server_answers_key_agreement_and_the_client_derives_the_same_key(
+    key_id: KeyId,
+) -> None:
+    """Class 64 method 3 end to end for one {key_id, key_data} entry, suite 2."""
+    suite = SUITE_2
+    client_signing, server_signing = _key(suite), _key(suite)
+    client_ephemeral = ka.new_ephemeral_key(suite)
+    request = ka.signed_ephemeral_key(key_id, client_ephemeral.public_key(), client_signing, suite)
+    answer = ka.answer_key_agreement(
+        suite,
+        key_id,
+        request,
+        client_signing_key=client_signing.public_key(),
+        server_signing_key=server_signing,
+        client_system_title=CLIENT_SYSTEM_TITLE,
+        server_system_title=SERVER_SYSTEM_TITLE,
+    )
+    assert answer.key_id is key_id and len(answer.agreed_key) == 32
+    server_ephemeral = ka.open_signed_ephemeral_key(
+        key_id, answer.key_data, server_signing.public_key(), suite
+    )
+    client_key = ka.agreed_key(
+        suite,
+        client_ephemeral,
+        server_ephemeral,
+        initiator_system_title=CLIENT_SYSTEM_TITLE,
+        responder_system_title=SERVER_SYSTEM_TITLE,
+    )
+    assert client_key == answer.agreed_key
+
+
+def test_key_agreement_refuses_the_master_key_and_unknown_ids() -> None:
+    suite = SUITE_1
+    signing = _key(suite)
+    request = ka.signed_ephemeral_key(3, ka.new_ephemeral_key(suite).public_key(), signing, suite)
+    for key_id in (3, 4, 255):
+        with pytest.raises(KeyAgreementError):
+            ka.answer_key_agreement(
+                suite,
+                key_id,
+                request,
+                client_signing_key=signing.public_key(),
+                server_signing_key=_key(suite),
+                client_system_title=CLIENT_SYSTEM_TITLE,
+                server_system_title=SERVER_SYSTEM_TITLE,
+            )

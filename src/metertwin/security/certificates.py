@@ -37,6 +37,14 @@ from metertwin.security.suites import SecuritySuite, security_suite
 
 STATE_VERSION = 1
 _Extension = TypeVar("_Extension", bound=x509.ExtensionType)
+# What cryptography raises for a malformed certificate (several are not ValueErrors).
+_PARSE_ERRORS = (
+    ValueError,
+    UnsupportedAlgorithm,
+    x509.InvalidVersion,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+)
 
 
 class CertificateEntity(IntEnum):
@@ -289,7 +297,7 @@ class CertificateStore:
             ):
                 try:
                     certificate.verify_directly_issued_by(held.certificate)
-                except (InvalidSignature, ValueError, TypeError):
+                except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
                     raise CertificateError("not signed by the CA that its issuer names") from None
                 return
 
@@ -379,8 +387,11 @@ class CertificateStore:
             store = cls(int(state["suite"]), bytes.fromhex(state["system_title"]))
             for kind, pkcs8 in state["key_pairs"].items():
                 key = serialization.load_der_private_key(bytes.fromhex(pkcs8), password=None)
-                if not isinstance(key, ec.EllipticCurvePrivateKey):
-                    raise CertificateError("a stored key pair is not an EC key")
+                curve = store.suite.curve
+                if not isinstance(key, ec.EllipticCurvePrivateKey) or (
+                    curve is None or key.curve.name != curve.name
+                ):
+                    raise CertificateError("a stored key pair is not on the suite's curve")
                 store._key_pairs[_key_pair_type(int(kind))] = key
             for entry in state["certificates"]:
                 certificate = _parse_certificate(bytes.fromhex(entry["der"]))
@@ -393,7 +404,7 @@ class CertificateStore:
                 )
         except CertificateError:
             raise
-        except (KeyError, TypeError, ValueError, AttributeError) as damaged:
+        except (KeyError, TypeError, ValueError, AttributeError, UnsupportedAlgorithm) as damaged:
             raise CertificateError(f"damaged certificate state: {damaged!r}") from None
         return store
 
@@ -437,8 +448,8 @@ def _parse_certificate(der: bytes) -> x509.Certificate:
         for extension in certificate.extensions:
             if isinstance(extension.value, x509.SubjectAlternativeName):
                 extension.value.public_bytes()
-    except (ValueError, UnsupportedAlgorithm) as bad:
-        raise CertificateError(f"not a usable DER X.509 certificate: {bad}") from None
+    except _PARSE_ERRORS as bad:
+        raise CertificateError(f"not a usable DER X.509 certificate: {bad!r}") from None
     return certificate
 
 

@@ -31,6 +31,7 @@ checked in its GXSecure / GXDLMSChippering; no code taken). ECDH and the KDF are
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import IntEnum
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -243,3 +244,51 @@ def open_signed_ephemeral_key(
 def new_ephemeral_key(suite: SecuritySuite) -> ec.EllipticCurvePrivateKey:
     """A fresh key pair on the suite's curve, used for one agreement and then dropped."""
     return ec.generate_private_key(_curve(suite))
+
+
+def agreeable_key_id(value: int) -> KeyId:
+    """The KeyId a key_agreement entry names; KeyAgreementError unless 0, 1 or 2."""
+    if value not in AGREEABLE_KEYS:
+        raise KeyAgreementError(f"key_agreement agrees key ids 0, 1 and 2, not {value}")
+    return KeyId(value)
+
+
+@dataclass(frozen=True)
+class KeyAgreementAnswer:
+    """The server's side of one key_agreement entry: the key_data it answers with (its own
+    signed ephemeral key) and the key both sides now hold for ``key_id``."""
+
+    key_id: KeyId
+    key_data: bytes
+    agreed_key: bytes
+
+
+def answer_key_agreement(
+    suite: SecuritySuite,
+    key_id: int,
+    client_key_data: bytes,
+    *,
+    client_signing_key: ec.EllipticCurvePublicKey,
+    server_signing_key: ec.EllipticCurvePrivateKey,
+    client_system_title: bytes,
+    server_system_title: bytes,
+    ephemeral_key: ec.EllipticCurvePrivateKey | None = None,
+) -> KeyAgreementAnswer:
+    """Class 64 method 3 at the server, C(2e, 0s), for one {key_id, key_data} entry.
+
+    Checks the client's signed ephemeral key (KeyAgreementError if anything is wrong), signs
+    a fresh ephemeral key of ours (``ephemeral_key`` only to make tests repeatable) and derives
+    the key with the client as party U. The caller commits the new key before it answers.
+    """
+    kind = agreeable_key_id(key_id)
+    client_ephemeral = open_signed_ephemeral_key(kind, client_key_data, client_signing_key, suite)
+    ours = ephemeral_key if ephemeral_key is not None else new_ephemeral_key(suite)
+    key_data = signed_ephemeral_key(kind, ours.public_key(), server_signing_key, suite)
+    key = agreed_key(
+        suite,
+        ours,
+        client_ephemeral,
+        initiator_system_title=client_system_title,
+        responder_system_title=server_system_title,
+    )
+    return KeyAgreementAnswer(kind, key_data, key)
