@@ -36,16 +36,16 @@ CA_NAME = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "metertwin test CA"
 
 
 def _usage(signs: bool, agrees: bool, cert_sign: bool = False) -> x509.KeyUsage:
+    flags = dict.fromkeys(
+        ("content_commitment", "key_encipherment", "data_encipherment", "crl_sign"), False
+    )
     return x509.KeyUsage(
         digital_signature=signs,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
         key_agreement=agrees,
         key_cert_sign=cert_sign,
-        crl_sign=False,
         encipher_only=False,
         decipher_only=False,
+        **flags,
     )
 
 

@@ -38,6 +38,21 @@ FIELDS = "08" + TID.hex() + "08" + CLIENT_SYSTEM_TITLE.hex() + "08" + SERVER_SYS
 FIELDS += "0000"
 
 
+def _protect(
+    control: SecurityControl, key_info: gc.KeyInfo | None, content_key: bytes, *, counter: int
+) -> bytes:
+    """GET_REQUEST from the client to the server (HEADER), the Green Book AK."""
+    return gc.protect_general_ciphering(
+        GET_REQUEST,
+        header=HEADER,
+        control=control,
+        invocation_counter=counter,
+        authentication_key=AUTHENTICATION_KEY,
+        key_info=key_info,
+        content_key=content_key,
+    )
+
+
 def _key(suite: SecuritySuite) -> ec.EllipticCurvePrivateKey:
     assert suite.curve is not None
     return ec.generate_private_key(suite.curve)
@@ -76,15 +91,7 @@ def test_identified_key_suite_0_layout_and_gcm() -> None:
 def test_wrapped_key_carries_the_content_key_under_the_master_key() -> None:
     master, content_key = bytes(range(16)), bytes(range(16, 32))
     key_info = gc.wrapped_key_info(master, content_key)
-    apdu = gc.protect_general_ciphering(
-        GET_REQUEST,
-        header=HEADER,
-        control=SecurityControl(0, True, True),
-        invocation_counter=1,
-        authentication_key=AUTHENTICATION_KEY,
-        key_info=key_info,
-        content_key=content_key,
-    )
+    apdu = _protect(SecurityControl(0, True, True), key_info, content_key, counter=1)
     assert apdu[1 + len(FIELDS) // 2 :].startswith(bytes.fromhex("01010018") + key_info.wrapped_key)
     keys = gc.RecipientKeys(AUTHENTICATION_KEY, master_key=master)
     assert gc.unprotect_general_ciphering(apdu, keys=keys).plaintext == GET_REQUEST
@@ -111,15 +118,7 @@ def test_one_pass_diffie_hellman_agrees_the_content_key(suite: SecuritySuite) ->
         recipient_key_agreement_key=recipient.public_key(),
     )
     assert len(key) == suite.key_length
-    apdu = gc.protect_general_ciphering(
-        GET_REQUEST,
-        header=HEADER,
-        control=SecurityControl(suite.number, True, True),
-        invocation_counter=7,
-        authentication_key=AUTHENTICATION_KEY,
-        key_info=key_info,
-        content_key=key,
-    )
+    apdu = _protect(SecurityControl(suite.number, True, True), key_info, key, counter=7)
     tail = apdu[1 + len(FIELDS) // 2 :]
     data_length = 4 * suite.coordinate_length
     assert tail.startswith(bytes.fromhex("0102" + "0101"))
@@ -151,15 +150,7 @@ def test_static_unified_model_has_empty_key_data_and_needs_both_static_keys() ->
         key_agreement_key=originator,
         recipient_key_agreement_key=recipient.public_key(),
     )
-    apdu = gc.protect_general_ciphering(
-        GET_REQUEST,
-        header=HEADER,
-        control=SecurityControl(1, True, True),
-        invocation_counter=2,
-        authentication_key=AUTHENTICATION_KEY,
-        key_info=key_info,
-        content_key=key,
-    )
+    apdu = _protect(SecurityControl(1, True, True), key_info, key, counter=2)
     assert apdu[1 + len(FIELDS) // 2 :].startswith(bytes.fromhex("0102" + "0102" + "00"))
     keys = gc.RecipientKeys(
         AUTHENTICATION_KEY,
@@ -175,15 +166,7 @@ def test_static_unified_model_has_empty_key_data_and_needs_both_static_keys() ->
 
 
 def test_key_info_absent_uses_the_key_known_from_the_context() -> None:
-    apdu = gc.protect_general_ciphering(
-        GET_REQUEST,
-        header=HEADER,
-        control=SecurityControl(0, True, False),
-        invocation_counter=3,
-        authentication_key=AUTHENTICATION_KEY,
-        key_info=None,
-        content_key=BLOCK_CIPHER_KEY,
-    )
+    apdu = _protect(SecurityControl(0, True, False), None, BLOCK_CIPHER_KEY, counter=3)
     assert GET_REQUEST in apdu  # authentication only: readable
     keys = gc.RecipientKeys(AUTHENTICATION_KEY, implicit_key=BLOCK_CIPHER_KEY)
     assert gc.unprotect_general_ciphering(apdu, keys=keys).key_info is None
@@ -213,14 +196,11 @@ def test_malformed_key_info_is_refused(key_info_hex: str, reason: DecipheringRea
 
 
 def test_identified_key_and_broadcast_bit_must_agree_and_parties_are_checked() -> None:
-    apdu = gc.protect_general_ciphering(
-        GET_REQUEST,
-        header=HEADER,
-        control=SecurityControl(0, True, True, broadcast=True),
-        invocation_counter=3,
-        authentication_key=AUTHENTICATION_KEY,
-        key_info=gc.IdentifiedKeyInfo(KeyId.GLOBAL_UNICAST_ENCRYPTION),
-        content_key=BLOCK_CIPHER_KEY,
+    apdu = _protect(
+        SecurityControl(0, True, True, broadcast=True),
+        gc.IdentifiedKeyInfo(KeyId.GLOBAL_UNICAST_ENCRYPTION),
+        BLOCK_CIPHER_KEY,
+        counter=3,
     )
     keys = gc.RecipientKeys(AUTHENTICATION_KEY, global_unicast_key=BLOCK_CIPHER_KEY)
     with pytest.raises(DecipheringError) as refused:
@@ -233,14 +213,11 @@ def test_identified_key_and_broadcast_bit_must_agree_and_parties_are_checked() -
 
 def test_agreed_keys_are_refused_for_suite_0_and_without_a_recipient() -> None:
     with pytest.raises(ValueError):
-        gc.protect_general_ciphering(
-            GET_REQUEST,
-            header=HEADER,
-            control=SecurityControl(0, True, True),
-            invocation_counter=1,
-            authentication_key=AUTHENTICATION_KEY,
-            key_info=gc.AgreedKeyInfo(AgreementScheme.STATIC_UNIFIED_MODEL),
-            content_key=BLOCK_CIPHER_KEY,
+        _protect(
+            SecurityControl(0, True, True),
+            gc.AgreedKeyInfo(AgreementScheme.STATIC_UNIFIED_MODEL),
+            BLOCK_CIPHER_KEY,
+            counter=1,
         )
     suite_0_agreed = bytes.fromhex("DD" + FIELDS + "0102010200" + "11" + "30" + "00" * 16)
     keys = gc.RecipientKeys(AUTHENTICATION_KEY, key_agreement_key=_key(SUITE_1))
@@ -301,15 +278,7 @@ _INFO, _KEY = gc.one_pass_key_info(
     signing_key=_SIGNER,
     recipient_key_agreement_key=_RECIPIENT.public_key(),
 )
-PROTECTED = gc.protect_general_ciphering(
-    GET_REQUEST,
-    header=HEADER,
-    control=SecurityControl(1, True, True),
-    invocation_counter=9,
-    authentication_key=AUTHENTICATION_KEY,
-    key_info=_INFO,
-    content_key=_KEY,
-)
+PROTECTED = _protect(SecurityControl(1, True, True), _INFO, _KEY, counter=9)
 PROTECTED_KEYS = gc.RecipientKeys(
     AUTHENTICATION_KEY, key_agreement_key=_RECIPIENT, peer_signing_key=_SIGNER.public_key()
 )
