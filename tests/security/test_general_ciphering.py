@@ -196,19 +196,32 @@ def test_malformed_key_info_is_refused(key_info_hex: str, reason: DecipheringRea
 
 
 def test_identified_key_and_broadcast_bit_must_agree_and_parties_are_checked() -> None:
+    with pytest.raises(ValueError):
+        _protect(
+            SecurityControl(0, True, True, broadcast=True),
+            gc.IdentifiedKeyInfo(KeyId.GLOBAL_UNICAST_ENCRYPTION),
+            BLOCK_CIPHER_KEY,
+            counter=3,
+        )
     apdu = _protect(
-        SecurityControl(0, True, True, broadcast=True),
+        SecurityControl(0, True, True),
         gc.IdentifiedKeyInfo(KeyId.GLOBAL_UNICAST_ENCRYPTION),
         BLOCK_CIPHER_KEY,
         counter=3,
     )
-    keys = gc.RecipientKeys(AUTHENTICATION_KEY, global_unicast_key=BLOCK_CIPHER_KEY)
+    keys = gc.RecipientKeys(
+        AUTHENTICATION_KEY, global_unicast_key=BLOCK_CIPHER_KEY, global_broadcast_key=bytes(16)
+    )
+    key_info_at = 1 + len(FIELDS) // 2
+    assert apdu[key_info_at : key_info_at + 3] == bytes.fromhex("010000")
+    names_broadcast = apdu[: key_info_at + 2] + b"\x01" + apdu[key_info_at + 3 :]
     with pytest.raises(DecipheringError) as refused:
-        gc.unprotect_general_ciphering(apdu, keys=keys)
+        gc.unprotect_general_ciphering(names_broadcast, keys=keys)
     assert refused.value.reason is DecipheringReason.KEY_INFO
     with pytest.raises(DecipheringError) as refused:
         gc.unprotect_general_ciphering(apdu, keys=keys, own_system_title=CLIENT_SYSTEM_TITLE)
     assert refused.value.reason is DecipheringReason.SYSTEM_TITLE
+    assert gc.unprotect_general_ciphering(apdu, keys=keys).plaintext == GET_REQUEST
 
 
 def test_agreed_keys_are_refused_for_suite_0_and_without_a_recipient() -> None:

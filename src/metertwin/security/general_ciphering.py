@@ -227,6 +227,10 @@ def protect_general_ciphering(
         raise ValueError(f"suite {suite.number} takes {suite.key_length}-byte keys")
     if isinstance(key_info, AgreedKeyInfo) and suite.curve is None:
         raise ValueError("suite 0 has no key agreement")
+    if isinstance(key_info, IdentifiedKeyInfo) and control.broadcast != (
+        key_info.key_id is KeyId.GLOBAL_BROADCAST_ENCRYPTION
+    ):
+        raise ValueError("the SC broadcast bit must match the identified key")
     iv = initialisation_vector(header.originator_system_title, invocation_counter)
     body = seal_body(
         control, content_key, authentication_key, iv, plain_apdu, _header_aad(suite, header)
