@@ -24,9 +24,9 @@ The schemes:
   ``len(transaction-id) || transaction-id || recipient system title``.
 
 The OtherInfo layout, the signed ``key_id || x || y`` of an ephemeral key and the C(0e, 2s)
-PartyVInfo are as the Green Book gives them and as gurux's implementation reads them (facts
-checked in its GXSecure / GXDLMSChippering; no code taken). ECDH and the KDF are
-``cryptography``'s.
+PartyVInfo are taken from gurux's implementation of the Green Book (facts read in its GXSecure
+and GXDLMSChippering, no code taken); the Green Book text itself was not at hand to confirm
+them (docs/security.md, "Not yet"). ECDH and the KDF are ``cryptography``'s.
 """
 
 from __future__ import annotations
