@@ -295,3 +295,82 @@ PROTECTED = _protect(SecurityControl(1, True, True), _INFO, _KEY, counter=9)
 PROTECTED_KEYS = gc.RecipientKeys(
     AUTHENTICATION_KEY, key_agreement_key=_RECIPIENT, peer_signing_key=_SIGNER.public_key()
 )
+
+
+HEADERS = st.builds(
+    GeneralHeader,
+    transaction_id=st.binary(min_size=1, max_size=127),
+    originator_system_title=st.binary(min_size=8, max_size=8),
+    recipient_system_title=st.binary(min_size=8, max_size=8),
+    date_time=st.sampled_from([b"", bytes(range(12))]),
+    other_information=st.binary(max_size=140),
+)
+
+
+@given(HEADERS, st.data())
+def test_unprotect_inverts_protect_for_every_key_info_suite_and_control(
+    header: GeneralHeader, data: st.DataObject
+) -> None:
+    suite = data.draw(st.sampled_from([0, 1, 2]))
+    key_length = 32 if suite == 2 else 16
+    authenticated, encrypted = data.draw(
+        st.sampled_from([(True, True), (True, False), (False, True)])
+    )
+    choice = data.draw(st.sampled_from(["none", "unicast", "broadcast", "wrapped", "agreed"]))
+    if choice == "agreed" and suite == 0:
+        choice = "wrapped"
+    key = data.draw(st.binary(min_size=key_length, max_size=key_length))
+    master = data.draw(st.binary(min_size=key_length, max_size=key_length))
+    keys = gc.RecipientKeys(
+        AUTHENTICATION_KEY,
+        global_unicast_key=key,
+        global_broadcast_key=key,
+        master_key=master,
+        implicit_key=key,
+    )
+    key_info: gc.KeyInfo | None = None
+    if choice in ("unicast", "broadcast"):
+        key_info = gc.IdentifiedKeyInfo(KeyId(int(choice == "broadcast")))
+    elif choice == "wrapped":
+        key_info = gc.wrapped_key_info(master, key)
+    elif choice == "agreed":
+        curve_suite = SUITE_1 if suite == 1 else SUITE_2
+        recipient = AGREEMENT_KEYS[suite]
+        key_info, key = gc.static_unified_key_info(
+            curve_suite,
+            header,
+            key_agreement_key=recipient,
+            recipient_key_agreement_key=(recipient.public_key()),
+        )
+        keys = gc.RecipientKeys(
+            AUTHENTICATION_KEY,
+            key_agreement_key=recipient,
+            peer_key_agreement_key=recipient.public_key(),
+        )
+    control = SecurityControl(suite, authenticated, encrypted, broadcast=choice == "broadcast")
+    plain = data.draw(st.binary(max_size=200))
+    counter = data.draw(st.integers(0, 0xFFFFFFFF))
+    apdu = gc.protect_general_ciphering(
+        plain,
+        header=header,
+        control=control,
+        invocation_counter=counter,
+        authentication_key=AUTHENTICATION_KEY,
+        key_info=key_info,
+        content_key=key,
+    )
+    opened = gc.unprotect_general_ciphering(
+        apdu,
+        keys=keys,
+        peer_system_title=header.originator_system_title,
+        own_system_title=header.recipient_system_title,
+        require_authenticated=False,
+    )
+    assert (opened.header, opened.key_info, opened.plaintext) == (header, key_info, plain)
+    assert (opened.control, opened.invocation_counter) == (control, counter)
+
+
+AGREEMENT_KEYS = {
+    1: ec.generate_private_key(ec.SECP256R1()),
+    2: ec.generate_private_key(ec.SECP384R1()),
+}
