@@ -171,15 +171,22 @@ def _ctr(key: bytes, iv: bytes, data: bytes) -> bytes:
     return cipher.update(data) + cipher.finalize()
 
 
-def _seal_body(
-    control: SecurityControl, key: bytes, ak: bytes, iv: bytes, plaintext: bytes
+def seal_body(
+    control: SecurityControl,
+    key: bytes,
+    ak: bytes,
+    iv: bytes,
+    plaintext: bytes,
+    header_aad: bytes = b"",
 ) -> bytes:
+    """The ciphered body after SC IC: AAD = SC || AK || header_aad (|| plaintext when only
+    authenticated). ``header_aad`` is empty except for general-ciphering of suites 1 and 2."""
     sc = bytes([control.encode()])
     if control.authenticated and control.encrypted:
-        ciphertext, tag = gcm_tag(key, iv, sc + ak, plaintext)
+        ciphertext, tag = gcm_tag(key, iv, sc + ak + header_aad, plaintext)
         return ciphertext + tag
     if control.authenticated:
-        return plaintext + gcm_tag(key, iv, sc + ak + plaintext)[1]
+        return plaintext + gcm_tag(key, iv, sc + ak + header_aad + plaintext)[1]
     return _ctr(key, iv, plaintext)
 
 
@@ -208,7 +215,7 @@ def _ciphered_content(
         control, keys.encryption_key(dedicated=dedicated, broadcast=control.broadcast)
     )
     iv = initialisation_vector(system_title, invocation_counter)
-    body = _seal_body(control, key, keys.authentication_key, iv, plaintext)
+    body = seal_body(control, key, keys.authentication_key, iv, plaintext)
     return bytes([control.encode()]) + iv[SYSTEM_TITLE_LENGTH:] + body
 
 
@@ -272,7 +279,7 @@ def unprotect(
     unauthenticated one). Anything wrong raises DecipheringError with its reason, never
     another exception.
     """
-    reader = _Reader(apdu)
+    reader = ApduReader(apdu)
     tag = reader.byte("tag")
     if tag in (GENERAL_GLO_CIPHERING, GENERAL_DED_CIPHERING):
         dedicated = tag == GENERAL_DED_CIPHERING
@@ -317,7 +324,23 @@ def _open_content(
     expected_suite: int | None,
     required: tuple[bool, bool],
 ) -> tuple[SecurityControl, int, bytes]:
-    reader = _Reader(content)
+    control, invocation_counter, body = read_security_header(content, expected_suite, required)
+    key = keys.encryption_key(dedicated=dedicated, broadcast=control.broadcast)
+    if key is None:
+        kind = "dedicated" if dedicated else "broadcast" if control.broadcast else "global"
+        raise DecipheringError(DecipheringReason.MISSING_KEY, f"no {kind} key")
+    iv = initialisation_vector(system_title, invocation_counter)
+    plaintext = open_body(control, key, keys.authentication_key, iv, body)
+    return control, invocation_counter, plaintext
+
+
+def read_security_header(
+    content: bytes, expected_suite: int | None, required: tuple[bool, bool]
+) -> tuple[SecurityControl, int, bytes]:
+    """(SC, IC, body) of ``SC | IC | body``, with the SC checked against what the receiver
+    accepts: a known suite (the expected one if given), no compression, some protection, and
+    at least (authenticated, encrypted) as ``required`` says."""
+    reader = ApduReader(content)
     control = SecurityControl.parse(reader.byte("security control"))
     invocation_counter = int.from_bytes(
         reader.take(INVOCATION_COUNTER_LENGTH, "invocation counter"), "big"
@@ -335,24 +358,30 @@ def _open_content(
         raise DecipheringError(DecipheringReason.NO_PROTECTION, "SC asks for neither")
     if (required[0] and not control.authenticated) or (required[1] and not control.encrypted):
         raise DecipheringError(DecipheringReason.BELOW_POLICY, f"SC 0x{content[0]:02X}")
-    key = keys.encryption_key(dedicated=dedicated, broadcast=control.broadcast)
-    if key is None:
-        kind = "dedicated" if dedicated else "broadcast" if control.broadcast else "global"
-        raise DecipheringError(DecipheringReason.MISSING_KEY, f"no {kind} key")
+    return control, invocation_counter, body
+
+
+def open_body(
+    control: SecurityControl,
+    key: bytes,
+    ak: bytes,
+    iv: bytes,
+    body: bytes,
+    header_aad: bytes = b"",
+) -> bytes:
+    """The plaintext of a body sealed by ``seal_body``; DecipheringError if it fails."""
     if len(key) != SUITES[control.suite].key_length:
         raise DecipheringError(DecipheringReason.KEY_LENGTH, f"suite {control.suite}")
-    iv = system_title + content[1 : 1 + INVOCATION_COUNTER_LENGTH]
-    sc = content[:1]
-    ak = keys.authentication_key
+    sc = bytes([control.encode()])
     if not control.authenticated:
-        return control, invocation_counter, _ctr(key, iv, body)
+        return _ctr(key, iv, body)
     if len(body) < AUTH_TAG_LENGTH:
         raise DecipheringError(DecipheringReason.TRUNCATED, "no room for the 12-byte tag")
     data, tag = body[:-AUTH_TAG_LENGTH], body[-AUTH_TAG_LENGTH:]
     if control.encrypted:
-        return control, invocation_counter, _gcm_open(key, iv, sc + ak, data, tag)
-    _gcm_open(key, iv, sc + ak + data, b"", tag)
-    return control, invocation_counter, data
+        return _gcm_open(key, iv, sc + ak + header_aad, data, tag)
+    _gcm_open(key, iv, sc + ak + header_aad + data, b"", tag)
+    return data
 
 
 def encode_length(length: int) -> bytes:
@@ -363,7 +392,7 @@ def encode_length(length: int) -> bytes:
     return bytes([0x80 | size]) + length.to_bytes(size, "big")
 
 
-class _Reader:
+class ApduReader:
     """A cursor over received bytes that refuses, with a DecipheringError, to read past them."""
 
     def __init__(self, data: bytes) -> None:
@@ -391,6 +420,10 @@ class _Reader:
         if not 1 <= size <= 4:
             raise DecipheringError(DecipheringReason.WRONG_LENGTH, f"length form 0x{first:02X}")
         return int.from_bytes(self.take(size, "length"), "big")
+
+    def octet_string(self, what: str) -> bytes:
+        """An A-XDR octet-string: its length, then that many bytes."""
+        return self.take(self.length(), what)
 
     def rest(self) -> bytes:
         chunk = self._data[self._at :]

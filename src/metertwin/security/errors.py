@@ -37,6 +37,8 @@ class DecipheringReason(StrEnum):
     KEY_LENGTH = "key length"
     SYSTEM_TITLE = "system title"
     AUTHENTICATION = "authentication tag"
+    KEY_INFO = "key info"
+    SIGNATURE = "signature"
 
 
 class DecipheringError(SecurityError):
@@ -77,3 +79,22 @@ class ReplayError(SecurityError):
 
 class CounterExhaustedError(SecurityError):
     """The 32-bit send counter is used up: the key must be changed before sending again."""
+
+
+class KeyAgreementError(SecurityError):
+    """key_agreement data or an agreed-key key-info that is malformed, not a point on the
+    suite's curve, or whose ephemeral key is not signed by the peer's signing key
+    (``bad_signature``)."""
+
+    def __init__(self, detail: str, *, bad_signature: bool = False) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.bad_signature = bad_signature
+
+
+class CertificateError(SecurityError):
+    """A certificate, or a request about one (class 64 import/export/remove), that is refused."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail

@@ -4,6 +4,9 @@ In the 4-pass exchange the client sends CtoS in the AARQ, the server StoC in the
 client proves itself with f(StoC) (reply_to_HLS_authentication, pass 3) and the server with
 f(CtoS) (its answer, pass 4). Each side computes f with its own system title first:
 
+- mechanism 2 (manufacturer specific): no standard formula; we answer as gurux's client does
+  for Authentication.HIGH: f(X) = AES-128-ECB(key = secret, X), both zero-padded (see
+  ``secret_proof``);
 - mechanism 5 (GMAC): f(X) = SC || IC || GMAC(EK, IV = own system title || IC,
   AAD = SC || AK || X), SC = 0x10 | suite, 12-byte tag;
 - mechanism 6 (SHA-256): client f(StoC) = SHA-256(secret || ST-C || ST-S || StoC || CtoS),
@@ -30,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from metertwin.security.ciphering import (
     AUTH_TAG_LENGTH,
@@ -61,6 +65,38 @@ def check_challenge(challenge: bytes) -> None:
     """Refuse a received challenge outside 8..64 bytes (AuthenticationError)."""
     if not MIN_CHALLENGE_LENGTH <= len(challenge) <= MAX_CHALLENGE_LENGTH:
         raise AuthenticationError(f"a challenge of {len(challenge)} bytes (8 to 64 allowed)")
+
+
+# --- mechanism 2: HLS with a manufacturer-specific secret ------------------------------------
+
+AES_BLOCK_LENGTH = 16
+
+
+def secret_proof(challenge: bytes, secret: bytes) -> bytes:
+    """Mechanism 2's f(challenge): AES-128-ECB of the challenge under the HLS secret.
+
+    The Green Book leaves mechanism 2 to the manufacturer; this is the reading gurux's client
+    uses for Authentication.HIGH (its GXSecure.secure, a fact checked with gurux-dlms 1.0.203):
+    challenge and secret are zero-padded to the longer of the two rounded up to 16 bytes, the
+    first 16 bytes of the padded secret are the AES-128 key, and every 16-byte block of the
+    padded challenge is encrypted on its own. Both sides compute the same f over the challenge
+    the other sent.
+    """
+    if not secret:
+        raise ValueError("an HLS secret is at least one byte")
+    length = max(len(challenge), len(secret))
+    length += -length % AES_BLOCK_LENGTH
+    key = secret.ljust(length, b"\x00")[:AES_BLOCK_LENGTH]
+    encryptor = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+    return encryptor.update(challenge.ljust(length, b"\x00")) + encryptor.finalize()
+
+
+def verify_secret_proof(proof: bytes, challenge: bytes, secret: bytes) -> None:
+    """Check the peer's mechanism 2 reply to the challenge this side sent."""
+    if not secret:
+        raise AuthenticationError("no HLS secret is configured")
+    if not hmac.compare_digest(proof, secret_proof(challenge, secret)):
+        raise AuthenticationError("mechanism 2 proof does not match")
 
 
 # --- mechanism 5: HLS-GMAC --------------------------------------------------------------------
