@@ -1,0 +1,309 @@
+"""Interop: gurux's Python client (PyPI gurux-dlms; GPL, a test-only dependency driven through
+tests/interop/gurux_client.py) reads metertwin over real TCP sockets on 127.0.0.1, on every
+built-in model (issue 12, "Interop over real sockets").
+
+Addresses and secrets are docs/dlms.md's: server SAP 1, public client 0x10 without
+authentication, the reader 0x20 with LLS in every model, metercom-pro's utility 0x01 with
+LLS. What gurux decodes is compared with the meter's own state, read on the server's thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from gurux_dlms import GXDLMSException
+from gurux_dlms.enums import AssociationResult, Command, Conformance, SourceDiagnostic
+from gurux_dlms.objects import (
+    GXDLMSClock,
+    GXDLMSData,
+    GXDLMSObject,
+    GXDLMSProfileGeneric,
+    GXDLMSRegister,
+)
+from tests.interop.conftest import SERIAL, START_MS, MeterProcess, ServedMeter
+from tests.interop.gurux_client import associated, session
+
+from metertwin.meter.inputs import PhysicalState
+from metertwin.meter.registers import Energy
+
+PUBLIC, READER, UTILITY = 0x10, 0x20, 0x01  # docs/dlms.md, "Addresses and associations"
+READER_SECRETS = {  # docs/dlms.md: each model's reader (0x20) LLS default
+    "metercom-pro": b"HELLO",
+    "pmm1220": b"00000001",
+    "magno22": b"11111111",
+    "az3p": b"ABCDEFGH",
+}
+MODELS = tuple(READER_SECRETS)
+UTILITY_SECRET = b"UTILITY"  # metercom-pro's 0x01
+
+CLOCK = "0.0.1.0.0.255"
+IMPORT_ACTIVE = "1.0.1.8.0.255"
+EXPORT_ACTIVE = "1.0.2.8.0.255"
+VOLTAGE_L1 = "1.0.32.7.0.255"
+LOAD_PROFILE = "1.0.99.1.0.255"
+LOGICAL_DEVICE_NAME = "0.0.42.0.0.255"
+UNIT_WH, UNIT_V = 30, 35  # Blue Book unit enumeration
+DAYLIGHT_SAVING_ACTIVE = 0x80  # clock status bit (Blue Book 4.1.6.1)
+RLRE_NORMAL = bytes.fromhex("6303800100")  # RLRE, reason normal (0)
+
+ONE_HOUR_MS = 3_600_000
+QUARTER_HOUR = timedelta(minutes=15)
+ONE_DAY = timedelta(days=1)
+VOLTS, WATTS_PER_PHASE = 230.0, 1000.0
+
+
+def load(served: ServedMeter) -> PhysicalState:
+    phases = served.model.spec.ratings.phases
+    return PhysicalState(
+        voltage_v=(VOLTS,) * phases,
+        active_w=(WATTS_PER_PHASE,) * phases,
+        reactive_var=(0.0,) * phases,
+    )
+
+
+def run_for(served: ServedMeter, hours: int) -> None:
+    """The meter draws ``load`` for ``hours`` from its start (on the server's thread)."""
+    meter, inputs = served.meter, load(served)
+    served.call(lambda: meter.advance(START_MS + hours * ONE_HOUR_MS, inputs))
+
+
+def utc(meter_ms: int) -> datetime:
+    return datetime.fromtimestamp(meter_ms / 1000, UTC)
+
+
+# -- association, the clock, release ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("model_name", MODELS)
+@pytest.mark.parametrize(
+    "start_ms", [START_MS, START_MS + 121 * 86_400_000], ids=["winter", "summer"]
+)
+def test_public_client_reads_the_clock_and_releases(
+    serve: Callable[..., ServedMeter], model_name: str, start_ms: int
+) -> None:
+    served = serve(model_name, start_ms)
+    with session(served.port, PUBLIC) as opened:
+        opened.associate()
+        client = opened.client
+        # docs/dlms.md "Conformance offered": negotiated = gurux's proposal AND ours; PDU 1024.
+        assert client.maxReceivePDUSize == 1024
+        negotiated = client.negotiatedConformance
+        for offered in (Conformance.GET, Conformance.SELECTIVE_ACCESS, Conformance.SET):
+            assert negotiated & offered
+        assert negotiated & Conformance.BLOCK_TRANSFER_WITH_GET_OR_READ
+        assert not negotiated & Conformance.GENERAL_BLOCK_TRANSFER  # not offered
+
+        clock = GXDLMSClock(CLOCK)
+        for attribute in (2, 3, 4, 8):  # time, time_zone, status, daylight_savings_enabled
+            opened.read(clock, attribute)
+        release = opened.release()
+    meter_ms = served.call(served.meter.meter_time_ms)
+    local = served.call(served.meter.local_time)
+    when: datetime = clock.time.value
+    # The in-process meter does not move by itself: the clock reads exactly its start.
+    assert when == utc(meter_ms) == utc(start_ms)
+    assert when.replace(tzinfo=None) == local
+    offset = local - utc(meter_ms).replace(tzinfo=None)
+    assert when.utcoffset() == offset
+    # time_zone: the deviation of local time from UTC in minutes, the Blue Book's sign (UTC =
+    # local + deviation); the standard time's, so one hour less east of UTC in summer.
+    summer = bool(clock.status & DAYLIGHT_SAVING_ACTIVE)
+    assert clock.timeZone == -(offset // timedelta(minutes=1)) + (60 if summer else 0)
+    # pmm1220 keeps no summer time (daylight_savings_enabled false); the others do (docs).
+    assert clock.enabled is (model_name != "pmm1220")
+    assert summer is (clock.enabled and start_ms != START_MS)
+    assert release.command == Command.RELEASE_RESPONSE
+    assert bytes(release.data.array()) == RLRE_NORMAL
+
+
+# -- LLS and registers ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model_name", MODELS)
+def test_reader_reads_registers_with_scaler_and_unit(
+    serve: Callable[..., ServedMeter], model_name: str
+) -> None:
+    served = serve(model_name)
+    run_for(served, 1)
+    meter = served.meter
+    imported_wh = served.call(lambda: meter.energy_mwh(Energy.IMPORT_ACTIVE)) // 1000
+    phases = served.model.spec.ratings.phases
+    assert imported_wh == phases * WATTS_PER_PHASE  # an hour of the load
+    energy, export = GXDLMSRegister(IMPORT_ACTIVE), GXDLMSRegister(EXPORT_ACTIVE)
+    voltage = GXDLMSRegister(VOLTAGE_L1)
+    with associated(served.port, READER, READER_SECRETS[model_name]) as opened:
+        for register in (energy, export, voltage):
+            opened.read(register, 3)  # scaler_unit first: gurux scales the value with it
+            opened.read(register, 2)
+    # docs/dlms.md: energy registers scaler 0 (gurux shows 10^scaler), Wh; voltage scaler -1, V.
+    assert (energy.scaler, energy.unit) == (1.0, UNIT_WH)
+    assert energy.value == imported_wh
+    assert (export.value, export.unit) == (0, UNIT_WH)
+    assert voltage.scaler == pytest.approx(0.1) and voltage.unit == UNIT_V
+    assert voltage.value == pytest.approx(VOLTS)
+
+
+def test_wrong_password_is_refused_and_the_right_one_works(metercom: ServedMeter) -> None:
+    with session(metercom.port, READER, b"WRONG") as opened, pytest.raises(GXDLMSException) as no:
+        opened.associate()
+    # docs/dlms.md: rejected-permanent, diagnostic 13 authentication-failure.
+    assert no.value.result == AssociationResult.PERMANENT_REJECTED
+    assert no.value.diagnostic == SourceDiagnostic.AUTHENTICATION_FAILURE
+    with associated(metercom.port, READER, READER_SECRETS["metercom-pro"]) as opened:
+        assert opened.read(GXDLMSRegister(IMPORT_ACTIVE), 2) == 0
+
+
+def test_an_object_not_in_the_association_is_refused_and_the_association_goes_on(
+    metercom: ServedMeter,
+) -> None:
+    with associated(metercom.port, PUBLIC) as opened:
+        with pytest.raises(GXDLMSException) as refusal:  # not in the public list
+            opened.read(GXDLMSRegister("1.0.1.8.1.255"), 2)
+        assert refusal.value.errorCode == 4  # data-access-result object-undefined
+        assert opened.read(GXDLMSRegister(IMPORT_ACTIVE), 2) == 0
+
+
+# -- the association's object list ------------------------------------------------------------
+
+
+Listing = dict[str, tuple[int, int, dict[int, int], dict[int, int]]]
+
+
+def _listed(objects: list[GXDLMSObject]) -> Listing:
+    """Each object as gurux parsed it: class, version, and the access mode of every attribute
+    and method the entry names (gurux's own getAccess guesses for the ones not named)."""
+    return {
+        item.logicalName: (
+            int(item.objectType),
+            item.version,
+            {att.index: int(att.access) for att in item.attributes},
+            {att.index: int(att.methodAccess) for att in item.methodAttributes},
+        )
+        for item in objects
+    }
+
+
+def _served(served: ServedMeter, client_sap: int) -> Listing:
+    """The same, as the meter's logical device holds the association's rights: every
+    attribute and method of each visible object's class, with its mode there."""
+    device: Any = served.server.backend
+    expected: Listing = {}
+    for name, rights in device.policies[client_sap].rights.items():
+        interface = device.objects[name].interface
+        attributes = {i: int(rights.attribute(i)) for i in range(1, len(interface.attributes) + 1)}
+        methods = {i: int(rights.method(i)) for i in range(1, len(interface.methods) + 1)}
+        expected[str(name)] = (interface.class_id, interface.version, attributes, methods)
+    return expected
+
+
+@pytest.mark.parametrize(
+    ("model_name", "client_sap", "secret"),
+    [
+        *[(name, PUBLIC, None) for name in MODELS],
+        *[(name, READER, secret) for name, secret in READER_SECRETS.items()],
+        ("metercom-pro", UTILITY, UTILITY_SECRET),  # seed 004's 277 objects
+    ],
+)
+def test_object_list_is_the_associations_objects_and_rights(
+    serve: Callable[..., ServedMeter], model_name: str, client_sap: int, secret: bytes | None
+) -> None:
+    served = serve(model_name)
+    with associated(served.port, client_sap, secret) as opened:
+        objects = opened.object_list(known_classes_only=False)
+    listed = _listed(objects)
+    assert len(listed) == len(objects)  # each logical name once
+    assert listed == _served(served, client_sap)
+    assert CLOCK in listed and "0.0.40.0.0.255" in listed
+    if client_sap == PUBLIC:  # docs/dlms.md: read-only, no methods
+        read_or_none = {0, 1, 4}  # no access, read-only, authenticated read-only
+        assert all(set(modes.values()) <= read_or_none for _c, _v, modes, _m in listed.values())
+        assert not any(any(methods.values()) for _c, _v, _a, methods in listed.values())
+
+
+def test_a_client_receiving_less_gets_the_object_list_in_blocks(metercom: ServedMeter) -> None:
+    """gurux proposes a max receive PDU of 65535 and gets the utility's ~14 kB list in one
+    APDU; proposing 512 it gets the same list by GET with blocks (get-request-next)."""
+    with session(metercom.port, UTILITY, UTILITY_SECRET) as opened:
+        opened.client.maxReceivePDUSize = 512
+        opened.associate()
+        objects = opened.object_list(known_classes_only=False)
+        opened.release()
+    get_next = [frame for frame in opened.sent if frame[8:10] == b"\xc0\x02"]
+    assert len(get_next) >= 14000 // 512
+    assert _listed(objects) == _served(metercom, UTILITY)
+    assert len(objects) == 274 + 3  # docs/dlms.md: seed 004's table and 3 objects it names
+
+
+# -- a load profile by range and by entry -------------------------------------------------------
+
+
+def _profile(opened: Any) -> GXDLMSProfileGeneric:
+    """Load profile 1 with its capture objects and period read, as a head-end starts."""
+    profile = GXDLMSProfileGeneric(LOAD_PROFILE)
+    opened.read(profile, 3)
+    opened.read(profile, 4)
+    return profile
+
+
+@pytest.mark.parametrize("model_name", MODELS)
+def test_load_profile_by_range(serve: Callable[..., ServedMeter], model_name: str) -> None:
+    """Three hours of a known load: 12 quarter-hour entries. A range from 10:30 to 12:00 UTC
+    (given in the meter's own local time, as gurux encodes it) returns the 7 entries whose
+    clock lies in it, the bounds included (UTC date-times, deviation 0), each with +A the
+    load's energy so far; a range after the last entry returns none."""
+    served = serve(model_name)
+    run_for(served, 3)
+    start = utc(START_MS)
+    phases = served.model.spec.ratings.phases
+    with associated(served.port, READER, READER_SECRETS[model_name]) as opened:
+        profile = _profile(opened)
+        in_use = opened.read(profile, 7)
+        rows = opened.rows_by_range(profile, start + 2 * QUARTER_HOUR, start + 8 * QUARTER_HOUR)
+        none = opened.rows_by_range(profile, start + 13 * QUARTER_HOUR, start + ONE_DAY)
+        energy = GXDLMSRegister(IMPORT_ACTIVE)
+        register_wh = opened.read(energy, 2)
+    columns = [(int(item.objectType), item.logicalName) for item, _c in profile.captureObjects]
+    assert columns[0] == (8, CLOCK)  # the clock column restricts the range
+    assert columns[2] == (3, IMPORT_ACTIVE)
+    assert [c.attributeIndex for _item, c in profile.captureObjects][:3] == [2, 2, 2]
+    assert profile.capturePeriod == 900
+    assert in_use == 12
+    assert none == []
+    times = [row[0].value for row in rows]
+    assert times == [start + k * QUARTER_HOUR for k in range(2, 9)]
+    quarter_wh = phases * WATTS_PER_PHASE / 4
+    assert [row[2] for row in rows] == [k * quarter_wh for k in range(2, 9)]
+    assert all(len(row) == len(columns) for row in rows)
+    assert register_wh == 12 * quarter_wh  # the register now: the last entry, 13:00
+
+
+def test_load_profile_by_entry(serve: Callable[..., ServedMeter]) -> None:
+    """Entries 2 and 3 of an hour of captures: 10:30 and 10:45 UTC (selector 2)."""
+    served = serve("az3p")
+    run_for(served, 1)
+    with associated(served.port, READER, READER_SECRETS["az3p"]) as opened:
+        rows = opened.rows_by_entry(_profile(opened), 2, 2)
+    start = utc(START_MS)
+    assert [row[0].value for row in rows] == [start + 2 * QUARTER_HOUR, start + 3 * QUARTER_HOUR]
+    assert [row[2] for row in rows] == [1500, 2250]  # 3 kW: 750 Wh a quarter-hour
+
+
+# -- the meter as a user runs it ----------------------------------------------------------------
+
+
+def test_metertwin_run_answers_gurux(meter_process: Callable[..., MeterProcess]) -> None:
+    running = meter_process(
+        "--model", "pmm1220", "--serial", SERIAL, "--start", "2026-03-02T10:00:00",
+        "--speed", "1", "--duration", "60",
+    )  # fmt: skip
+    name = GXDLMSData(LOGICAL_DEVICE_NAME)
+    clock = GXDLMSClock(CLOCK)
+    with associated(running.port, PUBLIC) as opened:
+        opened.read(name, 2)
+        opened.read(clock, 2)
+    assert bytes(name.value) == b"PMM" + SERIAL.encode()  # docs/dlms.md: e.g. PMM12345678
+    when: datetime = clock.time.value
+    assert when.replace(tzinfo=None) >= datetime(2026, 3, 2, 10, 0)  # --start is local time
