@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from gurux_dlms import GXDLMSException
 from gurux_dlms.enums import AssociationResult, Command, Conformance, SourceDiagnostic
 from gurux_dlms.objects import (
@@ -24,12 +25,20 @@ from gurux_dlms.objects import (
     GXDLMSRegister,
 )
 from tests.interop.conftest import SERIAL, START_MS, MeterProcess, ServedMeter
-from tests.interop.gurux_client import associated, session
+from tests.interop.gurux_client import (
+    GREEN_BOOK_AUTHENTICATION_KEY,
+    GREEN_BOOK_BLOCK_CIPHER_KEY,
+    Gmac,
+    associated,
+    make_client,
+    session,
+)
 
 from metertwin.meter.inputs import PhysicalState
 from metertwin.meter.registers import Energy
 
 PUBLIC, READER, UTILITY = 0x10, 0x20, 0x01  # docs/dlms.md, "Addresses and associations"
+HLS_GMAC = 0x40  # issue 12: HLS-GMAC (mechanism 5), suite 0, authenticated and encrypted
 READER_SECRETS = {  # docs/dlms.md: each model's reader (0x20) LLS default
     "metercom-pro": b"HELLO",
     "pmm1220": b"00000001",
@@ -307,3 +316,47 @@ def test_metertwin_run_answers_gurux(meter_process: Callable[..., MeterProcess])
     assert bytes(name.value) == b"PMM" + SERIAL.encode()  # docs/dlms.md: e.g. PMM12345678
     when: datetime = clock.time.value
     assert when.replace(tzinfo=None) >= datetime(2026, 3, 2, 10, 0)  # --start is local time
+
+
+# -- the driver's HLS-GMAC setting, ready for client 0x40 ---------------------------------------
+
+
+def _ber_fields(content: bytes) -> dict[int, bytes]:
+    """The AARQ's top-level fields (tag -> value; every length here is below 128)."""
+    fields, position = {}, 0
+    while position < len(content):
+        tag, length = content[position], content[position + 1]
+        fields[tag] = content[position + 2 : position + 2 + length]
+        position += 2 + length
+    return fields
+
+
+def test_the_gmac_setting_sends_a_green_book_suite_0_aarq() -> None:
+    """What gurux_client's ``Gmac()`` makes gurux send (for issue 12's 0x40), opened as a
+    Green Book meter opens it (reference/dlms.md 2.5 and 3.2: glo-initiate-request, SC 0x30 =
+    authenticated and encrypted suite 0, IV = system title || IC, AAD = SC || AK, 12-octet
+    tag): the keys, system title and counter of the driver are those gurux uses."""
+    gmac = Gmac()
+    (frame,) = make_client(HLS_GMAC, gmac=gmac).aarqRequest()
+    aarq = bytes(frame)[8:]  # after the wrapper header
+    assert aarq[0] == 0x60 and aarq[1] == len(aarq) - 2
+    fields = _ber_fields(aarq[2:])
+    assert fields[0xA1] == bytes.fromhex("060760857405080103")  # LN referencing, ciphered
+    assert fields[0xA6] == b"\x04\x08" + gmac.system_title  # calling-AP-title
+    assert fields[0x8B] == bytes.fromhex("60857405080205")  # mechanism 5, HLS-GMAC
+    assert len(fields[0xAC]) == 2 + 16  # calling-authentication-value: CtoS, 16 octets
+    user_information = fields[0xBE]
+    assert user_information[0] == 0x04 and user_information[2] == 0x21  # glo-initiate-request
+    glo = user_information[2:]
+    assert glo[1] == len(glo) - 2
+    control, counter, body = glo[2], glo[3:7], glo[7:]
+    assert control == 0x30
+    assert int.from_bytes(counter) == gmac.invocation_counter
+    opening = Cipher(
+        algorithms.AES(GREEN_BOOK_BLOCK_CIPHER_KEY),
+        modes.GCM(gmac.system_title + counter, body[-12:], min_tag_length=12),
+    ).decryptor()
+    opening.authenticate_additional_data(bytes([control]) + GREEN_BOOK_AUTHENTICATION_KEY)
+    initiate = opening.update(body[:-12]) + opening.finalize()  # raises on a wrong tag
+    assert initiate[0] == 0x01  # xDLMS InitiateRequest
+    assert initiate[-2:] == b"\xff\xff"  # client-max-receive-pdu-size 65535
