@@ -246,6 +246,42 @@ def test_a_client_receiving_less_gets_the_object_list_in_blocks(metercom: Served
     assert len(objects) == 274 + 3  # docs/dlms.md: seed 004's table and 3 objects it names
 
 
+READABLE = {1, 3, 4, 6}  # read-only, read-write and their authenticated forms
+
+
+@pytest.mark.parametrize(
+    ("model_name", "client_sap", "secret"),
+    [
+        *[(name, READER, secret) for name, secret in READER_SECRETS.items()],
+        ("metercom-pro", UTILITY, UTILITY_SECRET),
+    ],
+)
+def test_every_attribute_listed_readable_reads_into_gurux_objects(
+    serve: Callable[..., ServedMeter], model_name: str, client_sap: int, secret: bytes
+) -> None:
+    """A head-end's "read all": every attribute the object list names readable is answered
+    and decodes into gurux's object of its class (its typed setValue takes it). A profile's
+    capture objects are read before its buffer, as gurux needs them to split the rows."""
+    served = serve(model_name)
+    run_for(served, 2)  # some energy, profile entries and events to read
+    refused: list[tuple[str, int, str]] = []
+    read = 0
+    with associated(served.port, client_sap, secret) as opened:
+        for item in opened.object_list():  # the classes gurux has objects for
+            is_profile = int(item.objectType) == 7
+            for attribute in sorted(
+                (att.index for att in item.attributes if int(att.access) in READABLE),
+                key=lambda index: (is_profile and index == 2, index),
+            ):
+                try:
+                    opened.read(item, attribute)
+                    read += 1
+                except (GXDLMSException, ValueError, TypeError) as problem:
+                    refused.append((item.logicalName, attribute, repr(problem)))
+    assert refused == []
+    assert read > 500  # every model serves hundreds of readable attributes
+
+
 # -- a load profile by range and by entry -------------------------------------------------------
 
 
