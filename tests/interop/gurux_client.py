@@ -89,14 +89,15 @@ class GuruxSession:
     def close(self) -> None:
         self._socket.close()
 
-    def exchange(self, frames: Any) -> GXReplyData:
-        """Send gurux's request (one frame or a list of frames); read every answer block."""
+    def exchange(self, frames: Any, raise_refusal: bool = True) -> GXReplyData:
+        """Send gurux's request (one frame or a list of frames); read every answer block.
+        A refusal raises unless ``raise_refusal`` is false (then ``reply.error`` has it)."""
         reply = GXReplyData()
         for frame in _frames(frames):
             self._round_trip(frame, reply)
         while reply.isMoreData():
             self._round_trip(self.client.receiverReady(reply), reply)
-        if reply.error:
+        if reply.error and raise_refusal:
             raise GXDLMSException(reply.error)
         return reply
 
@@ -133,6 +134,15 @@ class GuruxSession:
         reply = self.exchange(self.client.read(target, attribute))
         self.client.updateValue(target, attribute, reply.value)
         return target.getValues()[attribute - 1]
+
+    def read_list(self, items: list[tuple[GXDLMSObject, int]]) -> list[Any]:
+        """GET-with-list (gurux puts at most 10 attributes in a request): the values, each
+        also stored in its object; a refused attribute's is None (gurux keeps no code)."""
+        values: list[Any] = []
+        for request in self.client.readList(items):
+            values.extend(self.exchange(request, raise_refusal=False).value)
+        self.client.updateValues(items, values)
+        return values
 
     def read_raw(self, target: GXDLMSObject, attribute: int) -> Any:
         """GET one attribute as gurux decodes the data alone, without an object's typing."""

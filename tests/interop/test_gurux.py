@@ -175,6 +175,28 @@ def test_an_object_not_in_the_association_is_refused_and_the_association_goes_on
         assert opened.read(GXDLMSRegister(IMPORT_ACTIVE), 2) == 0
 
 
+def test_get_with_list_in_two_requests(serve: Callable[..., ServedMeter]) -> None:
+    """14 attributes: gurux sends 10 and 4 (get-request-with-list); the refused one (not in
+    the public list) is None among the others, which the meter's state gives."""
+    served = serve("magno22")
+    run_for(served, 1)
+    meter = served.meter
+    energy, clock = GXDLMSRegister(IMPORT_ACTIVE), GXDLMSClock(CLOCK)
+    totals = [GXDLMSRegister(f"1.0.{c}.8.0.255") for c in (2, 3, 4, 15, 16)]
+    items = [(energy, 2), (energy, 3), (clock, 2), (GXDLMSRegister("1.0.1.8.1.255"), 2)]
+    items += [(register, attribute) for register in totals for attribute in (2, 3)]
+    with associated(served.port, PUBLIC) as opened:
+        values = opened.read_list(items)
+    with_list = [frame for frame in opened.sent if frame[8:10] == b"\xc0\x03"]
+    assert [frame[11] for frame in with_list] == [10, 4]  # the attribute count of each
+    assert len(values) == 14 and values[3] is None
+    assert energy.value == served.call(lambda: meter.energy_mwh(Energy.IMPORT_ACTIVE)) // 1000
+    assert energy.value == WATTS_PER_PHASE  # one phase, one hour
+    assert energy.unit == UNIT_WH
+    assert clock.time.value == utc(served.call(meter.meter_time_ms))
+    assert [register.unit for register in totals] == [30, 32, 32, 30, 30]  # Wh, varh
+
+
 # -- the association's object list ------------------------------------------------------------
 
 
