@@ -148,6 +148,14 @@ class GuruxSession:
         """GET one attribute as gurux decodes the data alone, without an object's typing."""
         return self.exchange(self.client.read(target, attribute)).value
 
+    def write(self, target: GXDLMSObject, attribute: int) -> None:
+        """SET one attribute to what ``target`` holds, encoded by gurux as its class says."""
+        self.exchange(self.client.write(target, attribute))
+
+    def act(self, request: Any) -> GXReplyData:
+        """ACTION: the request a gurux object's method made, e.g. ``remoteDisconnect(client)``."""
+        return self.exchange(request)
+
     def object_list(self, known_classes_only: bool = True) -> GXDLMSObjectCollection:
         """The current association's object_list (0.0.40.0.0.255 attribute 2), parsed; gurux
         drops the classes it has no object for (manufacturer classes) unless told not to."""

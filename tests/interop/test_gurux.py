@@ -10,16 +10,17 @@ LLS. What gurux decodes is compared with the meter's own state, read on the serv
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from gurux_dlms import GXDLMSException
+from gurux_dlms import GXDateTime, GXDLMSException
 from gurux_dlms.enums import AssociationResult, Command, Conformance, SourceDiagnostic
 from gurux_dlms.objects import (
     GXDLMSClock,
     GXDLMSData,
+    GXDLMSDisconnectControl,
     GXDLMSObject,
     GXDLMSProfileGeneric,
     GXDLMSRegister,
@@ -34,6 +35,7 @@ from tests.interop.gurux_client import (
     session,
 )
 
+from metertwin.meter.disconnect import ControlState
 from metertwin.meter.inputs import PhysicalState
 from metertwin.meter.registers import Energy
 
@@ -54,11 +56,13 @@ EXPORT_ACTIVE = "1.0.2.8.0.255"
 VOLTAGE_L1 = "1.0.32.7.0.255"
 LOAD_PROFILE = "1.0.99.1.0.255"
 LOGICAL_DEVICE_NAME = "0.0.42.0.0.255"
+DISCONNECT_CONTROL = "0.0.96.3.10.255"
 UNIT_WH, UNIT_V = 30, 35  # Blue Book unit enumeration
 DAYLIGHT_SAVING_ACTIVE = 0x80  # clock status bit (Blue Book 4.1.6.1)
 RLRE_NORMAL = bytes.fromhex("6303800100")  # RLRE, reason normal (0)
 
 ONE_HOUR_MS = 3_600_000
+ONE_HOUR = timedelta(hours=1)
 QUARTER_HOUR = timedelta(minutes=15)
 ONE_DAY = timedelta(days=1)
 VOLTS, WATTS_PER_PHASE = 230.0, 1000.0
@@ -195,6 +199,29 @@ def test_get_with_list_in_two_requests(serve: Callable[..., ServedMeter]) -> Non
     assert energy.unit == UNIT_WH
     assert clock.time.value == utc(served.call(meter.meter_time_ms))
     assert [register.unit for register in totals] == [30, 32, 32, 30, 30]  # Wh, varh
+
+
+def test_utility_sets_the_clock_and_operates_the_relay(metercom: ServedMeter) -> None:
+    """SET clock.time and ACTION remote_disconnect / remote_reconnect, encoded by gurux."""
+    meter = metercom.meter
+    clock = GXDLMSClock(CLOCK)
+    clock.time = GXDateTime(datetime(2026, 3, 2, 12, 30, 15, tzinfo=timezone(ONE_HOUR)))
+    relay = GXDLMSDisconnectControl(DISCONNECT_CONTROL)
+    states = []
+    with associated(metercom.port, UTILITY, UTILITY_SECRET) as opened:
+        opened.write(clock, 2)
+        for operate in (relay.remoteDisconnect, relay.remoteReconnect):
+            opened.act(operate(opened.client))
+            opened.read(relay, 2)
+            opened.read(relay, 3)
+            state = metercom.call(lambda: meter.disconnect.state)
+            states.append((relay.outputState, int(relay.controlState), state))
+    assert metercom.call(meter.local_time) == datetime(2026, 3, 2, 12, 30, 15)  # CET wall
+    # metercom-pro's control mode 1: a remote reconnection only arms the relay (docs/dlms.md).
+    assert states == [
+        (False, 0, ControlState.DISCONNECTED),
+        (False, 2, ControlState.READY_FOR_RECONNECTION),
+    ]
 
 
 # -- the association's object list ------------------------------------------------------------
