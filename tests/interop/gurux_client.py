@@ -18,7 +18,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -50,6 +50,12 @@ class Gmac:
     authentication_key: bytes = GREEN_BOOK_AUTHENTICATION_KEY
     invocation_counter: int = 1
     security: Security = Security.AUTHENTICATION_ENCRYPTION
+
+
+def continued(gmac: Gmac, after: GuruxSession) -> Gmac:
+    """``gmac`` for the next association with the same keys: its invocation counter goes on
+    from where ``after``'s ended (a meter refuses a counter it already accepted: a replay)."""
+    return replace(gmac, invocation_counter=after.client.ciphering.invocationCounter)
 
 
 def make_client(
