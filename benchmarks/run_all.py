@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from benchmarks import (
     dlms_client,
+    dlms_cpu_vs_gurux,
     dlms_profile,
     dlms_server,
     meter_year,
@@ -20,6 +21,7 @@ if __name__ == "__main__":
         dlms_server,
         dlms_client,
         dlms_profile,
+        dlms_cpu_vs_gurux,
         profile_store,
     ):
         bench.main()
