@@ -499,3 +499,16 @@ def test_model_refusals_of_hls_associations(
         model_from_text(f"{head}\n[[dlms.associations]]\n{entry}\n\n[[profiles]]{tail}", "x.toml")
     assert refused.value.path.endswith(named)
     assert message in refused.value.message
+
+
+def test_a_state_saved_before_the_setups_existed_loads_with_new_ones() -> None:
+    """A meter stored before issue 12 has no "dlms_security": its setups start as a new
+    meter's (demo or configured keys, counters at 0), the rest of its state as it was."""
+    meter, _ = _device()
+    state = meter.to_state()
+    del state["dlms_security"]
+    restored = Meter.from_state(meter.spec, state)
+    _, device = _device("pmm1220", restored)
+    assert _material(device, HLS_SAP).global_unicast_key == GREEN_BOOK_EK
+    assert device.next_invocation_counter(_policy(device, HLS_SAP)) == 0
+    assert restored.to_state()["security"] == state["security"]

@@ -11,7 +11,7 @@ The send counter bound is persisted (committed) before its first value is used
 (`metertwin.security.counters.SendCounter`); the receive counters are kept in memory and
 persisted with every commit of the meter (periodic commits, associations released, SET and
 ACTION): after a crash a client may replay frames newer than the last commit, a trade-off
-documented in docs/security.md and docs/dlms.md.
+documented in docs/dlms.md ("Invocation counters").
 """
 
 from __future__ import annotations
