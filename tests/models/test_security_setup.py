@@ -512,3 +512,19 @@ def test_a_state_saved_before_the_setups_existed_loads_with_new_ones() -> None:
     assert _material(device, HLS_SAP).global_unicast_key == GREEN_BOOK_EK
     assert device.next_invocation_counter(_policy(device, HLS_SAP)) == 0
     assert restored.to_state()["security"] == state["security"]
+
+
+def test_a_flood_of_refused_apdus_never_pushes_a_key_change_out_of_the_full_log() -> None:
+    """Refused APDUs need no key: spread over days (no coalescing) they fill the security
+    log, yet the key change stays, the oldest refusal giving way (docs/events.md)."""
+    meter, device = _device()
+    policy = _policy(device, HLS_SAP)
+    _act(device, HLS_SAP, 2, _transfer((0, RFC3394_WRAPPED)))
+    book = meter.event_logs[SECURITY_LOG]
+    for _ in range(book.depth + 20):
+        meter.advance(meter.now_ms + 16 * 60_000)
+        device.security_refused(policy, SecurityEvent.REPLAY)
+    codes = [e.code for e in book.entries]
+    assert len(codes) == book.depth
+    assert codes[0] == EventCode.SECURITY_KEY_CHANGED
+    assert set(codes[1:]) == {EventCode.REPLAY_REFUSED}
