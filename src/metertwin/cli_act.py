@@ -192,8 +192,10 @@ class _Want:
             found = acting_association(model, self.obis, self.number)
         else:
             found = writing_association(model, self.obis, self.number)
-        # None: no association may; the most privileged one lets the meter say why.
-        return found or model.dlms.associations[-1]
+        # None: no association may; the most privileged one this client can open (no HLS
+        # yet) lets the meter say why.
+        openable = [a for a in model.dlms.associations if a.mechanism in ("none", "lls")]
+        return found or openable[-1]
 
 
 def _connect(args: argparse.Namespace, want: _Want) -> DlmsClient:

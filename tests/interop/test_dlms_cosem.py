@@ -444,8 +444,12 @@ def _standard(entries: list[Any]) -> list[Any]:
 
 def test_utility_object_list_is_the_seed_table(metercom: ServedMeter) -> None:
     entries = _object_list(metercom.port, UTILITY, UTILITY_SECRET)  # ~14 kB: GET with blocks
-    assert len(entries) == 274 + 3  # plus the 3 objects others name (docs/dlms.md)
-    assert {(class_id, bytes(ln)) for class_id, _v, ln, _rights in entries} == _seed_objects()
+    # plus the 3 objects others name and the HLS association 0x40's object, setup and counter
+    assert len(entries) == 274 + 3 + 3  # (docs/dlms.md)
+    hls = {(15, bytes([0, 0, 40, 0, 4, 255])), (64, bytes([0, 0, 43, 0, 4, 255]))}
+    hls.add((1, bytes([0, 0, 43, 1, 4, 255])))
+    listed = {(class_id, bytes(ln)) for class_id, _v, ln, _rights in entries}
+    assert listed == _seed_objects() | hls
     manufacturer = sorted(e[0] for e in entries if e[0] >= 8192)
     assert manufacturer == [8192, 8193, 8193, 8194, 8195, 8196]
     parsed = {item.logical_name.to_bytes(): item for item in _standard(entries)}

@@ -246,6 +246,13 @@ LAYOUTS: dict[tuple[int, int], dict[int, Layout]] = {
         4: Octets(),  # client_system_title (empty: none known without ciphering)
         5: Octets(8),  # server_system_title (Green Book: 8 octets)
     },
+    (64, 1): {  # Security setup (ref 6, version 1): the HLS associations' own
+        2: T.ENUM,  # security_policy: bit flags 0x04..0x80
+        3: T.ENUM,  # security_suite 0, 1, 2
+        4: OneOf((Octets(0), Octets(8))),  # client_system_title: empty (any) or 8 octets
+        5: Octets(8),  # server_system_title
+        6: ArrayOf(ANY),  # certificates: empty until certificates exist
+    },
     (65, 0): {  # Parameter monitor (Blue Book, class_id 65 version 0)
         2: struct(T.LONG_UNSIGNED, LN, T.INTEGER, OneOf((SIMPLE, NULL))),  # changed_parameter
         3: DATE_TIME,  # capture_time

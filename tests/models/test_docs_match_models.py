@@ -12,8 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from metertwin.cli import tcp_settings
+from metertwin.meter.core import Meter
 from metertwin.meter.event_logs import BURST_MS
 from metertwin.models import builtin_model_names, load_model
+from metertwin.models.binder import build_logical_device
 from metertwin.models.loader import AssociationSpec, DeviceModel
 from metertwin.transport.tcp import TcpServerSettings
 
@@ -73,6 +75,34 @@ def test_dlms_md_gives_every_association_and_its_real_secret() -> None:
         ]
         real = {sap: a.secret.decode() for sap, a in lls_associations(model).items() if a.secret}
         assert documented[model] == real, model
+
+
+def test_dlms_md_gives_every_hls_association_as_served() -> None:
+    """The HLS table (issue 12): SAP, association object, mechanism, suite, policy and
+    rights of every secured association, as the built devices serve them."""
+    rows = table_rows((DOCS / "dlms.md").read_text(), "model | HLS client SAP")
+    documented = {(r[0], saps(r[1])[0]): r[2:] for r in rows}
+    served = {}
+    for model_name in builtin_model_names():
+        model = load_model(model_name)
+        device = build_logical_device(model, Meter(model.spec, 0, "1"), lambda: None)
+        for spec in model.dlms.associations:
+            policy = device.association_policy(spec.client_sap)
+            material = device.security_material(policy) if policy else None
+            if policy is None or material is None:
+                continue
+            served[(model_name, spec.client_sap)] = [
+                str(policy.logical_name),
+                f"{'HLS-GMAC' if spec.mechanism == 'hls-gmac' else 'HLS-ECDSA'}"
+                f" ({int(policy.mechanism)})",
+                str(material.suite),
+                f"0x{int(material.policy):02X}",
+                spec.rights,
+            ]
+    assert set(documented) == set(served)
+    for key, cells in documented.items():
+        obis, mechanism, suite, policy, rights = cells
+        assert [obis, mechanism, suite.split()[0], policy, rights] == served[key], key
 
 
 def test_prepayment_md_names_the_token_associations_with_the_secrets_of_dlms_md() -> None:

@@ -24,7 +24,13 @@ from metertwin.cosem.access import (
     MethodAccess,
     ObjectRights,
 )
-from metertwin.cosem.backend import AssociationRefusal, LoginResult
+from metertwin.cosem.backend import (
+    AssociationRefusal,
+    LoginResult,
+    SecurityBackend,
+    SecurityEvent,
+    SecurityMaterial,
+)
 from metertwin.cosem.classes import AttributeSpec
 from metertwin.cosem.errors import CosemError, denied, undefined
 from metertwin.cosem.objects import CosemObject, Request
@@ -38,8 +44,10 @@ Refused = Callable[[AssociationRefusal], None]
 class LogicalDevice:
     """Objects by logical name plus the association policies, with hooks into the meter:
     ``login`` (secrets and lockout live in the core), ``refused`` (an association the server
-    refused, for the communication log; optional) and ``commit`` (called after every login,
-    refusal heard, successful SET and ACTION, before the answer exists)."""
+    refused, for the communication log; optional), ``commit`` (called after every login,
+    refusal heard, successful SET and ACTION, before the answer exists) and ``security``
+    (the Security setups of its HLS associations: it is then a `SecurityBackend`; without
+    it no material exists and every HLS association is refused)."""
 
     def __init__(
         self,
@@ -48,6 +56,7 @@ class LogicalDevice:
         login: Login,
         commit: Callable[[], None],
         refused: Refused | None = None,
+        security: SecurityBackend | None = None,
     ) -> None:
         self.objects: dict[Obis, CosemObject] = {}
         for obj in objects:
@@ -58,6 +67,7 @@ class LogicalDevice:
         self._login = login
         self._commit = commit
         self._refused = refused
+        self._security = security
         self.open_associations: list[AssociationContext] = []
 
     # -- associations -------------------------------------------------------------------
@@ -82,6 +92,39 @@ class LogicalDevice:
     def released(self, context: AssociationContext) -> None:
         if context in self.open_associations:
             self.open_associations.remove(context)
+        if context.policy.security_setup is not None:
+            self._commit()  # the receive counters it accepted survive a restart
+
+    # -- SecurityBackend: the Security setups' material, HLS lockout and counters ---------
+
+    def security_material(self, policy: AssociationPolicy) -> SecurityMaterial | None:
+        return None if self._security is None else self._security.security_material(policy)
+
+    def hls_allowed(self, policy: AssociationPolicy) -> LoginResult:
+        if self._security is None:
+            return LoginResult.LOCKED
+        return self._security.hls_allowed(policy)
+
+    def hls_verified(self, policy: AssociationPolicy, passed: bool) -> LoginResult:
+        if self._security is None:
+            return LoginResult.LOCKED
+        return self._security.hls_verified(policy, passed)
+
+    def next_invocation_counter(self, policy: AssociationPolicy) -> int:
+        if self._security is None:
+            raise KeyError(f"association {policy.name} has no Security setup")
+        return self._security.next_invocation_counter(policy)
+
+    def accept_invocation_counter(
+        self, policy: AssociationPolicy, client_system_title: bytes, counter: int
+    ) -> bool:
+        if self._security is None:
+            return False
+        return self._security.accept_invocation_counter(policy, client_system_title, counter)
+
+    def security_refused(self, policy: AssociationPolicy, event: SecurityEvent) -> None:
+        if self._security is not None:
+            self._security.security_refused(policy, event)
 
     # -- services -----------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -29,6 +30,7 @@ from metertwin.meter.disconnect import (
     Transition,
     TransitionNotAllowed,
 )
+from metertwin.meter.dlms_security import DlmsSecurity
 from metertwin.meter.episodes import RELAY_CUT, Episode, EpisodeBook
 from metertwin.meter.event_logs import EventLogBook, LogEntry
 from metertwin.meter.events import ALARM_BITS, LOG_OF, EventCode, EventLog
@@ -191,6 +193,7 @@ class Meter:
         self.registers = EnergyRegisters(spec.ratings.phases, spec.capacity.rates)
         self.disconnect = DisconnectControl(spec.control_mode)
         self.security = AccessSecurity(spec.security)
+        self.dlms_security = DlmsSecurity.fresh(spec.security.setups, spec.security.dlms_keys)
         # Settings the meter keeps for its interfaces without interpreting them (communication
         # setups, monitor thresholds...): opaque bytes by key, owned by the binder.
         self.parameters: dict[str, bytes] = {}
@@ -1175,8 +1178,20 @@ class Meter:
         A wrong secret is an authentication failure (220) and a login refused during the
         lockout is 221, both in the communication log; the lockout itself (46) goes to the
         security log, after the failure that started it. An accepted login logs nothing."""
+        return self._judged(lambda ms: self.security.check(association, secret, ms))
+
+    def hls_allowed(self, association: str) -> LoginOutcome:
+        """An HLS AARQ before pass 2: LOCKED (221) while the association is locked out."""
+        return self._judged(lambda ms: self.security.allowed(association, ms))
+
+    def hls_verified(self, association: str, passed: bool) -> LoginOutcome:
+        """The HLS pass 3 verdict, counted like an LLS secret: a wrong proof is an
+        authentication failure (220) and may start the lockout (46)."""
+        return self._judged(lambda ms: self.security.verdict(association, passed, ms))
+
+    def _judged(self, judge: Callable[[int], LoginOutcome]) -> LoginOutcome:
         locked_before = self.security.lockouts_total
-        outcome = self.security.check(association, secret, self.meter_time_ms())
+        outcome = judge(self.meter_time_ms())
         if outcome is LoginOutcome.WRONG_SECRET:
             self.log_event(EventCode.AUTHENTICATION_FAILURE)
         elif outcome is LoginOutcome.LOCKED:
@@ -1242,6 +1257,7 @@ class Meter:
             "registers": self.registers.to_state(),
             "disconnect": self.disconnect.to_state(),
             "security": self.security.to_state(),
+            "dlms_security": self.dlms_security.to_state(),
             "supply_failures": list(self.supply_failures),
             "prepayment": self._prepayment_state(),
             "supervision": self.supervision.to_state(),
@@ -1280,6 +1296,9 @@ class Meter:
             raise ValueError(f"registers for {shape[0]} phases and {shape[1]} rates do not fit")
         meter.disconnect = DisconnectControl.from_state(state["disconnect"])
         meter.security = AccessSecurity.from_state(spec.security, state["security"])
+        meter.dlms_security = DlmsSecurity.from_state(
+            spec.security.setups, spec.security.dlms_keys, state.get("dlms_security", {})
+        )
         meter.parameters = {k: bytes.fromhex(v) for k, v in state["parameters"].items()}
         meter.supply_failures = [int(v) for v in state["supply_failures"]]
         meter.metrology = Metrology(

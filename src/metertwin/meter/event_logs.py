@@ -21,10 +21,17 @@ from dataclasses import dataclass
 from metertwin.meter.events import EventCode
 
 NOISE_EVENTS = frozenset(
-    {EventCode.ASSOCIATION_REFUSED, EventCode.CONNECTION_REFUSED, EventCode.CONNECTION_IDLE_CLOSED}
+    {
+        EventCode.ASSOCIATION_REFUSED,
+        EventCode.CONNECTION_REFUSED,
+        EventCode.CONNECTION_IDLE_CLOSED,
+        EventCode.REPLAY_REFUSED,
+        EventCode.PROTECTED_APDU_REFUSED,
+    }
 )
-"""Events anyone can raise without a secret, as often as they like, that say nothing about
-the meter or an attempt on its secrets: they never push another entry out."""
+"""Events anyone can raise without a secret, as often as they like (any frame can carry a
+ciphered APDU that does not open or a replayed counter): they never push another entry out,
+so a flood cannot wipe the evidence of a key or policy change from the security log."""
 
 BURST_EVENTS = NOISE_EVENTS | {EventCode.ASSOCIATION_LOCKED_OUT}
 """Events that come in unbounded bursts: the noise, and logins during a lockout (221; the

@@ -55,6 +55,12 @@ class EventCode(IntEnum):
     ASSOCIATION_REFUSED = 222
     CONNECTION_REFUSED = 223
     CONNECTION_IDLE_CLOSED = 224
+    # 225-228: DLMS security (Security setup class 64 v1, docs/events.md); an HLS pass 3
+    # failure is an authentication failure, 220, like a wrong LLS secret.
+    SECURITY_KEY_CHANGED = 225  # a key_transfer over DLMS changed a global key or the KEK
+    SECURITY_POLICY_CHANGED = 226  # security_activate raised a security policy
+    REPLAY_REFUSED = 227  # an invocation counter not above the last accepted one
+    PROTECTED_APDU_REFUSED = 228  # deciphering failed, less than the policy, unknown title
     RELAY_FAILURE = 229
     PHASE_FAILURE_L1 = 230
     PHASE_FAILURE_L2 = 231
@@ -172,7 +178,16 @@ LOG_OF: dict[EventCode, EventLog] = {
     },
     **{
         c: EventLog.SECURITY
-        for c in (_C.WRONG_PASSWORDS, _C.TOKEN_REJECTED, _C.KEYPAD_LOCKED, _C.KEY_CHANGED)
+        for c in (
+            _C.WRONG_PASSWORDS,
+            _C.TOKEN_REJECTED,
+            _C.KEYPAD_LOCKED,
+            _C.KEY_CHANGED,
+            _C.SECURITY_KEY_CHANGED,
+            _C.SECURITY_POLICY_CHANGED,
+            _C.REPLAY_REFUSED,
+            _C.PROTECTED_APDU_REFUSED,
+        )
     },
     **{c: EventLog.FIRMWARE for c in (_C.FIRMWARE_READY, _C.FIRMWARE_ACTIVATED)},
     **{

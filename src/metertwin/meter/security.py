@@ -11,9 +11,11 @@ are meter state (a HES can change them), so they live here and persist with the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
+
+from metertwin.meter.dlms_security import DlmsKeyConfig, SetupConfig
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,8 @@ class SecurityConfig:
     default_secrets: dict[str, bytes]  # association name -> its LLS secret at manufacture
     max_failures: int = 3
     lockout_s: int = 1800
+    setups: tuple[SetupConfig, ...] = ()  # the HLS associations' Security setups
+    dlms_keys: DlmsKeyConfig = field(default_factory=DlmsKeyConfig)  # the [dlms] keys
 
 
 class LoginOutcome(Enum):
@@ -50,13 +54,25 @@ class AccessSecurity:
 
     def check(self, association: str, secret: bytes, meter_ms: int) -> LoginOutcome:
         """Judge a login attempt on ``association`` at meter time ``meter_ms``."""
+        if self.allowed(association, meter_ms) is LoginOutcome.LOCKED:
+            return LoginOutcome.LOCKED
+        return self.verdict(association, self.secrets.get(association) == secret, meter_ms)
+
+    def allowed(self, association: str, meter_ms: int) -> LoginOutcome:
+        """LOCKED while ``association`` is locked out (recorded), else ACCEPTED; an expired
+        lockout ends here with its failure count."""
         locked_until = self.locked_until_ms.get(association)
         if locked_until is not None:
             if meter_ms < locked_until:
                 return self._record(meter_ms, association, LoginOutcome.LOCKED)
             del self.locked_until_ms[association]
             self.consecutive_failures.pop(association, None)
-        if self.secrets.get(association) == secret:
+        return LoginOutcome.ACCEPTED
+
+    def verdict(self, association: str, passed: bool, meter_ms: int) -> LoginOutcome:
+        """Count an authentication (an LLS secret or an HLS pass 3 proof) toward the
+        lockout: a success resets the association's count, a failure may start a lockout."""
+        if passed:
             self.consecutive_failures.pop(association, None)
             return LoginOutcome.ACCEPTED
         self.failures_total += 1

@@ -22,7 +22,8 @@ from metertwin.meter.core import Meter
 
 CURRENT_ASSOCIATION = Obis(0, 0, 40, 0, 0)
 SECURITY_SETUP = Obis(0, 0, 43, 0, 0)
-"""What every association's security_setup_reference (attribute 9) names."""
+"""What the security_setup_reference (attribute 9) of an association without HLS names; an
+HLS association names its own (AssociationPolicy.security_setup)."""
 SERVER_MAX_RECEIVE_PDU = DEFAULT_MAX_RECEIVE_PDU_SIZE
 """What a closed association announces it could receive: the server default."""
 
@@ -142,6 +143,14 @@ class AssociationObjects:
         def mechanism(request: Request) -> Data:
             return _oid_structure(2, int(policy(request).mechanism))
 
+        def application_context(request: Request) -> Data:
+            """Logical name referencing, with ciphering (3) when the association has a
+            Security setup, without (1) otherwise (dlms.md 3.1)."""
+            return _oid_structure(1, 3 if policy(request).security_setup else 1)
+
+        def setup_reference(request: Request) -> Data:
+            return Data.octet_string(bytes(policy(request).security_setup or SECURITY_SETUP))
+
         def status(request: Request) -> Data:
             return Data.enum(2 if context(request) is not None else 0)
 
@@ -159,12 +168,12 @@ class AssociationObjects:
             {
                 2: Binding(get=object_list),
                 3: Binding(get=partners),
-                4: Binding(get=lambda _r: _oid_structure(1, 1)),  # LN, no ciphering
+                4: Binding(get=application_context),
                 5: Binding(get=context_info),
                 6: Binding(get=mechanism),
                 7: Binding(set=set_secret),
                 8: Binding(get=status),
-                9: Binding(get=lambda _r: Data.octet_string(bytes(SECURITY_SETUP))),
+                9: Binding(get=setup_reference),
             },
         )
 

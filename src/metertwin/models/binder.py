@@ -46,13 +46,19 @@ from metertwin.models.prepayment_objects import prepayment_object
 from metertwin.models.profile_objects import MemoryProfiles, ProfileSource, profile_object
 from metertwin.models.record_objects import record_object
 from metertwin.models.schedule_objects import BILLING_SCHEDULE, billing_schedule, install_schedule
+from metertwin.models.security_setup import SecuritySetups, setup_name
 from metertwin.models.supervision_objects import limiter_config, monitor_configs
 from metertwin.models.values import integer, same_shape, scaler_unit
 
 SERVER_CONFORMANCE = IMPLEMENTED_CONFORMANCE
 """Each association offers all the server implements (policies could offer less)."""
 
-_MECHANISMS = {"none": AuthenticationMechanism.LOWEST, "lls": AuthenticationMechanism.LOW}
+_MECHANISMS = {
+    "none": AuthenticationMechanism.LOWEST,
+    "lls": AuthenticationMechanism.LOW,
+    "hls-gmac": AuthenticationMechanism.HIGH_GMAC,
+    "hls-ecdsa": AuthenticationMechanism.HIGH_ECDSA,
+}
 DISCONNECT_SCRIPTS = Obis(0, 0, 10, 0, 106)
 DISCONNECT_CONTROL = Obis(0, 0, 96, 3, 10)
 BILLING_SCRIPTS = Obis(0, 0, 10, 0, 1)
@@ -89,8 +95,24 @@ def build_logical_device(
             rights = association_rights(spec.rights, obj.logical_name, policy.logical_name)
             if rights is not None:
                 policy.rights[obj.logical_name] = rights
+    keys = model.spec.security.dlms_keys
+    setups = SecuritySetups(meter, binder.system_title(), keys.client_public_key, commit)
+    security_objects = []
+    for secured in (p for p in policies if p.security_setup is not None):
+        setup, counter = setups.objects(secured)
+        security_objects += [setup, counter]
+        for policy, spec in zip(policies, model.dlms.associations, strict=True):
+            policy.rights[counter.logical_name] = full_rights(counter, write=False, methods=False)
+            if policy is secured or spec.rights == "management":
+                methods = policy is secured  # keys and policy only through the setup's own HLS
+                policy.rights[setup.logical_name] = full_rights(setup, write=False, methods=methods)
     device = LogicalDevice(
-        objects + association_objects, policies, binder.login, commit, binder.refused
+        objects + association_objects + security_objects,
+        policies,
+        binder.login,
+        commit,
+        binder.refused,
+        setups,
     )
     holder.append(device)
     return device
@@ -117,14 +139,25 @@ class _Binder:
             for obj in objects
             if spec.rights != "public" or obj.public
         }
+        logical_name = Obis(0, 0, 40, 0, index)
         return AssociationPolicy(
             name=spec.name,
-            logical_name=Obis(0, 0, 40, 0, index),
+            logical_name=logical_name,
             client_sap=spec.client_sap,
             mechanism=_MECHANISMS[spec.mechanism],
             conformance=SERVER_CONFORMANCE,
             rights=rights,
+            security_setup=None if spec.suite is None else setup_name(logical_name),
         )
+
+    def system_title(self) -> bytes:
+        """The server system title: ``[dlms] system_title``, else the logical device
+        name's 3 manufacturer letters and the serial (docs/dlms.md)."""
+        configured = self.model.spec.security.dlms_keys.system_title
+        if configured is not None:
+            return configured
+        letters = catalog.logical_device_name(self.model, self.meter)[:3]
+        return system_title(letters, self.meter.serial_number)
 
     def login(self, policy: AssociationPolicy, secret: bytes | None) -> LoginResult:
         if policy.mechanism is AuthenticationMechanism.LOWEST:
@@ -181,8 +214,7 @@ class _Binder:
         if class_id == 70:
             return self._disconnect_control(obis)
         if class_id == 64:
-            letters = catalog.logical_device_name(self.model, meter)[:3]
-            return security_setup(obis, system_title(letters, meter.serial_number))
+            return security_setup(obis, self.system_title())
         if class_id == 7 and obis in self.profile_specs:
             return profile_object(obis, self.profile_specs[obis], meter, self.profiles, self.commit)
         quantity = demand_quantity(obis)

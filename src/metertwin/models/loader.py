@@ -27,6 +27,7 @@ from metertwin.meter.calendar import (
 )
 from metertwin.meter.clock import ClockConfig, DstConfig, DstRule
 from metertwin.meter.demand import DemandConfig
+from metertwin.meter.dlms_security import KEY_LENGTH_BY_SUITE, DlmsKeyConfig, SetupConfig
 from metertwin.meter.events import EventLog
 from metertwin.meter.metrology import MetrologyConfig, Ratings, TransformerRatios
 from metertwin.meter.profiles import BILLING, EVENT, BillingConfig, ProfileSpec
@@ -65,7 +66,8 @@ class WorldDefaults:
 
 
 RIGHTS_PROFILES = ("public", "reader", "utility", "management")
-MECHANISMS = ("none", "lls")
+MECHANISMS = ("none", "lls", "hls-gmac", "hls-ecdsa")
+HLS_MECHANISMS = ("hls-gmac", "hls-ecdsa")
 
 
 @dataclass(frozen=True)
@@ -75,9 +77,11 @@ class AssociationSpec:
 
     name: str
     client_sap: int
-    mechanism: str  # "none" or "lls"
+    mechanism: str  # "none", "lls", "hls-gmac" or "hls-ecdsa"
     rights: str  # a rights profile: public, reader, utility, management
     secret: bytes | None = None
+    suite: int | None = None  # HLS: its Security setup's suite (0, 1 or 2)
+    security_policy: int = 0  # HLS: the setup's initial security_policy (class 64 v1 bits)
 
 
 @dataclass(frozen=True)
@@ -482,14 +486,19 @@ class _ModelReader:
                 raise a.error("secret", "an LLS association needs a secret (its default password)")
             if mechanism == "none" and secret_text:
                 raise a.error("secret", "an association without authentication has no secret")
+            if mechanism in HLS_MECHANISMS and secret_text:
+                raise a.error("secret", "an HLS association has no secret: its keys are in [dlms]")
             if len(secret_text.encode()) > 64:
                 raise a.error("secret", "expected at most 64 bytes")
+            suite, policy = self._setup(a, mechanism)
             association = AssociationSpec(
                 name=a.str("name"),
                 client_sap=a.int("client_sap", low=1, high=0x7F),
                 mechanism=mechanism,
                 rights=a.str("rights", choices=RIGHTS_PROFILES),
                 secret=secret_text.encode() if secret_text else None,
+                suite=suite,
+                security_policy=policy,
             )
             a.finish()
             associations.append(association)
@@ -513,13 +522,65 @@ class _ModelReader:
             frame_timeout_s=t.int("frame_timeout_s", 30, low=1, high=3600),
             max_connections=max_connections,
         )
+        setups = tuple(
+            SetupConfig(a.name, a.suite, a.security_policy, a.mechanism == "hls-ecdsa")
+            for a in associations
+            if a.suite is not None
+        )
         security = SecurityConfig(
             default_secrets={a.name: a.secret for a in associations if a.secret is not None},
             max_failures=t.int("lockout_failures", 3, low=1, high=100),
             lockout_s=t.int("lockout_minutes", 30, low=0, high=10_080) * 60,
+            setups=setups,
+            dlms_keys=self._dlms_keys(t),
         )
         t.finish()
         return dlms, security
+
+    @staticmethod
+    def _setup(a: TableReader, mechanism: str) -> tuple[int | None, int]:
+        """An HLS association's suite and initial security policy (docs/dlms.md)."""
+        if mechanism not in HLS_MECHANISMS:
+            for key in ("suite", "security_policy"):
+                if a.has(key):
+                    raise a.error(key, "only an HLS association has a Security setup")
+            return None, 0
+        suite = a.int("suite", low=0, high=2)
+        if mechanism == "hls-ecdsa" and suite == 0:
+            raise a.error("suite", "HLS-ECDSA needs suite 1 (P-256) or 2 (P-384)")
+        policy = a.int("security_policy", 0, low=0, high=0xFF)
+        if policy & 0x03:
+            raise a.error("security_policy", "bits 0 and 1 of a security policy are unused")
+        if policy & 0x90 and suite == 0:
+            raise a.error("security_policy", "signing (bits 4 and 7) needs suite 1 or 2")
+        return suite, policy
+
+    @staticmethod
+    def _dlms_keys(t: TableReader) -> DlmsKeyConfig:
+        """The [dlms] keys and titles (docs/config.md); absent: the demo keys."""
+
+        def octets(key: str, lengths: tuple[int, ...]) -> bytes | None:
+            text = t.str(key, "")
+            if not text:
+                return None
+            try:
+                value = bytes.fromhex(text)
+            except ValueError:
+                raise t.error(key, f"expected hexadecimal octets, got {text!r}") from None
+            if len(value) not in lengths:
+                wanted = " or ".join(str(n) for n in lengths)
+                raise t.error(key, f"expected {wanted} octets, got {len(value)}")
+            return value
+
+        key_lengths = tuple(sorted(set(KEY_LENGTH_BY_SUITE.values())))
+        return DlmsKeyConfig(
+            key_ek=octets("key_ek", key_lengths),
+            key_ak=octets("key_ak", key_lengths),
+            key_kek=octets("key_kek", key_lengths),
+            system_title=octets("system_title", (8,)),
+            client_system_title=octets("client_system_title", (8,)),
+            client_public_key=_public_key_file(t, "client_public_key"),
+        )
 
     def _ratings(self, t: TableReader) -> Ratings:
         phases = t.int("phases")
@@ -675,3 +736,25 @@ class _ModelReader:
         )
         t.finish()
         return world
+
+
+def _public_key_file(t: TableReader, key: str) -> bytes | None:
+    """An EC public key from a PEM file (a path relative to the working directory), as
+    DER SubjectPublicKeyInfo; refused with its name when unreadable or not an EC key."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    path = t.str(key, "")
+    if not path:
+        return None
+    try:
+        loaded = serialization.load_pem_public_key(Path(path).read_bytes())
+    except OSError as exc:
+        raise t.error(key, f"cannot read {path}: {exc.strerror}") from None
+    except ValueError:
+        raise t.error(key, f"{path} holds no PEM public key") from None
+    if not isinstance(loaded, ec.EllipticCurvePublicKey):
+        raise t.error(key, f"{path} holds no elliptic-curve public key")
+    return loaded.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
