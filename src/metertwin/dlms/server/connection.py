@@ -3,9 +3,17 @@ principle 4). The transport (TCP wrapper, HDLC) feeds it whole APDUs with the cl
 came from; it never sees a socket or a clock.
 
 An application association is identified by its (client SAP, server SAP) pair, so one
-:class:`ServerConnection` (one server SAP) keeps one association per client SAP, each in one
-of two states: not associated, or associated with an :class:`AssociationSession` serving
-GET/SET/ACTION (``session.py``).
+:class:`ServerConnection` (one server SAP) keeps one association per client SAP. Each is an
+explicit state machine (:class:`AssociationState`, moved only through :data:`TRANSITIONS`):
+idle -> AARQ received -> associated (an :class:`AssociationSession` serving GET/SET/ACTION,
+``session.py``) or back to idle when refused; associated -> released on RLRQ, on a new AARQ
+from the same client SAP, or when the connection closes. HLS pass 3 pending (between an AARE
+carrying StoC and the client's reply_to_HLS_authentication) is in the table for the HLS
+mechanisms; this server does not enter it yet (HLS is still refused, item 4 below).
+
+Every xDLMS response leaves through one exit (``_respond``): encoded by the session, which
+cuts it into blocks when it exceeds the client's max receive PDU size, then checked against
+that size (pdu-too-long otherwise). Protection (ciphering) is to go in that exit.
 
 ACSE (dlms.md 3), in the order the checks are made:
 
@@ -72,6 +80,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import Enum
 from types import MappingProxyType
 
 from metertwin.codec.enums import (
@@ -122,7 +131,13 @@ from metertwin.dlms.server.session import (
     is_unconfirmed,
 )
 
-__all__ = ["ServerConnection", "ServerSettings"]
+__all__ = [
+    "TRANSITIONS",
+    "AssociationEvent",
+    "AssociationState",
+    "ServerConnection",
+    "ServerSettings",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -184,6 +199,66 @@ class _Refused(Exception):
         ).encode()
 
 
+class AssociationState(Enum):
+    """Where the association of one client SAP stands (issue 12; Green Book 4.5: the
+    association_status of class 15 shows non-associated, association-pending, associated)."""
+
+    IDLE = "idle"  # no association: only AARQ and RLRQ are served
+    AARQ_RECEIVED = "AARQ received"  # an AARQ is being judged
+    HLS_PENDING = "HLS pass 3 pending"  # AARE sent with StoC; only reply_to_HLS_authentication
+    ASSOCIATED = "associated"  # GET, SET and ACTION are served
+    RELEASED = "released"  # RLRQ, a new AARQ, a failed pass 3 or the connection closed
+
+
+class AssociationEvent(Enum):
+    """What moves an association from one state to the next (:data:`TRANSITIONS`)."""
+
+    AARQ = "AARQ"
+    ACCEPTED = "accepted"
+    CHALLENGED = "challenged"  # HLS: the AARE carries StoC
+    REFUSED = "refused"
+    PROVEN = "proven"  # pass 3 verified
+    PROOF_FAILED = "proof failed"
+    RELEASED = "released"
+
+
+_S, _E = AssociationState, AssociationEvent
+TRANSITIONS: Mapping[tuple[AssociationState, AssociationEvent], AssociationState] = (
+    MappingProxyType(
+        {
+            (_S.IDLE, _E.AARQ): _S.AARQ_RECEIVED,
+            (_S.AARQ_RECEIVED, _E.ACCEPTED): _S.ASSOCIATED,
+            (_S.AARQ_RECEIVED, _E.CHALLENGED): _S.HLS_PENDING,
+            (_S.AARQ_RECEIVED, _E.REFUSED): _S.IDLE,
+            (_S.HLS_PENDING, _E.PROVEN): _S.ASSOCIATED,
+            (_S.HLS_PENDING, _E.PROOF_FAILED): _S.IDLE,
+            (_S.HLS_PENDING, _E.RELEASED): _S.RELEASED,
+            (_S.ASSOCIATED, _E.RELEASED): _S.RELEASED,
+        }
+    )
+)
+"""Every transition there is; any other is a fault of this server (answered ``D8 01 03``)."""
+_ASSOCIATED = AssociationState.ASSOCIATED
+
+
+class _Association:
+    """The association of one client SAP: its state and, once an AARQ is accepted, the
+    session serving it."""
+
+    __slots__ = ("client_sap", "session", "state")
+
+    def __init__(self, client_sap: int) -> None:
+        self.client_sap = client_sap
+        self.state = AssociationState.IDLE
+        self.session: AssociationSession | None = None
+
+    def move(self, event: AssociationEvent) -> None:
+        target = TRANSITIONS.get((self.state, event))
+        if target is None:
+            raise RuntimeError(f"no transition from {self.state.value} on {event.value}")
+        self.state = target
+
+
 class ServerConnection:
     """The DLMS server seen by one connection to one logical device (``server_sap``).
 
@@ -201,16 +276,36 @@ class ServerConnection:
         self.server_sap = server_sap
         self.settings = settings or ServerSettings()
         self._listener = backend if isinstance(backend, RefusalListener) else None
-        self._sessions: dict[int, AssociationSession] = {}
+        self._associations: dict[int, _Association] = {}  # pending or associated only
         self._decoded_gets: dict[bytes, GetRequestNormal] = {}
 
     @property
     def associations(self) -> Mapping[int, AssociationContext]:
         """The live associations by client SAP (read-only view)."""
-        return MappingProxyType({sap: session.context for sap, session in self._sessions.items()})
+        return MappingProxyType(
+            {
+                sap: association.session.context
+                for sap, association in self._associations.items()
+                if association.state is _ASSOCIATED and association.session is not None
+            }
+        )
+
+    @property
+    def _sessions(self) -> Mapping[int, AssociationSession]:
+        """The sessions by client SAP, pending ones included (for tests that reach in)."""
+        return {
+            sap: association.session
+            for sap, association in self._associations.items()
+            if association.session is not None
+        }
+
+    def state(self, client_sap: int) -> AssociationState:
+        """Where the association of ``client_sap`` stands (idle when there is none)."""
+        association = self._associations.get(client_sap)
+        return AssociationState.IDLE if association is None else association.state
 
     def is_associated(self, client_sap: int) -> bool:
-        return client_sap in self._sessions
+        return self.state(client_sap) is _ASSOCIATED
 
     def receive(self, client_sap: int, apdu: bytes) -> bytes | None:
         """The answer to one APDU from ``client_sap`` (None when no answer is due)."""
@@ -218,18 +313,17 @@ class ServerConnection:
             return self._receive(client_sap, bytes(apdu))
         except Exception:
             _log.exception("server fault on an APDU from client SAP %s", client_sap)
-            session = self._sessions.get(client_sap)
-            if session is not None:
-                session.abort_transfer()
+            association = self._associations.get(client_sap)
+            if association is not None and association.session is not None:
+                association.session.abort_transfer()
             return INTERNAL_FAULT
 
     def close(self) -> None:
         """The connection is gone: every association ends, long transfers are dropped."""
-        sessions = list(self._sessions.values())
-        self._sessions.clear()
-        for session in sessions:
-            session.abort_transfer()
-            self._released(session.context)
+        associations = list(self._associations.values())
+        self._associations.clear()
+        for association in associations:
+            self._end(association)
 
     # --- dispatch ----------------------------------------------------------------------------
 
@@ -241,7 +335,8 @@ class ServerConnection:
             return self._associate(client_sap, apdu)
         if tag == _RLRQ_TAG:
             return self._release(client_sap, apdu)
-        session = self._sessions.get(client_sap)
+        association = self._associations.get(client_sap)
+        session = None if association is None else association.session
         if session is not None and len(apdu) > self.settings.max_receive_pdu_size:
             session.abort_transfer()
             return PDU_TOO_LONG
@@ -249,9 +344,14 @@ class ServerConnection:
         request = remembered if remembered is not None else self._decode_request(client_sap, apdu)
         if isinstance(request, bytes):
             return request  # the exception-response refusing it
-        if session is None:
+        if session is None or association is None or association.state is not _ASSOCIATED:
             return None if is_unconfirmed(request) else NOT_ASSOCIATED
-        response = session.serve(request)
+        return self._respond(session, session.serve(request))
+
+    @staticmethod
+    def _respond(session: AssociationSession, response: bytes | None) -> bytes | None:
+        """The one exit of every xDLMS response: encoded by the session (in blocks when
+        it is too long for one), then checked against the client's max receive PDU size."""
         if response is not None and len(response) > session.limit:
             _log.warning("an answer of %d octets does not fit; pdu-too-long", len(response))
             session.abort_transfer()
@@ -286,18 +386,23 @@ class ServerConnection:
     # --- ACSE --------------------------------------------------------------------------------
 
     def _associate(self, client_sap: int, raw: bytes) -> bytes:
-        previous = self._sessions.pop(client_sap, None)
+        previous = self._associations.pop(client_sap, None)
         if previous is not None:
             _log.info("client SAP %s re-associates; the previous association ends", client_sap)
-            self._released(previous.context)
+            self._end(previous)
+        association = _Association(client_sap)
+        association.move(AssociationEvent.AARQ)
         try:
             session, response = self._accept(client_sap, raw)
         except _Refused as refusal:
+            association.move(AssociationEvent.REFUSED)
             _log.info("AARQ from client SAP %s refused: %s", client_sap, refusal)
             if not refusal.by_backend:
                 self._tell_refused(client_sap, refusal)
             return refusal.aare()
-        self._sessions[client_sap] = session
+        association.session = session
+        association.move(AssociationEvent.ACCEPTED)
+        self._associations[client_sap] = association
         return response
 
     def _accept(self, client_sap: int, raw: bytes) -> tuple[AssociationSession, bytes]:
@@ -407,16 +512,29 @@ class ServerConnection:
         except DlmsDecodeError:
             return MALFORMED
         assert isinstance(rlrq, Rlrq)  # decode_apdu returns Rlrq for tag 0x62 or raises
-        session = self._sessions.pop(client_sap, None)
+        association = self._associations.pop(client_sap, None)
         user_information = None
-        if session is not None:
-            session.abort_transfer()
-            self._released(session.context)
+        if association is not None:
+            was_associated = association.state is _ASSOCIATED
+            self._end(association)
             initiate = _initiate_request(rlrq.user_information)
-            if initiate is not None:
-                user_information = self._initiate_response(initiate, session.context.conformance)
+            if was_associated and initiate is not None and association.session is not None:
+                conformance = association.session.context.conformance
+                user_information = self._initiate_response(initiate, conformance)
         reason = None if rlrq.reason is None else ReleaseResponseReason.NORMAL
         return Rlre(reason=reason, user_information=user_information).encode()
+
+    def _end(self, association: _Association) -> None:
+        """Release an association (RLRQ, a new AARQ, the connection closed); the backend
+        hears of it only if it heard of its start."""
+        was_associated = association.state is _ASSOCIATED
+        association.move(AssociationEvent.RELEASED)
+        session = association.session
+        if session is None:
+            return
+        session.abort_transfer()
+        if was_associated:
+            self._released(session.context)
 
     def _released(self, context: AssociationContext) -> None:
         try:

@@ -28,7 +28,7 @@ Block transfer, as this server does it:
   has no data-block-number-invalid).
 
 Every response fits the client's max receive PDU size; when even a refusal cannot, the
-connection answers exception-response pdu-too-long (see ``server.py``).
+connection answers exception-response pdu-too-long (its one exit, ``connection.py``).
 """
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ def _exception(state: StateError, service: ServiceError) -> bytes:
     return ExceptionResponse(state, service).encode()
 
 
-# The exception-responses of this server (dlms.md 4); why each is chosen: ``server.py``.
+# The exception-responses of this server (dlms.md 4); why each is chosen: ``connection.py``.
 NOT_ASSOCIATED = _exception(StateError.SERVICE_NOT_ALLOWED, ServiceError.OPERATION_NOT_POSSIBLE)
 NOT_NEGOTIATED = _exception(StateError.SERVICE_NOT_ALLOWED, ServiceError.SERVICE_NOT_SUPPORTED)
 UNKNOWN_SERVICE = _exception(StateError.SERVICE_UNKNOWN, ServiceError.SERVICE_NOT_SUPPORTED)
