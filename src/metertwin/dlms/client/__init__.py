@@ -9,37 +9,45 @@
 The client knows no server-side object model: it reads plain ``Data`` and parses it here.
 """
 
-from metertwin.dlms.client.tcp import (
+from metertwin.dlms.client.association import (
     DEFAULT_CONFORMANCE,
     DEFAULT_MAX_RECEIVE_PDU_SIZE,
-    DEFAULT_TIMEOUT,
+    AttributeRef,
+    ClientAssociation,
+    Exchange,
+    WrapperLink,
+)
+from metertwin.dlms.client.errors import (
     ActionFailedError,
     AssociationRejectedError,
-    AsyncDlmsClient,
-    AttributeAccessRight,
-    AttributeRef,
-    CaptureObject,
-    ClientAssociation,
     ConfirmedServiceErrorResponse,
     DataAccessError,
-    DlmsClient,
     DlmsClientError,
     DlmsConnectionError,
     DlmsProtocolError,
     DlmsTimeoutError,
     ExceptionResponseError,
-    Exchange,
-    MethodAccessRight,
     NotAssociatedError,
+)
+from metertwin.dlms.client.objects import (
+    AttributeAccessRight,
+    CaptureObject,
+    MethodAccessRight,
     ObjectListEntry,
-    PlainValue,
-    ScalerUnit,
-    WrapperLink,
     class_name,
-    date_time_text,
-    format_value,
     range_access,
     scaler_unit_attribute,
+)
+from metertwin.dlms.client.tcp import (
+    DEFAULT_TIMEOUT,
+    AsyncDlmsClient,
+    DlmsClient,
+)
+from metertwin.dlms.client.values import (
+    PlainValue,
+    ScalerUnit,
+    date_time_text,
+    format_value,
     to_python,
 )
 

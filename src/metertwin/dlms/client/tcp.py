@@ -33,7 +33,6 @@ from metertwin.codec.obis import Obis
 from metertwin.codec.xdlms_types import GetDataResult, SelectiveAccess
 from metertwin.dlms.acse import InitiateResponse
 from metertwin.dlms.client.association import (
-    DEFAULT_CONFORMANCE,
     DEFAULT_MAX_RECEIVE_PDU_SIZE,
     AttributeRef,
     ClientAssociation,
@@ -42,67 +41,17 @@ from metertwin.dlms.client.association import (
     is_unsolicited,
 )
 from metertwin.dlms.client.errors import (
-    ActionFailedError,
-    AssociationRejectedError,
-    ConfirmedServiceErrorResponse,
-    DataAccessError,
     DlmsClientError,
     DlmsConnectionError,
-    DlmsProtocolError,
     DlmsTimeoutError,
-    ExceptionResponseError,
     NotAssociatedError,
 )
 from metertwin.dlms.client.objects import (
-    AttributeAccessRight,
     CaptureObject,
-    MethodAccessRight,
     ObjectListEntry,
-    class_name,
-    range_access,
-    scaler_unit_attribute,
-)
-from metertwin.dlms.client.values import (
-    PlainValue,
-    ScalerUnit,
-    date_time_text,
-    format_value,
-    to_python,
 )
 
-__all__ = [
-    "DEFAULT_CONFORMANCE",
-    "DEFAULT_MAX_RECEIVE_PDU_SIZE",
-    "DEFAULT_TIMEOUT",
-    "ActionFailedError",
-    "AssociationRejectedError",
-    "AsyncDlmsClient",
-    "AttributeAccessRight",
-    "AttributeRef",
-    "CaptureObject",
-    "ClientAssociation",
-    "ConfirmedServiceErrorResponse",
-    "DataAccessError",
-    "DlmsClient",
-    "DlmsClientError",
-    "DlmsConnectionError",
-    "DlmsProtocolError",
-    "DlmsTimeoutError",
-    "ExceptionResponseError",
-    "Exchange",
-    "MethodAccessRight",
-    "NotAssociatedError",
-    "ObjectListEntry",
-    "PlainValue",
-    "ScalerUnit",
-    "WrapperLink",
-    "class_name",
-    "date_time_text",
-    "format_value",
-    "range_access",
-    "scaler_unit_attribute",
-    "to_python",
-]
+__all__ = ["DEFAULT_TIMEOUT", "AsyncDlmsClient", "DlmsClient"]
 
 T = TypeVar("T")
 
