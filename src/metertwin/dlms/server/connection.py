@@ -49,7 +49,8 @@ ACSE (dlms.md 3), in the order the checks are made:
    error, exact bytes); client max receive PDU size below 12: pdu-size-too-short; no common
    GET/SET/ACTION: incompatible-conformance; with protection, a client max receive PDU size
    below 12 plus the protection overhead: pdu-size-too-short. Each goes in the AARE
-   user-information with rejected-permanent, diagnostic no-reason-given. A version above 6 is answered with 6.
+   user-information with rejected-permanent, diagnostic no-reason-given. A version above 6
+   is answered with 6.
 8. HLS: CtoS absent: 14; not 8 to 64 octets: 13; during a lockout (``hls_allowed``):
    rejected-transient 13. Otherwise accepted with diagnostic 14 authentication-required, the
    server's system title, the mechanism and StoC, the association pending. Pass 3: a proof
