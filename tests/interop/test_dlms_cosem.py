@@ -39,7 +39,11 @@ from dlms_cosem.io import TcpTransport
 from dlms_cosem.parsers import AssociationObjectListParser, ProfileGenericBufferParser
 from dlms_cosem.protocol.acse import ReleaseResponse
 from dlms_cosem.protocol.xdlms import GetResponseWithList, SetResponseNormal
-from dlms_cosem.security import LowLevelSecurityAuthentication, NoSecurityAuthentication
+from dlms_cosem.security import (
+    HighLevelSecurityGmacAuthentication,
+    LowLevelSecurityAuthentication,
+    NoSecurityAuthentication,
+)
 from dlms_cosem.utils import parse_as_dlms_data
 from tests.interop.conftest import SERIAL, START_MS, MeterProcess, ServedMeter, TcpIO
 
@@ -235,6 +239,59 @@ def test_three_wrong_passwords_lock_the_right_one_out(metercom: ServedMeter) -> 
     metercom.call(lambda: meter.advance(START_MS + 31 * 60_000))
     with associated(metercom.port, READER, READER_SECRET) as client:
         assert get(client, CosemInterface.REGISTER, IMPORT_ACTIVE, 2) == 0
+
+
+# -- HLS-GMAC with suite 0 ciphering (issue 12) ----------------------------------------------
+
+HLS_GMAC = 0x40  # docs/dlms.md: HLS-GMAC, suite 0, security policy 0x6C
+GREEN_BOOK_EK = bytes.fromhex("000102030405060708090A0B0C0D0E0F")  # docs/dlms.md demo keys
+GREEN_BOOK_AK = bytes.fromhex("D0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF")
+
+
+@pytest.mark.parametrize("dedicated", [False, True], ids=["global-key", "dedicated-key"])
+def test_hls_gmac_association_reads_ciphered(metercom: ServedMeter, dedicated: bool) -> None:
+    """dlms-cosem's HLS-GMAC client with the demo keys: ciphered AARQ, pass 3/4 (dlms-cosem
+    checks the meter's f(CtoS)), then a register, the clock and a profile by range, every
+    APDU glo- (or ded-, with a dedicated key in the InitiateRequest) ciphered."""
+    meter = metercom.meter
+    metercom.call(lambda: meter.advance(START_MS + 2 * ONE_HOUR_MS, load(3, 400, 400, 400)))
+    io_ = TcpIO(host="127.0.0.1", port=metercom.port, timeout=TIMEOUT_S)
+    transport = TcpTransport(
+        client_logical_address=HLS_GMAC,
+        server_logical_address=SERVER_SAP,
+        io=io_,
+        timeout=TIMEOUT_S,
+    )
+    client = DlmsClient(
+        transport=transport,
+        authentication=HighLevelSecurityGmacAuthentication(challenge_length=16),
+        encryption_key=GREEN_BOOK_EK,
+        authentication_key=GREEN_BOOK_AK,
+        client_system_title=b"DLMSCOSM",
+        client_initial_invocation_counter=1000 if dedicated else 1,
+        dedicated_ciphering=dedicated,
+        timeout=TIMEOUT_S,
+    )
+    client.connect()
+    try:
+        aare = client.associate()
+        assert aare.result is AssociationResult.ACCEPTED
+        total = get(client, CosemInterface.REGISTER, IMPORT_ACTIVE, 2)
+        when, _status = read_clock(client)
+        raw = client.get(
+            CosemAttribute(CosemInterface.PROFILE_GENERIC, PROFILE_1, 2),
+            access_descriptor=RangeDescriptor(
+                restricting_object=CaptureObject(CosemAttribute(CosemInterface.CLOCK, CLOCK, 2)),
+                from_value=datetime(2026, 3, 1, 0, 0, tzinfo=CET),
+                to_value=datetime(2026, 3, 3, 0, 0, tzinfo=CET),
+            ),
+        )
+        client.release_association()
+    finally:
+        client.disconnect()
+    assert total == meter.energy_mwh(Energy.IMPORT_ACTIVE) // 1000 == 2400  # 1200 W for two hours
+    assert when.timestamp() * 1000 == meter.meter_time_ms()
+    assert raw[0] == 0x01  # the buffer, an array
 
 
 # -- 3. a profile by range -------------------------------------------------------------------

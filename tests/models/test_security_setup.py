@@ -190,7 +190,7 @@ def test_the_setup_and_counter_read_over_a_real_server_connection() -> None:
     public = ClientAssociation()
     _drive(connection, 16, public.associate())
     counter = _drive(connection, 16, public.get(Obis(0, 0, 43, 1, 4), 1, 2))
-    assert counter.type.name == "DOUBLE_LONG_UNSIGNED" and counter.as_int() == 0
+    assert counter.type.name == "DOUBLE_LONG_UNSIGNED" and counter.as_int() == 1  # new key: 1
     with pytest.raises(ActionFailedError) as refused:
         _drive(connection, 1, client.action(setup, 64, 2, _transfer((0, RFC3394_WRAPPED))))
     assert refused.value.result is not ActionResult.SUCCESS
@@ -210,7 +210,7 @@ def test_key_transfer_unwraps_the_rfc3394_vector_with_the_demo_kek() -> None:
     assert material is not None and material.global_unicast_key == RFC3394_KEY
     assert material.authentication_key == GREEN_BOOK_AK
     # a new EK restarts the counters that belong to it
-    assert device.next_invocation_counter(policy) == 0
+    assert device.next_invocation_counter(policy) == 1  # a new key starts at 1
     assert device.accept_invocation_counter(policy, b"CLIENT01", 1)
     assert EventCode.SECURITY_KEY_CHANGED in _security_log(meter)
 
@@ -380,9 +380,9 @@ def test_the_send_counter_is_never_reused_after_a_crash(tmp_path: Path) -> None:
     device = build_logical_device(model, meter, lambda: store.commit(meter.to_state()))
     policy = _policy(device, HLS_SAP)
     handed = [device.next_invocation_counter(policy) for _ in range(1500)]
-    assert handed == list(range(1500))
+    assert handed == list(range(1, 1501))  # a new key's first counter is 1
     counter = AttributeDescriptor(1, Obis(0, 0, 43, 1, 4), 2)
-    assert device.get(_context(device, 16), counter, None).as_int() == 1500
+    assert device.get(_context(device, 16), counter, None).as_int() == 1501
     assert device.accept_invocation_counter(policy, b"CLIENT01", 41)
     store.close()  # crash: whatever happened since the last commit is lost
     with MeterStore.open(tmp_path) as reopened:
@@ -510,7 +510,7 @@ def test_a_state_saved_before_the_setups_existed_loads_with_new_ones() -> None:
     restored = Meter.from_state(meter.spec, state)
     _, device = _device("pmm1220", restored)
     assert _material(device, HLS_SAP).global_unicast_key == GREEN_BOOK_EK
-    assert device.next_invocation_counter(_policy(device, HLS_SAP)) == 0
+    assert device.next_invocation_counter(_policy(device, HLS_SAP)) == 1  # a new key starts at 1
     assert restored.to_state()["security"] == state["security"]
 
 
