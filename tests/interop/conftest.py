@@ -98,11 +98,14 @@ def loop_thread() -> Iterator[LoopThread]:
 
 @pytest.fixture
 def serve(loop_thread: LoopThread) -> Iterator[Callable[..., ServedMeter]]:
-    """``serve("metercom-pro", start_ms=...)`` starts a fresh meter and its DLMS server."""
+    """``serve("metercom-pro", start_ms=...)`` starts a fresh meter and its DLMS server;
+    ``overrides`` are config settings for the model (e.g. ``{"dlms": {...}}``)."""
     started: list[DlmsTcpServer] = []
 
-    def start(model_name: str, start_ms: int = START_MS) -> ServedMeter:
-        model = load_model(model_name)
+    def start(
+        model_name: str, start_ms: int = START_MS, overrides: dict[str, Any] | None = None
+    ) -> ServedMeter:
+        model = load_model(model_name, overrides)
         meter = Meter(model.spec, start_ms, SERIAL)
         device = build_logical_device(model, meter, commit=lambda: None)
         settings = TcpServerSettings(server_saps=frozenset({model.dlms.server_sap}))

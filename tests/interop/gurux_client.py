@@ -23,8 +23,10 @@ from datetime import datetime
 from typing import Any
 
 from gurux_dlms import GXByteBuffer, GXDLMSClient, GXDLMSException, GXReplyData
+from gurux_dlms.ecdsa import GXPrivateKey, GXPublicKey
 from gurux_dlms.enums import Authentication, InterfaceType, Security
 from gurux_dlms.objects import GXDLMSObject, GXDLMSObjectCollection, GXDLMSProfileGeneric
+from gurux_dlms.objects.enums import SecuritySuite
 from gurux_dlms.secure import GXDLMSSecureClient
 
 SERVER_SAP = 1
@@ -52,6 +54,18 @@ class Gmac:
     security: Security = Security.AUTHENTICATION_ENCRYPTION
 
 
+@dataclass(frozen=True)
+class Ecdsa(Gmac):
+    """HLS-ECDSA (mechanism 7) with suite 1 or 2 ciphering: the head-end's private key (the
+    raw scalar, 32 or 48 octets) and the meter's public key (base64 of its DER
+    SubjectPublicKeyInfo, as gurux reads it). The block cipher and authentication keys are
+    those of the suite (32 octets for suite 2)."""
+
+    suite: int = 1
+    client_private_key: bytes = b""
+    meter_public_key_der_base64: str = ""
+
+
 def continued(gmac: Gmac, after: GuruxSession) -> Gmac:
     """``gmac`` for the next association with the same keys: its invocation counter goes on
     from where ``after``'s ended (a meter refuses a counter it already accepted: a replay)."""
@@ -65,10 +79,17 @@ def make_client(
     if gmac is None:
         mechanism = Authentication.NONE if secret is None else Authentication.LOW
         return GXDLMSClient(True, client_sap, SERVER_SAP, mechanism, secret, InterfaceType.WRAPPER)
+    mechanism = Authentication.HIGH_ECDSA if isinstance(gmac, Ecdsa) else Authentication.HIGH_GMAC
     client = GXDLMSSecureClient(
-        True, client_sap, SERVER_SAP, Authentication.HIGH_GMAC, None, InterfaceType.WRAPPER
+        True, client_sap, SERVER_SAP, mechanism, None, InterfaceType.WRAPPER
     )
     ciphering = client.ciphering
+    if isinstance(gmac, Ecdsa):
+        ciphering.securitySuite = SecuritySuite(gmac.suite)
+        ciphering.signingKeyPair = (
+            GXPublicKey.fromDer(gmac.meter_public_key_der_base64),
+            GXPrivateKey.fromRawBytes(gmac.client_private_key),
+        )
     ciphering.security = gmac.security
     ciphering.systemTitle = bytearray(gmac.system_title)
     ciphering.blockCipherKey = bytearray(gmac.block_cipher_key)

@@ -9,11 +9,15 @@ LLS. What gurux decodes is compared with the meter's own state, read on the serv
 
 from __future__ import annotations
 
+from base64 import b64encode
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from gurux_dlms import GXDateTime, GXDLMSException
 from gurux_dlms.enums import AssociationResult, Command, Conformance, SourceDiagnostic
@@ -29,6 +33,7 @@ from tests.interop.conftest import SERIAL, START_MS, MeterProcess, ServedMeter
 from tests.interop.gurux_client import (
     GREEN_BOOK_AUTHENTICATION_KEY,
     GREEN_BOOK_BLOCK_CIPHER_KEY,
+    Ecdsa,
     Gmac,
     associated,
     make_client,
@@ -498,3 +503,67 @@ def test_gurux_with_a_wrong_key_is_refused_and_a_replay_too(metercom: ServedMete
     after = Gmac(invocation_counter=200)
     with associated(metercom.port, HLS_GMAC, gmac=after) as opened:
         assert opened.read(GXDLMSRegister(IMPORT_ACTIVE), 2) == 0
+
+
+def _ecdsa_meter(
+    serve: Callable[..., ServedMeter], tmp_path: Path, model_name: str, suite: int
+) -> tuple[ServedMeter, Ecdsa]:
+    """A meter knowing a fresh head-end key (`[dlms] client_public_key`), and gurux's setting
+    for it: the head-end's key, the meter's public key (made at its first start) and the
+    demo keys of the suite (doubled for AES-256)."""
+    curve: ec.EllipticCurve = ec.SECP384R1() if suite == 2 else ec.SECP256R1()
+    head_end = ec.generate_private_key(curve)
+    pem = tmp_path / "head-end.pem"
+    pem.write_bytes(
+        head_end.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    served = serve(model_name, overrides={"dlms": {"client_public_key": str(pem)}})
+    (setup,) = [s for s in served.meter.dlms_security.setups.values() if s.signing_key]
+    meter_public = setup.signing_public_key()
+    assert meter_public is not None
+    length = 32 if suite == 2 else 16
+    ecdsa = Ecdsa(
+        suite=suite,
+        block_cipher_key=(GREEN_BOOK_BLOCK_CIPHER_KEY * 2)[:length],
+        authentication_key=(GREEN_BOOK_AUTHENTICATION_KEY * 2)[:length],
+        client_private_key=head_end.private_numbers().private_value.to_bytes(
+            (curve.key_size + 7) // 8, "big"
+        ),
+        meter_public_key_der_base64=b64encode(meter_public).decode(),
+    )
+    return served, ecdsa
+
+
+def test_gurux_associates_with_hls_ecdsa_suite_1_on_0x41(
+    serve: Callable[..., ServedMeter], tmp_path: Path
+) -> None:
+    """gurux's HLS-ECDSA client on magno22's 0x41 (docs/dlms.md): gurux signs pass 3 with
+    P-256, checks the meter's pass 4 signature and reads a register glo-ciphered (SC 0x31)."""
+    served, ecdsa = _ecdsa_meter(serve, tmp_path, "magno22", 1)
+    energy = GXDLMSRegister(IMPORT_ACTIVE)
+    with associated(served.port, 0x41, gmac=ecdsa) as opened:
+        opened.read(energy, 2)
+    assert energy.value == 0
+    requests = [frame[8] for frame in opened.sent]
+    assert requests == [0x60, 0xCB, 0xC8, 0x62]  # AARQ, pass 3, glo-get, RLRQ
+    assert opened.received[0][8] == 0x61 and opened.received[2][8] == 0xCC
+    assert opened.received[2][10] == 0x31  # SC: authenticated, encrypted, suite 1
+
+
+def test_gurux_opens_the_suite_2_aare_of_pmm1220(
+    serve: Callable[..., ServedMeter], tmp_path: Path
+) -> None:
+    """pmm1220's 0x41, suite 2: gurux's AES-GCM-256 glo-initiate-request is accepted and gurux
+    opens the meter's glo-initiate-response (HLS pending). gurux-dlms 1.0 cannot sign with
+    P-384 (GXEcdsa.sign compares the key scheme with P256 twice), so pass 3 is ours alone
+    (tests/models/test_hls_on_meters.py)."""
+    served, ecdsa = _ecdsa_meter(serve, tmp_path, "pmm1220", 2)
+    with session(served.port, 0x41, gmac=ecdsa) as opened:
+        reply = opened.exchange(opened.client.aarqRequest())
+        opened.client.parseAareResponse(reply.data)  # raises if refused or not deciphered
+        assert opened.client.getIsAuthenticationRequired()
+    aare = opened.received[0][8:]
+    assert aare[0] == 0x61
+    assert bytes.fromhex("A305A10302010E") in aare  # accepted, authentication-required
