@@ -212,7 +212,7 @@ def _connect(args: argparse.Namespace, want: _Want) -> DlmsClient:
 
 def _association_for(args: argparse.Namespace, want: _Want) -> AssociationSpec:
     public = argparse.Namespace(**vars(args))
-    public.client, public.password = str(PUBLIC_CLIENT), None
+    public.client, public.password, public.auth = str(PUBLIC_CLIENT), None, "none"
     with connect_from_args(public) as meter:
         model = model_of_meter(meter)
     if model is None:
