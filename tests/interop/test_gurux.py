@@ -445,3 +445,56 @@ def test_the_gmac_setting_sends_a_green_book_suite_0_aarq() -> None:
     initiate = opening.update(body[:-12]) + opening.finalize()  # raises on a wrong tag
     assert initiate[0] == 0x01  # xDLMS InitiateRequest
     assert initiate[-2:] == b"\xff\xff"  # client-max-receive-pdu-size 65535
+
+
+# -- HLS-GMAC with suite 0 ciphering on client 0x40 (issue 12) ----------------------------------
+
+
+@pytest.mark.parametrize("model_name", MODELS)
+def test_gurux_associates_with_hls_gmac_and_reads_ciphered(
+    serve: Callable[..., ServedMeter], model_name: str
+) -> None:
+    """gurux's secure client opens 0x40 (ciphered AARQ, HLS-GMAC pass 3/4, both proofs
+    checked by gurux) with the Green Book demo keys of docs/dlms.md, then reads a register,
+    the clock and a profile by range, every request and answer glo-ciphered."""
+    served = serve(model_name)
+    run_for(served, 3)
+    start = utc(START_MS)
+    meter = served.meter
+    energy, clock = GXDLMSRegister(IMPORT_ACTIVE), GXDLMSClock(CLOCK)
+    with associated(served.port, HLS_GMAC, gmac=Gmac()) as opened:
+        opened.read(energy, 3)
+        opened.read(energy, 2)
+        opened.read(clock, 2)
+        profile = _profile(opened)
+        rows = opened.rows_by_range(profile, start + 2 * QUARTER_HOUR, start + 8 * QUARTER_HOUR)
+    assert energy.value == served.call(lambda: meter.energy_mwh(Energy.IMPORT_ACTIVE)) // 1000
+    assert clock.time.value == utc(served.call(meter.meter_time_ms))
+    assert [row[0].value for row in rows] == [start + k * QUARTER_HOUR for k in range(2, 9)]
+    requests = [frame[8] for frame in opened.sent]
+    assert requests[0] == 0x60 and 0xCB in requests  # AARQ, then glo-action-request (pass 3)
+    assert set(requests[2:-1]) <= {0xC8}  # glo-get-request only, then the RLRQ
+    assert all(chunk[8] in (0x61, 0xCC, 0xCF, 0x63) for chunk in opened.received)
+
+
+def test_gurux_with_a_wrong_key_is_refused_and_a_replay_too(metercom: ServedMeter) -> None:
+    """A wrong authentication key: the glo-initiate-request does not open, and the AARQ is
+    refused (rejected-permanent, ConfirmedServiceError initiate other: docs/dlms.md); the same
+    counters again, after a successful association, are a replay refused the same way."""
+    wrong = Gmac(authentication_key=bytes(16))
+    with (
+        session(metercom.port, HLS_GMAC, gmac=wrong) as opened,
+        pytest.raises(GXDLMSException) as refused,
+    ):
+        opened.associate()
+    assert refused.value.result == AssociationResult.PERMANENT_REJECTED
+    with associated(metercom.port, HLS_GMAC, gmac=Gmac(invocation_counter=100)) as opened:
+        assert opened.read(GXDLMSRegister(IMPORT_ACTIVE), 2) == 0
+    with (
+        session(metercom.port, HLS_GMAC, gmac=Gmac(invocation_counter=100)) as again,
+        pytest.raises(GXDLMSException),
+    ):
+        again.associate()
+    after = Gmac(invocation_counter=200)
+    with associated(metercom.port, HLS_GMAC, gmac=after) as opened:
+        assert opened.read(GXDLMSRegister(IMPORT_ACTIVE), 2) == 0

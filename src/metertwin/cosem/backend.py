@@ -177,6 +177,13 @@ class SecurityBackend(Protocol):
         nothing remembered) otherwise."""
         ...
 
+    def last_invocation_counter(
+        self, policy: AssociationPolicy, client_system_title: bytes
+    ) -> int | None:
+        """The last invocation counter accepted from that client under the setup's global
+        keys (None: none yet), so that a replay is answered with the counter expected next."""
+        ...
+
     def security_refused(self, policy: AssociationPolicy, event: SecurityEvent) -> None:
         """A protected APDU or HLS proof was refused; the meter logs it (security log)."""
         ...

@@ -122,6 +122,13 @@ class LogicalDevice:
             return False
         return self._security.accept_invocation_counter(policy, client_system_title, counter)
 
+    def last_invocation_counter(
+        self, policy: AssociationPolicy, client_system_title: bytes
+    ) -> int | None:
+        if self._security is None:
+            return None
+        return self._security.last_invocation_counter(policy, client_system_title)
+
     def security_refused(self, policy: AssociationPolicy, event: SecurityEvent) -> None:
         if self._security is not None:
             self._security.security_refused(policy, event)

@@ -177,6 +177,11 @@ class SecuritySetups:
         state.received[title] = counter
         return True
 
+    def last_invocation_counter(
+        self, policy: AssociationPolicy, client_system_title: bytes
+    ) -> int | None:
+        return self._require(policy).received.get(bytes(client_system_title))
+
     def security_refused(self, policy: AssociationPolicy, event: SecurityEvent) -> None:
         code = _EVENTS.get(event)
         if code is not None:

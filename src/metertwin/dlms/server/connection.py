@@ -78,14 +78,17 @@ answered ``D8 01 03``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from types import MappingProxyType
 
+from metertwin.codec.axdr import Data, DataType
 from metertwin.codec.enums import (
     AcseServiceProviderDiagnostic,
     AcseServiceUserDiagnostic,
+    ActionResult,
     ApplicationContext,
     AssociationResult,
     AuthenticationMechanism,
@@ -94,16 +97,22 @@ from metertwin.codec.enums import (
     ReleaseResponseReason,
 )
 from metertwin.codec.errors import DlmsDecodeError, UnsupportedApduError
+from metertwin.codec.obis import Obis
 from metertwin.cosem.access import AssociationContext, AssociationPolicy
 from metertwin.cosem.backend import (
     AssociationRefusal,
     DeviceBackend,
     LoginResult,
     RefusalListener,
+    SecurityBackend,
+    SecurityEvent,
+    SecurityMaterial,
 )
 from metertwin.dlms.apdu import (
     Aare,
     Aarq,
+    ActionRequestNormal,
+    ActionResponseNormal,
     ConfirmedServiceError,
     GetRequestNormal,
     InitiateRequest,
@@ -118,6 +127,17 @@ from metertwin.dlms.capabilities import (
     IMPLEMENTED_CONFORMANCE,
     MIN_PDU_SIZE,
     VAA_NAME_LN,
+)
+from metertwin.dlms.server.authentication import (
+    SERVED_MECHANISMS,
+    HlsExchange,
+    challenge_fits,
+    missing_for,
+)
+from metertwin.dlms.server.protection import (
+    AssociationProtection,
+    ProtectionRefusal,
+    RequestForm,
 )
 from metertwin.dlms.server.session import (
     INTERNAL_FAULT,
@@ -149,6 +169,11 @@ _HIGH_MECHANISMS = frozenset(AuthenticationMechanism) - {
     AuthenticationMechanism.LOWEST,
     AuthenticationMechanism.LOW,
 }
+_CONTEXTS = (ApplicationContext.LOGICAL_NAME, ApplicationContext.LOGICAL_NAME_WITH_CIPHERING)
+_ASSOCIATION_LN_CLASS = 15
+_REPLY_TO_HLS_AUTHENTICATION = 1
+_CURRENT_ASSOCIATION = Obis(0, 0, 40, 0, 0, 255)
+_CHALLENGE_LENGTH = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,15 +267,18 @@ _ASSOCIATED = AssociationState.ASSOCIATED
 
 
 class _Association:
-    """The association of one client SAP: its state and, once an AARQ is accepted, the
-    session serving it."""
+    """The association of one client SAP: its state, the session serving it once its AARQ is
+    accepted, its protection when its policy names a Security setup, and the pending HLS
+    exchange between pass 2 and pass 3."""
 
-    __slots__ = ("client_sap", "session", "state")
+    __slots__ = ("client_sap", "hls", "protection", "session", "state")
 
     def __init__(self, client_sap: int) -> None:
         self.client_sap = client_sap
         self.state = AssociationState.IDLE
         self.session: AssociationSession | None = None
+        self.protection: AssociationProtection | None = None
+        self.hls: HlsExchange | None = None
 
     def move(self, event: AssociationEvent) -> None:
         target = TRANSITIONS.get((self.state, event))
@@ -259,11 +287,22 @@ class _Association:
         self.state = target
 
 
+@dataclass(slots=True)
+class _Accepted:
+    """What an accepted AARQ leaves: the association's parts and the AARE to send."""
+
+    session: AssociationSession
+    protection: AssociationProtection | None
+    hls: HlsExchange | None
+    aare: bytes
+
+
 class ServerConnection:
     """The DLMS server seen by one connection to one logical device (``server_sap``).
 
     ``receive(client_sap, apdu)`` returns the response APDU, or None when none is due;
     ``close()`` ends every association (connection lost). It never raises on any input.
+    ``random_bytes`` draws the HLS challenges StoC (injectable for tests).
     """
 
     def __init__(
@@ -271,11 +310,14 @@ class ServerConnection:
         backend: DeviceBackend,
         server_sap: int,
         settings: ServerSettings | None = None,
+        random_bytes: Callable[[int], bytes] = os.urandom,
     ) -> None:
         self.backend = backend
         self.server_sap = server_sap
         self.settings = settings or ServerSettings()
         self._listener = backend if isinstance(backend, RefusalListener) else None
+        self._security = backend if isinstance(backend, SecurityBackend) else None
+        self._random_bytes = random_bytes
         self._associations: dict[int, _Association] = {}  # pending or associated only
         self._decoded_gets: dict[bytes, GetRequestNormal] = {}
 
@@ -340,23 +382,55 @@ class ServerConnection:
         if session is not None and len(apdu) > self.settings.max_receive_pdu_size:
             session.abort_transfer()
             return PDU_TOO_LONG
+        form = None
+        protection = None if association is None else association.protection
+        if protection is not None:
+            try:
+                apdu, form = protection.open(apdu)
+            except ProtectionRefusal as refusal:
+                _log.info("protected APDU from client SAP %s refused: %s", client_sap, refusal)
+                self._security_refused(protection.policy, refusal.event)
+                return refusal.response
+            if not apdu:
+                return MALFORMED
         remembered = self._decoded_gets.get(apdu)
         request = remembered if remembered is not None else self._decode_request(client_sap, apdu)
         if isinstance(request, bytes):
             return request  # the exception-response refusing it
-        if session is None or association is None or association.state is not _ASSOCIATED:
+        if session is None or association is None:
             return None if is_unconfirmed(request) else NOT_ASSOCIATED
-        return self._respond(session, session.serve(request))
+        if association.state is AssociationState.HLS_PENDING:
+            return self._respond(association, self._prove(association, request), form)
+        if association.state is not _ASSOCIATED:
+            return None if is_unconfirmed(request) else NOT_ASSOCIATED
+        response = self._respond(association, session.serve(request), form)
+        if protection is not None and not isinstance(request, GetRequestNormal):
+            protection.refresh()  # a key_transfer or security_activate takes effect now
+        return response
 
     @staticmethod
-    def _respond(session: AssociationSession, response: bytes | None) -> bytes | None:
+    def _respond(
+        association: _Association, response: bytes | None, form: RequestForm | None
+    ) -> bytes | None:
         """The one exit of every xDLMS response: encoded by the session (in blocks when
-        it is too long for one), then checked against the client's max receive PDU size."""
-        if response is not None and len(response) > session.limit:
+        it is too long for one), checked against the room the session has, then protected
+        as the association's Security setup asks."""
+        session = association.session
+        if response is None or session is None:
+            return response
+        if len(response) > session.limit:
             _log.warning("an answer of %d octets does not fit; pdu-too-long", len(response))
             session.abort_transfer()
             return PDU_TOO_LONG
-        return response
+        protection = association.protection
+        if protection is None:
+            return response
+        sealed = protection.seal(response, form)
+        if len(sealed) > session.context.client_max_receive_pdu_size:
+            _log.warning("a protected answer of %d octets does not fit", len(sealed))
+            session.abort_transfer()
+            return PDU_TOO_LONG
+        return sealed
 
     def _decode_request(self, client_sap: int, apdu: bytes) -> Request | bytes:
         """The decoded request, or the exception-response refusing the APDU.
@@ -383,6 +457,69 @@ class ServerConnection:
             remembered[apdu] = request
         return request
 
+    # --- HLS pass 3 and 4 --------------------------------------------------------------------
+
+    def _prove(self, association: _Association, request: Request) -> bytes | None:
+        """Serve a pending HLS association: only reply_to_HLS_authentication is allowed; its
+        f(StoC) opens the association (answered f(CtoS)) or ends it (read-write-denied)."""
+        hls, session = association.hls, association.session
+        assert hls is not None and session is not None
+        context = session.context
+        if not _is_reply_to_hls(request, context.policy.logical_name):
+            return None if is_unconfirmed(request) else NOT_ASSOCIATED
+        assert isinstance(request, ActionRequestNormal)
+        parameters = request.parameters
+        proof = None
+        if parameters is not None and parameters.type is DataType.OCTET_STRING:
+            proof = parameters.value
+        passed = isinstance(proof, bytes) and hls.verify(proof)
+        verdict = self._hls_verified(context.policy, passed)
+        if passed and verdict == LoginResult.ACCEPTED:
+            counter = 0
+            if hls.mechanism == AuthenticationMechanism.HIGH_GMAC:
+                counter = self._next_counter(context.policy)
+            server_proof = hls.server_proof(counter)
+            association.move(AssociationEvent.PROVEN)
+            association.hls = None
+            context.authenticated = True
+            self._tell_associated(context)
+            return ActionResponseNormal(
+                invoke=request.invoke,
+                result=ActionResult.SUCCESS,
+                return_parameters=Data.octet_string(server_proof),
+            ).encode()
+        _log.info("HLS pass 3 from client SAP %s failed", association.client_sap)
+        self._security_refused(context.policy, SecurityEvent.HLS_FAILED)
+        association.move(AssociationEvent.PROOF_FAILED)
+        self._associations.pop(association.client_sap, None)
+        response = ActionResponseNormal(
+            invoke=request.invoke, result=ActionResult.READ_WRITE_DENIED
+        ).encode()
+        return None if is_unconfirmed(request) else response
+
+    def _hls_verified(self, policy: AssociationPolicy, passed: bool) -> LoginResult:
+        security = self._security
+        if security is None:
+            return LoginResult.LOCKED
+        try:
+            return security.hls_verified(policy, passed)
+        except Exception:
+            _log.exception("backend hls_verified for %s failed", policy.name)
+            return LoginResult.LOCKED
+
+    def _next_counter(self, policy: AssociationPolicy) -> int:
+        assert self._security is not None
+        return self._security.next_invocation_counter(policy)
+
+    def _security_refused(self, policy: AssociationPolicy, event: SecurityEvent) -> None:
+        security = self._security
+        if security is None:
+            return
+        try:
+            security.security_refused(policy, event)
+        except Exception:
+            _log.exception("backend security_refused(%s) failed", event.value)
+
     # --- ACSE --------------------------------------------------------------------------------
 
     def _associate(self, client_sap: int, raw: bytes) -> bytes:
@@ -393,19 +530,24 @@ class ServerConnection:
         association = _Association(client_sap)
         association.move(AssociationEvent.AARQ)
         try:
-            session, response = self._accept(client_sap, raw)
+            accepted = self._accept(client_sap, raw)
         except _Refused as refusal:
             association.move(AssociationEvent.REFUSED)
             _log.info("AARQ from client SAP %s refused: %s", client_sap, refusal)
             if not refusal.by_backend:
                 self._tell_refused(client_sap, refusal)
             return refusal.aare()
-        association.session = session
-        association.move(AssociationEvent.ACCEPTED)
+        association.session = accepted.session
+        association.protection = accepted.protection
+        association.hls = accepted.hls
+        if accepted.hls is None:
+            association.move(AssociationEvent.ACCEPTED)
+        else:
+            association.move(AssociationEvent.CHALLENGED)
         self._associations[client_sap] = association
-        return response
+        return accepted.aare
 
-    def _accept(self, client_sap: int, raw: bytes) -> tuple[AssociationSession, bytes]:
+    def _accept(self, client_sap: int, raw: bytes) -> _Accepted:
         try:
             aarq = decode_apdu(raw)
         except DlmsDecodeError:
@@ -414,12 +556,40 @@ class ServerConnection:
         version = aarq.protocol_version
         if version is not None and not (version.length and version[0]):
             raise _Refused(AcseServiceProviderDiagnostic.NO_COMMON_ACSE_VERSION)
-        if aarq.application_context_name != ApplicationContext.LOGICAL_NAME:
+        if aarq.application_context_name not in _CONTEXTS:
             raise _Refused(AcseServiceUserDiagnostic.APPLICATION_CONTEXT_NAME_NOT_SUPPORTED)
+        ciphering = aarq.application_context_name == ApplicationContext.LOGICAL_NAME_WITH_CIPHERING
         policy = self._policy(client_sap)
+        material = self._material(policy)
+        if ciphering and material is None:
+            raise _Refused(AcseServiceUserDiagnostic.APPLICATION_CONTEXT_NAME_NOT_SUPPORTED)
+        hls_mechanism = policy.mechanism in _HIGH_MECHANISMS
+        if hls_mechanism and material is None:  # an HLS association without a Security setup
+            raise _Refused(AcseServiceUserDiagnostic.AUTHENTICATION_MECHANISM_NAME_NOT_RECOGNISED)
         _check_mechanism(policy.mechanism, aarq.mechanism_name)
-        initiate, conformance = _negotiate(aarq.user_information, policy)
-        self._login(policy, aarq.calling_authentication_value)
+        protection = None
+        if material is not None:
+            protection = self._protection(policy, material, aarq.calling_ap_title)
+            if protection.requires_protected_requests and not ciphering:
+                raise _Refused(AcseServiceUserDiagnostic.APPLICATION_CONTEXT_NAME_NOT_SUPPORTED)
+            missing = missing_for(policy.mechanism, material) if hls_mechanism else None
+            if missing is not None:
+                _log.warning("association %s cannot run HLS: %s", policy.name, missing)
+                raise _Refused(AcseServiceUserDiagnostic.NO_REASON_GIVEN)
+        user_information, form = aarq.user_information, None
+        if protection is not None and ciphering and user_information:
+            user_information, form = self._open_initiate(protection, user_information)
+        initiate, conformance = _negotiate(user_information, policy)
+        if protection is not None:
+            self._take_dedicated_key(protection, initiate, form)
+            if initiate.client_max_receive_pdu_size < MIN_PDU_SIZE + protection.overhead:
+                raise _refused_initiate(InitiateError.PDU_SIZE_TOO_SHORT)
+        hls = None
+        if hls_mechanism:
+            assert material is not None and protection is not None
+            hls = self._challenge(policy, material, protection, aarq.calling_authentication_value)
+        else:
+            self._login(policy, aarq.calling_authentication_value)
         context = AssociationContext(
             policy=policy,
             client_sap=client_sap,
@@ -427,35 +597,137 @@ class ServerConnection:
             conformance=conformance,
             client_max_receive_pdu_size=initiate.client_max_receive_pdu_size,
             server_max_receive_pdu_size=self.settings.max_receive_pdu_size,
-            authenticated=policy.mechanism != AuthenticationMechanism.LOWEST,
+            authenticated=policy.mechanism != AuthenticationMechanism.LOWEST and hls is None,
         )
+        if hls is None:
+            self._tell_associated(context, refuse=True)
+        session = AssociationSession(self.backend, context, self.settings.max_long_transfer_size)
+        initiate_response = self._initiate_response(initiate, conformance)
+        if protection is not None:
+            session.limit -= protection.overhead
+            if ciphering:
+                initiate_response = protection.seal(initiate_response, form, initiate=True)
+        aare = Aare(
+            result=AssociationResult.ACCEPTED,
+            diagnostic=(
+                AcseServiceUserDiagnostic.NULL
+                if hls is None
+                else AcseServiceUserDiagnostic.AUTHENTICATION_REQUIRED
+            ),
+            application_context_name=aarq.application_context_name,
+            responding_ap_title=None if protection is None else protection.server_system_title,
+            acse_authentication=hls is not None,
+            mechanism_name=None if hls is None else policy.mechanism,
+            responding_authentication_value=None if hls is None else hls.stoc,
+            user_information=initiate_response,
+        ).encode()
+        return _Accepted(session, protection, hls, aare)
+
+    def _material(self, policy: AssociationPolicy) -> SecurityMaterial | None:
+        """The live material of the policy's Security setup (None: the policy has none)."""
+        if policy.security_setup is None:
+            return None
+        material = None
+        if self._security is not None:
+            try:
+                material = self._security.security_material(policy)
+            except Exception:
+                _log.exception("backend security_material(%s) failed", policy.name)
+                raise _backend_failed() from None
+        if material is None:
+            _log.warning("association %s names a Security setup the meter lacks", policy.name)
+            raise _Refused(AcseServiceUserDiagnostic.NO_REASON_GIVEN)
+        return material
+
+    def _protection(
+        self, policy: AssociationPolicy, material: SecurityMaterial, calling_title: bytes | None
+    ) -> AssociationProtection:
+        """The association's protection, once the client's system title is known: the
+        calling-AP-title, which must be the setup's client title when the setup names one."""
+        assert self._security is not None
+        expected = material.client_system_title
+        title = calling_title if calling_title is not None else expected
+        if title is None or len(title) != 8 or (expected is not None and title != expected):
+            self._security_refused(policy, SecurityEvent.UNKNOWN_SYSTEM_TITLE)
+            raise _Refused(
+                AcseServiceUserDiagnostic.CALLING_AP_TITLE_NOT_RECOGNIZED, by_backend=True
+            )
+        return AssociationProtection(self._security, policy, material, title)
+
+    def _open_initiate(
+        self, protection: AssociationProtection, user_information: bytes
+    ) -> tuple[bytes, RequestForm | None]:
+        """The InitiateRequest of a ciphered AARQ (glo-initiate-request, or a general form)."""
+        try:
+            return protection.open(user_information, initiate=True)
+        except ProtectionRefusal as refusal:
+            _log.info("AARQ of %s refused: %s", protection.policy.name, refusal)
+            self._security_refused(protection.policy, refusal.event)
+            error = _refused_initiate(InitiateError.OTHER)
+            error.by_backend = True
+            raise error from None
+
+    @staticmethod
+    def _take_dedicated_key(
+        protection: AssociationProtection, initiate: InitiateRequest, form: RequestForm | None
+    ) -> None:
+        """A dedicated key is taken only from an encrypted InitiateRequest, and only of the
+        suite's key length; any other is refused (initiate error other)."""
+        key = initiate.dedicated_key
+        if key is None:
+            return
+        encrypted = form is not None and form.control is not None and form.control.encrypted
+        try:
+            if not encrypted:
+                raise ValueError("a dedicated key sent in the clear")
+            protection.use_dedicated_key(key)
+        except ValueError as problem:
+            _log.info("AARQ of %s refused: %s", protection.policy.name, problem)
+            raise _refused_initiate(InitiateError.OTHER) from None
+
+    def _challenge(
+        self,
+        policy: AssociationPolicy,
+        material: SecurityMaterial,
+        protection: AssociationProtection,
+        ctos: bytes | None,
+    ) -> HlsExchange:
+        """Pass 2: StoC for an HLS AARQ with a fitting CtoS, unless a lockout is in force."""
+        if ctos is None:
+            raise _Refused(AcseServiceUserDiagnostic.AUTHENTICATION_REQUIRED)
+        if not challenge_fits(ctos):
+            raise _Refused(AcseServiceUserDiagnostic.AUTHENTICATION_FAILURE)
+        assert self._security is not None
+        try:
+            allowed = self._security.hls_allowed(policy)
+        except Exception:
+            _log.exception("backend hls_allowed for %s failed", policy.name)
+            allowed = LoginResult.LOCKED
+        if allowed != LoginResult.ACCEPTED:
+            raise _Refused(
+                AcseServiceUserDiagnostic.AUTHENTICATION_FAILURE,
+                AssociationResult.REJECTED_TRANSIENT,
+                by_backend=True,
+            )
+        stoc = self._random_bytes(_CHALLENGE_LENGTH)
+        return HlsExchange(policy.mechanism, ctos, stoc, protection.client_system_title, material)
+
+    def _tell_associated(self, context: AssociationContext, *, refuse: bool = False) -> None:
+        """The backend hears of an open association (at the AARE, or at pass 4 for HLS)."""
         try:
             self.backend.associated(context)
         except Exception:
-            _log.exception("backend refused to record the association of %s", client_sap)
-            raise _Refused(
-                AcseServiceUserDiagnostic.NO_REASON_GIVEN,
-                AssociationResult.REJECTED_TRANSIENT,
-                by_backend=True,
-            ) from None
-        session = AssociationSession(self.backend, context, self.settings.max_long_transfer_size)
-        response = Aare(
-            result=AssociationResult.ACCEPTED,
-            diagnostic=AcseServiceUserDiagnostic.NULL,
-            user_information=self._initiate_response(initiate, conformance),
-        ).encode()
-        return session, response
+            _log.exception("backend refused to record the association of %s", context.client_sap)
+            if not refuse:
+                raise
+            raise _backend_failed() from None
 
     def _policy(self, client_sap: int) -> AssociationPolicy:
         try:
             policy = self.backend.association_policy(client_sap)
         except Exception:
             _log.exception("backend association_policy(%s) failed", client_sap)
-            raise _Refused(
-                AcseServiceUserDiagnostic.NO_REASON_GIVEN,
-                AssociationResult.REJECTED_TRANSIENT,
-                by_backend=True,
-            ) from None
+            raise _backend_failed() from None
         if policy is None:
             raise _Refused(AcseServiceUserDiagnostic.NO_REASON_GIVEN)
         return policy
@@ -469,11 +741,7 @@ class ServerConnection:
             result = self.backend.login(policy, secret)
         except Exception:
             _log.exception("backend login for %s failed", policy.name)
-            raise _Refused(
-                AcseServiceUserDiagnostic.NO_REASON_GIVEN,
-                AssociationResult.REJECTED_TRANSIENT,
-                by_backend=True,
-            ) from None
+            raise _backend_failed() from None
         if result == LoginResult.ACCEPTED:
             return
         if result == LoginResult.SECRET_REQUIRED:
@@ -516,11 +784,21 @@ class ServerConnection:
         user_information = None
         if association is not None:
             was_associated = association.state is _ASSOCIATED
+            protection = association.protection
+            request, form = rlrq.user_information, None
+            if was_associated and protection is not None and request:
+                try:
+                    request, form = protection.open(request, initiate=True)
+                except ProtectionRefusal as refusal:
+                    self._security_refused(protection.policy, refusal.event)
+                    request = None  # released all the same, without an InitiateResponse
             self._end(association)
-            initiate = _initiate_request(rlrq.user_information)
+            initiate = _initiate_request(request)
             if was_associated and initiate is not None and association.session is not None:
                 conformance = association.session.context.conformance
                 user_information = self._initiate_response(initiate, conformance)
+                if protection is not None and form is not None:
+                    user_information = protection.seal(user_information, form, initiate=True)
         reason = None if rlrq.reason is None else ReleaseResponseReason.NORMAL
         return Rlre(reason=reason, user_information=user_information).encode()
 
@@ -547,7 +825,7 @@ def _check_mechanism(
     required: AuthenticationMechanism, proposed: AuthenticationMechanism | bytes | None
 ) -> None:
     """Refuse an AARQ whose mechanism-name does not open this association (dlms.md 3.4)."""
-    if isinstance(proposed, bytes) or proposed in _HIGH_MECHANISMS:
+    if isinstance(proposed, bytes):
         raise _Refused(AcseServiceUserDiagnostic.AUTHENTICATION_MECHANISM_NAME_NOT_RECOGNISED)
     lowest = proposed is None or proposed == AuthenticationMechanism.LOWEST
     if required == AuthenticationMechanism.LOWEST:
@@ -556,8 +834,21 @@ def _check_mechanism(
         return
     if lowest:
         raise _Refused(AcseServiceUserDiagnostic.AUTHENTICATION_MECHANISM_NAME_REQUIRED)
-    if required != proposed:  # an HLS association: not implemented yet
+    if required != proposed or (proposed in _HIGH_MECHANISMS and proposed not in SERVED_MECHANISMS):
         raise _Refused(AcseServiceUserDiagnostic.AUTHENTICATION_MECHANISM_NAME_NOT_RECOGNISED)
+
+
+def _is_reply_to_hls(request: Request, association_name: Obis) -> bool:
+    """reply_to_HLS_authentication on the current association (0.0.40.0.0.255) or on the
+    association's own Association LN object."""
+    if not isinstance(request, ActionRequestNormal):
+        return False
+    method = request.method
+    return (
+        method.class_id == _ASSOCIATION_LN_CLASS
+        and method.method_id == _REPLY_TO_HLS_AUTHENTICATION
+        and method.instance in (_CURRENT_ASSOCIATION, association_name)
+    )
 
 
 def _initiate_request(user_information: bytes | None) -> InitiateRequest | None:
@@ -585,6 +876,15 @@ def _negotiate(
     if not conformance & _SERVICES:
         raise _refused_initiate(InitiateError.INCOMPATIBLE_CONFORMANCE)
     return request, Conformance(conformance)
+
+
+def _backend_failed() -> _Refused:
+    """The backend itself failed: a transient refusal it needs no telling of."""
+    return _Refused(
+        AcseServiceUserDiagnostic.NO_REASON_GIVEN,
+        AssociationResult.REJECTED_TRANSIENT,
+        by_backend=True,
+    )
 
 
 def _refused_initiate(error: InitiateError) -> _Refused:
