@@ -313,9 +313,10 @@ class _CounterStore:
         return min(self._all().get(self.key, 0), 0xFFFFFFFF)
 
     def store(self, bound: int) -> None:
-        """Written (atomically) before a value below ``bound`` is used."""
+        """Written (atomically) before a value below ``bound`` is used; never lowered (a run
+        started lower by ``--invocation-counter`` must not give back values used before)."""
         counters = self._all()
-        counters[self.key] = bound
+        counters[self.key] = max(bound, counters.get(self.key, 0))
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             temporary = self.path.with_name(self.path.name + ".tmp")

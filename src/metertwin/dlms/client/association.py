@@ -358,7 +358,13 @@ class ClientAssociation:
                 and refusal.error_type == ConfirmedServiceErrorType.INITIATE
             ):
                 initiate_error = InitiateError(refusal.value)
-            raise AssociationRejectedError(aare.result, aare.diagnostic, initiate_error)
+            detail = ""
+            if initiate_error is not None:
+                detail = (
+                    "the meter could not open our glo-initiate-request: wrong EK, AK or "
+                    "suite, or an invocation counter it has seen (a replay)"
+                )
+            raise AssociationRejectedError(aare.result, aare.diagnostic, initiate_error, detail)
         if aare.diagnostic != AcseServiceUserDiagnostic.AUTHENTICATION_REQUIRED:
             raise DlmsSecurityError(
                 f"association: accepted with diagnostic {int(aare.diagnostic)} "
