@@ -88,6 +88,16 @@ def test_the_counter_file_resumes_above_what_a_run_reserved(tmp_path: Path) -> N
     again = security_from_args(args, 0x40, no_model)
     assert again is not None and again.first_invocation_counter > max(used)
     assert json.loads(counters.read_text()) == {"4D4D4D0000000001": again.first_invocation_counter}
+    again.send_counter().take()  # reserves up to 128
+    assert json.loads(counters.read_text()) == {"4D4D4D0000000001": 128}
+    lower = security_from_args(parsed(*vars_of(args), "--invocation-counter", "0"), 0x40, no_model)
+    assert lower is not None and lower.first_invocation_counter == 0
+    lower.send_counter().take()  # would store 64: the store keeps the higher 128
+    assert json.loads(counters.read_text()) == {"4D4D4D0000000001": 128}
+
+
+def vars_of(args: argparse.Namespace) -> list[str]:
+    return ["--auth", args.auth, "--counter-file", args.counter_file]
 
 
 def _ecdsa_files(folder: Path, curve: ec.EllipticCurve) -> list[str]:
