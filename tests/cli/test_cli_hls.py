@@ -4,6 +4,7 @@ starts it (`metertwin run`), ciphered as docs/dlms.md says (0x40: HLS-GMAC, suit
 
 from __future__ import annotations
 
+import asyncio
 import shlex
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from tests.cli.test_cli_act import metertwin as act
 from tests.cli.test_cli_dlms import metertwin, one_error_line
 
 from metertwin.codec.enums import AuthenticationMechanism
-from metertwin.dlms.client import ClientSecurity, DlmsClient
+from metertwin.dlms.client import AsyncDlmsClient, ClientSecurity, DlmsClient
 from metertwin.dlms.client.security import GREEN_BOOK_AK, GREEN_BOOK_EK
 
 CLOCK = "0.0.1.0.0.255"
@@ -117,6 +118,24 @@ def test_general_glo_ciphering_with_our_client(meter: int) -> None:
     with DlmsClient().connect("127.0.0.1", meter, 0x40, security=security) as client:
         assert client.get(CLOCK, 8, 2).value[:2] == (2026).to_bytes(2, "big")
         assert len(client.object_list()) > 100  # long: ciphered blocks
+
+
+def test_the_async_client_over_hls_gmac(meter: int) -> None:
+    security = ClientSecurity(
+        mechanism=AuthenticationMechanism.HIGH_GMAC,
+        encryption_key=GREEN_BOOK_EK,
+        authentication_key=GREEN_BOOK_AK,
+        system_title=bytes.fromhex("4D54570000000043"),
+    )
+
+    async def read_clock() -> bytes:
+        opening = AsyncDlmsClient().connect("127.0.0.1", meter, 0x40, security=security)
+        async with opening as client:
+            value = (await client.get(CLOCK, 8, 2)).value
+            assert isinstance(value, bytes)
+            return value
+
+    assert asyncio.run(read_clock())[:2] == (2026).to_bytes(2, "big")
 
 
 def _readme_hls_examples() -> list[str]:
