@@ -233,10 +233,15 @@ class Client:
     """The client's half, built from the security primitives: counters, keys, titles."""
 
     def __init__(
-        self, keys: CipheringKeys = KEYS, title: bytes = CLIENT_TITLE, suite: int = 0
+        self,
+        keys: CipheringKeys = KEYS,
+        title: bytes = CLIENT_TITLE,
+        suite: int = 0,
+        server_title: bytes = SERVER_TITLE,
     ) -> None:
         self.keys = keys
         self.title = title
+        self.server_title = server_title
         self.control = SecurityControl(suite, authenticated=True, encrypted=True)
         self.counter = 0
         self.last_server_counter = -1
@@ -255,7 +260,9 @@ class Client:
 
     def open(self, apdu: bytes | None) -> bytes:
         assert apdu is not None
-        opened = unprotect(apdu, keys=self.keys, system_title=SERVER_TITLE, require_encrypted=True)
+        opened = unprotect(
+            apdu, keys=self.keys, system_title=self.server_title, require_encrypted=True
+        )
         assert opened.invocation_counter > self.last_server_counter
         self.last_server_counter = opened.invocation_counter
         return opened.plaintext

@@ -6,33 +6,57 @@ An application association is identified by its (client SAP, server SAP) pair, s
 :class:`ServerConnection` (one server SAP) keeps one association per client SAP. Each is an
 explicit state machine (:class:`AssociationState`, moved only through :data:`TRANSITIONS`):
 idle -> AARQ received -> associated (an :class:`AssociationSession` serving GET/SET/ACTION,
-``session.py``) or back to idle when refused; associated -> released on RLRQ, on a new AARQ
-from the same client SAP, or when the connection closes. HLS pass 3 pending (between an AARE
-carrying StoC and the client's reply_to_HLS_authentication) is in the table for the HLS
-mechanisms; this server does not enter it yet (HLS is still refused, item 4 below).
+``session.py``), or -> HLS pass 3 pending for the HLS mechanisms (the AARE carries StoC;
+only reply_to_HLS_authentication is served, ``authentication.py``), or back to idle when
+refused; pending -> associated when pass 3 verifies, idle when it does not; associated ->
+released on RLRQ, on a new AARQ from the same client SAP, or when the connection closes.
+
+An association whose policy names a Security setup (a backend that is a
+:class:`~metertwin.cosem.backend.SecurityBackend`) has an
+:class:`~metertwin.dlms.server.protection.AssociationProtection`: every request is opened
+by it before it is decoded, and every response sealed by it on the way out.
 
 Every xDLMS response leaves through one exit (``_respond``): encoded by the session, which
-cuts it into blocks when it exceeds the client's max receive PDU size, then checked against
-that size (pdu-too-long otherwise). Protection (ciphering) is to go in that exit.
+cuts it into blocks when it exceeds the room it has (the client's max receive PDU size less
+what protection may add), checked against that room (pdu-too-long otherwise), then
+protected as the Security setup asks.
 
 ACSE (dlms.md 3), in the order the checks are made:
 
 1. A malformed AARQ: AARE rejected-permanent, acse-service-provider no-reason-given. A
    protocol-version without version1: acse-service-provider no-common-acse-version.
-2. Application context other than LN without ciphering: rejected-permanent, diagnostic 2
-   application-context-name-not-supported.
+2. Application context other than LN (with or without ciphering): rejected-permanent,
+   diagnostic 2 application-context-name-not-supported.
 3. A client SAP the backend has no association for: rejected-permanent, diagnostic 1
    no-reason-given (nothing in the AARQ is "wrong"; the client address itself is unknown).
-4. Mechanism: an unknown OID, a mechanism other than the association's, or any HLS
-   mechanism (not implemented yet): 11 authentication-mechanism-name-not-recognised; none (or
-   lowest) where LLS is required: 12 authentication-mechanism-name-required; LLS without a
-   password: 14 authentication-required.
-5. The xDLMS InitiateRequest in user-information: absent or unreadable: ConfirmedServiceError
+4. Application context LN with ciphering for an association without a Security setup, or
+   LN without ciphering where the setup's policy asks for protected requests: 2. A setup the
+   backend lacks, or one without what the HLS mechanism needs (keys, secret, ECDSA keys):
+   1 no-reason-given.
+5. Mechanism: an unknown OID, a mechanism other than the association's, MD5 or SHA-1, or an
+   HLS mechanism on an association without a Security setup: 11
+   authentication-mechanism-name-not-recognised; none (or lowest) where LLS or HLS is
+   required: 12 authentication-mechanism-name-required; LLS without a password: 14
+   authentication-required.
+6. With a Security setup: a calling-AP-title that is absent (and not known from the setup),
+   not 8 octets, or not the setup's client title: 3 calling-AP-title-not-recognized (logged
+   as an unknown system title). In the ciphering context the InitiateRequest must open
+   (glo-initiate-request or a general form) with at least the policy's protection and a
+   fresh invocation counter; otherwise ConfirmedServiceError initiate other (logged). A
+   dedicated key is taken only from an encrypted InitiateRequest, of the suite's length.
+7. The xDLMS InitiateRequest in user-information: absent or unreadable: ConfirmedServiceError
    initiate other; DLMS version below 6: dlms-version-too-low (dlms.md 5, AARE with initiate
    error, exact bytes); client max receive PDU size below 12: pdu-size-too-short; no common
-   GET/SET/ACTION: incompatible-conformance. Each goes in the AARE user-information with
-   rejected-permanent, diagnostic no-reason-given. A version above 6 is answered with 6.
-6. The password (``backend.login``, which counts failures and locks): wrong: 13
+   GET/SET/ACTION: incompatible-conformance; with protection, a client max receive PDU size
+   below 12 plus the protection overhead: pdu-size-too-short. Each goes in the AARE
+   user-information with rejected-permanent, diagnostic no-reason-given. A version above 6
+   is answered with 6.
+8. HLS: CtoS absent: 14; not 8 to 64 octets: 13; during a lockout (``hls_allowed``):
+   rejected-transient 13. Otherwise accepted with diagnostic 14 authentication-required, the
+   server's system title, the mechanism and StoC, the association pending. Pass 3: a proof
+   that verifies (``hls_verified`` counts it) is answered success with f(CtoS); any other is
+   answered read-write-denied and the association ends (logged, counted toward the lockout).
+   LLS: the password (``backend.login``, which counts failures and locks): wrong: 13
    authentication-failure; during a lockout, right or wrong: rejected-transient, 13
    authentication-failure (the refusal is temporary: the same secret may pass later, and a
    head-end can tell a lock from a wrong secret without learning whether its guess was right).
@@ -64,7 +88,12 @@ exception-response (dlms.md 4) for what cannot be served:
 - ``D8 01 01`` service-not-allowed / operation-not-possible: no association for this client.
 - ``D8 01 02`` service-not-allowed / service-not-supported: not in the negotiated conformance.
 - ``D8 02 02`` service-unknown / service-not-supported: a tag or CHOICE this server does not
-  serve (ciphered APDUs, responses, notifications, general-block-transfer).
+  serve (responses, notifications, general-block-transfer, ciphered APDUs on an association
+  without a Security setup).
+- ``D8 01 05`` service-not-allowed / deciphering-error: a protected request that does not
+  open, or a request less protected than the security policy asks (``protection.py``).
+- ``D8 01 06 <counter>`` service-not-allowed / invocation-counter-error: a replayed
+  invocation counter, with the counter the meter expects next.
 - ``D8 02 03`` service-unknown / other-reason: a malformed APDU.
 - ``D8 01 04`` service-not-allowed / pdu-too-long: a request longer than the server's max
   receive PDU size, or an answer that cannot fit the client's.
