@@ -192,8 +192,9 @@ class _Want:
             found = acting_association(model, self.obis, self.number)
         else:
             found = writing_association(model, self.obis, self.number)
-        # None: no association may; the most privileged one this client can open (no HLS
-        # yet) lets the meter say why.
+        # None: no association may; the most privileged one opened with the model's own
+        # secrets (HLS keys are the deployment's: named with --client 0x40) lets the meter
+        # say why.
         openable = [a for a in model.dlms.associations if a.mechanism in ("none", "lls")]
         return found or openable[-1]
 
@@ -212,7 +213,7 @@ def _connect(args: argparse.Namespace, want: _Want) -> DlmsClient:
 
 def _association_for(args: argparse.Namespace, want: _Want) -> AssociationSpec:
     public = argparse.Namespace(**vars(args))
-    public.client, public.password = str(PUBLIC_CLIENT), None
+    public.client, public.password, public.auth = str(PUBLIC_CLIENT), None, "none"
     with connect_from_args(public) as meter:
         model = model_of_meter(meter)
     if model is None:

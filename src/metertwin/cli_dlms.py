@@ -34,6 +34,7 @@ from metertwin.cli_common import (
     EXIT_REFUSED,
     EXIT_USAGE,
     LOGICAL_DEVICE_NAME,
+    association_of,
     association_refusal_text,
     client_options,
     model_of_device_name,
@@ -41,6 +42,7 @@ from metertwin.cli_common import (
     probe_model,
     reading_association,
 )
+from metertwin.cli_security import add_security_options, security_from_args
 from metertwin.codec.axdr import Data, DataType
 from metertwin.codec.cosem_datetime import CosemDateTime
 from metertwin.codec.enums import DataAccessResult
@@ -66,6 +68,7 @@ from metertwin.dlms.client import (
 from metertwin.dlms.client.errors import AssociationRejectedError, code_name
 from metertwin.errors import UserError
 from metertwin.models import DeviceModel
+from metertwin.models.loader import AssociationSpec
 
 __all__ = [
     "DLMS_COMMANDS",
@@ -158,8 +161,9 @@ def add_connection_options(
     client_help: str = "client SAP (default 0x10, public client)",
     password_help: str = "LLS password (without one: no authentication)",
 ) -> None:
-    """--client, --server, --password and --timeout, shared by every command that talks to a
-    meter; the acting commands default --client to the association the meter's model names."""
+    """--client, --server, --password, --timeout and the security options (cli_security),
+    shared by every command that talks to a meter; the acting commands default --client to
+    the association the meter's model names."""
     parser.add_argument("--client", default=client_default, metavar="N", help=client_help)
     parser.add_argument(
         "--server", default="1", metavar="N", help="server SAP (default 1, management device)"
@@ -171,6 +175,7 @@ def add_connection_options(
         metavar="S",
         help=f"seconds to wait for each answer (default {DEFAULT_TIMEOUT:g})",
     )
+    add_security_options(parser)
 
 
 class RefusedByMeter(Exception):
@@ -341,8 +346,18 @@ def connect_from_args(args: argparse.Namespace) -> DlmsClient:
     client_sap = parse_sap(args.client, "--client")
     server_sap = parse_sap(args.server, "--server")
     timeout = parse_timeout(args.timeout)
+
+    def model_association() -> AssociationSpec | None:
+        try:
+            model = probe_model(host, port, server_sap, timeout)
+        except DlmsConnectionError:
+            return None
+        return None if model is None else association_of(model, client_sap)
+
+    security = security_from_args(args, client_sap, model_association)
+    password = args.password if security is None else None
     client = DlmsClient(timeout=timeout)
-    return client.connect(host, port, client_sap, server_sap, password=args.password)
+    return client.connect(host, port, client_sap, server_sap, password=password, security=security)
 
 
 # --- read ---------------------------------------------------------------------------------

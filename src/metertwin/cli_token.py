@@ -38,6 +38,7 @@ from metertwin.cli_dlms import (
     parse_sap,
     parse_timeout,
 )
+from metertwin.cli_security import add_security_options
 from metertwin.codec.axdr import Data, DataType
 from metertwin.config import load_config
 from metertwin.dlms.client import DlmsClientError, DlmsConnectionError
@@ -102,6 +103,7 @@ def add_token_command(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
         "--password", metavar="P", help="LLS password (default: the model's default secret)"
     )
     enter.add_argument("--timeout", default="5", metavar="S", help="seconds per answer")
+    add_security_options(enter)
 
 
 def run_token_command(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ __all__ = [
     "InitiateError",
     "ReleaseRequestReason",
     "ReleaseResponseReason",
+    "SecurityPolicy",
     "ServiceError",
     "StateError",
 ]
@@ -222,6 +223,19 @@ class AuthenticationMechanism(IntEnum):
 
 _CONTEXT_VALUES = frozenset(int(member) for member in ApplicationContext)
 _MECHANISM_VALUES = frozenset(int(member) for member in AuthenticationMechanism)
+
+
+class SecurityPolicy(IntFlag):
+    """security_policy of Security setup (class 64 version 1, attribute 2; Blue Book 4.4.7):
+    the least protection every APDU of each direction must carry. Bits 0 and 1 are unused."""
+
+    NONE = 0
+    AUTHENTICATED_REQUEST = 0x04
+    ENCRYPTED_REQUEST = 0x08
+    SIGNED_REQUEST = 0x10
+    AUTHENTICATED_RESPONSE = 0x20
+    ENCRYPTED_RESPONSE = 0x40
+    SIGNED_RESPONSE = 0x80
 
 
 class Conformance(IntFlag):

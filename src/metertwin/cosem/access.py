@@ -8,9 +8,12 @@ the logical device, which answers with the association's rights.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import IntEnum, IntFlag
+from enum import IntEnum
 
 from metertwin.codec.enums import AuthenticationMechanism, Conformance
+from metertwin.codec.enums import (
+    SecurityPolicy as SecurityPolicy,  # its home before the client needed it
+)
 from metertwin.codec.obis import Obis
 
 
@@ -52,19 +55,6 @@ class ObjectRights:
 
     def method(self, index: int) -> MethodAccess:
         return self.methods.get(index, MethodAccess.NO_ACCESS)
-
-
-class SecurityPolicy(IntFlag):
-    """security_policy of Security setup (class 64 version 1, attribute 2): the least
-    protection every APDU of each direction must carry. Bits 0 and 1 are unused."""
-
-    NONE = 0
-    AUTHENTICATED_REQUEST = 0x04
-    ENCRYPTED_REQUEST = 0x08
-    SIGNED_REQUEST = 0x10
-    AUTHENTICATED_RESPONSE = 0x20
-    ENCRYPTED_RESPONSE = 0x40
-    SIGNED_RESPONSE = 0x80
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,12 @@ from metertwin.codec.axdr import Data
 from metertwin.codec.enums import DataAccessResult
 from metertwin.codec.xdlms_types import AttributeDescriptor, MethodDescriptor, SelectiveAccess
 from metertwin.cosem.access import AssociationContext, AssociationPolicy
-from metertwin.cosem.backend import AssociationRefusal, LoginResult
+from metertwin.cosem.backend import (
+    AssociationRefusal,
+    LoginResult,
+    SecurityEvent,
+    SecurityMaterial,
+)
 from metertwin.cosem.device import LogicalDevice
 from metertwin.cosem.errors import CosemError
 from metertwin.models.binder import build_logical_device
@@ -26,7 +31,8 @@ READ_ONLY = "the meter's memory takes no commit; the meter is read-only"
 
 
 class SessionBackend:
-    """`DeviceBackend` (and `RefusalListener`) over the session's current logical device."""
+    """`DeviceBackend` (and `RefusalListener`, `SecurityBackend`) over the session's current
+    logical device."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -106,6 +112,41 @@ class SessionBackend:
             return self.current().action(context, method, parameters)
         except CommitError:
             raise CosemError(DataAccessResult.TEMPORARY_FAILURE, READ_ONLY) from None
+
+    # -- SecurityBackend (the HLS associations' Security setups) -------------------------
+
+    def security_material(self, policy: AssociationPolicy) -> SecurityMaterial | None:
+        return self.current().security_material(policy)
+
+    def hls_allowed(self, policy: AssociationPolicy) -> LoginResult:
+        try:
+            return self.current().hls_allowed(policy)
+        except CommitError:  # like login: checked again on the last commit, in RAM
+            return self.current().hls_allowed(policy)
+
+    def hls_verified(self, policy: AssociationPolicy, passed: bool) -> LoginResult:
+        try:
+            return self.current().hls_verified(policy, passed)
+        except CommitError:
+            return self.current().hls_verified(policy, passed)
+
+    def next_invocation_counter(self, policy: AssociationPolicy) -> int:
+        """A CommitError propagates: a counter not persisted must not be used."""
+        return self.current().next_invocation_counter(policy)
+
+    def accept_invocation_counter(
+        self, policy: AssociationPolicy, client_system_title: bytes, counter: int
+    ) -> bool:
+        return self.current().accept_invocation_counter(policy, client_system_title, counter)
+
+    def last_invocation_counter(
+        self, policy: AssociationPolicy, client_system_title: bytes
+    ) -> int | None:
+        return self.current().last_invocation_counter(policy, client_system_title)
+
+    def security_refused(self, policy: AssociationPolicy, event: SecurityEvent) -> None:
+        with contextlib.suppress(CommitError):  # logged; the meter is back at its last commit
+            self.current().security_refused(policy, event)
 
     def _refuse_when_read_only(self) -> None:
         if self.session.read_only:

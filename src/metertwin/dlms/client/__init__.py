@@ -4,6 +4,8 @@
 - ``tcp``: :class:`DlmsClient` (blocking) and :class:`AsyncDlmsClient` over TCP.
 - ``objects``, ``values``, ``user_input``: what a head-end makes of object lists, profiles and
   values, and of what a user types for a SET or an ACTION.
+- ``security``: :class:`ClientSecurity` (HLS mechanism, suite, policy, keys) and the
+  :class:`SecureChannel` that protects requests and opens answers.
 - ``errors``: the :class:`DlmsClientError` family.
 
 The client knows no server-side object model: it reads plain ``Data`` and parses it here.
@@ -25,6 +27,7 @@ from metertwin.dlms.client.errors import (
     DlmsClientError,
     DlmsConnectionError,
     DlmsProtocolError,
+    DlmsSecurityError,
     DlmsTimeoutError,
     ExceptionResponseError,
     NotAssociatedError,
@@ -38,6 +41,7 @@ from metertwin.dlms.client.objects import (
     range_access,
     scaler_unit_attribute,
 )
+from metertwin.dlms.client.security import ClientSecurity, SecureChannel
 from metertwin.dlms.client.tcp import (
     DEFAULT_TIMEOUT,
     AsyncDlmsClient,
@@ -62,12 +66,14 @@ __all__ = [
     "AttributeRef",
     "CaptureObject",
     "ClientAssociation",
+    "ClientSecurity",
     "ConfirmedServiceErrorResponse",
     "DataAccessError",
     "DlmsClient",
     "DlmsClientError",
     "DlmsConnectionError",
     "DlmsProtocolError",
+    "DlmsSecurityError",
     "DlmsTimeoutError",
     "ExceptionResponseError",
     "Exchange",
@@ -76,6 +82,7 @@ __all__ = [
     "ObjectListEntry",
     "PlainValue",
     "ScalerUnit",
+    "SecureChannel",
     "WrapperLink",
     "class_name",
     "date_time_text",

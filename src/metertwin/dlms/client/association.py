@@ -13,9 +13,11 @@ front ends in ``client.py`` and tests drive it with golden bytes (dlms.md 5).
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Callable, Generator, Sequence
 from datetime import datetime
-from typing import TypeAlias, TypeVar
+from typing import Concatenate, ParamSpec, TypeAlias, TypeVar
 
 from metertwin.codec.axdr import Data, decode, decode_prefix, encode
 from metertwin.codec.cosem_datetime import CosemDateTime
@@ -62,8 +64,10 @@ from metertwin.dlms.client.errors import (
     DataAccessError,
     DlmsClientError,
     DlmsProtocolError,
+    DlmsSecurityError,
     ExceptionResponseError,
     NotAssociatedError,
+    code_name,
 )
 from metertwin.dlms.client.objects import (
     CURRENT_ASSOCIATION,
@@ -74,6 +78,7 @@ from metertwin.dlms.client.objects import (
     parse_object_list,
     range_access,
 )
+from metertwin.dlms.client.security import ClientSecurity, SecureChannel
 from metertwin.dlms.reports import DataNotification, EventNotificationRequest, ExceptionResponse
 from metertwin.dlms.xdlms import (
     ActionRequestNextPblock,
@@ -110,6 +115,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 Exchange: TypeAlias = Generator[bytes, bytes, T]
 """A service in progress: yields request APDUs, is sent each answer APDU, returns the result."""
@@ -144,6 +150,7 @@ not exhaust the client's memory."""
 _UNSOLICITED_TAGS = frozenset({DataNotification.TAG, EventNotificationRequest.TAG})
 _GET_RESPONSE_TAG = GetResponseNormal.TAG
 _BLOCK_OVERHEAD = 4  # the raw-data length may grow from 1 to 3 octets, plus one spare
+_ASSOCIATION_CLASS_ID, _REPLY_TO_HLS_AUTHENTICATION = 15, 1
 
 
 def is_unsolicited(apdu: bytes) -> bool:
@@ -189,27 +196,52 @@ class WrapperLink:
         return apdus
 
 
+def _through_channel(
+    service: Callable[Concatenate[ClientAssociation, P], Exchange[T]],
+) -> Callable[Concatenate[ClientAssociation, P], Exchange[T]]:
+    """A service whose requests are protected and whose answers are opened by the secure
+    channel, when the association has one: the one place ciphering happens."""
+
+    def secured(self: ClientAssociation, /, *args: P.args, **kwargs: P.kwargs) -> Exchange[T]:
+        exchange = service(self, *args, **kwargs)
+        return exchange if self.security is None else self._secured(exchange)
+
+    functools.update_wrapper(secured, service)
+    return secured
+
+
 class ClientAssociation:
     """One application association seen from the client: AARQ/AARE, then GET, SET, ACTION
-    and release, each as an :data:`Exchange` (LN referencing, no ciphering; dlms.md 2-3).
+    and release, each as an :data:`Exchange` (LN referencing; dlms.md 2-3).
 
     ``password`` selects the authentication: None = lowest level (no authentication), bytes =
-    low level security (LLS, mechanism 2.16.756.5.8.2.1, dlms.md 3.2).
+    low level security (LLS, mechanism 2.16.756.5.8.2.1, dlms.md 3.2). ``security`` opens an
+    HLS association instead (mechanism 2, 5, 6 or 7, ciphered as its policy says:
+    :mod:`metertwin.dlms.client.security`); ``random_bytes`` draws its CtoS.
     """
 
     def __init__(
         self,
         *,
         password: bytes | str | None = None,
+        security: ClientSecurity | None = None,
         max_receive_pdu_size: int = DEFAULT_MAX_RECEIVE_PDU_SIZE,
         conformance: Conformance = DEFAULT_CONFORMANCE,
         invoke_id: int = 1,
+        random_bytes: Callable[[int], bytes] = os.urandom,
     ) -> None:
         if isinstance(password, str):
             password = password.encode("utf-8")
         if not 12 <= max_receive_pdu_size <= 0xFFFF:
             raise ValueError(f"max receive PDU size {max_receive_pdu_size} is outside 12..65535")
+        if password is not None and security is not None:
+            raise ValueError("give an LLS password or HLS security, not both")
         self.password = password
+        self.security = security
+        self._random_bytes = random_bytes
+        self._sender = None if security is None else security.send_counter()
+        self._channel: SecureChannel | None = None
+        self._pending: InitiateResponse | None = None
         self.max_receive_pdu_size = max_receive_pdu_size
         self.proposed_conformance = conformance
         self.invoke = InvokeIdAndPriority(invoke_id, confirmed=True, high_priority=True)
@@ -229,15 +261,41 @@ class ClientAssociation:
         size = 0 if self.negotiated is None else self.negotiated.server_max_receive_pdu_size
         return size or 0xFFFF  # 0 would be meaningless; read it as "no limit below a frame"
 
+    @property
+    def channel(self) -> SecureChannel | None:
+        """The secure channel of the current HLS association (None without HLS)."""
+        return self._channel
+
+    @property
+    def _plain_request_limit(self) -> int:
+        """The longest plain request that, once protected, fits the meter's receive size."""
+        overhead = 0 if self._channel is None else self._channel.request_overhead
+        return self.server_max_receive_pdu_size - overhead
+
     # --- ACSE ------------------------------------------------------------------------------
 
     def aarq(self) -> Aarq:
-        """The AARQ proposing LN referencing without ciphering, with LLS when a password is
-        set (dlms.md 3.1-3.3; golden vectors in dlms.md 5)."""
+        """The AARQ proposing LN referencing, with LLS when a password is set (dlms.md
+        3.1-3.3; golden vectors in dlms.md 5), or HLS with a fresh CtoS and, when the policy
+        protects APDUs, LN with ciphering and a glo-initiate-request."""
+        security = self.security
         initiate = InitiateRequest(
             proposed_conformance=self.proposed_conformance,
             client_max_receive_pdu_size=self.max_receive_pdu_size,
+            dedicated_key=None if security is None else security.dedicated_key,
         )
+        if security is not None:
+            self._channel = channel = SecureChannel(security, self._sender, self._random_bytes)
+            return Aarq(
+                application_context_name=ApplicationContext.LOGICAL_NAME_WITH_CIPHERING
+                if security.ciphered
+                else ApplicationContext.LOGICAL_NAME,
+                calling_ap_title=security.system_title,
+                acse_authentication=True,
+                mechanism_name=security.mechanism,
+                calling_authentication_value=channel.client_challenge,
+                user_information=channel.initiate_request(initiate.encode()),
+            )
         if self.password is None:
             return Aarq(
                 application_context_name=ApplicationContext.LOGICAL_NAME,
@@ -259,6 +317,8 @@ class ClientAssociation:
             raise self._exception(aare, "association")
         if not isinstance(aare, Aare):
             raise self._unexpected(aare, "an AARE", "association")
+        if self._channel is not None:
+            return self._accept_secured_aare(aare, self._channel)
         user_information = self._user_information(aare)
         if isinstance(user_information, ConfirmedServiceError):
             initiate_error = None
@@ -281,14 +341,62 @@ class ClientAssociation:
             raise DlmsProtocolError(
                 f"association: the meter answered with context {aare.application_context_name!r}"
             )
-        if user_information is None:
-            raise DlmsProtocolError("association: the AARE carries no InitiateResponse")
-        if user_information.vaa_name != 0x0007:
-            raise DlmsProtocolError(
-                f"association: VAA name 0x{user_information.vaa_name:04X} is not LN (0x0007)"
+        self.negotiated = _checked_initiate_response(user_information)
+        return self.negotiated
+
+    def _accept_secured_aare(self, aare: Aare, channel: SecureChannel) -> InitiateResponse:
+        """The AARE of an HLS association: accepted pending pass 3 (diagnostic 14), from an
+        8-octet system title, with StoC and the (ciphered) InitiateResponse. What was
+        negotiated counts only once the meter's pass 4 proof verifies."""
+        if aare.result != AssociationResult.ACCEPTED:
+            refusal = None
+            if aare.user_information is not None and aare.user_information[:1] == b"\x0e":
+                refusal = self._user_information(aare)
+            initiate_error = None
+            if (
+                isinstance(refusal, ConfirmedServiceError)
+                and refusal.error_type == ConfirmedServiceErrorType.INITIATE
+            ):
+                initiate_error = InitiateError(refusal.value)
+            detail = ""
+            if initiate_error is not None:
+                detail = (
+                    "the meter could not open our glo-initiate-request: wrong EK, AK or "
+                    "suite, or an invocation counter it has seen (a replay)"
+                )
+            raise AssociationRejectedError(aare.result, aare.diagnostic, initiate_error, detail)
+        if aare.diagnostic != AcseServiceUserDiagnostic.AUTHENTICATION_REQUIRED:
+            raise DlmsSecurityError(
+                f"association: accepted with diagnostic {int(aare.diagnostic)} "
+                f"{code_name(aare.diagnostic)}, not authentication-required: the meter "
+                "skipped HLS pass 3 and 4 and proved nothing"
             )
-        self.negotiated = user_information
-        return user_information
+        expected = (
+            ApplicationContext.LOGICAL_NAME_WITH_CIPHERING
+            if channel.security.ciphered
+            else ApplicationContext.LOGICAL_NAME
+        )
+        if aare.application_context_name != expected:
+            raise DlmsProtocolError(
+                f"association: the meter answered with context {aare.application_context_name!r}"
+                f", expected {expected.name}"
+            )
+        channel.accept_responder(aare.responding_ap_title, aare.responding_authentication_value)
+        if aare.user_information is None:
+            raise DlmsProtocolError("association: the AARE carries no InitiateResponse")
+        plain = channel.initiate_response(aare.user_information)
+        inner = self._user_information(
+            Aare(result=aare.result, diagnostic=aare.diagnostic, user_information=plain)
+        )
+        if isinstance(inner, ConfirmedServiceError):
+            initiate_error = None
+            if inner.error_type == ConfirmedServiceErrorType.INITIATE:
+                initiate_error = InitiateError(inner.value)
+            raise AssociationRejectedError(
+                AssociationResult.REJECTED_PERMANENT, aare.diagnostic, initiate_error
+            )
+        self._pending = _checked_initiate_response(inner)
+        return self._pending
 
     def _user_information(self, aare: Aare) -> InitiateResponse | ConfirmedServiceError | None:
         if aare.user_information is None:
@@ -299,17 +407,68 @@ class ClientAssociation:
         return inner
 
     def associate(self) -> Exchange[InitiateResponse]:
-        """AARQ -> AARE."""
+        """AARQ -> AARE, then for HLS pass 3 -> pass 4."""
         if self.associated:
             raise DlmsClientError("already associated")
         answer = yield self.aarq().encode()
-        return self.accept_aare(answer)
+        response = self.accept_aare(answer)
+        if self._channel is not None:
+            yield from self._secured(self._hls_reply(self._channel))
+            self._channel.associated()
+            self.negotiated, self._pending = self._pending, None
+        return response
+
+    def _hls_reply(self, channel: SecureChannel) -> Exchange[None]:
+        """Pass 3: reply_to_HLS_authentication(f(StoC)) on the current association; pass 4:
+        its return data f(CtoS) must verify (docs/security.md, "HLS")."""
+        what = "HLS pass 3 (reply_to_HLS_authentication)"
+        request = ActionRequestNormal(
+            invoke=self.invoke,
+            method=MethodDescriptor(
+                _ASSOCIATION_CLASS_ID, CURRENT_ASSOCIATION, _REPLY_TO_HLS_AUTHENTICATION
+            ),
+            parameters=Data.octet_string(channel.pass3_proof()),
+        )
+        response = self._answer((yield request.encode()), (ActionResponseNormal,), what)
+        assert isinstance(response, ActionResponseNormal)
+        if response.result != ActionResult.SUCCESS:
+            raise AssociationRejectedError(
+                AssociationResult.REJECTED_PERMANENT,
+                AcseServiceUserDiagnostic.AUTHENTICATION_FAILURE,
+                detail=f"the meter refused our HLS proof f(StoC) with {code_name(response.result)}"
+                ": wrong keys or secret?",
+            )
+        returned = response.return_parameters
+        proof = None
+        if returned is not None and not isinstance(returned, DataAccessResult):
+            proof = returned.value
+        if not isinstance(proof, bytes):
+            raise DlmsSecurityError(
+                "HLS pass 4: the meter returned no octet-string f(CtoS): association refused"
+            )
+        channel.verify_pass4(proof)
+
+    def _secured(self, exchange: Exchange[T]) -> Exchange[T]:
+        """``exchange`` with every request protected and every answer opened."""
+        channel = self._channel
+        if channel is None:
+            raise NotAssociatedError("not associated: open the association first")
+        try:
+            request = next(exchange)
+            while True:
+                answer = yield channel.protect_request(request)
+                request = exchange.send(channel.open(answer, "answer"))
+        except StopIteration as done:
+            result: T = done.value
+            return result
+        finally:
+            exchange.close()
 
     def release(self) -> Exchange[None]:
         """RLRQ (reason normal, ``6203800100``) -> RLRE (dlms.md 5)."""
         self._require_association()
         answer = yield Rlrq(reason=ReleaseRequestReason.NORMAL).encode()
-        self.negotiated = None
+        self.negotiated = self._channel = None
         response = self._decode(answer, "release")
         if isinstance(response, ExceptionResponse):
             raise self._exception(response, "release")
@@ -318,10 +477,11 @@ class ClientAssociation:
 
     def forget(self) -> None:
         """Drop the association without a release, e.g. when the connection is lost."""
-        self.negotiated = None
+        self.negotiated = self._pending = self._channel = None
 
     # --- GET -------------------------------------------------------------------------------
 
+    @_through_channel
     def get(
         self,
         obis: Obis | str,
@@ -352,6 +512,7 @@ class ClientAssociation:
         except DlmsDecodeError as problem:
             raise DlmsProtocolError(f"{what}: the reassembled blocks: {problem}") from None
 
+    @_through_channel
     def get_many(self, attributes: Sequence[AttributeRef]) -> Exchange[list[GetDataResult]]:
         """GET several attributes with one get-request-with-list (dlms.md 2.4): a value or the
         data-access-result for each, in order. Without multiple-references negotiated, the
@@ -409,6 +570,7 @@ class ClientAssociation:
 
     # --- SET -------------------------------------------------------------------------------
 
+    @_through_channel
     def set(
         self,
         obis: Obis | str,
@@ -426,7 +588,7 @@ class ClientAssociation:
             invoke=self.invoke, attribute=descriptor, access=access, value=value
         ).encode()
         blocks_allowed = self.conformance & Conformance.BLOCK_TRANSFER_WITH_SET_OR_WRITE
-        if len(request) <= self.server_max_receive_pdu_size or not blocks_allowed:
+        if len(request) <= self._plain_request_limit or not blocks_allowed:
             response = self._answer((yield request), (SetResponseNormal,), what)
             assert isinstance(response, SetResponseNormal)
             _check_access(response.result, what)
@@ -464,7 +626,7 @@ class ClientAssociation:
     def _blocks(self, raw: bytes, first: _BlockBuilder, what: str) -> list[DataBlock]:
         """``raw`` cut into DataBlock-SA pieces that fit the meter's receive size."""
         header = len(first(DataBlock(False, 1, b""))) + _BLOCK_OVERHEAD
-        size = self.server_max_receive_pdu_size - header
+        size = self._plain_request_limit - header
         if size < 1:
             raise DlmsClientError(f"{what}: the meter's receive size is too small for blocks")
         pieces = [raw[start : start + size] for start in range(0, len(raw), size)] or [b""]
@@ -475,6 +637,7 @@ class ClientAssociation:
 
     # --- ACTION ----------------------------------------------------------------------------
 
+    @_through_channel
     def action(
         self, obis: Obis | str, class_id: int, method: int, parameters: Data | None = None
     ) -> Exchange[Data | None]:
@@ -489,7 +652,7 @@ class ClientAssociation:
         ).encode()
         blocks_allowed = self.conformance & Conformance.BLOCK_TRANSFER_WITH_ACTION
         final = (ActionResponseNormal, ActionResponseWithPblock)
-        if len(request) <= self.server_max_receive_pdu_size or not blocks_allowed:
+        if len(request) <= self._plain_request_limit or not blocks_allowed:
             response = self._answer((yield request), final, what)
         else:
             assert parameters is not None  # a request without parameters is always short
@@ -635,7 +798,9 @@ class ClientAssociation:
 
     @staticmethod
     def _exception(response: ExceptionResponse, what: str) -> ExceptionResponseError:
-        return ExceptionResponseError(response.state_error, response.service_error, what)
+        return ExceptionResponseError(
+            response.state_error, response.service_error, what, response.invocation_counter
+        )
 
     @staticmethod
     def _unexpected(response: Apdu, expected: str, what: str) -> DlmsProtocolError:
@@ -653,6 +818,18 @@ _Response: TypeAlias = (
     | ActionResponseWithPblock
     | ActionResponseNextPblock
 )
+
+
+def _checked_initiate_response(
+    response: InitiateResponse | ConfirmedServiceError | None,
+) -> InitiateResponse:
+    if not isinstance(response, InitiateResponse):
+        raise DlmsProtocolError("association: the AARE carries no InitiateResponse")
+    if response.vaa_name != 0x0007:
+        raise DlmsProtocolError(
+            f"association: VAA name 0x{response.vaa_name:04X} is not LN (0x0007)"
+        )
+    return response
 
 
 def _apdu_name(kind: type) -> str:

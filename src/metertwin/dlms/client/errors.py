@@ -31,6 +31,7 @@ __all__ = [
     "DlmsClientError",
     "DlmsConnectionError",
     "DlmsProtocolError",
+    "DlmsSecurityError",
     "DlmsTimeoutError",
     "ExceptionResponseError",
     "NotAssociatedError",
@@ -58,6 +59,12 @@ class DlmsTimeoutError(DlmsConnectionError):
 
 class DlmsProtocolError(DlmsClientError):
     """The meter answered with bytes that are malformed or not an answer to our request."""
+
+
+class DlmsSecurityError(DlmsProtocolError):
+    """A secured association or answer that fails a check (docs/security.md): a pass 4 proof
+    that does not verify, an answer that does not decipher or carries less protection than
+    the policy, a replayed counter, another system title. The association is not trusted."""
 
 
 class NotAssociatedError(DlmsClientError):
@@ -150,13 +157,31 @@ class ActionFailedError(DlmsClientError):
 class ExceptionResponseError(DlmsClientError):
     """The meter answered with an exception-response ``D8`` (dlms.md 2.4, 4)."""
 
-    def __init__(self, state_error: StateError, service_error: ServiceError, what: str) -> None:
+    _HINTS: ClassVar[dict[ServiceError, str]] = {
+        ServiceError.DECIPHERING_ERROR: (
+            "the meter could not open our ciphered request: wrong EK, AK, suite or system title?"
+        ),
+        ServiceError.INVOCATION_COUNTER_ERROR: (
+            "the meter refused our invocation counter as a replay"
+        ),
+    }
+
+    def __init__(
+        self,
+        state_error: StateError,
+        service_error: ServiceError,
+        what: str,
+        invocation_counter: int | None = None,
+    ) -> None:
         self.state_error = state_error
         self.service_error = service_error
         self.what = what
-        super().__init__(
-            f"{what}: exception-response {code_name(state_error)}, {code_name(service_error)}"
-        )
+        self.invocation_counter = invocation_counter
+        message = f"{what}: exception-response {code_name(state_error)}, {code_name(service_error)}"
+        hint = self._HINTS.get(service_error)
+        if hint and invocation_counter is not None:
+            hint += f"; it expects a counter of at least {invocation_counter}"
+        super().__init__(f"{message} ({hint})" if hint else message)
 
 
 class ConfirmedServiceErrorResponse(DlmsClientError):

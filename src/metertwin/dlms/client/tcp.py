@@ -50,6 +50,7 @@ from metertwin.dlms.client.objects import (
     CaptureObject,
     ObjectListEntry,
 )
+from metertwin.dlms.client.security import ClientSecurity
 
 __all__ = ["DEFAULT_TIMEOUT", "AsyncDlmsClient", "DlmsClient"]
 
@@ -106,13 +107,15 @@ class DlmsClient:
         server_sap: int = 1,
         password: bytes | str | None = None,
         max_receive_pdu_size: int = DEFAULT_MAX_RECEIVE_PDU_SIZE,
+        security: ClientSecurity | None = None,
     ) -> Self:
-        """Opens the TCP connection and the association (AARQ/AARE); returns the client."""
+        """Opens the TCP connection and the association (AARQ/AARE, and HLS pass 3/4 with
+        ``security``); returns the client."""
         if self._socket is not None:
             raise DlmsClientError("already connected")
         link = WrapperLink(client_sap, server_sap)
         association = ClientAssociation(
-            password=password, max_receive_pdu_size=max_receive_pdu_size
+            password=password, security=security, max_receive_pdu_size=max_receive_pdu_size
         )
         try:
             sock = socket.create_connection((host, port), timeout=self.timeout)
@@ -318,11 +321,12 @@ class AsyncDlmsClient:
         server_sap: int = 1,
         password: bytes | str | None = None,
         max_receive_pdu_size: int = DEFAULT_MAX_RECEIVE_PDU_SIZE,
+        security: ClientSecurity | None = None,
     ) -> _Connecting:
-        """Opens the TCP connection and the association (AARQ/AARE). ``await`` the result for
-        the client, or ``async with`` it."""
+        """Opens the TCP connection and the association (AARQ/AARE, and HLS pass 3/4 with
+        ``security``). ``await`` the result for the client, or ``async with`` it."""
         return _Connecting(
-            self._open(host, port, client_sap, server_sap, password, max_receive_pdu_size)
+            self._open(host, port, client_sap, server_sap, password, max_receive_pdu_size, security)
         )
 
     async def _open(
@@ -333,12 +337,13 @@ class AsyncDlmsClient:
         server_sap: int,
         password: bytes | str | None,
         max_receive_pdu_size: int,
+        security: ClientSecurity | None,
     ) -> AsyncDlmsClient:
         if self._writer is not None:
             raise DlmsClientError("already connected")
         link = WrapperLink(client_sap, server_sap)
         association = ClientAssociation(
-            password=password, max_receive_pdu_size=max_receive_pdu_size
+            password=password, security=security, max_receive_pdu_size=max_receive_pdu_size
         )
         try:
             async with asyncio.timeout(self.timeout):
