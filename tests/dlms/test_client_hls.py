@@ -269,12 +269,13 @@ def test_gmac_association_pass3_is_the_green_book_proof_and_get_is_ciphered() ->
     client = gmac_client()
     negotiated = drive(client.associate(), meter.answer)
     assert isinstance(negotiated, InitiateResponse) and client.associated
-    # IC 0 took the glo-initiate-request; the proof and the action-request carry IC 1.
+    # IC 0 took the glo-initiate-request, the proof IC 1 (the Green Book's), and the
+    # action-request carrying it IC 2: no GCM IV is used twice.
     assert meter.pass3_proof == F_STOC
     assert meter.seen[1][0] == 0xCB  # glo-action-request
     value = drive(client.get(CLOCK, 8, 2), meter.answer)
     assert value == Data.octet_string(bytes(range(12)))
-    assert meter.seen[2][0] == 0xC8 and meter.seen[2][2:7] == bytes.fromhex("3000000002")
+    assert meter.seen[2][0] == 0xC8 and meter.seen[2][2:7] == bytes.fromhex("3000000003")
 
 
 def test_the_meters_golden_pass4_proof_is_accepted() -> None:
@@ -386,8 +387,9 @@ def test_persisted_counter_resumes_above_every_value_used() -> None:
     stored: list[int] = []
     client = gmac_client(first_invocation_counter=500, persist_counter=stored.append)
     drive(client.associate(), ScriptedMeter().answer)
-    assert stored and stored[-1] > 501  # the initiate took 500, the pass 3 request 501
-    assert client.channel is not None and client.channel.next_invocation_counter == 502
+    # the initiate took 500, the pass 3 proof 501 and the request carrying it 502
+    assert stored and stored[-1] > 502
+    assert client.channel is not None and client.channel.next_invocation_counter == 503
 
 
 def test_authentication_only_policy_sends_readable_requests() -> None:

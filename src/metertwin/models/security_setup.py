@@ -131,7 +131,10 @@ class SecuritySetups:
                 state.send_bound = bound
                 self.commit()
 
-            counter = self._senders[policy.name] = SendCounter(state.send_bound, persist)
+            # A new key's first counter is 1, not 0: clients such as dlms-cosem keep 0 as
+            # "nothing received yet" and refuse a counter that is not above it.
+            first = max(state.send_bound, 1)
+            counter = self._senders[policy.name] = SendCounter(first, persist)
         return counter
 
     # -- SecurityBackend ------------------------------------------------------------------

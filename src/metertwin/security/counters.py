@@ -54,9 +54,7 @@ class SendCounter:
 
     ``persisted`` is what ``persist`` last stored (0 for a new key): every value below it may
     already have been used. ``persist(bound)`` must have stored ``bound`` durably when it
-    returns; if it raises, no counter value is handed out. The first value of a new key is 1,
-    not 0: clients such as dlms-cosem keep 0 as "nothing received yet" and refuse a counter
-    that is not above it.
+    returns; if it raises, no counter value is handed out.
     """
 
     def __init__(self, persisted: int, persist: Callable[[int], None], *, step: int = 1024) -> None:
@@ -64,7 +62,7 @@ class SendCounter:
             raise ValueError(f"a persisted counter bound is 0..2**32, not {persisted}")
         if step < 1:
             raise ValueError(f"the reservation step is at least 1, not {step}")
-        self._next = max(persisted, 1)
+        self._next = persisted
         self._reserved_until = persisted
         self._persist = persist
         self._step = step

@@ -21,9 +21,10 @@ What the wire carries (the contract the server implements, docs/dlms.md):
   exception-response or ConfirmedServiceError passes: it carries no data and is how a meter
   says it could not open our request.
 
-The HLS-GMAC proof f(StoC) takes the invocation counter of the APDU that carries it, as
-gurux's client does (its Secure(ic = the cipher's counter) then Method(), which ciphers with the
-same counter): a meter that serves gurux's client therefore accepts ours.
+The HLS-GMAC proof f(StoC) takes a counter of its own, and the APDU that carries it the next
+one. gurux's client uses one counter for both (its Secure(ic) then Method() ciphers with the
+same counter), which puts one GCM IV under EK twice, the one thing GCM must never do; a meter
+does not hold the proof's counter against the request's, so it accepts either.
 """
 
 from __future__ import annotations
@@ -284,14 +285,11 @@ class SecureChannel:
         mechanism = security.mechanism
         if mechanism == AuthenticationMechanism.HIGH_GMAC:
             assert security.encryption_key is not None and security.authentication_key is not None
-            # The counter of the request that carries the proof (module docstring), taken
-            # here only when no request is protected.
-            protected = security.policy & _REQUEST_BITS
-            counter = self._sender.next_value if protected else self._take_counter()
+            # A counter of its own, never the carrying request's (module docstring).
             return hls.gmac_proof(
                 stoc,
                 system_title=security.system_title,
-                invocation_counter=counter,
+                invocation_counter=self._take_counter(),
                 encryption_key=security.encryption_key,
                 authentication_key=security.authentication_key,
                 suite=security.suite,
