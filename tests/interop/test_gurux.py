@@ -408,6 +408,19 @@ def test_metertwin_run_answers_gurux(meter_process: Callable[..., MeterProcess])
     assert when.replace(tzinfo=None) >= datetime(2026, 3, 2, 10, 0)  # --start is local time
 
 
+def test_metertwin_run_answers_gurux_over_hls_gmac(
+    meter_process: Callable[..., MeterProcess],
+) -> None:
+    """The meter as a user runs it (its runtime wraps the logical device) serves gurux's
+    HLS-GMAC association on 0x40 with the demo keys."""
+    running = meter_process("--model", "magno22", "--speed", "1", "--duration", "60")
+    clock = GXDLMSClock(CLOCK)
+    with associated(running.port, HLS_GMAC, gmac=Gmac()) as opened:
+        opened.read(clock, 2)
+    assert clock.time.value.year >= 2020
+    assert [frame[8] for frame in opened.sent] == [0x60, 0xCB, 0xC8, 0x62]
+
+
 # -- the driver's HLS-GMAC setting, ready for client 0x40 ---------------------------------------
 
 
