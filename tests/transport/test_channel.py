@@ -4,7 +4,7 @@ flood that kept a head-end out for a whole frame timeout; docs/dlms.md, "TCP lim
 
 from __future__ import annotations
 
-from metertwin.transport.tcp import ConnectionStanding, choose_eviction
+from metertwin.transport.channel import ConnectionStanding, choose_eviction
 
 
 def standing(
