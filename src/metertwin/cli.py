@@ -39,7 +39,8 @@ from metertwin.transport import run as run_event_loop
 if TYPE_CHECKING:
     from metertwin.models.loader import DlmsSpec
     from metertwin.runtime.session import Session
-    from metertwin.transport.tcp import ConnectionEvent, TcpServerSettings
+    from metertwin.transport.channel import ConnectionEvent
+    from metertwin.transport.tcp import TcpServerSettings
 
 REGISTERS_CSV, REGISTERS_PARQUET = EXPORT_NAMES  # also what shows a directory held a meter
 MAX_DAYS = 36_525  # a century of meter life in one simulate call
@@ -262,7 +263,7 @@ def connection_event_logger(
     newcomer; 222 a frame for a logical device the meter does not have) at the meter's time,
     and commit it, as the logical device commits after a login."""
     from metertwin.meter.events import EventCode
-    from metertwin.transport.tcp import ConnectionEvent
+    from metertwin.transport.channel import ConnectionEvent
 
     codes = {
         ConnectionEvent.REFUSED_ONE_AT_A_TIME: EventCode.CONNECTION_REFUSED,

@@ -30,7 +30,8 @@ from metertwin.models import load_model
 from metertwin.models.binder import build_logical_device
 from metertwin.models.values import cosem_datetime
 from metertwin.transport import eventloop
-from metertwin.transport.tcp import ConnectionEvent, DlmsTcpServer, TcpServerSettings
+from metertwin.transport.channel import ConnectionEvent
+from metertwin.transport.tcp import DlmsTcpServer, TcpServerSettings
 
 pytestmark = pytest.mark.usefixtures("event_loop_kind")
 

@@ -14,14 +14,9 @@ import pytest
 from tests.dlms.test_server import PUBLIC_SAP, READER_SAP, FakeBackend
 
 from metertwin.dlms.server.connection import ServerConnection, ServerSettings
-from metertwin.transport import eventloop, tcp
-from metertwin.transport.tcp import (
-    DEFAULT_MAX_CONNECTIONS,
-    READ_BUFFER_SIZE,
-    ConnectionEvent,
-    DlmsTcpServer,
-    TcpServerSettings,
-)
+from metertwin.transport import channel, eventloop
+from metertwin.transport.channel import DEFAULT_MAX_CONNECTIONS, ConnectionEvent
+from metertwin.transport.tcp import READ_BUFFER_SIZE, DlmsTcpServer, TcpServerSettings
 
 H = bytes.fromhex
 TIMEOUT = 5.0
@@ -350,7 +345,7 @@ def test_a_failure_inside_one_connection_ends_only_that_connection(
                 raise RuntimeError("a bug escaping the state machine")
             return super().receive(client_sap, apdu)
 
-    monkeypatch.setattr(tcp, "ServerConnection", Exploding)
+    monkeypatch.setattr(channel, "ServerConnection", Exploding)
 
     async def scenario(server: DlmsTcpServer, backend: FakeBackend) -> None:
         victim = await connect(server)

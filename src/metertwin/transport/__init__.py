@@ -1,6 +1,9 @@
 """Thin asyncio transports around the sans-IO protocol stacks (architecture principle 4): they
 move bytes between sockets and state machines and do nothing else.
 
+- ``channel``: the sans-IO connection rules every transport shares: :class:`DlmsChannel`
+  (routing by server address, inactivity and frame timeouts) and :class:`AdmissionPolicy`
+  (one connection, the cap, eviction).
 - ``tcp``: :class:`DlmsTcpServer`, DLMS/COSEM over TCP with the IEC 62056-47 wrapper.
 - ``eventloop``: :func:`run`, ``asyncio.run`` on uvloop's loop when it is installed.
 """

@@ -1,28 +1,16 @@
 """DLMS/COSEM over TCP (IEC 62056-47 wrapper; protocols.md, "DLMS over TCP"), asyncio.
 
-Per TCP connection: one :class:`~metertwin.protocols.wrapper.WrapperDecoder` and, for each
-logical device addressed, one :class:`~metertwin.dlms.server.ServerConnection`. The wrapper's
-source wPort is the client SAP, its destination wPort the server SAP; answers go back with the
-wPorts swapped. A frame for a server SAP that is not configured closes the connection at once
-(after answering the frames before it): the wrapper has no error message, and IEC 62056-4-7
-lets the server discard such a frame or close; closing tells the client at once instead of
-leaving it to its own timeout. A broadcast (wPort 127) is ignored: no answer is due to it.
+A thin adaptor: per TCP connection, one :class:`~metertwin.protocols.wrapper.WrapperDecoder`
+for the framing and one :class:`~metertwin.transport.channel.DlmsChannel` for the connection
+rules (routing by server wPort, the inactivity and frame timeouts) on the loop's clock; the
+listener asks the :class:`~metertwin.transport.channel.AdmissionPolicy` about each newcomer
+(one connection at a time, the cap, eviction). The wrapper's source wPort is the client
+address, its destination wPort the server address; answers go back with the wPorts swapped.
 
-Seed 004 (MeterCom PRO, 3.1 and 4.1) gives the connection options: one connection at a time
-(``single_connection``: a second is accepted and closed at once, the first goes on), and the
-session closed after five minutes without data (``inactivity_timeout_s``, default 300). Only
-whole frames are data: octets of a frame still incomplete are no activity, and a frame must
-be complete within ``frame_timeout_s`` of its first octet (a peer sending one octet now and
-then would otherwise hold the connection for ever). Without the one-connection rule at most
-``max_connections`` are served, and no frame may announce more than ``max_frame_length``
-octets (by default the DLMS server's max receive PDU size), so what a peer can make the meter
-hold is bounded. When the connections are all taken (``max_connections``, or the one of
-``single_connection``), a newcomer is not refused while a connection that does nothing
-holds a slot: the served connection with no open association that has never completed a
-frame, or else holds an incomplete one, is closed for it (the one stalled longest, those that
-never completed a frame first; :func:`choose_eviction`). An open association is never given
-up, so a head-end being served keeps seed 004's one connection. These are events of the
-meter's communication log: the server tells ``on_event`` (a :class:`ConnectionEvent`),
+Beyond the channel's rules, no frame may announce more than ``max_frame_length`` octets (by
+default the DLMS server's max receive PDU size), so what a peer can make the meter hold is
+bounded. The connections the rules refuse or close are events of the meter's communication
+log: the server tells ``on_event`` (a :class:`~metertwin.transport.channel.ConnectionEvent`),
 which the caller maps to the meter's event codes and commits.
 
 A framing error closes only its connection; any failure inside one connection is logged and
@@ -34,38 +22,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from enum import Enum
-from typing import TypeVar, cast
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import cast
 
-from metertwin.cosem.backend import DeviceBackend
-from metertwin.dlms.server.connection import ServerConnection, ServerSettings
-from metertwin.protocols.wrapper import WrapperDecoder, WrapperError, WrapperTimeout, encode_frame
+from metertwin.protocols.wrapper import WrapperDecoder, WrapperError, encode_frame
+from metertwin.transport.channel import (
+    ChannelSettings,
+    ConnectionEvent,
+    DeviceBackend,
+    DlmsChannel,
+)
 
-__all__ = [
-    "DEFAULT_PORT",
-    "ConnectionEvent",
-    "ConnectionStanding",
-    "DlmsTcpServer",
-    "TcpServerSettings",
-    "choose_eviction",
-]
+__all__ = ["AARQ_ROOM", "DEFAULT_PORT", "READ_BUFFER_SIZE", "DlmsTcpServer", "TcpServerSettings"]
 
 _log = logging.getLogger(__name__)
 
-K = TypeVar("K")
-
 DEFAULT_PORT = 4059
 """The IANA port of DLMS/COSEM over TCP (protocols.md; seed 004, 4.1)."""
-MANAGEMENT_LOGICAL_DEVICE = 1
-BROADCAST_WPORT = 0x7F
-"""The all-station server wPort (protocols.md): frames to it are ignored, never answered."""
-DEFAULT_MAX_CONNECTIONS = 4
-"""Connections served at once: a head-end, a local tool and a spare, as a meter's modem."""
-DEFAULT_FRAME_TIMEOUT_S = 30.0
-"""A frame of the default 1024-octet PDU size crosses even a slow GPRS link in a few seconds;
-30 s leaves room for TCP retransmissions."""
 AARQ_ROOM = 1024
 """The shortest frame bound: an AARQ comes before any PDU size is negotiated, and one with
 an HLS certificate (calling-AE-qualifier) is several hundred octets."""
@@ -74,116 +48,19 @@ READ_BUFFER_SIZE = 16 * 1024
 frame arrives over several reads and the wrapper decoder joins them."""
 
 
-class ConnectionEvent(Enum):
-    """What the transport itself does to a connection that the meter logs (seed 004)."""
-
-    REFUSED_ONE_AT_A_TIME = "refused_one_at_a_time"
-    """A connection accepted and closed at once: another one is being served."""
-    CLOSED_IDLE = "closed_idle"
-    """A connection closed after ``inactivity_timeout_s`` without data."""
-    REFUSED_TOO_MANY = "refused_too_many"
-    """A connection accepted and closed at once: ``max_connections`` are being served."""
-    CLOSED_FRAME_TIMEOUT = "closed_frame_timeout"
-    """A connection closed because a frame was not complete ``frame_timeout_s`` after its
-    first octet."""
-    CLOSED_UNKNOWN_WPORT = "closed_unknown_wport"
-    """A connection closed on a frame for a server wPort (logical device) not served."""
-    EVICTED_IDLE = "evicted_idle"
-    """A connection with no open association closed to serve a newcomer while all
-    connections were taken (:func:`choose_eviction`)."""
-
-
 @dataclass(frozen=True, slots=True)
-class ConnectionStanding:
-    """What the connection cap weighs of a served connection when a newcomer finds every
-    slot taken.
+class TcpServerSettings(ChannelSettings):
+    """How the TCP server behaves: the connection rules of :class:`ChannelSettings`, and
 
-    ``associated``: an association is open on it (never given up for a newcomer).
-    ``completed_frame``: it has sent at least one whole frame.
-    ``connected_at``: when it was accepted; ``incomplete_since``: the first octet of the
-    frame it leaves incomplete (None: no octet pending); ``last_activity``: its last whole
-    frame (None: ``connected_at``). Times on one clock, in seconds.
-    """
-
-    associated: bool
-    completed_frame: bool
-    connected_at: float
-    incomplete_since: float | None = None
-    last_activity: float | None = None
-
-    @property
-    def idle_incomplete(self) -> bool:
-        """Whether it holds a slot doing nothing the meter can serve: no association, and
-        no whole frame ever or a frame left incomplete."""
-        return not self.associated and (
-            not self.completed_frame or self.incomplete_since is not None
-        )
-
-
-def choose_eviction(standings: Mapping[K, ConnectionStanding]) -> K | None:
-    """The connection to close so a newcomer can be served, or None (refuse the newcomer).
-
-    Every connection without an open association is a candidate; an open association is
-    never taken from its head-end. Idle-incomplete ones go first
-    (:attr:`ConnectionStanding.idle_incomplete`): those that never completed a frame, then
-    those leaving a frame incomplete, each the one stalled longest first (since its
-    incomplete frame began, or since it connected when it never sent a frame). Last, a
-    connection that completed frames but holds no association and nothing pending (released,
-    or one frame sent to keep a slot), the one idle longest first. Ties go to the first in
-    ``standings``' order (the server's is the order accepted: a loop's clock may tick
-    coarser than connections arrive). Neither partial frames nor one whole frame per
-    connection can then keep a head-end out until a timeout.
-    """
-    candidates = [(key, s) for key, s in standings.items() if not s.associated]
-    if not candidates:
-        return None
-
-    def stalled(item: tuple[K, ConnectionStanding]) -> tuple[int, float]:
-        standing = item[1]
-        if not standing.completed_frame:
-            return 0, standing.connected_at
-        if standing.incomplete_since is not None:
-            return 1, standing.incomplete_since
-        last = standing.last_activity
-        return 2, standing.connected_at if last is None else last
-
-    return min(candidates, key=stalled)[0]
-
-
-@dataclass(frozen=True, slots=True)
-class TcpServerSettings:
-    """How the TCP server behaves; ``dlms`` is handed to every :class:`ServerConnection`.
-
-    ``server_saps``: the logical devices that answer (1 = management logical device).
-    ``single_connection``: seed 004, one connection at a time, others rejected.
-    ``inactivity_timeout_s``: seed 004, close a connection without a whole frame this long
-    (None: never).
-    ``frame_timeout_s``: close a connection whose frame is not complete this long after its
-    first octet (None: no limit but the inactivity timeout).
-    ``max_connections``: connections served at once; one more is served in place of one
-    without an open association (:func:`choose_eviction`), or else accepted and closed.
     ``max_frame_length``: the longest APDU a wrapper header may announce; a longer one is a
     framing error and closes the connection. None: the server's max receive PDU size (a
     client may send no longer APDU, dlms.md 5), never below :data:`AARQ_ROOM`.
     """
 
-    server_saps: frozenset[int] = frozenset({MANAGEMENT_LOGICAL_DEVICE})
-    single_connection: bool = False
-    inactivity_timeout_s: float | None = 300.0
-    frame_timeout_s: float | None = DEFAULT_FRAME_TIMEOUT_S
-    max_connections: int = DEFAULT_MAX_CONNECTIONS
     max_frame_length: int | None = None
-    dlms: ServerSettings = field(default_factory=ServerSettings)
 
     def __post_init__(self) -> None:
-        if not self.server_saps or not all(0 <= sap <= 0xFFFF for sap in self.server_saps):
-            raise ValueError("server_saps must be wPorts 0..65535, at least one")
-        for name in ("inactivity_timeout_s", "frame_timeout_s"):
-            timeout = getattr(self, name)
-            if timeout is not None and not timeout > 0:
-                raise ValueError(f"{name} must be positive or None")
-        if self.max_connections < 1:
-            raise ValueError("max_connections must be at least 1")
+        super(TcpServerSettings, self).__post_init__()  # slots: no zero-argument super()
         if self.max_frame_length is not None and not 0 < self.max_frame_length <= 0xFFFF:
             raise ValueError("max_frame_length must be 1..65535")
 
@@ -220,6 +97,8 @@ class DlmsTcpServer:
         self.host = host
         self.settings = settings or TcpServerSettings()
         self.on_event = on_event
+        self.backends = dict.fromkeys(self.settings.server_saps, backend)
+        self.admission = self.settings.admission
         self._requested_port = port
         self._server: asyncio.Server | None = None
         self._sessions: dict[_Connection, None] = {}  # in the order accepted
@@ -257,15 +136,19 @@ class DlmsTcpServer:
         await server.wait_closed()
         _log.info("DLMS/COSEM over TCP stopped")
 
-    def _make_room(self) -> bool:
-        """At the cap: close the idle-incomplete connection :func:`choose_eviction` picks;
-        whether a slot is free now."""
-        standings = {session: session.standing() for session in self._sessions}
-        victim = choose_eviction(standings)
-        if victim is None:
-            return False
-        victim.evict()
-        return True
+    def _admit(self, peer: object) -> ConnectionEvent | None:
+        """Whether a newcomer from ``peer`` is served (None) or refused (the event to report
+        once it is closed); a connection the admission policy gives up for it is closed
+        first."""
+        served = len(self._sessions)
+        admission = self.admission.admit({s: s.channel.standing() for s in self._sessions})
+        if admission.evict is not None:
+            admission.evict.evict()
+        if admission.refusal is ConnectionEvent.REFUSED_ONE_AT_A_TIME:
+            _log.info("connection from %s closed: one connection at a time", peer)
+        elif admission.refusal is not None:
+            _log.info("connection from %s closed: %d connections served", peer, served)
+        return admission.refusal
 
     def _event(self, event: ConnectionEvent) -> None:
         if self.on_event is None:
@@ -284,9 +167,9 @@ class DlmsTcpServer:
 
 
 class _Connection(asyncio.BufferedProtocol):
-    """One TCP connection: wrapper framing, one ServerConnection per logical device, and an
-    inactivity timer and a frame timer checked lazily (rescheduled only when they fire; the
-    frame timer is set only while a read leaves a frame incomplete).
+    """One TCP connection: wrapper framing into its :class:`DlmsChannel`, and an inactivity
+    timer and a frame timer asking the channel whether they are due (rescheduled only when
+    they fire; the frame timer is set only while a read leaves a frame incomplete).
 
     A buffered protocol: the event loop reads into this connection's own buffer. A plain
     Protocol is handed a new bytes object per read, which asyncio's selector loop allocates at
@@ -298,20 +181,17 @@ class _Connection(asyncio.BufferedProtocol):
     def __init__(self, server: DlmsTcpServer) -> None:
         self.server = server
         self.settings = server.settings
-        self.decoder = WrapperDecoder(
-            self.settings.frame_length_limit, self.settings.frame_timeout_s
-        )
+        # No frame timeout in the decoder: the channel keeps that rule.
+        self.decoder = WrapperDecoder(self.settings.frame_length_limit)
         self.read_buffer = memoryview(bytearray(READ_BUFFER_SIZE))
-        self.connections: dict[int, ServerConnection] = {}
+        self.loop = asyncio.get_running_loop()  # kept: on 3.11 each call costs a getpid()
+        # Made with the protocol, just before ``connection_made``: accepted now.
+        self.channel = DlmsChannel(server.backends, self.settings, self.loop.time())
         self.transport: asyncio.Transport | None = None
         self.peer: object = None
-        self.loop = asyncio.get_running_loop()  # kept: on 3.11 each call costs a getpid()
-        self.last_activity = 0.0
         self.timer: asyncio.TimerHandle | None = None
         self.frame_timer: asyncio.TimerHandle | None = None
         self.accepted = False
-        self.connected_at = 0.0
-        self.completed_frame = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # A stream transport; not an asyncio.Transport subclass under every event loop
@@ -321,36 +201,17 @@ class _Connection(asyncio.BufferedProtocol):
         sock = transport.get_extra_info("socket")
         if sock is not None:  # an answer goes out at once, not held back for more (Nagle)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        served = len(self.server._sessions)
-        single = self.settings.single_connection
-        limit = 1 if single else self.settings.max_connections
-        if served >= limit and not self.server._make_room():
-            if single:
-                _log.info("connection from %s closed: one connection at a time", self.peer)
-                event = ConnectionEvent.REFUSED_ONE_AT_A_TIME
-            else:
-                _log.info("connection from %s closed: %d connections served", self.peer, served)
-                event = ConnectionEvent.REFUSED_TOO_MANY
+        refusal = self.server._admit(self.peer)
+        if refusal is not None:
             transport.close()
-            self.server._event(event)
+            self.server._event(refusal)
             return
         self.accepted = True
         self.server._sessions[self] = None
         _log.info("connection from %s", self.peer)
-        self.connected_at = self.last_activity = self.loop.time()
-        timeout = self.settings.inactivity_timeout_s
-        if timeout is not None:
-            self.timer = self.loop.call_later(timeout, self._check_idle)
-
-    def standing(self) -> ConnectionStanding:
-        """What :func:`choose_eviction` weighs of this connection now."""
-        return ConnectionStanding(
-            associated=any(c.associations for c in self.connections.values()),
-            completed_frame=self.completed_frame,
-            connected_at=self.connected_at,
-            incomplete_since=self.decoder.frame_started,
-            last_activity=self.last_activity,
-        )
+        deadline = self.channel.inactivity_deadline
+        if deadline is not None:
+            self.timer = self.loop.call_at(deadline, self._check_idle)
 
     def evict(self) -> None:
         """Closes this connection for a newcomer: its slot is free at once (the transport's
@@ -362,22 +223,20 @@ class _Connection(asyncio.BufferedProtocol):
         self.server._event(ConnectionEvent.EVICTED_IDLE)
 
     def _check_idle(self) -> None:
-        timeout = self.settings.inactivity_timeout_s
-        assert timeout is not None
-        idle = self.loop.time() - self.last_activity
-        if idle >= timeout:
-            _log.info("closing %s: no data for %s s", self.peer, timeout)
-            self.close()
-            self.server._event(ConnectionEvent.CLOSED_IDLE)
-        else:
-            self.timer = self.loop.call_later(timeout - idle, self._check_idle)
+        if self.channel.inactivity_due(self.loop.time()):
+            _log.info("closing %s: no data for %s s", self.peer, self.settings.inactivity_timeout_s)
+            self._close_for(ConnectionEvent.CLOSED_IDLE)
+            return
+        deadline = self.channel.inactivity_deadline
+        assert deadline is not None
+        self.timer = self.loop.call_at(deadline, self._check_idle)
 
     def _check_frame(self) -> None:
         self.frame_timer = None
-        deadline = self.decoder.frame_deadline
+        deadline = self.channel.frame_deadline
         if deadline is None:
             return  # the frame was completed in time
-        if self.decoder.overdue(self.loop.time()):
+        if self.channel.frame_due(self.loop.time()):
             self._frame_timed_out()
         else:  # a later frame is pending now (or the timer fired a hair early)
             self.frame_timer = self.loop.call_at(deadline, self._check_frame)
@@ -388,8 +247,11 @@ class _Connection(asyncio.BufferedProtocol):
             self.peer,
             self.settings.frame_timeout_s,
         )
+        self._close_for(ConnectionEvent.CLOSED_FRAME_TIMEOUT)
+
+    def _close_for(self, event: ConnectionEvent) -> None:
         self.close()
-        self.server._event(ConnectionEvent.CLOSED_FRAME_TIMEOUT)
+        self.server._event(event)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self.read_buffer
@@ -403,47 +265,40 @@ class _Connection(asyncio.BufferedProtocol):
         if not self.accepted or transport is None:
             return
         now = self.loop.time()
+        channel = self.channel
         decoder = self.decoder
-        try:
-            frames = decoder.feed(data, now)
-        except WrapperTimeout:
+        if decoder.pending and channel.frame_due(now):  # its last octets come too late
             self._frame_timed_out()
             return
+        try:
+            frames = decoder.feed(data, now)
         except WrapperError as problem:
             _log.warning("closing %s: %s", self.peer, problem)
             self.close()
             return
-        if frames:  # only whole frames are activity
-            self.last_activity = now
-            self.completed_frame = True
+        channel.frame_pending(decoder.frame_started)
         if self.frame_timer is None and decoder.pending:
-            deadline = decoder.frame_deadline
+            deadline = channel.frame_deadline
             if deadline is not None:
                 self.frame_timer = self.loop.call_at(deadline, self._check_frame)
         try:
             replies = []
-            unknown_wport = None
+            closing = None
             for frame in frames:
-                connection = self.connections.get(frame.destination)
-                if connection is None:
-                    if frame.destination not in self.settings.server_saps:
-                        if frame.destination == BROADCAST_WPORT:
-                            continue
-                        unknown_wport = frame.destination
-                        break
-                    connection = ServerConnection(
-                        self.server.backend, frame.destination, self.settings.dlms
-                    )
-                    self.connections[frame.destination] = connection
-                answer = connection.receive(frame.source, frame.payload)
+                answer, closing = channel.receive(
+                    frame.source, frame.destination, frame.payload, now
+                )
                 if answer is not None:
                     replies.append(encode_frame(frame.destination, frame.source, answer))
+                if closing is not None:
+                    _log.info(
+                        "closing %s: a frame for wPort %d, not served", self.peer, frame.destination
+                    )
+                    break
             if replies:  # one write, so one send, for all the answers to this read
                 transport.write(b"".join(replies))
-            if unknown_wport is not None:
-                _log.info("closing %s: a frame for wPort %d, not served", self.peer, unknown_wport)
-                self.close()
-                self.server._event(ConnectionEvent.CLOSED_UNKNOWN_WPORT)
+            if closing is not None:
+                self._close_for(closing)
         except Exception:
             _log.exception("connection from %s failed", self.peer)
             self.close()
@@ -466,6 +321,4 @@ class _Connection(asyncio.BufferedProtocol):
         if self.accepted:
             self.accepted = False
             self.server._sessions.pop(self, None)
-            for connection in self.connections.values():
-                connection.close()
-            self.connections.clear()
+            self.channel.close()
