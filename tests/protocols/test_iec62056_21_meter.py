@@ -316,3 +316,23 @@ def test_fuzz_valid_messages_in_any_order(messages: list[bytes]) -> None:
     for message in messages:
         meter.send(message)
         assert meter.port.state in set(PortState)
+
+
+def test_every_message_split_at_every_byte() -> None:
+    """The readout and a programming read, each HHU message arriving one octet at a time."""
+    meter = Meter()
+
+    def trickle(message: bytes) -> list[Action]:
+        actions: list[Action] = []
+        for octet in message:
+            actions += meter.send(bytes([octet]), after=0.01)
+        return actions
+
+    assert _sent(trickle(b"/?12345678!\r\n")) == [IDENTIFICATION]
+    assert _sent(trickle(ACK_PROGRAMMING))[0].startswith(b"\x01P0")
+    assert _sent(trickle(Command("P", "1", b"(00000000)").encode())) == [b"\x06"]
+    [answer] = _sent(trickle(Command("R", "1", b"1.8.0()").encode()))
+    assert answer.startswith(b"\x021.8.0(001234.5*kWh)\x03")
+    assert trickle(BREAK.encode()) == [SwitchBaudRate(300)]
+    assert _sent(trickle(b"/?!\r\n")) == [IDENTIFICATION]
+    assert _sent(trickle(ACK_READOUT)) == [READOUT_MESSAGE]
