@@ -587,6 +587,9 @@ def _take(buf: bytes, pos: int, size: int, what: str) -> tuple[bytes, int]:
 
 def encode(data: Data) -> bytes:
     """The A-XDR octets of ``data``, tag included."""
+    pack = _TAGGED_NUMBERS.get(data.type)
+    if pack is not None:  # a register's value: tag and body in one pack
+        return pack(data.type, data.value)
     out = bytearray()
     _encode_into(data, out)
     return bytes(out)
@@ -706,6 +709,12 @@ _BODY_ENCODERS: dict[int, Callable[[DataValue, bytearray], None]] = {
     **{data_type: _encode_packed(fmt) for data_type, fmt in _FLOAT_STRUCTS.items()},
 }
 
+_TAGGED_NUMBERS: dict[int, Callable[[int, DataValue], bytes]] = {
+    data_type: struct.Struct(">B" + fmt.format.lstrip(">")).pack
+    for data_type, fmt in (*_INTEGER_STRUCTS.items(), *_FLOAT_STRUCTS.items())
+}
+"""The tag and body of a fixed-size number at once: the same octets as the tag appended and
+the body encoder's pack."""
 
 # --- decoding ------------------------------------------------------------------------------
 

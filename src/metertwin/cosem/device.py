@@ -170,8 +170,9 @@ class LogicalDevice:
         attribute: AttributeDescriptor,
         access: SelectiveAccess | None,
     ) -> Data:
-        if access is None:
-            readers = self._readers_of(context.policy).get(attribute.instance)
+        known = self._readers.get(id(context.policy))
+        if access is None and known is not None:
+            readers = known[1].get(attribute.instance)
             if readers is not None and readers[0] == attribute.class_id:
                 getter = readers[1].get(attribute.attribute_id)
                 if getter is not None:

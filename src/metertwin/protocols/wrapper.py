@@ -85,8 +85,10 @@ def _unpacked_frame(source: int, destination: int, payload: bytes) -> WrapperFra
 
 def encode_frame(source: int, destination: int, payload: bytes) -> bytes:
     """The octets of ``WrapperFrame(source, destination, payload)``, checked the same way."""
-    _check(source, destination, payload)
-    return _HEADER.pack(WRAPPER_VERSION, source, destination, len(payload)) + payload
+    size = len(payload)
+    if not (0 <= source <= _MAX_U16 and 0 <= destination <= _MAX_U16 and size <= _MAX_U16):
+        _check(source, destination, payload)  # raises, naming what is wrong
+    return _HEADER.pack(WRAPPER_VERSION, source, destination, size) + payload
 
 
 def _check(source: int, destination: int, payload: bytes) -> None:
