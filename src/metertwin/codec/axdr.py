@@ -729,8 +729,11 @@ _set_value = Data.__dict__["value"].__set__
 
 def _integer(data_type: DataType, value: int) -> Data:
     low, high = _INTEGER_RANGES[data_type]
-    if type(value) is int and low <= value <= high:
-        return _trusted(data_type, value)
+    if type(value) is int and low <= value <= high:  # _trusted, inline: every register's value
+        data: Data = _new_object(Data)
+        _set_type(data, data_type)
+        _set_value(data, value)
+        return data
     return Data(data_type, value)  # an IntEnum member, or the precise error
 
 

@@ -107,6 +107,9 @@ class EnergyRegisters:
         if rate and not 1 <= rate <= self.rates:
             raise ValueError(f"rate {rate} is outside 1..{self.rates}")
         values = self.per_rate[rate] if rate else self.totals
+        direct = _DIRECT.get(quantity)
+        if direct is not None:  # a stored accumulator (combine's first case, inline)
+            return values[phase * ACCUMULATED_COUNT + direct]
         return combine(values, quantity, phase * ACCUMULATED_COUNT)
 
     def to_state(self) -> dict[str, Any]:
