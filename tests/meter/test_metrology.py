@@ -232,3 +232,32 @@ def test_non_finite_or_absurd_inputs_are_refused(bad: float) -> None:
     metrology = Metrology(SINGLE, TransformerRatios(), MetrologyConfig())
     with pytest.raises(ValueError, match="finite and within"):
         integrate(metrology, one_phase(bad, 0.0), HOUR_MS)
+
+
+def test_every_group_and_rate_reads_its_own_accumulators() -> None:
+    """micro() reads a phase's accumulators at an offset into the row: with every stored
+    accumulator distinct (group g, accumulator k holds 1 + 10 g + k, rate 2 a thousand times
+    that), each direct and derived quantity of each group adds up its own two columns."""
+    registers = EnergyRegisters(3, 2)
+    deltas = [1 + 10 * group + k for group in range(4) for k in range(ACCUMULATED_COUNT)]
+    registers.add(deltas, 1)
+    registers.add([1000 * d for d in deltas], 2)
+    a = Accumulated
+    for group in range(4):
+        row = deltas[group * ACCUMULATED_COUNT : (group + 1) * ACCUMULATED_COUNT]
+        expected = {
+            Energy.IMPORT_ACTIVE: row[a.IMPORT_ACTIVE],
+            Energy.EXPORT_ACTIVE: row[a.EXPORT_ACTIVE],
+            Energy.IMPORT_REACTIVE: row[a.Q1] + row[a.Q2],
+            Energy.EXPORT_REACTIVE: row[a.Q3] + row[a.Q4],
+            Energy.REACTIVE_Q1: row[a.Q1],
+            Energy.REACTIVE_Q4: row[a.Q4],
+            Energy.IMPORT_APPARENT: row[a.IMPORT_APPARENT],
+            Energy.EXPORT_APPARENT: row[a.EXPORT_APPARENT],
+            Energy.ABSOLUTE_ACTIVE: row[a.IMPORT_ACTIVE] + row[a.EXPORT_ACTIVE],
+            Energy.NET_ACTIVE: row[a.IMPORT_ACTIVE] - row[a.EXPORT_ACTIVE],
+        }
+        for quantity, value in expected.items():
+            assert registers.micro(quantity, group, rate=1) == value
+            assert registers.micro(quantity, group, rate=2) == 1000 * value
+            assert registers.micro(quantity, group) == 1001 * value

@@ -59,3 +59,39 @@ def test_a_method_the_object_does_not_offer_is_denied() -> None:
     assert _refusal(lambda: device.action(context, missing, Data.integer(0))) is (
         DataAccessResult.OBJECT_UNDEFINED
     )
+
+
+def test_a_read_that_succeeded_leaves_every_refusal_as_it_was() -> None:
+    """The logical device remembers what an association may read of an object after its
+    first successful GET (cosem/device.py); the refusals around it must not change: the
+    association LN's readable logical name is read first, then its write-only secret, an
+    attribute its class lacks, the wrong class id, and the same object from the public
+    client, which sees its own association object but not this one's secret."""
+    _, device, context = management_device("metercom-pro", T0)
+    name = AttributeDescriptor(15, CURRENT_ASSOCIATION, 1)
+    for _ in range(2):  # the first read fills what the second one uses
+        assert device.get(context, name, None) == Data.octet_string(bytes(CURRENT_ASSOCIATION))
+    secret = AttributeDescriptor(15, CURRENT_ASSOCIATION, SECRET)
+    assert _refusal(lambda: device.get(context, secret, None)) is (
+        DataAccessResult.READ_WRITE_DENIED
+    )
+    beyond = AttributeDescriptor(15, CURRENT_ASSOCIATION, 12)
+    assert _refusal(lambda: device.get(context, beyond, None)) is DataAccessResult.OBJECT_UNDEFINED
+    wrong_class = AttributeDescriptor(1, CURRENT_ASSOCIATION, 1)
+    assert _refusal(lambda: device.get(context, wrong_class, None)) is (
+        DataAccessResult.OBJECT_CLASS_INCONSISTENT
+    )
+    public = device.association_policy(0x10)
+    assert public is not None
+    other = AssociationContext(public, 0x10, 1, public.conformance, 1024, 1024, True)
+    assert _refusal(lambda: device.get(other, secret, None)) is DataAccessResult.READ_WRITE_DENIED
+    # Another association's rights are its own: a register the management client has read,
+    # which the public client does not list, stays undefined for the public client.
+    unlisted = next(
+        obis
+        for obis, obj in device.objects.items()
+        if obj.class_id == 3 and obis in context.policy.rights and obis not in public.rights
+    )
+    register = AttributeDescriptor(3, unlisted, 2)
+    device.get(context, register, None)
+    assert _refusal(lambda: device.get(other, register, None)) is DataAccessResult.OBJECT_UNDEFINED

@@ -587,6 +587,9 @@ def _take(buf: bytes, pos: int, size: int, what: str) -> tuple[bytes, int]:
 
 def encode(data: Data) -> bytes:
     """The A-XDR octets of ``data``, tag included."""
+    pack = _TAGGED_NUMBERS.get(data.type)
+    if pack is not None:  # a register's value: tag and body in one pack
+        return pack(data.type, data.value)
     out = bytearray()
     _encode_into(data, out)
     return bytes(out)
@@ -706,6 +709,12 @@ _BODY_ENCODERS: dict[int, Callable[[DataValue, bytearray], None]] = {
     **{data_type: _encode_packed(fmt) for data_type, fmt in _FLOAT_STRUCTS.items()},
 }
 
+_TAGGED_NUMBERS: dict[int, Callable[[int, DataValue], bytes]] = {
+    data_type: struct.Struct(">B" + fmt.format.lstrip(">")).pack
+    for data_type, fmt in (*_INTEGER_STRUCTS.items(), *_FLOAT_STRUCTS.items())
+}
+"""The tag and body of a fixed-size number at once: the same octets as the tag appended and
+the body encoder's pack."""
 
 # --- decoding ------------------------------------------------------------------------------
 
@@ -720,8 +729,11 @@ _set_value = Data.__dict__["value"].__set__
 
 def _integer(data_type: DataType, value: int) -> Data:
     low, high = _INTEGER_RANGES[data_type]
-    if type(value) is int and low <= value <= high:
-        return _trusted(data_type, value)
+    if type(value) is int and low <= value <= high:  # _trusted, inline: every register's value
+        data: Data = _new_object(Data)
+        _set_type(data, data_type)
+        _set_value(data, value)
+        return data
     return Data(data_type, value)  # an IntEnum member, or the precise error
 
 

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 _TEXT = re.compile(r"^(\d{1,3})[.-](\d{1,3})[.:](\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:[.*](\d{1,3}))?$")
 
 
 @dataclass(frozen=True, order=True)
 class Obis:
-    """A logical name A.B.C.D.E.F, each group 0..255."""
+    """A logical name A.B.C.D.E.F, each group 0..255.
+
+    Every GET looks its object up by logical name two or three times, so the hash (the
+    dataclass's own, of the six groups) and the six octets are computed once, at
+    construction; equality compares the octets.
+    """
 
     a: int
     b: int
@@ -18,11 +23,24 @@ class Obis:
     d: int
     e: int
     f: int = 255
+    _octets: bytes = field(init=False, repr=False, compare=False)
+    _hash: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        for group in (self.a, self.b, self.c, self.d, self.e, self.f):
+        groups = (self.a, self.b, self.c, self.d, self.e, self.f)
+        for group in groups:
             if not 0 <= group <= 255:
                 raise ValueError(f"OBIS value group {group} is outside 0..255")
+        object.__setattr__(self, "_octets", bytes(groups))
+        object.__setattr__(self, "_hash", hash(groups))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is Obis:  # as the dataclass's own: another class is never equal
+            return self._octets == other._octets
+        return NotImplemented
 
     @classmethod
     def parse(cls, text: str) -> Obis:
@@ -40,7 +58,7 @@ class Obis:
         return cls(*raw)
 
     def __bytes__(self) -> bytes:
-        return bytes((self.a, self.b, self.c, self.d, self.e, self.f))
+        return self._octets
 
     def __str__(self) -> str:
         return f"{self.a}.{self.b}.{self.c}.{self.d}.{self.e}.{self.f}"

@@ -33,12 +33,15 @@ from metertwin.cosem.backend import (
 )
 from metertwin.cosem.classes import AttributeSpec
 from metertwin.cosem.errors import CosemError, denied, undefined
-from metertwin.cosem.objects import CosemObject, Request
+from metertwin.cosem.objects import CosemObject, Getter, Request
 
 log = logging.getLogger(__name__)
 
 Login = Callable[[AssociationPolicy, bytes | None], LoginResult]
 Refused = Callable[[AssociationRefusal], None]
+Readers = tuple[int, dict[int, Getter]]
+"""What one association may read of one object without selective access: the object's
+class id and the getters of its readable attributes, by attribute index."""
 
 
 class LogicalDevice:
@@ -47,7 +50,13 @@ class LogicalDevice:
     refused, for the communication log; optional), ``commit`` (called after every login,
     refusal heard, successful SET and ACTION, before the answer exists) and ``security``
     (the Security setups of its HLS associations: it is then a `SecurityBackend`; without
-    it no material exists and every HLS association is refused)."""
+    it no material exists and every HLS association is refused).
+
+    The objects, their bindings and each policy's rights are fixed once the device is built
+    (the values behind them change, not which attribute is readable by whom): a GET without
+    selective access of an attribute the association may read is answered from
+    :meth:`_readers_of`, remembered on its first success, without repeating the checks.
+    """
 
     def __init__(
         self,
@@ -69,6 +78,9 @@ class LogicalDevice:
         self._refused = refused
         self._security = security
         self.open_associations: list[AssociationContext] = []
+        # id(policy) -> the policy (kept alive, so the id stays its own) and its Readers by name
+        self._readers: dict[int, tuple[AssociationPolicy, dict[Obis, Readers]]] = {}
+        self._plain_request: Request | None = None  # the last context's Request(context)
 
     # -- associations -------------------------------------------------------------------
 
@@ -165,6 +177,33 @@ class LogicalDevice:
         attribute: AttributeDescriptor,
         access: SelectiveAccess | None,
     ) -> Data:
+        known = self._readers.get(id(context.policy))
+        if access is None and known is not None:
+            readers = known[1].get(attribute.instance)
+            if readers is not None and readers[0] == attribute.class_id:
+                getter = readers[1].get(attribute.attribute_id)
+                if getter is not None:
+                    request = self._plain_request
+                    if request is None or request.context is not context:
+                        request = self._plain_request = Request(context)
+                    return getter(request)
+        return self._checked_get(context, attribute, access)
+
+    def _readers_of(self, policy: AssociationPolicy) -> dict[Obis, Readers]:
+        """The Readers of ``policy`` found so far; filled by :meth:`_checked_get`."""
+        known = self._readers.get(id(policy))
+        if known is None:
+            known = self._readers[id(policy)] = (policy, {})
+        return known[1]
+
+    def _checked_get(
+        self,
+        context: AssociationContext,
+        attribute: AttributeDescriptor,
+        access: SelectiveAccess | None,
+    ) -> Data:
+        """A GET with every check in the Blue Book order; remembers the object's Readers
+        for the association once one attribute of it has been read."""
         obj = self._object(context, attribute.class_id, attribute.instance)
         spec = self._attribute_spec(obj, attribute.attribute_id)
         binding = obj.attributes.get(attribute.attribute_id)
@@ -173,7 +212,23 @@ class LogicalDevice:
             raise denied(f"attribute {attribute.attribute_id} of {obj.logical_name} not readable")
         if access is not None and access.selector not in spec.selectors:
             raise CosemError(DataAccessResult.OTHER_REASON, "selective access not supported")
+        readers = self._readers_of(context.policy)
+        if obj.logical_name not in readers:
+            readers[obj.logical_name] = (obj.class_id, self._getters(context.policy, obj))
         return binding.get(Request(context, access))
+
+    @staticmethod
+    def _getters(policy: AssociationPolicy, obj: CosemObject) -> dict[int, Getter]:
+        """The getters of every attribute of ``obj`` that ``policy`` may read (an object it
+        lists): the ones :meth:`_checked_get` would call without selective access."""
+        rights = policy.rights[obj.logical_name]
+        return {
+            index: binding.get
+            for index, binding in obj.attributes.items()
+            if binding.get is not None
+            and obj.interface.attribute(index) is not None
+            and rights.attribute(index).readable
+        }
 
     def set(
         self,

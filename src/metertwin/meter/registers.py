@@ -63,19 +63,20 @@ _DIRECT = {
 }
 
 
-def combine(values: Sequence[int], quantity: Energy) -> int:
-    """One quantity out of a group's stored accumulators (indexed by `Accumulated`)."""
+def combine(values: Sequence[int], quantity: Energy, base: int = 0) -> int:
+    """One quantity out of a group's stored accumulators, ``values[base:]`` indexed by
+    `Accumulated` (an offset rather than a slice: a GET of a register reads one)."""
     direct = _DIRECT.get(quantity)
     if direct is not None:
-        return values[direct]
+        return values[base + direct]
     a = Accumulated
     if quantity is Energy.IMPORT_REACTIVE:
-        return values[a.Q1] + values[a.Q2]
+        return values[base + a.Q1] + values[base + a.Q2]
     if quantity is Energy.EXPORT_REACTIVE:
-        return values[a.Q3] + values[a.Q4]
+        return values[base + a.Q3] + values[base + a.Q4]
     if quantity is Energy.ABSOLUTE_ACTIVE:
-        return values[a.IMPORT_ACTIVE] + values[a.EXPORT_ACTIVE]
-    return values[a.IMPORT_ACTIVE] - values[a.EXPORT_ACTIVE]
+        return values[base + a.IMPORT_ACTIVE] + values[base + a.EXPORT_ACTIVE]
+    return values[base + a.IMPORT_ACTIVE] - values[base + a.EXPORT_ACTIVE]
 
 
 class EnergyRegisters:
@@ -106,8 +107,10 @@ class EnergyRegisters:
         if rate and not 1 <= rate <= self.rates:
             raise ValueError(f"rate {rate} is outside 1..{self.rates}")
         values = self.per_rate[rate] if rate else self.totals
-        base = phase * ACCUMULATED_COUNT
-        return combine(values[base : base + ACCUMULATED_COUNT], quantity)
+        direct = _DIRECT.get(quantity)
+        if direct is not None:  # a stored accumulator (combine's first case, inline)
+            return values[phase * ACCUMULATED_COUNT + direct]
+        return combine(values, quantity, phase * ACCUMULATED_COUNT)
 
     def to_state(self) -> dict[str, Any]:
         return {"totals": list(self.totals), "per_rate": [list(r) for r in self.per_rate]}

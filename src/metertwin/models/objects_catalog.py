@@ -183,8 +183,13 @@ def tamper_counter(obis: Obis) -> EventCode | None:
 def _energy_value(
     meter: Meter, quantities: tuple[tuple[Energy, int], ...], phase: int, rate: int, signed: bool
 ) -> Callable[[], Data]:
+    alone = quantities[0][0] if len(quantities) == 1 and quantities[0][1] == 1 else None
+
     def value() -> Data:
-        total = sum(sign * meter.energy_mwh(q, phase, rate) for q, sign in quantities) // 1000
+        if alone is not None:  # the common register: no generator to sum on every GET
+            total = meter.energy_mwh(alone, phase, rate) // 1000
+        else:
+            total = sum(sign * meter.energy_mwh(q, phase, rate) for q, sign in quantities) // 1000
         if signed:
             return Data.double_long(max(min(total, 2**31 - 1), -(2**31)))
         return Data.double_long_unsigned(total % _U32)  # rolls over like a register display

@@ -67,10 +67,28 @@ class WrapperFrame:
         return WrapperFrame(self.destination, self.source, payload)
 
 
+_new_frame = object.__new__
+_set_source = WrapperFrame.__dict__["source"].__set__
+_set_destination = WrapperFrame.__dict__["destination"].__set__
+_set_payload = WrapperFrame.__dict__["payload"].__set__
+
+
+def _unpacked_frame(source: int, destination: int, payload: bytes) -> WrapperFrame:
+    """A frame read from a header: u16 wPorts and a payload of the announced length (at
+    most 65535) always pass ``_check``, so the dataclass's checks are skipped."""
+    frame: WrapperFrame = _new_frame(WrapperFrame)
+    _set_source(frame, source)
+    _set_destination(frame, destination)
+    _set_payload(frame, payload)
+    return frame
+
+
 def encode_frame(source: int, destination: int, payload: bytes) -> bytes:
     """The octets of ``WrapperFrame(source, destination, payload)``, checked the same way."""
-    _check(source, destination, payload)
-    return _HEADER.pack(WRAPPER_VERSION, source, destination, len(payload)) + payload
+    size = len(payload)
+    if not (0 <= source <= _MAX_U16 and 0 <= destination <= _MAX_U16 and size <= _MAX_U16):
+        _check(source, destination, payload)  # raises, naming what is wrong
+    return _HEADER.pack(WRAPPER_VERSION, source, destination, size) + payload
 
 
 def _check(source: int, destination: int, payload: bytes) -> None:
@@ -131,20 +149,22 @@ class WrapperDecoder:
 
         ``now`` is the caller's clock in seconds; it matters only with a frame timeout.
         """
+        buffer = self._buffer
+        if not buffer and self._failed is None and len(data) >= HEADER_SIZE:
+            # Nothing pending and ``data`` is exactly one acceptable frame: its payload is the
+            # only copy made. Anything else (a refusal included) takes the general path.
+            version, source, destination, length = _HEADER.unpack_from(data)
+            if len(data) - HEADER_SIZE == length <= self.max_length and version == WRAPPER_VERSION:
+                body = data[HEADER_SIZE:]  # a memoryview's tobytes copies faster than bytes()
+                payload = body.tobytes() if isinstance(body, memoryview) else bytes(body)
+                return [_unpacked_frame(source, destination, payload)]
         if self._failed is not None:
             raise WrapperError(f"stream already failed: {self._failed}")
-        buffer = self._buffer
         timeout = self.frame_timeout
         if buffer and timeout is not None and now >= self._frame_started + timeout:
             self._failed = WrapperTimeout(f"frame not completed within {timeout:g} s")
             raise self._failed
         was_pending = bool(buffer)
-        if not buffer and len(data) >= HEADER_SIZE:
-            # Nothing pending and ``data`` is exactly one acceptable frame: its payload is the
-            # only copy made. Anything else (a refusal included) takes the general path.
-            version, source, destination, length = _HEADER.unpack_from(data)
-            if len(data) - HEADER_SIZE == length <= self.max_length and version == WRAPPER_VERSION:
-                return [WrapperFrame(source, destination, bytes(data[HEADER_SIZE:]))]
         buffer += data
         frames: list[WrapperFrame] = []
         start = 0
@@ -165,8 +185,8 @@ class WrapperDecoder:
                 end = start + HEADER_SIZE + length
                 if end > available:
                     break
-                payload = bytes(view[start + HEADER_SIZE : end])
-                frames.append(WrapperFrame(source, destination, payload))
+                payload = view[start + HEADER_SIZE : end].tobytes()
+                frames.append(_unpacked_frame(source, destination, payload))
                 start = end
         if start:
             del buffer[:start]
