@@ -282,6 +282,19 @@ class _Connection(asyncio.BufferedProtocol):
             if deadline is not None:
                 self.frame_timer = self.loop.call_at(deadline, self._check_frame)
         try:
+            if len(frames) == 1:  # the usual read: one request, one answer, no list
+                frame = frames[0]
+                answer, closing = channel.receive(
+                    frame.source, frame.destination, frame.payload, now
+                )
+                if answer is not None:
+                    transport.write(encode_frame(frame.destination, frame.source, answer))
+                if closing is not None:
+                    _log.info(
+                        "closing %s: a frame for wPort %d, not served", self.peer, frame.destination
+                    )
+                    self._close_for(closing)
+                return
             replies = []
             closing = None
             for frame in frames:

@@ -399,6 +399,17 @@ class ServerConnection:
     # --- dispatch ----------------------------------------------------------------------------
 
     def _receive(self, client_sap: int, apdu: bytes) -> bytes | None:
+        association = self._associations.get(client_sap)
+        if (
+            association is not None
+            and association.protection is None
+            and association.state is _ASSOCIATED
+        ):
+            remembered = self._decoded_gets.get(apdu)
+            if remembered is not None and association.session is not None:
+                # a GET seen before, in the clear: no decoding, and its answer always fits
+                # (``_get_normal`` cuts a long one into blocks)
+                return association.session.serve_plain_get(remembered)
         if not apdu:
             return MALFORMED
         tag = apdu[0]
@@ -406,7 +417,6 @@ class ServerConnection:
             return self._associate(client_sap, apdu)
         if tag == _RLRQ_TAG:
             return self._release(client_sap, apdu)
-        association = self._associations.get(client_sap)
         session = None if association is None else association.session
         if session is not None and len(apdu) > self.settings.max_receive_pdu_size:
             session.abort_transfer()

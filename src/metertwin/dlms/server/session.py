@@ -178,6 +178,9 @@ MALFORMED = _exception(StateError.SERVICE_UNKNOWN, ServiceError.OTHER_REASON)
 PDU_TOO_LONG = _exception(StateError.SERVICE_NOT_ALLOWED, ServiceError.PDU_TOO_LONG)
 INTERNAL_FAULT = _exception(StateError.SERVICE_NOT_ALLOWED, ServiceError.OTHER_REASON)
 
+_GET_RESPONSE_HEADS = tuple(bytes((0xC4, 0x01, iip, 0x00)) for iip in range(256))
+"""get-response-normal with data, by invoke-id-and-priority octet."""
+
 # Fixed octets before the raw data of one block (tag, CHOICE, invoke-id-and-priority, then):
 # get-response-with-datablock: last-block, block-number u32, raw-data CHOICE;
 # action-response-with-pblock: last-block, block-number u32.
@@ -289,6 +292,14 @@ class AssociationSession:
             case ActionRequestNextPblock():
                 return self._action_next(request)
 
+    def serve_plain_get(self, request: GetRequestNormal) -> bytes:
+        """A get-request-normal without selective access, as ``serve`` answers it (the
+        connection's path for the GETs it has seen before)."""
+        if not self.conformance & _GET:
+            self.transfer = None
+            return NOT_NEGOTIATED
+        return self._get_normal(request)
+
     def _access_allowed(self, request: Request) -> bool:
         """Selective access needs its conformance bit (dlms.md 3.3, bit 21)."""
         if self.conformance & _SELECTIVE_ACCESS:
@@ -358,7 +369,7 @@ class AssociationSession:
             return bytes((0xC4, 0x01, iip, 0x01, result))
         raw = encode(result)
         if len(raw) + 4 <= self.limit:
-            return bytes((0xC4, 0x01, iip, 0x00)) + raw
+            return _GET_RESPONSE_HEADS[iip] + raw
         return self._start_long_get(request.invoke, raw)
 
     def _get_with_list(self, request: GetRequestWithList) -> bytes:
