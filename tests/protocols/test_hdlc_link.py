@@ -549,3 +549,27 @@ def test_any_input_never_raises_and_snrm_always_recovers(
     output = link.receive(SNRM, now=now + 2.0)
     assert [f.kind for f in frames_of(output)] == [FrameType.UA]
     assert link.receive(AARQ, now=now + 3.0).events == (ApduReceived(16, 1, AARQ_APDU),)
+
+
+def test_two_meters_on_one_line_each_answer_only_their_own_address() -> None:
+    """Issue 13 "Bad input": a frame for another meter, and the answers of another meter (a
+    half-duplex line carries both), leave a meter silent and its link as it was."""
+    meter_17 = new_link(accept_one_octet_address=False)  # a bus: no one-octet destination
+    meter_18 = HdlcServerLink(
+        ServerLinkSettings(physical_address=18, accept_one_octet_address=False)
+    )
+
+    def on_the_line(octets: bytes, now: float) -> bytes:
+        answer = meter_17.receive(octets, now)
+        assert meter_18.receive(octets, now) == LinkOutput()
+        if answer.events and isinstance(answer.events[-1], ApduReceived):
+            return answer.transmit + meter_17.respond(AARE_APDU)
+        return answer.transmit
+
+    ua = on_the_line(SNRM, 1.0)
+    aare = on_the_line(ua + AARQ, 2.0)  # meter 17 hears its own UA too, and ignores it
+    assert aare == AARE
+    on_the_line(aare, 3.0)
+    assert meter_18.state is LinkState.NDM and meter_17.state is LinkState.NRM
+    assert meter_18.counters.other_address == 4  # SNRM, UA, AARQ, AARE
+    assert meter_17.counters.other_address == 2  # its own UA and AARE
