@@ -23,7 +23,7 @@ class Obis:
     d: int
     e: int
     f: int = 255
-    _octets: bytes = field(init=False, repr=False, compare=False)
+    octets: bytes = field(init=False, repr=False, compare=False)  # the six octets, kept
     _hash: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -31,7 +31,7 @@ class Obis:
         for group in groups:
             if not 0 <= group <= 255:
                 raise ValueError(f"OBIS value group {group} is outside 0..255")
-        object.__setattr__(self, "_octets", bytes(groups))
+        object.__setattr__(self, "octets", bytes(groups))
         object.__setattr__(self, "_hash", hash(groups))
 
     def __hash__(self) -> int:
@@ -39,7 +39,7 @@ class Obis:
 
     def __eq__(self, other: object) -> bool:
         if type(other) is Obis:  # as the dataclass's own: another class is never equal
-            return self._octets == other._octets
+            return self.octets == other.octets
         return NotImplemented
 
     @classmethod
@@ -58,7 +58,7 @@ class Obis:
         return cls(*raw)
 
     def __bytes__(self) -> bytes:
-        return self._octets
+        return self.octets
 
     def __str__(self) -> str:
         return f"{self.a}.{self.b}.{self.c}.{self.d}.{self.e}.{self.f}"

@@ -4,7 +4,7 @@ attribute and method descriptors, selective access, data blocks and Get-Data-Res
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from metertwin.codec.axdr import Data, encode, encode_length
 from metertwin.codec.enums import ActionResult, DataAccessResult
@@ -47,12 +47,15 @@ class InvokeIdAndPriority:
     invoke_id: int = 1
     confirmed: bool = True
     high_priority: bool = True
+    octet: int = field(init=False, repr=False, compare=False)  # the encoded octet, kept
 
     def __post_init__(self) -> None:
         check_range("invoke id", self.invoke_id, 0, 15)
+        octet = (self.high_priority << 7) | (self.confirmed << 6) | self.invoke_id
+        object.__setattr__(self, "octet", octet)
 
     def to_byte(self) -> int:
-        return (self.high_priority << 7) | (self.confirmed << 6) | self.invoke_id
+        return self.octet
 
     @classmethod
     def from_byte(cls, value: int) -> InvokeIdAndPriority:

@@ -79,7 +79,8 @@ class LogicalDevice:
         self._security = security
         self.open_associations: list[AssociationContext] = []
         # id(policy) -> the policy (kept alive, so the id stays its own) and its Readers by name
-        self._readers: dict[int, tuple[AssociationPolicy, dict[Obis, Readers]]] = {}
+        # by policy, then by the object's six octets (hashed in C, unlike an Obis)
+        self._readers: dict[int, tuple[AssociationPolicy, dict[bytes, Readers]]] = {}
         self._plain_request: Request | None = None  # the last context's Request(context)
 
     # -- associations -------------------------------------------------------------------
@@ -179,7 +180,7 @@ class LogicalDevice:
     ) -> Data:
         known = self._readers.get(id(context.policy))
         if access is None and known is not None:
-            readers = known[1].get(attribute.instance)
+            readers = known[1].get(attribute.instance.octets)
             if readers is not None and readers[0] == attribute.class_id:
                 getter = readers[1].get(attribute.attribute_id)
                 if getter is not None:
@@ -189,7 +190,7 @@ class LogicalDevice:
                     return getter(request)
         return self._checked_get(context, attribute, access)
 
-    def _readers_of(self, policy: AssociationPolicy) -> dict[Obis, Readers]:
+    def _readers_of(self, policy: AssociationPolicy) -> dict[bytes, Readers]:
         """The Readers of ``policy`` found so far; filled by :meth:`_checked_get`."""
         known = self._readers.get(id(policy))
         if known is None:
@@ -214,7 +215,7 @@ class LogicalDevice:
             raise CosemError(DataAccessResult.OTHER_REASON, "selective access not supported")
         readers = self._readers_of(context.policy)
         if obj.logical_name not in readers:
-            readers[obj.logical_name] = (obj.class_id, self._getters(context.policy, obj))
+            readers[obj.logical_name.octets] = (obj.class_id, self._getters(context.policy, obj))
         return binding.get(Request(context, access))
 
     @staticmethod

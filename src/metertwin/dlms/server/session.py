@@ -364,7 +364,7 @@ class AssociationSession:
     def _get_normal(self, request: GetRequestNormal) -> bytes:
         self.transfer = None
         result = self._read(request.attribute, request.access)
-        iip = request.invoke.to_byte()
+        iip = request.invoke.octet
         if isinstance(result, DataAccessResult):
             return bytes((0xC4, 0x01, iip, 0x01, result))
         raw = encode(result)
