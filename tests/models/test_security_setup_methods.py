@@ -1,0 +1,265 @@
+"""Security setup (class 64 version 1) methods 3 to 8 and attribute 6 through the
+LogicalDevice ACTION path (issue 12): key_agreement, generate_key_pair,
+generate_certificate_request, import/export/remove_certificate, and their refusals.
+
+Parameter layouts: Blue Book 4.4.7 as listed in /work/shared/reference/dlms.md ("Security
+setup (64)"); certificate_identification {type enum, by entity {entity, type, system_title} |
+by serial {serial_number, issuer}} as spelled out in gurux's GXDLMSSecuritySetup.cpp
+(ValidateCertificateIdentification) and DLMS_SPODES's security_setup/ver1.py (youserj);
+certificate_info {entity, type, serial_number, issuer, subject, subject_alt_name} as in the
+latter. The ECDH, KDF and ECDSA primitives have their own vectors (tests/security/); here the
+client side of the agreement is computed with them independently of the server's state.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from tests.models.test_security_setup import (
+    ECDSA_SAP,
+    HLS_SAP,
+    T0,
+    _act,
+    _context,
+    _material,
+    _policy,
+    _security_log,
+)
+from tests.security.test_certificates import CA_DER
+
+from metertwin.codec.axdr import Data
+from metertwin.codec.enums import ActionResult
+from metertwin.codec.xdlms_types import AttributeDescriptor
+from metertwin.cosem.errors import CosemError
+from metertwin.meter.core import Meter
+from metertwin.meter.events import EventCode
+from metertwin.models import load_model
+from metertwin.models.binder import build_logical_device
+from metertwin.models.loader import DeviceModel
+from metertwin.security.key_agreement import (
+    agreed_key,
+    new_ephemeral_key,
+    open_signed_ephemeral_key,
+    signed_ephemeral_key,
+)
+from metertwin.security.suites import security_suite
+
+CLIENT_TITLE = bytes.fromhex("4D4D4D0000000001")
+SUITE_1 = security_suite(1)  # magno22's 0x41 (docs/dlms.md)
+KEY_AGREEMENT, IMPORT, EXPORT, REMOVE = 3, 6, 7, 8
+GENERATE, REQUEST = 4, 5
+
+
+class Head:
+    """A head-end on magno22's HLS-ECDSA association: its signing key in the config."""
+
+    def __init__(self, tmp_path: Path, commits: list[int] | None = None) -> None:
+        self.signing_key = ec.generate_private_key(ec.SECP256R1())
+        pem = tmp_path / "client.pem"
+        pem.write_bytes(
+            self.signing_key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
+        overrides = {
+            "dlms": {"client_system_title": CLIENT_TITLE.hex(), "client_public_key": str(pem)}
+        }
+        self.model: DeviceModel = load_model("magno22", overrides)
+        self.meter = Meter(self.model.spec, T0, "12345678")
+        seen = commits if commits is not None else []
+        self.device = build_logical_device(self.model, self.meter, lambda: seen.append(1))
+
+    def restart(self) -> None:
+        self.meter = Meter.from_state(self.model.spec, self.meter.to_state())
+        self.device = build_logical_device(self.model, self.meter, lambda: None)
+
+    def security_state(self) -> object:
+        return self.meter.to_state()["dlms_security"]
+
+    def server_title(self) -> bytes:
+        return _material(self.device, ECDSA_SAP).server_system_title
+
+    def server_signing_key(self) -> ec.EllipticCurvePublicKey:
+        der = _material(self.device, ECDSA_SAP).server_signing_key
+        assert der is not None
+        key = serialization.load_der_private_key(der, password=None)
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        return key.public_key()
+
+    def act(self, method: int, parameters: Data) -> Data | None:
+        return _act(self.device, ECDSA_SAP, method, parameters)
+
+    def refused(self, method: int, parameters: Data) -> ActionResult:
+        with pytest.raises(CosemError) as refusal:
+            self.act(method, parameters)
+        return refusal.value.action_result
+
+    def certificates(self) -> list[tuple[object, ...]]:
+        setup = _policy(self.device, ECDSA_SAP).security_setup
+        assert setup is not None
+        value = self.device.get(
+            _context(self.device, ECDSA_SAP), AttributeDescriptor(64, setup, 6), None
+        )
+        return [
+            tuple(
+                field.as_int() if i < 2 else field.as_bytes()
+                for i, field in enumerate(info.as_items())
+            )
+            for info in value.as_items()
+        ]
+
+
+def _agreement(*entries: tuple[int, bytes]) -> Data:
+    return Data.array(
+        [Data.structure([Data.enum(key_id), Data.octet_string(data)]) for key_id, data in entries]
+    )
+
+
+def _by_entity(entity: int, kind: int, title: bytes) -> Data:
+    return Data.structure(
+        [
+            Data.enum(0),
+            Data.structure([Data.enum(entity), Data.enum(kind), Data.octet_string(title)]),
+        ]
+    )
+
+
+def _by_serial(serial: bytes, issuer: bytes) -> Data:
+    return Data.structure(
+        [Data.enum(1), Data.structure([Data.octet_string(serial), Data.octet_string(issuer)])]
+    )
+
+
+# -- key_agreement (method 3) ---------------------------------------------------------------
+
+
+def test_key_agreement_installs_the_keys_both_sides_derive(tmp_path: Path) -> None:
+    """C(2e, 0s): the client's signed ephemeral keys for the EK and the AK; the answer holds
+    the server's signed ephemeral keys, from which the client derives the same keys."""
+    commits: list[int] = []
+    head = Head(tmp_path, commits)
+    policy = _policy(head.device, ECDSA_SAP)
+    head.device.next_invocation_counter(policy)
+    assert head.device.accept_invocation_counter(policy, CLIENT_TITLE, 9)
+    ephemerals = {key_id: new_ephemeral_key(SUITE_1) for key_id in (0, 2)}
+    request = _agreement(
+        *(
+            (key_id, signed_ephemeral_key(key_id, key.public_key(), head.signing_key, SUITE_1))
+            for key_id, key in ephemerals.items()
+        )
+    )
+    before = len(commits)
+    answer = head.act(KEY_AGREEMENT, request)
+    assert len(commits) > before  # committed before the answer
+    assert answer is not None
+    derived = {}
+    for entry in answer.as_items():
+        key_id, key_data = entry.as_items()[0].as_int(), entry.as_items()[1].as_bytes()
+        server_ephemeral = open_signed_ephemeral_key(
+            key_id, key_data, head.server_signing_key(), SUITE_1
+        )
+        derived[key_id] = agreed_key(
+            SUITE_1,
+            ephemerals[key_id],
+            server_ephemeral,
+            initiator_system_title=CLIENT_TITLE,
+            responder_system_title=head.server_title(),
+        )
+    assert set(derived) == {0, 2}
+    material = _material(head.device, ECDSA_SAP)
+    assert material.global_unicast_key == derived[0] and len(derived[0]) == 16
+    assert material.authentication_key == derived[2] and derived[2] != derived[0]
+    assert EventCode.SECURITY_KEY_CHANGED in _security_log(head.meter)
+    # a new EK restarts the counters that belong to it, as key_transfer does
+    assert head.device.next_invocation_counter(policy) == 0
+    assert head.device.accept_invocation_counter(policy, CLIENT_TITLE, 1)
+    head.restart()
+    assert _material(head.device, ECDSA_SAP).global_unicast_key == derived[0]
+
+
+def _signed(head: Head, key_id: int, signer: ec.EllipticCurvePrivateKey | None = None) -> bytes:
+    key = new_ephemeral_key(SUITE_1).public_key()
+    return signed_ephemeral_key(key_id, key, signer or head.signing_key, SUITE_1)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["wrong signer", "signature altered", "point altered", "truncated", "signed as another key id"],
+)
+def test_a_key_agreement_the_client_did_not_sign_changes_nothing(
+    tmp_path: Path, damage: str
+) -> None:
+    """One bad entry refuses the whole agreement with other-reason: no key, counter or log
+    changes, even for the good entry beside it."""
+    head = Head(tmp_path)
+    good = _signed(head, 2)
+    bad = {
+        "wrong signer": lambda: _signed(head, 0, ec.generate_private_key(ec.SECP256R1())),
+        "signature altered": lambda: (lambda d: d[:-1] + bytes([d[-1] ^ 1]))(_signed(head, 0)),
+        "point altered": lambda: (lambda d: d[:10] + bytes([d[10] ^ 1]) + d[11:])(_signed(head, 0)),
+        "truncated": lambda: _signed(head, 0)[:-1],
+        "signed as another key id": lambda: _signed(head, 1),
+    }[damage]()
+    state = head.security_state()
+    assert head.refused(KEY_AGREEMENT, _agreement((2, good), (0, bad))) is ActionResult.OTHER_REASON
+    assert head.security_state() == state
+    assert EventCode.SECURITY_KEY_CHANGED not in _security_log(head.meter)
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        Data.array([]),
+        Data.octet_string(b"\x00" * 128),
+        _agreement((3, b"\x00" * 128)),
+        _agreement((0, b"\x00" * 128), (0, b"\x00" * 128)),
+        Data.array([Data.structure([Data.enum(0), Data.visible_string("x")])]),
+        Data.array([Data.structure([Data.enum(0)])]),
+    ],
+    ids=["empty", "not an array", "the KEK", "key id twice", "key_data not octets", "short entry"],
+)
+def test_a_malformed_key_agreement_is_type_unmatched(tmp_path: Path, parameters: Data) -> None:
+    head = Head(tmp_path)
+    state = head.security_state()
+    assert head.refused(KEY_AGREEMENT, parameters) is ActionResult.TYPE_UNMATCHED
+    assert head.security_state() == state
+
+
+def test_key_agreement_needs_the_client_system_title() -> None:
+    """Party U of the KDF is the setup's client_system_title (attribute 4); pmm1220's default
+    setup has none (any client) and no client key: other-reason."""
+    model = load_model("pmm1220")
+    device = build_logical_device(model, Meter(model.spec, T0, "1"), lambda: None)
+    key = ec.generate_private_key(ec.SECP384R1())
+    data = signed_ephemeral_key(0, key.public_key(), key, security_suite(2))
+    with pytest.raises(CosemError) as refused:
+        _act(device, ECDSA_SAP, KEY_AGREEMENT, _agreement((0, data)))
+    assert refused.value.action_result is ActionResult.OTHER_REASON
+
+
+@pytest.mark.parametrize(
+    ("method", "parameters"),
+    [
+        (KEY_AGREEMENT, _agreement((0, b"\x00" * 128))),
+        (GENERATE, Data.enum(0)),
+        (REQUEST, Data.enum(0)),
+        (IMPORT, Data.octet_string(CA_DER)),
+        (EXPORT, _by_entity(0, 0, b"MAG\x00\x00\xbc\x61\x4e")),
+        (REMOVE, _by_serial(b"\x12\x34", b"issuer")),
+    ],
+)
+def test_a_suite_0_setup_refuses_methods_3_to_8_with_other_reason(
+    method: int, parameters: Data
+) -> None:
+    """Suite 0 has no ECC: well-formed parameters, yet the setup cannot (docs/dlms.md)."""
+    model = load_model("magno22")
+    meter = Meter(model.spec, T0, "12345678")
+    device = build_logical_device(model, meter, lambda: None)
+    state = meter.to_state()["dlms_security"]
+    with pytest.raises(CosemError) as refused:
+        _act(device, HLS_SAP, method, parameters)
+    assert refused.value.action_result is ActionResult.OTHER_REASON
+    assert meter.to_state()["dlms_security"] == state
