@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from tests.models.test_security_setup import (
@@ -28,7 +29,7 @@ from tests.models.test_security_setup import (
     _policy,
     _security_log,
 )
-from tests.security.test_certificates import CA_DER
+from tests.security.test_certificates import CA_DER, _issue, _usage
 
 from metertwin.codec.axdr import Data
 from metertwin.codec.enums import ActionResult
@@ -46,6 +47,7 @@ from metertwin.security.key_agreement import (
     signed_ephemeral_key,
 )
 from metertwin.security.suites import security_suite
+from metertwin.storage import MeterStore
 
 CLIENT_TITLE = bytes.fromhex("4D4D4D0000000001")
 SUITE_1 = security_suite(1)  # magno22's 0x41 (docs/dlms.md)
@@ -263,3 +265,242 @@ def test_a_suite_0_setup_refuses_methods_3_to_8_with_other_reason(
         _act(device, HLS_SAP, method, parameters)
     assert refused.value.action_result is ActionResult.OTHER_REASON
     assert meter.to_state()["dlms_security"] == state
+
+
+# -- generate_key_pair, generate_certificate_request (methods 4, 5) -------------------------
+
+
+def _request(head: Head, kind: int) -> x509.CertificateSigningRequest:
+    answer = head.act(REQUEST, Data.enum(kind))
+    assert answer is not None
+    request = x509.load_der_x509_csr(answer.as_bytes())
+    assert request.is_signature_valid
+    return request
+
+
+def _point(key: object) -> bytes:
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+    return key.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+
+
+def test_the_certificate_request_names_our_system_title_and_holds_our_key(
+    tmp_path: Path,
+) -> None:
+    """PKCS#10 DER, subject CN = the server system title in hex (Green Book certificate
+    profile, docs/security.md); for the digital signature type the key is the HLS-ECDSA
+    signing key the meter made at its first start."""
+    head = Head(tmp_path)
+    request = _request(head, 0)
+    assert request.subject.rfc4514_string() == f"CN={head.server_title().hex().upper()}"
+    assert _point(request.public_key()) == _point(head.server_signing_key())
+    assert head.refused(REQUEST, Data.enum(1)) is ActionResult.OTHER_REASON  # none made yet
+    head.act(GENERATE, Data.enum(1))
+    agreement = _request(head, 1)
+    usage = agreement.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert usage.key_agreement and not usage.digital_signature
+    assert _point(agreement.public_key()) != _point(request.public_key())
+
+
+def test_a_new_signing_key_pair_is_the_one_hls_and_key_agreement_use(tmp_path: Path) -> None:
+    head = Head(tmp_path)
+    old = _point(head.server_signing_key())
+    head.act(GENERATE, Data.enum(0))
+    new = _point(head.server_signing_key())
+    assert new != old
+    assert _point(_request(head, 0).public_key()) == new
+    assert EventCode.SECURITY_KEY_CHANGED in _security_log(head.meter)
+    answer = head.act(KEY_AGREEMENT, _agreement((0, _signed(head, 0))))
+    assert answer is not None
+    key_data = answer.as_items()[0].as_items()[1].as_bytes()
+    open_signed_ephemeral_key(0, key_data, head.server_signing_key(), SUITE_1)  # signed by it
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [Data.enum(3), Data.unsigned(0), Data.octet_string(b"\x00"), Data.array([])],
+    ids=["other", "unsigned", "octets", "array"],
+)
+@pytest.mark.parametrize("method", [GENERATE, REQUEST])
+def test_a_key_pair_type_other_than_0_1_2_is_type_unmatched(
+    tmp_path: Path, method: int, parameters: Data
+) -> None:
+    head = Head(tmp_path)
+    state = head.security_state()
+    assert head.refused(method, parameters) is ActionResult.TYPE_UNMATCHED
+    assert head.security_state() == state
+
+
+# -- import, export, remove (methods 6-8) and attribute 6 ------------------------------------
+
+CA_SERIAL = b"\x12\x34"  # tests/security/test_certificates.py's CA
+
+
+def _server_certificate(head: Head, serial: int = 0x5001) -> bytes:
+    """The CA's certificate for our digital signature key (what a head-end makes of the
+    request of method 5)."""
+    request = _request(head, 0)
+    key = request.public_key()
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+    return _issue(key, head.server_title().hex().upper(), usage=_usage(True, False), serial=serial)
+
+
+def _client_certificate(key: ec.EllipticCurvePrivateKey, serial: int = 0x6001) -> bytes:
+    return _issue(
+        key.public_key(), CLIENT_TITLE.hex().upper(), usage=_usage(True, False), serial=serial
+    )
+
+
+def _issuer(der: bytes) -> bytes:
+    return x509.load_der_x509_certificate(der).issuer.public_bytes()
+
+
+def test_imported_certificates_are_listed_exported_and_removed(tmp_path: Path) -> None:
+    head = Head(tmp_path)
+    assert head.certificates() == []
+    server = _server_certificate(head)
+    client = _client_certificate(head.signing_key)
+    for der in (CA_DER, client, server):
+        assert head.act(IMPORT, Data.octet_string(der)) is None
+    listed = head.certificates()
+    assert [(entity, kind, serial) for entity, kind, serial, *_ in listed] == [
+        (2, 3, CA_SERIAL),  # certification authority, type other
+        (1, 0, b"\x60\x01"),  # client, digital signature
+        (0, 0, b"\x50\x01"),  # server, digital signature
+    ]
+    ours = x509.load_der_x509_certificate(server)
+    assert listed[2][3:] == (ours.issuer.public_bytes(), ours.subject.public_bytes(), b"")
+    exported = head.act(EXPORT, _by_entity(1, 0, CLIENT_TITLE))
+    assert exported is not None and exported.as_bytes() == client
+    exported = head.act(EXPORT, _by_serial(b"\x50\x01", _issuer(server)))
+    assert exported is not None and exported.as_bytes() == server
+    assert head.act(REMOVE, _by_serial(b"\x60\x01", _issuer(client))) is None
+    assert [serial for _, _, serial, *_ in head.certificates()] == [CA_SERIAL, b"\x50\x01"]
+    state = head.security_state()
+    assert head.refused(EXPORT, _by_entity(1, 0, CLIENT_TITLE)) is ActionResult.OTHER_REASON
+    assert head.refused(REMOVE, _by_entity(1, 0, CLIENT_TITLE)) is ActionResult.OTHER_REASON
+    assert head.security_state() == state
+
+
+def test_certificates_and_generated_keys_survive_a_crash(tmp_path: Path) -> None:
+    """Committed before the ACTION answers: a crash right after (the store closed without
+    another commit) keeps the certificates and key pairs (ARCHITECTURE: nothing
+    acknowledged is ever lost)."""
+    head = Head(tmp_path)
+    store = MeterStore.open(tmp_path / "store")
+    store.create(
+        head.model.source, head.model.text, {}, head.meter.to_state(), {"model": "magno22"}
+    )
+    device = build_logical_device(
+        head.model, head.meter, lambda: store.commit(head.meter.to_state())
+    )
+    head.device = device
+    head.act(GENERATE, Data.enum(1))
+    agreement_key = _point(_request(head, 1).public_key())
+    head.act(IMPORT, Data.octet_string(CA_DER))
+    head.act(IMPORT, Data.octet_string(_server_certificate(head)))
+    listed = head.certificates()
+    store.close()  # crash
+    with MeterStore.open(tmp_path / "store") as reopened:
+        head.meter = Meter.from_state(head.model.spec, reopened.load().state)
+    head.device = build_logical_device(head.model, head.meter, lambda: None)
+    assert head.certificates() == listed and len(listed) == 2
+    assert _point(_request(head, 1).public_key()) == agreement_key
+    exported = head.act(EXPORT, _by_entity(0, 0, head.server_title()))
+    assert exported is not None and x509.load_der_x509_certificate(exported.as_bytes())
+
+
+def test_an_imported_client_certificate_gives_the_clients_signing_key(tmp_path: Path) -> None:
+    """The client's digital signature certificate (its subject the setup's client system
+    title) replaces ``[dlms] client_public_key`` for key_agreement and HLS-ECDSA."""
+    head = Head(tmp_path)
+    renewed = ec.generate_private_key(ec.SECP256R1())
+    state = head.security_state()
+    refused = head.refused(KEY_AGREEMENT, _agreement((0, _signed(head, 0, renewed))))
+    assert refused is ActionResult.OTHER_REASON and head.security_state() == state
+    head.act(IMPORT, Data.octet_string(CA_DER))
+    head.act(IMPORT, Data.octet_string(_client_certificate(renewed)))
+    assert _material(
+        head.device, ECDSA_SAP
+    ).client_signing_public_key == renewed.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    assert head.act(KEY_AGREEMENT, _agreement((0, _signed(head, 0, renewed)))) is not None
+    refused = head.refused(KEY_AGREEMENT, _agreement((0, _signed(head, 0))))
+    assert refused is ActionResult.OTHER_REASON  # the config's key no longer serves
+
+
+@pytest.mark.parametrize(
+    "certificate",
+    [
+        b"\x30\x03\x02\x01\x00",
+        b"not a certificate",
+        _issue(
+            ec.generate_private_key(ec.SECP384R1()).public_key(), "X", usage=_usage(True, False)
+        ),
+    ],
+    ids=["not X.509", "not DER", "P-384 on a suite 1 setup"],
+)
+def test_an_unusable_certificate_is_refused_with_other_reason(
+    tmp_path: Path, certificate: bytes
+) -> None:
+    head = Head(tmp_path)
+    state = head.security_state()
+    assert head.refused(IMPORT, Data.octet_string(certificate)) is ActionResult.OTHER_REASON
+    assert head.security_state() == state
+    assert head.certificates() == []
+
+
+def test_a_certificate_for_our_title_but_not_our_key_is_refused(tmp_path: Path) -> None:
+    head = Head(tmp_path)
+    stranger = ec.generate_private_key(ec.SECP256R1()).public_key()
+    forged = _issue(stranger, head.server_title().hex().upper(), usage=_usage(True, False))
+    assert head.refused(IMPORT, Data.octet_string(forged)) is ActionResult.OTHER_REASON
+    assert head.certificates() == []
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        Data.octet_string(b""),
+        Data.enum(0),
+        Data.structure([Data.enum(2), Data.structure([])]),
+        Data.structure([Data.enum(0), Data.structure([Data.enum(0), Data.enum(0)])]),
+        Data.structure(
+            [Data.enum(0), Data.structure([Data.enum(4), Data.enum(0), Data.octet_string(b"")])]
+        ),
+        Data.structure([Data.enum(1), Data.structure([Data.enum(1), Data.octet_string(b"")])]),
+        Data.structure([Data.unsigned(1), Data.structure([])]),
+        Data.structure([Data.enum(1)]),
+    ],
+    ids=[
+        "octets",
+        "enum",
+        "type 2",
+        "by entity short",
+        "entity 4",
+        "serial not octets",
+        "type not enum",
+        "no options",
+    ],
+)
+@pytest.mark.parametrize("method", [EXPORT, REMOVE])
+def test_a_malformed_certificate_identification_is_type_unmatched(
+    tmp_path: Path, method: int, parameters: Data
+) -> None:
+    head = Head(tmp_path)
+    head.act(IMPORT, Data.octet_string(CA_DER))
+    state = head.security_state()
+    assert head.refused(method, parameters) is ActionResult.TYPE_UNMATCHED
+    assert head.security_state() == state
+
+
+@pytest.mark.parametrize(
+    "parameters", [Data.octet_string(b""), Data.array([]), Data.visible_string("x")]
+)
+def test_an_import_that_is_not_a_non_empty_octet_string_is_type_unmatched(
+    tmp_path: Path, parameters: Data
+) -> None:
+    head = Head(tmp_path)
+    assert head.refused(IMPORT, parameters) is ActionResult.TYPE_UNMATCHED
