@@ -61,7 +61,7 @@ SECURITY_SETUP_V1 = InterfaceClass(
         AttributeSpec(3, "security_suite", static=True),
         AttributeSpec(4, "client_system_title", static=True),
         AttributeSpec(5, "server_system_title", static=True),
-        AttributeSpec(6, "certificates", static=True),
+        AttributeSpec(6, "certificates"),  # changed by methods 4, 6 and 8
     ),
     tuple(
         MethodSpec(index, name)
