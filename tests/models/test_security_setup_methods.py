@@ -58,8 +58,13 @@ GENERATE, REQUEST = 4, 5
 class Head:
     """A head-end on magno22's HLS-ECDSA association: its signing key in the config."""
 
-    def __init__(self, tmp_path: Path, commits: list[int] | None = None) -> None:
-        self.signing_key = ec.generate_private_key(ec.SECP256R1())
+    def __init__(
+        self,
+        tmp_path: Path,
+        commits: list[int] | None = None,
+        curve: ec.EllipticCurve | None = None,
+    ) -> None:
+        self.signing_key = ec.generate_private_key(curve or ec.SECP256R1())
         pem = tmp_path / "client.pem"
         pem.write_bytes(
             self.signing_key.public_key().public_bytes(
@@ -227,6 +232,16 @@ def test_a_malformed_key_agreement_is_type_unmatched(tmp_path: Path, parameters:
     head = Head(tmp_path)
     state = head.security_state()
     assert head.refused(KEY_AGREEMENT, parameters) is ActionResult.TYPE_UNMATCHED
+    assert head.security_state() == state
+
+
+def test_a_client_key_on_another_curve_is_refused_not_a_crash(tmp_path: Path) -> None:
+    """A P-384 client key configured for a suite 1 (P-256) setup: no signature verifies."""
+    head = Head(tmp_path, curve=ec.SECP384R1())
+    own = new_ephemeral_key(SUITE_1)
+    data = signed_ephemeral_key(0, own.public_key(), own, SUITE_1)
+    state = head.security_state()
+    assert head.refused(KEY_AGREEMENT, _agreement((0, data))) is ActionResult.OTHER_REASON
     assert head.security_state() == state
 
 

@@ -7,6 +7,8 @@ named by its security_setup_reference, and the frame counter 0.0.43.1.e.255 (cla
 double-long-unsigned: the invocation counter the server uses next, IDIS practice: a client
 reads it in the public association before it ciphers). Key and policy changes are committed
 before the answer (LogicalDevice commits after every ACTION) and logged (docs/events.md).
+Methods 3 to 8 (suites 1 and 2) run on `metertwin.security` (`answer_key_agreement`, the
+setup's `CertificateStore`); their A-XDR is in `security_setup_parameters`.
 """
 
 from __future__ import annotations
