@@ -89,10 +89,10 @@ def _context(device: LogicalDevice, sap: int) -> AssociationContext:
     return AssociationContext(policy, sap, 1, policy.conformance, 1024, 1024, True)
 
 
-def _act(device: LogicalDevice, sap: int, method: int, parameters: Data) -> None:
+def _act(device: LogicalDevice, sap: int, method: int, parameters: Data) -> Data | None:
     setup = _policy(device, sap).security_setup
     assert setup is not None
-    device.action(_context(device, sap), MethodDescriptor(64, setup, method), parameters)
+    return device.action(_context(device, sap), MethodDescriptor(64, setup, method), parameters)
 
 
 def _transfer(*entries: tuple[int, bytes]) -> Data:
@@ -294,16 +294,6 @@ def test_security_activate_only_strengthens_the_policy() -> None:
     assert EventCode.SECURITY_POLICY_CHANGED in _security_log(meter)
     with pytest.raises(CosemError):  # suite 0 has no signing
         _act(device, HLS_SAP, 1, Data.enum(AUTH_ENC_BOTH | 0x10))
-
-
-@pytest.mark.parametrize("method", range(3, 9))
-def test_the_certificate_and_key_agreement_methods_answer_other_reason(method: int) -> None:
-    meter, device = _device()
-    state = meter.to_state()
-    with pytest.raises(CosemError) as refused:
-        _act(device, ECDSA_SAP, method, Data.enum(0))
-    assert refused.value.action_result is ActionResult.OTHER_REASON
-    assert meter.to_state()["dlms_security"] == state["dlms_security"]
 
 
 def test_the_logical_device_is_a_security_backend_with_the_lls_lockout() -> None:

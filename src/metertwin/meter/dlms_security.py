@@ -5,7 +5,9 @@ its suite, its security policy (raise-only), its global keys (EK, broadcast key,
 master key (KEK) that wraps new ones, the server's invocation counter bound and the last
 invocation counter accepted from each client system title. For HLS-ECDSA the meter's own
 signing key pair is generated at the first start and kept here: no private key but the Green
-Book demo keys ships with metertwin. All of it is meter state and persists with the meter.
+Book demo keys ships with metertwin. A suite 1 or 2 setup also keeps the key pairs and
+certificates of its methods 4 to 8 (`CertificateStore`, created at the first of them). All of
+it is meter state and persists with the meter.
 
 The send counter bound is persisted (committed) before its first value is used
 (`metertwin.security.counters.SendCounter`); the receive counters are kept in memory and
@@ -21,6 +23,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+
+from metertwin.security.certificates import CertificateStore
 
 GREEN_BOOK_EK = bytes.fromhex("000102030405060708090A0B0C0D0E0F")
 """Green Book demo global unicast encryption key (block cipher key): a demo key, public."""
@@ -78,6 +82,8 @@ class SetupState:
     send_bound: int = 0  # the server's invocation counter: every value below may be used
     received: dict[bytes, int] = field(default_factory=dict)  # client title -> last accepted
     signing_key: bytes | None = None  # PKCS#8 DER of the meter's ECDSA private key
+    # methods 4-8: its digital signature key pair is ``signing_key`` (SecuritySetups keeps both)
+    certificates: CertificateStore | None = None
 
     def signing_public_key(self) -> bytes | None:
         if self.signing_key is None:
@@ -98,12 +104,14 @@ class SetupState:
             "send_bound": self.send_bound,
             "received": {k.hex(): v for k, v in sorted(self.received.items())},
             "signing_key": None if self.signing_key is None else self.signing_key.hex(),
+            "certificates": None if self.certificates is None else self.certificates.to_state(),
         }
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> SetupState:
         title = state["client_system_title"]
         signing = state["signing_key"]
+        certificates = state.get("certificates")  # absent: saved before methods 4-8 existed
         return cls(
             suite=int(state["suite"]),
             policy=int(state["policy"]),
@@ -112,6 +120,9 @@ class SetupState:
             send_bound=int(state["send_bound"]),
             received={bytes.fromhex(k): int(v) for k, v in state["received"].items()},
             signing_key=None if signing is None else bytes.fromhex(signing),
+            certificates=None
+            if certificates is None
+            else CertificateStore.from_state(certificates),
         )
 
 

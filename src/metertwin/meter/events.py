@@ -57,7 +57,7 @@ class EventCode(IntEnum):
     CONNECTION_IDLE_CLOSED = 224
     # 225-228: DLMS security (Security setup class 64 v1, docs/events.md); an HLS pass 3
     # failure is an authentication failure, 220, like a wrong LLS secret.
-    SECURITY_KEY_CHANGED = 225  # a key_transfer over DLMS changed a global key or the KEK
+    SECURITY_KEY_CHANGED = 225  # key_transfer/key_agreement changed a key; generate_key_pair
     SECURITY_POLICY_CHANGED = 226  # security_activate raised a security policy
     REPLAY_REFUSED = 227  # an invocation counter not above the last accepted one
     PROTECTED_APDU_REFUSED = 228  # deciphering failed, less than the policy, unknown title

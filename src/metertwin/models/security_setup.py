@@ -7,11 +7,16 @@ named by its security_setup_reference, and the frame counter 0.0.43.1.e.255 (cla
 double-long-unsigned: the invocation counter the server uses next, IDIS practice: a client
 reads it in the public association before it ciphers). Key and policy changes are committed
 before the answer (LogicalDevice commits after every ACTION) and logged (docs/events.md).
+Methods 3 to 8 (suites 1 and 2) run on `metertwin.security` (`answer_key_agreement`, the
+setup's `CertificateStore`); their A-XDR is in `security_setup_parameters`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from metertwin.codec.axdr import Data, DataType
 from metertwin.codec.enums import DataAccessResult
@@ -32,9 +37,21 @@ from metertwin.meter.dlms_security import (
 )
 from metertwin.meter.events import EventCode
 from metertwin.meter.security import LoginOutcome
+from metertwin.models.security_setup_parameters import (
+    ByEntity,
+    certificate_der,
+    certificate_identification,
+    certificate_infos,
+    key_entries,
+    key_entries_data,
+    key_pair_type,
+)
+from metertwin.security.certificates import CertificateEntity, CertificateStore, CertificateType
 from metertwin.security.counters import SendCounter
-from metertwin.security.errors import KeyWrapError
+from metertwin.security.errors import CertificateError, KeyAgreementError, KeyWrapError
+from metertwin.security.key_agreement import AGREEABLE_KEYS, answer_key_agreement
 from metertwin.security.keys import unwrap_key
+from metertwin.security.suites import security_suite
 
 SECURITY_SETUP_V1 = InterfaceClass(
     64,
@@ -46,7 +63,7 @@ SECURITY_SETUP_V1 = InterfaceClass(
         AttributeSpec(3, "security_suite", static=True),
         AttributeSpec(4, "client_system_title", static=True),
         AttributeSpec(5, "server_system_title", static=True),
-        AttributeSpec(6, "certificates", static=True),
+        AttributeSpec(6, "certificates"),  # changed by methods 4, 6 and 8
     ),
     tuple(
         MethodSpec(index, name)
@@ -152,7 +169,9 @@ class SecuritySetups:
             broadcast_key=state.keys.get(BROADCAST),
             authentication_key=state.keys.get(AUTHENTICATION),
             server_signing_key=state.signing_key,
-            client_signing_public_key=self.client_public_key if state.signing_key else None,
+            client_signing_public_key=self._client_signing_key(state)
+            if state.signing_key
+            else None,
         )
 
     def hls_allowed(self, policy: AssociationPolicy) -> LoginResult:
@@ -218,19 +237,27 @@ class SecuritySetups:
         def title(_request: Request) -> Data:
             return Data.octet_string(state().client_system_title or b"")
 
+        def certificates(_request: Request) -> Data:
+            store = state().certificates
+            return certificate_infos(() if store is None else store.certificates())
+
         attributes = {
             2: Binding(get=lambda _r: Data.enum(state().policy)),
             3: Binding(get=lambda _r: Data.enum(state().suite)),
             4: Binding(get=title),
             5: Binding(get=lambda _r: Data.octet_string(self.server_system_title)),
-            6: Binding(get=lambda _r: Data.array([])),
+            6: Binding(get=certificates),
         }
         methods: dict[int, Method] = {
             1: self._security_activate(policy),
             2: self._key_transfer(policy),
+            3: self._key_agreement(policy),
+            4: self._generate_key_pair(policy),
+            5: self._certificate_request(policy),
+            6: self._import_certificate(policy),
+            7: self._certificate_method(policy, "export_certificate", _export),
+            8: self._certificate_method(policy, "remove_certificate", _remove),
         }
-        for index in range(3, 9):
-            methods[index] = _not_implemented
         setup = CosemObject(SECURITY_SETUP_V1, policy.security_setup, attributes, methods)
         setup.description = f"Security setup of association {policy.name}"
         return setup
@@ -259,12 +286,11 @@ class SecuritySetups:
 
     def _key_transfer(self, policy: AssociationPolicy) -> Method:
         """Every key is unwrapped with the current KEK (RFC 3394) before any is changed: one
-        bad entry refuses the whole transfer. A new EK restarts both invocation counters of
-        the setup (Green Book: a counter belongs to its key)."""
+        bad entry refuses the whole transfer."""
 
         def transfer(_request: Request, parameters: Data | None) -> Data | None:
             state = self._require(policy)
-            entries = _key_entries(parameters)
+            entries = key_entries(parameters, "key_transfer", _TRANSFERABLE)
             length = KEY_LENGTH_BY_SUITE[state.suite]
             kek = state.keys[MASTER]
             try:
@@ -273,38 +299,192 @@ class SecuritySetups:
                 }
             except KeyWrapError as exc:
                 raise CosemError(DataAccessResult.OTHER_REASON, str(exc)) from None
-            state.keys.update(keys)
-            if UNICAST in keys:
-                state.send_bound = 0
-                state.received.clear()
-                self._senders.pop(policy.name, None)
-            self.meter.log_event(EventCode.SECURITY_KEY_CHANGED)
+            self._install(policy, state, keys)
             return None
 
         return transfer
 
+    def _install(
+        self, policy: AssociationPolicy, state: SetupState, keys: dict[int, bytes]
+    ) -> None:
+        """New global keys (key_transfer, key_agreement), logged (225). A new EK restarts both
+        invocation counters of the setup (Green Book: a counter belongs to its key)."""
+        state.keys.update(keys)
+        if UNICAST in keys:
+            state.send_bound = 0
+            state.received.clear()
+            self._senders.pop(policy.name, None)
+        self.meter.log_event(EventCode.SECURITY_KEY_CHANGED)
 
-def _key_entries(parameters: Data | None) -> list[tuple[int, bytes]]:
-    """array of structure {key_id enum, key_wrapped octet-string}, each key id once."""
-    if parameters is None or parameters.type is not DataType.ARRAY or not parameters.as_items():
-        raise type_unmatched("key_transfer takes an array of {key_id, key_wrapped}")
-    entries: list[tuple[int, bytes]] = []
-    for entry in parameters.as_items():
-        fields = entry.as_items() if entry.type is DataType.STRUCTURE else None
-        if (
-            fields is None
-            or len(fields) != 2
-            or fields[0].type is not DataType.ENUM
-            or fields[1].type is not DataType.OCTET_STRING
-        ):
-            raise type_unmatched("a key_transfer entry is {key_id enum, key_wrapped octet-string}")
-        key_id = fields[0].as_int()
-        if key_id not in _TRANSFERABLE or any(key_id == seen for seen, _ in entries):
-            raise type_unmatched(f"key id {key_id} unknown or repeated")
-        entries.append((key_id, fields[1].as_bytes()))
-    return entries
+    # -- methods 3 to 8: suites 1 and 2 ---------------------------------------------------
+
+    def _client_signing_key(self, state: SetupState) -> bytes | None:
+        """The client's ECDSA public key (DER): its imported digital signature certificate
+        (entity client, the setup's client system title), else ``[dlms] client_public_key``."""
+        title = state.client_system_title
+        if state.certificates is not None and title is not None:
+            try:
+                key = state.certificates.public_key(
+                    CertificateEntity.CLIENT, CertificateType.DIGITAL_SIGNATURE, title
+                )
+            except CertificateError:
+                pass
+            else:
+                return key.public_bytes(
+                    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+                )
+        return self.client_public_key
+
+    def _ecc_state(self, policy: AssociationPolicy, method: str) -> SetupState:
+        """Methods 3 to 8 need suite 1 or 2: a suite 0 setup refuses them with other-reason
+        (the method exists and its parameters may be right: the setup cannot)."""
+        state = self._require(policy)
+        if state.suite == 0:
+            raise CosemError(DataAccessResult.OTHER_REASON, f"{method}: suite 0 has no ECC")
+        return state
+
+    def _store(self, state: SetupState) -> CertificateStore:
+        """The setup's store; a new one (holding the HLS-ECDSA signing key pair) is only
+        kept once a method succeeds with it."""
+        if state.certificates is not None:
+            return state.certificates
+        store = CertificateStore(state.suite, self.server_system_title)
+        if state.signing_key is not None:
+            store.adopt_key_pair(CertificateType.DIGITAL_SIGNATURE, _private_key(state.signing_key))
+        return store
+
+    def _certificate_method(
+        self,
+        policy: AssociationPolicy,
+        method: str,
+        operation: Callable[[CertificateStore, Data | None], Data | None],
+    ) -> Method:
+        """A method on the store: a CertificateError (no such key pair or certificate, a
+        certificate refused) answers other-reason and changes nothing. The store's
+        operations check everything before they change anything."""
+
+        def invoke(_request: Request, parameters: Data | None) -> Data | None:
+            state = self._ecc_state(policy, method)
+            store = self._store(state)
+            try:
+                result = operation(store, parameters)
+            except CertificateError as refused:
+                raise CosemError(DataAccessResult.OTHER_REASON, f"{method}: {refused}") from None
+            state.certificates = store
+            return result
+
+        return invoke
+
+    def _generate_key_pair(self, policy: AssociationPolicy) -> Method:
+        """A new key pair of the type; a digital signature one becomes the setup's HLS-ECDSA
+        and signing key (the server re-reads security_material after the ACTION). Logged
+        as a key change (225)."""
+
+        def generate(store: CertificateStore, parameters: Data | None) -> Data | None:
+            kind = key_pair_type(parameters)
+            store.generate_key_pair(kind)
+            if kind == CertificateType.DIGITAL_SIGNATURE:
+                key = store.private_key(kind)
+                assert key is not None
+                self._require(policy).signing_key = key.private_bytes(
+                    serialization.Encoding.DER,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+            self.meter.log_event(EventCode.SECURITY_KEY_CHANGED)
+            return None
+
+        return self._certificate_method(policy, "generate_key_pair", generate)
+
+    def _certificate_request(self, policy: AssociationPolicy) -> Method:
+        def request(store: CertificateStore, parameters: Data | None) -> Data | None:
+            return Data.octet_string(store.certificate_signing_request(key_pair_type(parameters)))
+
+        return self._certificate_method(policy, "generate_certificate_request", request)
+
+    def _import_certificate(self, policy: AssociationPolicy) -> Method:
+        def store_certificate(store: CertificateStore, parameters: Data | None) -> Data | None:
+            store.import_certificate(certificate_der(parameters))
+            return None
+
+        return self._certificate_method(policy, "import_certificate", store_certificate)
+
+    def _key_agreement(self, policy: AssociationPolicy) -> Method:
+        """C(2e, 0s) for each {key_id, key_data} entry (`answer_key_agreement`): the client's
+        ephemeral keys are signed with its signing key, ours with the setup's. Every entry is
+        checked and agreed before any key changes: one wrong signature or off-curve point
+        refuses them all with other-reason. The new keys are installed like key_transfer's
+        (225, a new EK restarts the counters); the answer is our array of signed keys."""
+
+        def agree(_request: Request, parameters: Data | None) -> Data | None:
+            state = self._ecc_state(policy, "key_agreement")
+            entries = key_entries(parameters, "key_agreement", AGREEABLE_KEYS)
+            server_key, client_key, client_title = self._agreement_parties(state)
+            suite = security_suite(state.suite)
+            try:
+                answers = [
+                    answer_key_agreement(
+                        suite,
+                        key_id,
+                        key_data,
+                        client_signing_key=client_key,
+                        server_signing_key=server_key,
+                        client_system_title=client_title,
+                        server_system_title=self.server_system_title,
+                    )
+                    for key_id, key_data in entries
+                ]
+            except KeyAgreementError as refused:
+                raise CosemError(DataAccessResult.OTHER_REASON, str(refused)) from None
+            self._install(policy, state, {int(a.key_id): a.agreed_key for a in answers})
+            return key_entries_data((int(a.key_id), a.key_data) for a in answers)
+
+        return agree
+
+    def _agreement_parties(
+        self, state: SetupState
+    ) -> tuple[ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey, bytes]:
+        """Our signing key, the client's and its system title (party U of the KDF: the
+        setup's attribute 4, since the AARQ's calling-AP-title does not reach the objects);
+        without one of them key_agreement answers other-reason."""
+        client_key = self._client_signing_key(state)
+        if state.signing_key is None:
+            raise CosemError(DataAccessResult.OTHER_REASON, "no signing key pair of ours")
+        if client_key is None:
+            raise CosemError(DataAccessResult.OTHER_REASON, "the client's signing key is unknown")
+        if state.client_system_title is None:
+            raise CosemError(DataAccessResult.OTHER_REASON, "the client system title is unknown")
+        return _private_key(state.signing_key), _public_key(client_key), state.client_system_title
 
 
-def _not_implemented(_request: Request, _parameters: Data | None) -> Data | None:
-    """key_agreement and the certificate methods: no ECDH or certificates yet."""
-    raise CosemError(DataAccessResult.OTHER_REASON, "not implemented")
+def _export(store: CertificateStore, parameters: Data | None) -> Data | None:
+    wanted = certificate_identification(parameters)
+    if isinstance(wanted, ByEntity):
+        der = store.export_by_entity(wanted.entity, wanted.certificate_type, wanted.system_title)
+    else:
+        der = store.export_by_serial(wanted.serial_number, wanted.issuer)
+    return Data.octet_string(der)
+
+
+def _remove(store: CertificateStore, parameters: Data | None) -> Data | None:
+    wanted = certificate_identification(parameters)
+    if isinstance(wanted, ByEntity):
+        store.remove_by_entity(wanted.entity, wanted.certificate_type, wanted.system_title)
+    else:
+        store.remove_by_serial(wanted.serial_number, wanted.issuer)
+    return None
+
+
+def _private_key(pkcs8: bytes) -> ec.EllipticCurvePrivateKey:
+    key = serialization.load_der_private_key(pkcs8, password=None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)  # only ours, made by new_signing_key
+    return key
+
+
+def _public_key(der: bytes) -> ec.EllipticCurvePublicKey:
+    """The client's key; the loader checked the config's is an EC key, a certificate's is
+    checked at import."""
+    key = serialization.load_der_public_key(der)
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise CosemError(DataAccessResult.OTHER_REASON, "the client's key is not an EC key")
+    return key

@@ -196,6 +196,15 @@ class CertificateStore:
             if not (stored.entity is CertificateEntity.SERVER and stored.certificate_type is kind)
         ]
 
+    def adopt_key_pair(self, key_type: int, key: ec.EllipticCurvePrivateKey) -> None:
+        """Hold a key pair made elsewhere (the signing key a meter generated at its first
+        start for HLS-ECDSA), so that methods 5 to 7 know it; CertificateError off-curve."""
+        kind = _key_pair_type(key_type)
+        assert self._suite.curve is not None
+        if key.curve.name != self._suite.curve.name:
+            raise CertificateError(f"the key is on {key.curve.name}, not {self._suite.curve.name}")
+        self._key_pairs[kind] = key
+
     def private_key(self, key_type: int) -> ec.EllipticCurvePrivateKey | None:
         return self._key_pairs.get(_key_pair_type(key_type))
 
