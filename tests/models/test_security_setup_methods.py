@@ -181,7 +181,7 @@ def test_key_agreement_installs_the_keys_both_sides_derive(tmp_path: Path) -> No
     assert material.authentication_key == derived[2] and derived[2] != derived[0]
     assert EventCode.SECURITY_KEY_CHANGED in _security_log(head.meter)
     # a new EK restarts the counters that belong to it, as key_transfer does
-    assert head.device.next_invocation_counter(policy) == 0
+    assert head.device.next_invocation_counter(policy) == 1  # a new key starts at 1
     assert head.device.accept_invocation_counter(policy, CLIENT_TITLE, 1)
     head.restart()
     assert _material(head.device, ECDSA_SAP).global_unicast_key == derived[0]
