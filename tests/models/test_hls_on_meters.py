@@ -5,6 +5,7 @@ and logged (220, 46, 221), replays and tampered APDUs logged (227, 228), and HLS
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,13 @@ from metertwin.codec.enums import (
     ServiceError,
 )
 from metertwin.cosem.device import LogicalDevice
-from metertwin.dlms.apdu import ActionResponseNormal, decode_apdu
+from metertwin.dlms.apdu import (
+    ActionRequestNormal,
+    ActionResponseNormal,
+    InvokeIdAndPriority,
+    MethodDescriptor,
+    decode_apdu,
+)
 from metertwin.dlms.server.connection import AssociationState, ServerConnection
 from metertwin.meter.core import Meter
 from metertwin.meter.dlms_security import GREEN_BOOK_AK, GREEN_BOOK_EK
@@ -41,7 +48,13 @@ from metertwin.models import builtin_model_names, load_model
 from metertwin.models.binder import build_logical_device
 from metertwin.security.ciphering import CipheringKeys
 from metertwin.security.hls import ecdsa_proof, gmac_proof, verify_ecdsa_proof
-from metertwin.security.suites import SUITES
+from metertwin.security.key_agreement import (
+    agreed_key,
+    new_ephemeral_key,
+    open_signed_ephemeral_key,
+    signed_ephemeral_key,
+)
+from metertwin.security.suites import SUITES, security_suite
 
 HLS_SAP, ECDSA_SAP = 0x40, 0x41
 CLIENT_TITLE = bytes.fromhex("4D4D4D0000000001")
@@ -157,12 +170,24 @@ def test_a_replay_and_a_tampered_apdu_are_refused_and_logged() -> None:
     clock_of(client, connection.receive(HLS_SAP, client.seal(get_clock())))  # still serving
 
 
-@pytest.mark.parametrize(("name", "suite"), [("magno22", 1), ("pmm1220", 2)])
-def test_hls_ecdsa_opens_0x41_once_the_head_end_key_is_configured(
-    tmp_path: Path, name: str, suite: int
-) -> None:
-    """The head-end's public key (`[dlms] client_public_key`) checks its pass 3 signature;
-    the meter signs f(CtoS) with the key pair it made at its first start."""
+@dataclass
+class EcdsaSession:
+    """0x41 opened with HLS-ECDSA: the meter's device, the connection, our client's side."""
+
+    device: LogicalDevice
+    connection: ServerConnection
+    client: Client
+    head_end: ec.EllipticCurvePrivateKey
+    meter_key: ec.EllipticCurvePublicKey
+    server_title: bytes
+
+    def ask(self, request: bytes) -> bytes:
+        return self.client.open(self.connection.receive(ECDSA_SAP, self.client.seal(request)))
+
+
+def _open_ecdsa(tmp_path: Path, name: str, suite: int) -> EcdsaSession:
+    """The head-end's public key in `[dlms] client_public_key` checks its pass 3 signature;
+    the meter's f(CtoS), signed with the key pair it made at its first start, is verified."""
     curve = SUITES[suite].curve
     assert curve is not None
     head_end = ec.generate_private_key(curve)
@@ -177,11 +202,10 @@ def test_hls_ecdsa_opens_0x41_once_the_head_end_key_is_configured(
     assert policy is not None
     material = device.security_material(policy)
     assert material is not None and material.server_signing_key is not None
-    length = SUITES[suite].key_length
+    assert len(material.global_unicast_key or b"") == SUITES[suite].key_length
     keys = CipheringKeys(
         material.authentication_key or b"", global_unicast_key=material.global_unicast_key
     )
-    assert len(material.global_unicast_key or b"") == length
     connection = ServerConnection(device, 1)
     client = Client(keys, CLIENT_TITLE, suite, material.server_system_title)
     aare = aare_of(
@@ -203,25 +227,77 @@ def test_hls_ecdsa_opens_0x41_once_the_head_end_key_is_configured(
         own_challenge=CTOS,
         suite=suite,
     )
-    response = decode_apdu(
-        client.open(connection.receive(ECDSA_SAP, client.seal(reply_to_hls(proof))))
+    meter_key = serialization.load_der_private_key(material.server_signing_key, None)
+    assert isinstance(meter_key, ec.EllipticCurvePrivateKey)
+    session = EcdsaSession(
+        device, connection, client, head_end, meter_key.public_key(), material.server_system_title
     )
+    response = decode_apdu(session.ask(reply_to_hls(proof)))
     assert isinstance(response, ActionResponseNormal) and response.result == ActionResult.SUCCESS
     assert isinstance(response.return_parameters, Data)
     server_proof = response.return_parameters.value
     assert isinstance(server_proof, bytes)
-    meter_key = serialization.load_der_private_key(material.server_signing_key, None)
-    assert isinstance(meter_key, ec.EllipticCurvePrivateKey)
     verify_ecdsa_proof(
         server_proof,
-        meter_key.public_key(),
+        session.meter_key,
         own_system_title=CLIENT_TITLE,
         peer_system_title=material.server_system_title,
         own_challenge=CTOS,
         peer_challenge=stoc,
         suite=suite,
     )
-    clock_of(client, connection.receive(ECDSA_SAP, client.seal(get_clock())))
+    return session
+
+
+@pytest.mark.parametrize(("name", "suite"), [("magno22", 1), ("pmm1220", 2)])
+def test_hls_ecdsa_opens_0x41_once_the_head_end_key_is_configured(
+    tmp_path: Path, name: str, suite: int
+) -> None:
+    session = _open_ecdsa(tmp_path, name, suite)
+    clock_of(
+        session.client, session.connection.receive(ECDSA_SAP, session.client.seal(get_clock()))
+    )
+
+
+def test_key_agreement_over_0x41_derives_the_new_ek_with_the_calling_title(
+    tmp_path: Path,
+) -> None:
+    """Security setup method 3 over the opened, ciphered 0x41 of magno22, whose setup names no
+    client title: party U of the KDF is the AARQ's calling-AP-title. The answer still goes
+    under the old EK; the next request must use the key both sides derived."""
+    session = _open_ecdsa(tmp_path, "magno22", 1)
+    suite = security_suite(1)
+    ephemeral = new_ephemeral_key(suite)
+    entry = signed_ephemeral_key(0, ephemeral.public_key(), session.head_end, suite)
+    policy = session.device.association_policy(ECDSA_SAP)
+    assert policy is not None and policy.security_setup is not None
+    request = ActionRequestNormal(
+        invoke=InvokeIdAndPriority(1),
+        method=MethodDescriptor(64, policy.security_setup, 3),
+        parameters=Data.array([Data.structure([Data.enum(0), Data.octet_string(entry)])]),
+    ).encode()
+    response = decode_apdu(session.ask(request))
+    assert isinstance(response, ActionResponseNormal) and response.result == ActionResult.SUCCESS
+    assert isinstance(response.return_parameters, Data)
+    (answer,) = response.return_parameters.as_items()
+    key_data = answer.as_items()[1].as_bytes()
+    server_ephemeral = open_signed_ephemeral_key(0, key_data, session.meter_key, suite)
+    new_ek = agreed_key(
+        suite,
+        ephemeral,
+        server_ephemeral,
+        initiator_system_title=CLIENT_TITLE,
+        responder_system_title=session.server_title,
+    )
+    material = session.device.security_material(policy)
+    assert material is not None and material.global_unicast_key == new_ek
+    session.client.keys = CipheringKeys(
+        material.authentication_key or b"", global_unicast_key=new_ek
+    )
+    session.client.last_server_counter = 0  # a new EK restarts the meter's counter
+    clock_of(
+        session.client, session.connection.receive(ECDSA_SAP, session.client.seal(get_clock()))
+    )
 
 
 def test_without_the_head_end_key_0x41_is_refused() -> None:

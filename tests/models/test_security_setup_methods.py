@@ -246,8 +246,9 @@ def test_a_client_key_on_another_curve_is_refused_not_a_crash(tmp_path: Path) ->
 
 
 def test_key_agreement_needs_the_client_system_title() -> None:
-    """Party U of the KDF is the setup's client_system_title (attribute 4); pmm1220's default
-    setup has none (any client) and no client key: other-reason."""
+    """Party U of the KDF is the setup's client_system_title (attribute 4), else the
+    association's calling-AP-title; pmm1220's default setup has neither here (a context
+    without one) and no client key: other-reason."""
     model = load_model("pmm1220")
     device = build_logical_device(model, Meter(model.spec, T0, "1"), lambda: None)
     key = ec.generate_private_key(ec.SECP384R1())

@@ -88,3 +88,4 @@ class AssociationContext:
     client_max_receive_pdu_size: int
     server_max_receive_pdu_size: int
     authenticated: bool = False
+    client_system_title: bytes | None = None  # the AARQ's calling-AP-title (HLS, ciphering)

@@ -169,7 +169,7 @@ class SecuritySetups:
             broadcast_key=state.keys.get(BROADCAST),
             authentication_key=state.keys.get(AUTHENTICATION),
             server_signing_key=state.signing_key,
-            client_signing_public_key=self._client_signing_key(state)
+            client_signing_public_key=self._client_signing_key(state, state.client_system_title)
             if state.signing_key
             else None,
         )
@@ -318,10 +318,9 @@ class SecuritySetups:
 
     # -- methods 3 to 8: suites 1 and 2 ---------------------------------------------------
 
-    def _client_signing_key(self, state: SetupState) -> bytes | None:
+    def _client_signing_key(self, state: SetupState, title: bytes | None) -> bytes | None:
         """The client's ECDSA public key (DER): its imported digital signature certificate
-        (entity client, the setup's client system title), else ``[dlms] client_public_key``."""
-        title = state.client_system_title
+        (entity client, the client's system title), else ``[dlms] client_public_key``."""
         if state.certificates is not None and title is not None:
             try:
                 key = state.certificates.public_key(
@@ -416,10 +415,11 @@ class SecuritySetups:
         refuses them all with other-reason. The new keys are installed like key_transfer's
         (225, a new EK restarts the counters); the answer is our array of signed keys."""
 
-        def agree(_request: Request, parameters: Data | None) -> Data | None:
+        def agree(request: Request, parameters: Data | None) -> Data | None:
             state = self._ecc_state(policy, "key_agreement")
             entries = key_entries(parameters, "key_agreement", AGREEABLE_KEYS)
-            server_key, client_key, client_title = self._agreement_parties(state)
+            calling_title = request.context.client_system_title
+            server_key, client_key, client_title = self._agreement_parties(state, calling_title)
             suite = security_suite(state.suite)
             try:
                 answers = [
@@ -442,19 +442,20 @@ class SecuritySetups:
         return agree
 
     def _agreement_parties(
-        self, state: SetupState
+        self, state: SetupState, calling_title: bytes | None
     ) -> tuple[ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey, bytes]:
         """Our signing key, the client's and its system title (party U of the KDF: the
-        setup's attribute 4, since the AARQ's calling-AP-title does not reach the objects);
-        without one of them key_agreement answers other-reason."""
-        client_key = self._client_signing_key(state)
+        setup's attribute 4, else the calling-AP-title of the association's AARQ); without
+        one of them key_agreement answers other-reason."""
+        title = state.client_system_title or calling_title
+        client_key = self._client_signing_key(state, title)
         if state.signing_key is None:
             raise CosemError(DataAccessResult.OTHER_REASON, "no signing key pair of ours")
         if client_key is None:
             raise CosemError(DataAccessResult.OTHER_REASON, "the client's signing key is unknown")
-        if state.client_system_title is None:
+        if title is None:
             raise CosemError(DataAccessResult.OTHER_REASON, "the client system title is unknown")
-        return _private_key(state.signing_key), _public_key(client_key), state.client_system_title
+        return _private_key(state.signing_key), _public_key(client_key), title
 
 
 def _export(store: CertificateStore, parameters: Data | None) -> Data | None:

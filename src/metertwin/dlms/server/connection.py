@@ -442,8 +442,11 @@ class ServerConnection:
             return self._respond(association, self._prove(association, request), form)
         if association.state is not _ASSOCIATED:
             return None if is_unconfirmed(request) else NOT_ASSOCIATED
+        changing = protection is not None and not isinstance(request, GetRequestNormal)
+        if changing and protection is not None:
+            protection.reserve_counter()
         response = self._respond(association, session.serve(request), form)
-        if protection is not None and not isinstance(request, GetRequestNormal):
+        if changing and protection is not None:
             protection.refresh()  # a key_transfer or security_activate takes effect now
         return response
 
@@ -637,6 +640,7 @@ class ServerConnection:
             client_max_receive_pdu_size=initiate.client_max_receive_pdu_size,
             server_max_receive_pdu_size=self.settings.max_receive_pdu_size,
             authenticated=policy.mechanism != AuthenticationMechanism.LOWEST and hls is None,
+            client_system_title=None if protection is None else protection.client_system_title,
         )
         if hls is None:
             self._tell_associated(context, refuse=True)

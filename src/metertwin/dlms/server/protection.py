@@ -165,6 +165,7 @@ class AssociationProtection:
         self.client_system_title = client_system_title
         self.dedicated_key: bytes | None = None
         self._last_dedicated_counter: int | None = None
+        self._reserved_counter: int | None = None
         self.material = material
         self._keys = _keys(material, None)
 
@@ -201,7 +202,10 @@ class AssociationProtection:
 
     def refresh(self) -> None:
         """Take the setup's material afresh (after a SET or ACTION: keys or policy may have
-        changed); a setup the backend no longer gives keeps the material it had."""
+        changed); a setup the backend no longer gives keeps the material it had. A counter
+        reserved and not used (no answer was sealed) is dropped: it may belong to a key that
+        is no longer the setup's."""
+        self._reserved_counter = None
         try:
             material = self.backend.security_material(self.policy)
         except Exception:
@@ -325,11 +329,23 @@ class AssociationProtection:
         return seal(
             response,
             control=control,
-            invocation_counter=self.backend.next_invocation_counter(self.policy),
+            invocation_counter=self._response_counter(),
             system_title=self.server_system_title,
             keys=self._keys,
             dedicated=dedicated,
         )
+
+    def reserve_counter(self) -> None:
+        """Take the next response's invocation counter now, before a SET or ACTION is served:
+        one that installs a new EK restarts the meter's counter, and its answer, still sealed
+        under the old key, must not reuse a counter that key has already used."""
+        self._reserved_counter = self.backend.next_invocation_counter(self.policy)
+
+    def _response_counter(self) -> int:
+        reserved, self._reserved_counter = self._reserved_counter, None
+        if reserved is not None:
+            return reserved
+        return self.backend.next_invocation_counter(self.policy)
 
     def _sign(self, sealed: bytes, form: RequestForm | None) -> bytes:
         key = load_private_key(self.material.server_signing_key)
