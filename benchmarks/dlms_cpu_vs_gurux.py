@@ -229,13 +229,13 @@ def compare(rounds: int, windows: int) -> None:
     print(f"   ratio metertwin ciphered/gurux unciphered: {ratio:.2f} (target <= 0.50: {verdict})")
 
 
-def profile(rounds: int, top: int = 30) -> None:
+def profile(rounds: int, ciphered: bool, top: int = 30) -> None:
     """The same workload once against metertwin under cProfile: the hotspots."""
     with tempfile.TemporaryDirectory() as directory:
         stats_file = os.path.join(directory, "metertwin.prof")
         ours = start("metertwin", SERVER_MODULE, "--model", MODEL, "--profile", stats_file)
         try:
-            cpu_per_get(ours, rounds)
+            cpu_per_get(ours, rounds, Ciphering() if ciphered else None)
         finally:
             ours.stop()
         print(f"   metertwin under cProfile, {rounds:,} GETs (+{WARM_UP} warm-up), by cumtime:")
@@ -250,10 +250,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=ROUNDS, help="GETs per window")
     parser.add_argument("--windows", type=int, default=WINDOWS)
     parser.add_argument("--profile", action="store_true", help="cProfile metertwin instead")
+    parser.add_argument(
+        "--ciphered", action="store_true", help="with --profile: the ciphered suite 0 GETs"
+    )
     args = parser.parse_args(argv)
     header("DLMS server CPU per GET: metertwin vs a minimal gurux-dlms server (same client)")
     if args.profile:
-        profile(args.rounds)
+        profile(args.rounds, args.ciphered)
     else:
         compare(args.rounds, args.windows)
 

@@ -24,10 +24,12 @@ once the APDU has been opened (so a forged frame cannot advance it).
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from metertwin.security.errors import DecipheringError, DecipheringReason
 from metertwin.security.suites import SUITES, security_suite
@@ -35,6 +37,7 @@ from metertwin.security.suites import SUITES, security_suite
 SYSTEM_TITLE_LENGTH = 8
 INVOCATION_COUNTER_LENGTH = 4
 AUTH_TAG_LENGTH = 12
+_GCM_FULL_TAG = 16
 MAX_INVOCATION_COUNTER = 0xFFFFFFFF
 
 GENERAL_GLO_CIPHERING = 0xDB
@@ -85,9 +88,14 @@ class SecurityControl:
 
     @classmethod
     def parse(cls, byte: int) -> SecurityControl:
-        """Every byte value parses; whether the suite is known is checked where it is used."""
+        """Every byte value parses; whether the suite is known is checked where it is used.
+        The 256 values are made once (the class is frozen, so they are shared)."""
         if not 0 <= byte <= 0xFF:
             raise ValueError(f"a security control byte is 0..255, not {byte}")
+        return _CONTROLS[byte]
+
+    @classmethod
+    def _of_byte(cls, byte: int) -> SecurityControl:
         return cls(
             suite=byte & _SUITE_MASK,
             authenticated=bool(byte & _AUTHENTICATED),
@@ -123,9 +131,12 @@ class CipheringKeys:
         return self.global_broadcast_key if broadcast else self.global_unicast_key
 
 
-@dataclass(frozen=True)
-class Unprotected:
-    """An opened ciphered APDU: its header fields and the plain APDU it carried."""
+_CONTROLS = tuple(SecurityControl._of_byte(byte) for byte in range(0x100))
+
+
+class Unprotected(NamedTuple):
+    """An opened ciphered APDU: its header fields and the plain APDU it carried (a tuple:
+    one is made for every request a protected association receives)."""
 
     tag: int
     control: SecurityControl
@@ -144,31 +155,38 @@ def initialisation_vector(system_title: bytes, invocation_counter: int) -> bytes
     return system_title + invocation_counter.to_bytes(INVOCATION_COUNTER_LENGTH, "big")
 
 
+@lru_cache(maxsize=64)
+def _aes_gcm(key: bytes) -> AESGCM:
+    """One AES-GCM object per key: its key schedule is made once, not per APDU."""
+    return AESGCM(key)
+
+
 def gcm_tag(key: bytes, iv: bytes, aad: bytes, plaintext: bytes = b"") -> tuple[bytes, bytes]:
-    """(ciphertext, 12-byte tag): GCM truncated to the leftmost 96 bits of its tag."""
-    encryptor = Cipher(algorithms.AES(key), modes.GCM(iv)).encryptor()
-    encryptor.authenticate_additional_data(aad)
-    ciphertext = encryptor.update(plaintext) + encryptor.finalize()
-    return ciphertext, encryptor.tag[:AUTH_TAG_LENGTH]
+    """(ciphertext, 12-byte tag): GCM truncated to the leftmost 96 bits of its tag, which is
+    the prefix of GCM's 16-octet tag (SP 800-38D 5.2.1.2, MSB_t)."""
+    sealed = _aes_gcm(key).encrypt(iv, plaintext, aad)
+    return sealed[:-_GCM_FULL_TAG], sealed[-_GCM_FULL_TAG : AUTH_TAG_LENGTH - _GCM_FULL_TAG]
 
 
 def _gcm_open(key: bytes, iv: bytes, aad: bytes, ciphertext: bytes, tag: bytes) -> bytes:
-    decryptor = Cipher(
-        algorithms.AES(key), modes.GCM(iv, tag, min_tag_length=AUTH_TAG_LENGTH)
-    ).decryptor()
-    decryptor.authenticate_additional_data(aad)
-    plaintext = decryptor.update(ciphertext)
-    try:
-        decryptor.finalize()
-    except InvalidTag:
-        raise DecipheringError(DecipheringReason.AUTHENTICATION, "tag does not match") from None
+    """The plaintext of GCM ``ciphertext`` once its truncated ``tag`` verifies.
+
+    AESGCM only opens 16-octet tags, so the tag is recomputed: GCM's keystream is the same
+    both ways, so sealing the ciphertext gives the plaintext, and sealing that plaintext gives
+    the received ciphertext back with the tag it must carry, compared in constant time. The
+    plaintext is returned only when it matches."""
+    aes_gcm = _aes_gcm(key)
+    plaintext = aes_gcm.encrypt(iv, ciphertext, None)[:-_GCM_FULL_TAG]
+    expected = aes_gcm.encrypt(iv, plaintext, aad)[-_GCM_FULL_TAG:]
+    if not hmac.compare_digest(expected[:AUTH_TAG_LENGTH], tag):
+        raise DecipheringError(DecipheringReason.AUTHENTICATION, "tag does not match")
     return plaintext
 
 
 def _ctr(key: bytes, iv: bytes, data: bytes) -> bytes:
-    """GCM's keystream without its tag: CTR from inc32(IV || 0^31 || 1) (SP 800-38D 7.1)."""
-    cipher = Cipher(algorithms.AES(key), modes.CTR(iv + b"\x00\x00\x00\x02")).encryptor()
-    return cipher.update(data) + cipher.finalize()
+    """GCM's keystream without its tag: CTR from inc32(IV || 0^31 || 1) (SP 800-38D 7.1),
+    which is what GCM sealing XORs the data with."""
+    return _aes_gcm(key).encrypt(iv, data, None)[:-_GCM_FULL_TAG]
 
 
 def seal_body(
