@@ -95,6 +95,16 @@ class SecurityControl:
         return _CONTROLS[byte]
 
     @classmethod
+    def made(cls, suite: int, *, authenticated: bool, encrypted: bool) -> SecurityControl:
+        """The shared control of a suite and protection (neither broadcast nor compressed),
+        as ``parse`` gives it: what a sender makes for every APDU it seals."""
+        if not 0 <= suite <= _SUITE_MASK:
+            raise ValueError(f"security suite {suite} does not fit in 4 bits")
+        return _CONTROLS[
+            suite | (_AUTHENTICATED if authenticated else 0) | (_ENCRYPTED if encrypted else 0)
+        ]
+
+    @classmethod
     def _of_byte(cls, byte: int) -> SecurityControl:
         return cls(
             suite=byte & _SUITE_MASK,
@@ -132,6 +142,7 @@ class CipheringKeys:
 
 
 _CONTROLS = tuple(SecurityControl._of_byte(byte) for byte in range(0x100))
+_OCTETS = tuple(bytes((byte,)) for byte in range(0x100))
 
 
 class Unprotected(NamedTuple):
@@ -199,7 +210,7 @@ def seal_body(
 ) -> bytes:
     """The ciphered body after SC IC: AAD = SC || AK || header_aad (|| plaintext when only
     authenticated). ``header_aad`` is empty except for general-ciphering of suites 1 and 2."""
-    sc = bytes([control.encode()])
+    sc = _OCTETS[control.encode()]
     if control.authenticated and control.encrypted:
         ciphertext, tag = gcm_tag(key, iv, sc + ak + header_aad, plaintext)
         return ciphertext + tag
@@ -234,7 +245,7 @@ def _ciphered_content(
     )
     iv = initialisation_vector(system_title, invocation_counter)
     body = seal_body(control, key, keys.authentication_key, iv, plaintext)
-    return bytes([control.encode()]) + iv[SYSTEM_TITLE_LENGTH:] + body
+    return _OCTETS[control.encode()] + iv[SYSTEM_TITLE_LENGTH:] + body
 
 
 def protect(
@@ -297,8 +308,43 @@ def unprotect(
     unauthenticated one). Anything wrong raises DecipheringError with its reason, never
     another exception.
     """
+    expected_plain_tag: int | None
+    if (
+        len(apdu) > 2
+        and apdu[1] == len(apdu) - 2 < 0x80
+        and apdu[0] in _PLAIN_OF
+        and system_title is not None
+        and len(system_title) == SYSTEM_TITLE_LENGTH
+    ):
+        # The service-specific form with a one-octet length, as nearly every request comes:
+        # what _read_ciphered finds in it, read without a reader.
+        tag = apdu[0]
+        expected_plain_tag, dedicated = _PLAIN_OF[tag]
+        sender_title, content = system_title, apdu[2:]
+    else:
+        tag, expected_plain_tag, dedicated, sender_title, content = _read_ciphered(
+            apdu, system_title
+        )
+    opened = _open_content(
+        content, keys, sender_title, dedicated, suite, (require_authenticated, require_encrypted)
+    )
+    control, invocation_counter, plaintext = opened
+    if expected_plain_tag is not None and plaintext[:1] != _OCTETS[expected_plain_tag]:
+        raise DecipheringError(
+            DecipheringReason.WRONG_TAG,
+            f"0x{tag:02X} must carry an APDU starting 0x{expected_plain_tag:02X}",
+        )
+    return Unprotected(tag, control, invocation_counter, sender_title, dedicated, plaintext)
+
+
+def _read_ciphered(
+    apdu: bytes, system_title: bytes | None
+) -> tuple[int, int | None, bool, bytes, bytes]:
+    """(tag, the plain tag it must carry or None, dedicated?, the sender's title, content)
+    of a ciphered APDU, its title checked against the association's."""
     reader = ApduReader(apdu)
     tag = reader.byte("tag")
+    expected_plain_tag: int | None
     if tag in (GENERAL_GLO_CIPHERING, GENERAL_DED_CIPHERING):
         dedicated = tag == GENERAL_DED_CIPHERING
         expected_plain_tag = None
@@ -322,16 +368,7 @@ def unprotect(
     content = reader.take(reader.length(), "ciphered content")
     if not reader.at_end():
         raise DecipheringError(DecipheringReason.WRONG_LENGTH, "bytes after the ciphered content")
-    opened = _open_content(
-        content, keys, sender_title, dedicated, suite, (require_authenticated, require_encrypted)
-    )
-    control, invocation_counter, plaintext = opened
-    if expected_plain_tag is not None and plaintext[:1] != bytes([expected_plain_tag]):
-        raise DecipheringError(
-            DecipheringReason.WRONG_TAG,
-            f"0x{tag:02X} must carry an APDU starting 0x{expected_plain_tag:02X}",
-        )
-    return Unprotected(tag, control, invocation_counter, sender_title, dedicated, plaintext)
+    return tag, expected_plain_tag, dedicated, sender_title, content
 
 
 def _open_content(
@@ -358,12 +395,13 @@ def read_security_header(
     """(SC, IC, body) of ``SC | IC | body``, with the SC checked against what the receiver
     accepts: a known suite (the expected one if given), no compression, some protection, and
     at least (authenticated, encrypted) as ``required`` says."""
-    reader = ApduReader(content)
-    control = SecurityControl.parse(reader.byte("security control"))
-    invocation_counter = int.from_bytes(
-        reader.take(INVOCATION_COUNTER_LENGTH, "invocation counter"), "big"
-    )
-    body = reader.rest()
+    if len(content) < 1 + INVOCATION_COUNTER_LENGTH:
+        raise DecipheringError(
+            DecipheringReason.TRUNCATED, f"security header: {len(content)} of 5 octets"
+        )
+    control = _CONTROLS[content[0]]
+    invocation_counter = int.from_bytes(content[1 : 1 + INVOCATION_COUNTER_LENGTH], "big")
+    body = content[1 + INVOCATION_COUNTER_LENGTH :]
     if control.suite not in SUITES:
         raise DecipheringError(DecipheringReason.UNKNOWN_SUITE, f"suite {control.suite}")
     if expected_suite is not None and control.suite != expected_suite:
@@ -390,7 +428,7 @@ def open_body(
     """The plaintext of a body sealed by ``seal_body``; DecipheringError if it fails."""
     if len(key) != SUITES[control.suite].key_length:
         raise DecipheringError(DecipheringReason.KEY_LENGTH, f"suite {control.suite}")
-    sc = bytes([control.encode()])
+    sc = _OCTETS[control.encode()]
     if not control.authenticated:
         return _ctr(key, iv, body)
     if len(body) < AUTH_TAG_LENGTH:
