@@ -320,6 +320,11 @@ def unprotect(
         # what _read_ciphered finds in it, read without a reader.
         tag = apdu[0]
         expected_plain_tag, dedicated = _PLAIN_OF[tag]
+        at_once = _open_authenticated(
+            apdu, keys, system_title, dedicated, suite, require_encrypted, expected_plain_tag
+        )
+        if at_once is not None:
+            return at_once
         sender_title, content = system_title, apdu[2:]
     else:
         tag, expected_plain_tag, dedicated, sender_title, content = _read_ciphered(
@@ -335,6 +340,47 @@ def unprotect(
             f"0x{tag:02X} must carry an APDU starting 0x{expected_plain_tag:02X}",
         )
     return Unprotected(tag, control, invocation_counter, sender_title, dedicated, plaintext)
+
+
+def _open_authenticated(
+    apdu: bytes,
+    keys: CipheringKeys,
+    system_title: bytes,
+    dedicated: bool,
+    suite: int | None,
+    require_encrypted: bool,
+    expected_plain_tag: int,
+) -> Unprotected | None:
+    """A service-specific APDU with a one-octet length opened at once when its SC asks for
+    authentication, neither broadcast nor compression, of the expected suite and with its key
+    at hand, as the policy asks; None for the rest, which _open_content judges."""
+    control = _CONTROLS[apdu[2]] if len(apdu) >= 7 + AUTH_TAG_LENGTH else None
+    if (
+        control is None
+        or not control.authenticated
+        or control.broadcast
+        or control.compressed
+        or (require_encrypted and not control.encrypted)
+        or (control.suite != suite if suite is not None else control.suite not in SUITES)
+    ):
+        return None
+    key = keys.dedicated_key if dedicated else keys.global_unicast_key
+    if key is None or len(key) != SUITES[control.suite].key_length:
+        return None
+    iv = system_title + apdu[3:7]
+    aad = apdu[2:3] + keys.authentication_key
+    if control.encrypted:
+        plaintext = _gcm_open(key, iv, aad, apdu[7:-AUTH_TAG_LENGTH], apdu[-AUTH_TAG_LENGTH:])
+    else:
+        plaintext = apdu[7:-AUTH_TAG_LENGTH]
+        _gcm_open(key, iv, aad + plaintext, b"", apdu[-AUTH_TAG_LENGTH:])
+    if plaintext[:1] != _OCTETS[expected_plain_tag]:
+        raise DecipheringError(
+            DecipheringReason.WRONG_TAG,
+            f"0x{apdu[0]:02X} must carry an APDU starting 0x{expected_plain_tag:02X}",
+        )
+    counter = int.from_bytes(apdu[3:7], "big")
+    return Unprotected(apdu[0], control, counter, system_title, dedicated, plaintext)
 
 
 def _read_ciphered(
