@@ -211,9 +211,9 @@ def seal_body(
     """The ciphered body after SC IC: AAD = SC || AK || header_aad (|| plaintext when only
     authenticated). ``header_aad`` is empty except for general-ciphering of suites 1 and 2."""
     sc = _OCTETS[control.encode()]
-    if control.authenticated and control.encrypted:
-        ciphertext, tag = gcm_tag(key, iv, sc + ak + header_aad, plaintext)
-        return ciphertext + tag
+    if control.authenticated and control.encrypted:  # ciphertext || GCM tag cut to 12
+        sealed = _aes_gcm(key).encrypt(iv, plaintext, sc + ak + header_aad)
+        return sealed[: AUTH_TAG_LENGTH - _GCM_FULL_TAG]
     if control.authenticated:
         return plaintext + gcm_tag(key, iv, sc + ak + header_aad + plaintext)[1]
     return _ctr(key, iv, plaintext)
