@@ -24,13 +24,15 @@ beforehand (the frames it would send, with its invocation counters rising), then
 sent one after another, each once the previous answer is in, and after the window a sample
 of the answers is opened by the gurux client. The reference is measured the same way: the
 gurux server and metertwin answering the unciphered GET frame back to back. The ciphered
-figure with the gurux client's own pacing is printed too, for information (fewer GETs).
+figure with the gurux client's own pacing is printed too, for information (fewer GETs). Should
+the meter refuse the association, the ciphered figures say "not available" and why.
 gurux's client prints "Encryption is applied." for every ciphered APDU; its output is
 discarded.
 
 Run with `python -m benchmarks.dlms_cpu_vs_gurux [--rounds N] [--windows W]` from the
 repository root; `--profile` instead runs the workload once against metertwin under cProfile
-(on CPU time, so its overhead inflates the totals: read the shares) and prints the hotspots.
+(on CPU time, so its overhead inflates the totals: read the shares) and prints the hotspots;
+`--profile --ciphered` profiles the ciphered GETs (gurux-paced).
 """
 
 from __future__ import annotations
