@@ -5,6 +5,7 @@ from __future__ import annotations
 from benchmarks import (
     dlms_client,
     dlms_cpu_vs_gurux,
+    dlms_hls_setup,
     dlms_profile,
     dlms_server,
     meter_year,
@@ -22,6 +23,7 @@ if __name__ == "__main__":
         dlms_client,
         dlms_profile,
         dlms_cpu_vs_gurux,
+        dlms_hls_setup,
         profile_store,
     ):
         bench.main()

@@ -122,3 +122,61 @@ def test_flipping_any_bit_of_an_authenticated_apdu_is_refused(data: st.DataObjec
     except DecipheringError:
         return
     raise AssertionError(f"a flipped bit {bit} was accepted: {opened}")
+
+
+def _outcome(apdu: bytes, keys: CipheringKeys, suite: int | None, encrypted: bool) -> object:
+    try:
+        return unprotect(
+            apdu,
+            keys=keys,
+            system_title=SERVER_SYSTEM_TITLE,
+            suite=suite,
+            require_encrypted=encrypted,
+        )
+    except DecipheringError as problem:
+        return problem.reason
+
+
+@given(st.data())
+def test_a_short_length_opens_as_the_same_length_in_the_long_form(data: st.DataObject) -> None:
+    """A service-specific APDU with a one-octet length is read at once, any other through the
+    reader: both must open the same APDU alike (A-XDR allows 0x81 nn for a length below 128),
+    whatever its protection, whatever the receiver requires, with or without a flipped bit."""
+    suite = SUITES[data.draw(st.sampled_from(sorted(SUITES)))]
+    key = data.draw(st.binary(min_size=suite.key_length, max_size=suite.key_length))
+    keys = CipheringKeys(
+        bytes(range(16)),
+        global_unicast_key=key,
+        global_broadcast_key=data.draw(st.sampled_from([None, key[1:] + key[:1]])),
+        dedicated_key=data.draw(st.sampled_from([None, key[::-1], key[:-1]])),
+    )
+    authenticated, encrypted = data.draw(
+        st.sampled_from([(True, True), (True, False), (False, True)])
+    )
+    broadcast = data.draw(st.booleans())
+    dedicated = data.draw(st.booleans()) and not broadcast
+    sealer = CipheringKeys(keys.authentication_key, key, key[1:] + key[:1], key[::-1])
+    tag = data.draw(st.sampled_from(PLAIN_TAGS))
+    plain = bytes([tag]) + data.draw(st.binary(max_size=60))
+    protected = bytearray(
+        protect(
+            plain,
+            control=SecurityControl(suite.number, authenticated, encrypted, broadcast),
+            invocation_counter=data.draw(st.integers(0, 0xFFFFFFFF)),
+            system_title=SERVER_SYSTEM_TITLE,
+            keys=sealer,
+            dedicated=dedicated,
+        )
+    )
+    if data.draw(st.booleans()):  # the carried APDU's own tag made another one
+        protected[0] = CIPHERED_TAGS[data.draw(st.sampled_from(PLAIN_TAGS))][dedicated]
+    if data.draw(st.booleans()):
+        bit = data.draw(st.integers(0, (len(protected) - 2) * 8 - 1))
+        protected[2 + bit // 8] ^= 1 << (bit % 8)
+    short = bytes(protected)
+    long_form = short[:1] + b"\x81" + short[1:]
+    expected_suite = data.draw(st.sampled_from([None, suite.number, (suite.number + 1) % 3]))
+    require_encrypted = data.draw(st.booleans())
+    assert _outcome(short, keys, expected_suite, require_encrypted) == _outcome(
+        long_form, keys, expected_suite, require_encrypted
+    )

@@ -24,10 +24,12 @@ once the APDU has been opened (so a forged frame cannot advance it).
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from metertwin.security.errors import DecipheringError, DecipheringReason
 from metertwin.security.suites import SUITES, security_suite
@@ -35,6 +37,7 @@ from metertwin.security.suites import SUITES, security_suite
 SYSTEM_TITLE_LENGTH = 8
 INVOCATION_COUNTER_LENGTH = 4
 AUTH_TAG_LENGTH = 12
+_GCM_FULL_TAG = 16
 MAX_INVOCATION_COUNTER = 0xFFFFFFFF
 
 GENERAL_GLO_CIPHERING = 0xDB
@@ -85,9 +88,24 @@ class SecurityControl:
 
     @classmethod
     def parse(cls, byte: int) -> SecurityControl:
-        """Every byte value parses; whether the suite is known is checked where it is used."""
+        """Every byte value parses; whether the suite is known is checked where it is used.
+        The 256 values are made once (the class is frozen, so they are shared)."""
         if not 0 <= byte <= 0xFF:
             raise ValueError(f"a security control byte is 0..255, not {byte}")
+        return _CONTROLS[byte]
+
+    @classmethod
+    def made(cls, suite: int, *, authenticated: bool, encrypted: bool) -> SecurityControl:
+        """The shared control of a suite and protection (neither broadcast nor compressed),
+        as ``parse`` gives it: what a sender makes for every APDU it seals."""
+        if not 0 <= suite <= _SUITE_MASK:
+            raise ValueError(f"security suite {suite} does not fit in 4 bits")
+        return _CONTROLS[
+            suite | (_AUTHENTICATED if authenticated else 0) | (_ENCRYPTED if encrypted else 0)
+        ]
+
+    @classmethod
+    def _of_byte(cls, byte: int) -> SecurityControl:
         return cls(
             suite=byte & _SUITE_MASK,
             authenticated=bool(byte & _AUTHENTICATED),
@@ -123,9 +141,13 @@ class CipheringKeys:
         return self.global_broadcast_key if broadcast else self.global_unicast_key
 
 
-@dataclass(frozen=True)
-class Unprotected:
-    """An opened ciphered APDU: its header fields and the plain APDU it carried."""
+_CONTROLS = tuple(SecurityControl._of_byte(byte) for byte in range(0x100))
+_OCTETS = tuple(bytes((byte,)) for byte in range(0x100))
+
+
+class Unprotected(NamedTuple):
+    """An opened ciphered APDU: its header fields and the plain APDU it carried (a tuple:
+    one is made for every request a protected association receives)."""
 
     tag: int
     control: SecurityControl
@@ -144,31 +166,38 @@ def initialisation_vector(system_title: bytes, invocation_counter: int) -> bytes
     return system_title + invocation_counter.to_bytes(INVOCATION_COUNTER_LENGTH, "big")
 
 
+@lru_cache(maxsize=64)
+def _aes_gcm(key: bytes) -> AESGCM:
+    """One AES-GCM object per key: its key schedule is made once, not per APDU."""
+    return AESGCM(key)
+
+
 def gcm_tag(key: bytes, iv: bytes, aad: bytes, plaintext: bytes = b"") -> tuple[bytes, bytes]:
-    """(ciphertext, 12-byte tag): GCM truncated to the leftmost 96 bits of its tag."""
-    encryptor = Cipher(algorithms.AES(key), modes.GCM(iv)).encryptor()
-    encryptor.authenticate_additional_data(aad)
-    ciphertext = encryptor.update(plaintext) + encryptor.finalize()
-    return ciphertext, encryptor.tag[:AUTH_TAG_LENGTH]
+    """(ciphertext, 12-byte tag): GCM truncated to the leftmost 96 bits of its tag, which is
+    the prefix of GCM's 16-octet tag (SP 800-38D 5.2.1.2, MSB_t)."""
+    sealed = _aes_gcm(key).encrypt(iv, plaintext, aad)
+    return sealed[:-_GCM_FULL_TAG], sealed[-_GCM_FULL_TAG : AUTH_TAG_LENGTH - _GCM_FULL_TAG]
 
 
 def _gcm_open(key: bytes, iv: bytes, aad: bytes, ciphertext: bytes, tag: bytes) -> bytes:
-    decryptor = Cipher(
-        algorithms.AES(key), modes.GCM(iv, tag, min_tag_length=AUTH_TAG_LENGTH)
-    ).decryptor()
-    decryptor.authenticate_additional_data(aad)
-    plaintext = decryptor.update(ciphertext)
-    try:
-        decryptor.finalize()
-    except InvalidTag:
-        raise DecipheringError(DecipheringReason.AUTHENTICATION, "tag does not match") from None
+    """The plaintext of GCM ``ciphertext`` once its truncated ``tag`` verifies.
+
+    AESGCM only opens 16-octet tags, so the tag is recomputed: GCM's keystream is the same
+    both ways, so sealing the ciphertext gives the plaintext, and sealing that plaintext gives
+    the received ciphertext back with the tag it must carry, compared in constant time. The
+    plaintext is returned only when it matches."""
+    aes_gcm = _aes_gcm(key)
+    plaintext = aes_gcm.encrypt(iv, ciphertext, None)[:-_GCM_FULL_TAG]
+    expected = aes_gcm.encrypt(iv, plaintext, aad)[-_GCM_FULL_TAG:]
+    if not hmac.compare_digest(expected[:AUTH_TAG_LENGTH], tag):
+        raise DecipheringError(DecipheringReason.AUTHENTICATION, "tag does not match")
     return plaintext
 
 
 def _ctr(key: bytes, iv: bytes, data: bytes) -> bytes:
-    """GCM's keystream without its tag: CTR from inc32(IV || 0^31 || 1) (SP 800-38D 7.1)."""
-    cipher = Cipher(algorithms.AES(key), modes.CTR(iv + b"\x00\x00\x00\x02")).encryptor()
-    return cipher.update(data) + cipher.finalize()
+    """GCM's keystream without its tag: CTR from inc32(IV || 0^31 || 1) (SP 800-38D 7.1),
+    which is what GCM sealing XORs the data with."""
+    return _aes_gcm(key).encrypt(iv, data, None)[:-_GCM_FULL_TAG]
 
 
 def seal_body(
@@ -181,10 +210,10 @@ def seal_body(
 ) -> bytes:
     """The ciphered body after SC IC: AAD = SC || AK || header_aad (|| plaintext when only
     authenticated). ``header_aad`` is empty except for general-ciphering of suites 1 and 2."""
-    sc = bytes([control.encode()])
-    if control.authenticated and control.encrypted:
-        ciphertext, tag = gcm_tag(key, iv, sc + ak + header_aad, plaintext)
-        return ciphertext + tag
+    sc = _OCTETS[control.encode()]
+    if control.authenticated and control.encrypted:  # ciphertext || GCM tag cut to 12
+        sealed = _aes_gcm(key).encrypt(iv, plaintext, sc + ak + header_aad)
+        return sealed[: AUTH_TAG_LENGTH - _GCM_FULL_TAG]
     if control.authenticated:
         return plaintext + gcm_tag(key, iv, sc + ak + header_aad + plaintext)[1]
     return _ctr(key, iv, plaintext)
@@ -216,7 +245,7 @@ def _ciphered_content(
     )
     iv = initialisation_vector(system_title, invocation_counter)
     body = seal_body(control, key, keys.authentication_key, iv, plaintext)
-    return bytes([control.encode()]) + iv[SYSTEM_TITLE_LENGTH:] + body
+    return _OCTETS[control.encode()] + iv[SYSTEM_TITLE_LENGTH:] + body
 
 
 def protect(
@@ -279,8 +308,89 @@ def unprotect(
     unauthenticated one). Anything wrong raises DecipheringError with its reason, never
     another exception.
     """
+    expected_plain_tag: int | None
+    if (
+        len(apdu) > 2
+        and apdu[1] == len(apdu) - 2 < 0x80
+        and apdu[0] in _PLAIN_OF
+        and system_title is not None
+        and len(system_title) == SYSTEM_TITLE_LENGTH
+    ):
+        # The service-specific form with a one-octet length, as nearly every request comes:
+        # what _read_ciphered finds in it, read without a reader.
+        tag = apdu[0]
+        expected_plain_tag, dedicated = _PLAIN_OF[tag]
+        at_once = _open_authenticated(
+            apdu, keys, system_title, dedicated, suite, require_encrypted, expected_plain_tag
+        )
+        if at_once is not None:
+            return at_once
+        sender_title, content = system_title, apdu[2:]
+    else:
+        tag, expected_plain_tag, dedicated, sender_title, content = _read_ciphered(
+            apdu, system_title
+        )
+    opened = _open_content(
+        content, keys, sender_title, dedicated, suite, (require_authenticated, require_encrypted)
+    )
+    control, invocation_counter, plaintext = opened
+    if expected_plain_tag is not None and plaintext[:1] != _OCTETS[expected_plain_tag]:
+        raise DecipheringError(
+            DecipheringReason.WRONG_TAG,
+            f"0x{tag:02X} must carry an APDU starting 0x{expected_plain_tag:02X}",
+        )
+    return Unprotected(tag, control, invocation_counter, sender_title, dedicated, plaintext)
+
+
+def _open_authenticated(
+    apdu: bytes,
+    keys: CipheringKeys,
+    system_title: bytes,
+    dedicated: bool,
+    suite: int | None,
+    require_encrypted: bool,
+    expected_plain_tag: int,
+) -> Unprotected | None:
+    """A service-specific APDU with a one-octet length opened at once when its SC asks for
+    authentication, neither broadcast nor compression, of the expected suite and with its key
+    at hand, as the policy asks; None for the rest, which _open_content judges."""
+    control = _CONTROLS[apdu[2]] if len(apdu) >= 7 + AUTH_TAG_LENGTH else None
+    if (
+        control is None
+        or not control.authenticated
+        or control.broadcast
+        or control.compressed
+        or (require_encrypted and not control.encrypted)
+        or (control.suite != suite if suite is not None else control.suite not in SUITES)
+    ):
+        return None
+    key = keys.dedicated_key if dedicated else keys.global_unicast_key
+    if key is None or len(key) != SUITES[control.suite].key_length:
+        return None
+    iv = system_title + apdu[3:7]
+    aad = apdu[2:3] + keys.authentication_key
+    if control.encrypted:
+        plaintext = _gcm_open(key, iv, aad, apdu[7:-AUTH_TAG_LENGTH], apdu[-AUTH_TAG_LENGTH:])
+    else:
+        plaintext = apdu[7:-AUTH_TAG_LENGTH]
+        _gcm_open(key, iv, aad + plaintext, b"", apdu[-AUTH_TAG_LENGTH:])
+    if plaintext[:1] != _OCTETS[expected_plain_tag]:
+        raise DecipheringError(
+            DecipheringReason.WRONG_TAG,
+            f"0x{apdu[0]:02X} must carry an APDU starting 0x{expected_plain_tag:02X}",
+        )
+    counter = int.from_bytes(apdu[3:7], "big")
+    return Unprotected(apdu[0], control, counter, system_title, dedicated, plaintext)
+
+
+def _read_ciphered(
+    apdu: bytes, system_title: bytes | None
+) -> tuple[int, int | None, bool, bytes, bytes]:
+    """(tag, the plain tag it must carry or None, dedicated?, the sender's title, content)
+    of a ciphered APDU, its title checked against the association's."""
     reader = ApduReader(apdu)
     tag = reader.byte("tag")
+    expected_plain_tag: int | None
     if tag in (GENERAL_GLO_CIPHERING, GENERAL_DED_CIPHERING):
         dedicated = tag == GENERAL_DED_CIPHERING
         expected_plain_tag = None
@@ -304,16 +414,7 @@ def unprotect(
     content = reader.take(reader.length(), "ciphered content")
     if not reader.at_end():
         raise DecipheringError(DecipheringReason.WRONG_LENGTH, "bytes after the ciphered content")
-    opened = _open_content(
-        content, keys, sender_title, dedicated, suite, (require_authenticated, require_encrypted)
-    )
-    control, invocation_counter, plaintext = opened
-    if expected_plain_tag is not None and plaintext[:1] != bytes([expected_plain_tag]):
-        raise DecipheringError(
-            DecipheringReason.WRONG_TAG,
-            f"0x{tag:02X} must carry an APDU starting 0x{expected_plain_tag:02X}",
-        )
-    return Unprotected(tag, control, invocation_counter, sender_title, dedicated, plaintext)
+    return tag, expected_plain_tag, dedicated, sender_title, content
 
 
 def _open_content(
@@ -340,12 +441,13 @@ def read_security_header(
     """(SC, IC, body) of ``SC | IC | body``, with the SC checked against what the receiver
     accepts: a known suite (the expected one if given), no compression, some protection, and
     at least (authenticated, encrypted) as ``required`` says."""
-    reader = ApduReader(content)
-    control = SecurityControl.parse(reader.byte("security control"))
-    invocation_counter = int.from_bytes(
-        reader.take(INVOCATION_COUNTER_LENGTH, "invocation counter"), "big"
-    )
-    body = reader.rest()
+    if len(content) < 1 + INVOCATION_COUNTER_LENGTH:
+        raise DecipheringError(
+            DecipheringReason.TRUNCATED, f"security header: {len(content)} of 5 octets"
+        )
+    control = _CONTROLS[content[0]]
+    invocation_counter = int.from_bytes(content[1 : 1 + INVOCATION_COUNTER_LENGTH], "big")
+    body = content[1 + INVOCATION_COUNTER_LENGTH :]
     if control.suite not in SUITES:
         raise DecipheringError(DecipheringReason.UNKNOWN_SUITE, f"suite {control.suite}")
     if expected_suite is not None and control.suite != expected_suite:
@@ -372,7 +474,7 @@ def open_body(
     """The plaintext of a body sealed by ``seal_body``; DecipheringError if it fails."""
     if len(key) != SUITES[control.suite].key_length:
         raise DecipheringError(DecipheringReason.KEY_LENGTH, f"suite {control.suite}")
-    sc = bytes([control.encode()])
+    sc = _OCTETS[control.encode()]
     if not control.authenticated:
         return _ctr(key, iv, body)
     if len(body) < AUTH_TAG_LENGTH:

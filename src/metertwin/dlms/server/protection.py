@@ -40,7 +40,7 @@ that much smaller, so a ciphered block still fits the client's max receive PDU s
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -96,13 +96,15 @@ _GENERAL_OVERHEAD = _SPECIFIC_OVERHEAD + 1 + SYSTEM_TITLE_LENGTH
 # length (3), the signature of the largest suite with its length
 _SIGNING_OVERHEAD = 1 + (1 + 8) + 2 * (1 + SYSTEM_TITLE_LENGTH) + 1 + 1 + 3 + (1 + 96)
 
-_REQUEST_AUTHENTICATED = SecurityPolicy.AUTHENTICATED_REQUEST
-_REQUEST_ENCRYPTED = SecurityPolicy.ENCRYPTED_REQUEST
-_REQUEST_SIGNED = SecurityPolicy.SIGNED_REQUEST
-_RESPONSE_AUTHENTICATED = SecurityPolicy.AUTHENTICATED_RESPONSE
-_RESPONSE_ENCRYPTED = SecurityPolicy.ENCRYPTED_RESPONSE
-_RESPONSE_SIGNED = SecurityPolicy.SIGNED_RESPONSE
+# The policy bits as plain ints: a flag enum's ``&`` costs a call per bit and request.
+_REQUEST_AUTHENTICATED = SecurityPolicy.AUTHENTICATED_REQUEST.value
+_REQUEST_ENCRYPTED = SecurityPolicy.ENCRYPTED_REQUEST.value
+_REQUEST_SIGNED = SecurityPolicy.SIGNED_REQUEST.value
+_RESPONSE_AUTHENTICATED = SecurityPolicy.AUTHENTICATED_RESPONSE.value
+_RESPONSE_ENCRYPTED = SecurityPolicy.ENCRYPTED_RESPONSE.value
+_RESPONSE_SIGNED = SecurityPolicy.SIGNED_RESPONSE.value
 _EXCEPTION_RESPONSE = 0xD8
+_GENERAL_CIPHERING_TAGS = (GENERAL_GLO_CIPHERING, GENERAL_DED_CIPHERING)
 
 DECIPHERING_ERROR = ExceptionResponse(
     StateError.SERVICE_NOT_ALLOWED, ServiceError.DECIPHERING_ERROR
@@ -118,9 +120,9 @@ class ProtectionRefusal(Exception):
         self.response = response
 
 
-@dataclass(frozen=True, slots=True)
-class RequestForm:
-    """How a request came protected, so that its response goes back at least as protected."""
+class RequestForm(NamedTuple):
+    """How a request came protected, so that its response goes back at least as protected
+    (a tuple: one is made for every protected request)."""
 
     control: SecurityControl | None  # None: the request was not ciphered (only signed)
     dedicated: bool = False
@@ -166,8 +168,19 @@ class AssociationProtection:
         self.dedicated_key: bytes | None = None
         self._last_dedicated_counter: int | None = None
         self._reserved_counter: int | None = None
+        self._take(material)
+
+    def _take(self, material: SecurityMaterial) -> None:
+        """The setup's material, with what every request reads of it kept as plain values."""
         self.material = material
-        self._keys = _keys(material, None)
+        self._keys = _keys(material, self.dedicated_key)
+        policy = int(material.policy)
+        self._signed_requests = bool(policy & _REQUEST_SIGNED)
+        self._authenticated_requests = bool(policy & _REQUEST_AUTHENTICATED)
+        self._encrypted_requests = bool(policy & _REQUEST_ENCRYPTED)
+        self._signed_responses = bool(policy & _RESPONSE_SIGNED)
+        self._authenticated_responses = bool(policy & _RESPONSE_AUTHENTICATED)
+        self._encrypted_responses = bool(policy & _RESPONSE_ENCRYPTED)
 
     # --- what the association may do ---------------------------------------------------------
 
@@ -181,7 +194,7 @@ class AssociationProtection:
 
     @property
     def requires_protected_requests(self) -> bool:
-        return bool(self.material.policy & (_REQUEST_AUTHENTICATED | _REQUEST_ENCRYPTED))
+        return self._authenticated_requests or self._encrypted_requests
 
     @property
     def overhead(self) -> int:
@@ -212,8 +225,7 @@ class AssociationProtection:
             _log.exception("backend security_material(%s) failed", self.policy.name)
             return
         if material is not None:
-            self.material = material
-            self._keys = _keys(material, self.dedicated_key)
+            self._take(material)
 
     # --- requests ------------------------------------------------------------------------
 
@@ -224,25 +236,24 @@ class AssociationProtection:
         requests do not cover (the AARQ is authenticated by HLS itself).
         """
         transaction_id = None
-        if apdu[:1] == bytes((GENERAL_SIGNING,)):
+        if apdu and apdu[0] == GENERAL_SIGNING:
             apdu, transaction_id = self._verify_signature(apdu)
-        elif self.material.policy & _REQUEST_SIGNED and not initiate:
+        elif self._signed_requests and not initiate:
             raise self._refusal(SecurityEvent.BELOW_POLICY, "the policy requires signed requests")
         if not apdu or apdu[0] not in CIPHERED_REQUEST_TAGS or apdu[0] == GENERAL_SIGNING:
-            if self.requires_protected_requests:
+            if self._authenticated_requests or self._encrypted_requests:
                 raise self._refusal(SecurityEvent.BELOW_POLICY, "a plain request")
             if transaction_id is None:
                 return apdu, None
             return apdu, RequestForm(None, transaction_id=transaction_id)
-        policy = self.material.policy
         try:
             opened = unprotect(
                 apdu,
                 keys=self._keys,
                 system_title=self.client_system_title,
-                suite=self.suite,
-                require_authenticated=bool(policy & _REQUEST_AUTHENTICATED),
-                require_encrypted=bool(policy & _REQUEST_ENCRYPTED),
+                suite=self.material.suite,
+                require_authenticated=self._authenticated_requests,
+                require_encrypted=self._encrypted_requests,
             )
         except DecipheringError as problem:
             event = (
@@ -252,7 +263,7 @@ class AssociationProtection:
             )
             raise self._refusal(event, str(problem)) from None
         self._accept_counter(opened.invocation_counter, dedicated=opened.dedicated)
-        general = opened.tag in (GENERAL_GLO_CIPHERING, GENERAL_DED_CIPHERING)
+        general = opened.tag in _GENERAL_CIPHERING_TAGS
         form = RequestForm(opened.control, opened.dedicated, general, transaction_id)
         return opened.plaintext, form
 
@@ -305,17 +316,17 @@ class AssociationProtection:
         (``initiate``: an InitiateResponse, signed only when its request was)."""
         if not response or response[0] == _EXCEPTION_RESPONSE:
             return response
-        policy = self.material.policy
+        authenticated = self._authenticated_responses
+        encrypted = self._encrypted_responses
         control = None if form is None else form.control
-        authenticated = bool(policy & _RESPONSE_AUTHENTICATED) or bool(
-            control and control.authenticated
-        )
-        encrypted = bool(policy & _RESPONSE_ENCRYPTED) or bool(control and control.encrypted)
+        if control is not None:
+            authenticated = authenticated or control.authenticated
+            encrypted = encrypted or control.encrypted
         sealed = response
         if authenticated or encrypted:
             sealed = self._cipher(response, form, authenticated, encrypted)
         signed_request = form is not None and form.transaction_id is not None
-        if signed_request or (policy & _RESPONSE_SIGNED and not initiate):
+        if signed_request or (self._signed_responses and not initiate):
             sealed = self._sign(sealed, form)
         return sealed
 
@@ -324,7 +335,9 @@ class AssociationProtection:
     ) -> bytes:
         dedicated = bool(form and form.dedicated and self.dedicated_key is not None)
         general = bool(form and form.general) or response[0] not in CIPHERED_TAGS
-        control = SecurityControl(self.suite, authenticated=authenticated, encrypted=encrypted)
+        control = SecurityControl.made(
+            self.material.suite, authenticated=authenticated, encrypted=encrypted
+        )
         seal = protect_general if general else protect
         return seal(
             response,
