@@ -442,6 +442,8 @@ class ServerConnection:
             return self._respond(association, self._prove(association, request), form)
         if association.state is not _ASSOCIATED:
             return None if is_unconfirmed(request) else NOT_ASSOCIATED
+        if remembered is not None:  # a plain GET seen before, opened from its protection
+            return self._respond(association, session.serve_plain_get(remembered), form)
         changing = protection is not None and not isinstance(request, GetRequestNormal)
         if changing and protection is not None:
             protection.reserve_counter()
