@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 import pytest
 from tests.dlms.test_server import FakeBackend
 from tests.protocols.hdlc_vectors import AARE, AARQ, CLIENT, SERVER, SNRM
+from tests.transport import test_tcp
 
-from metertwin.dlms.capabilities import IMPLEMENTED_CONFORMANCE
 from metertwin.dlms.server.connection import ServerSettings
 from metertwin.protocols.hdlc_frame import (
     FrameType,
@@ -26,7 +26,6 @@ from metertwin.protocols.hdlc_frame import (
     control_u,
 )
 from metertwin.protocols.hdlc_link import LLC_COMMAND, HdlcServerLink
-from metertwin.transport import eventloop
 from metertwin.transport.channel import ConnectionEvent
 from metertwin.transport.hdlc_tcp import HdlcTcpServer, HdlcTcpServerSettings
 
@@ -91,18 +90,9 @@ def run_with_server(
     server_settings: HdlcTcpServerSettings | None = None,
     on_event: Callable[[ConnectionEvent], None] | None = None,
 ) -> FakeBackend:
-    backend = FakeBackend(public_conformance=IMPLEMENTED_CONFORMANCE)
-
-    async def main() -> None:
-        server = HdlcTcpServer(backend, "127.0.0.1", 0, server_settings or settings(), on_event)
-        await server.start()
-        try:
-            await asyncio.wait_for(scenario(server, backend), 4 * TIMEOUT)
-        finally:
-            await server.stop()
-
-    eventloop.run(main())
-    return backend
+    return test_tcp.run_with_server(
+        scenario, server_settings or settings(), on_event, HdlcTcpServer
+    )
 
 
 async def connect(server: HdlcTcpServer) -> HdlcPeer:
