@@ -237,6 +237,26 @@ def test_a_frame_not_complete_within_the_frame_timeout_closes_the_connection() -
     assert events == [ConnectionEvent.CLOSED_FRAME_TIMEOUT]
 
 
+def test_a_failure_inside_one_connection_closes_that_connection_alone() -> None:
+    async def scenario(server: HdlcTcpServer, backend: FakeBackend) -> None:
+        broken = await connect(server)
+        await broken.send(SNRM)
+        await broken.frame()
+        healthy = await connect(server)
+
+        def fail(data: object, now: float) -> None:
+            raise RuntimeError("a bug in the link")
+
+        server_link(server, 0).receive = fail  # type: ignore[method-assign, assignment]
+        await broken.send(AARQ)
+        assert await broken.closed()
+        await healthy.send(SNRM + AARQ)
+        await healthy.frame()
+        assert await healthy.raw_frame() == AARE
+
+    run_with_server(scenario, settings(max_connections=2))
+
+
 def test_bad_settings_are_refused_when_made() -> None:
     with pytest.raises(ValueError, match="max_info_receive"):
         settings(max_info_receive=10)
@@ -244,7 +264,12 @@ def test_bad_settings_are_refused_when_made() -> None:
         settings(physical_address=0x4000)
 
 
-def server_link(server: HdlcTcpServer) -> HdlcServerLink:
-    [connection] = server._sessions
+def server_link(server: HdlcTcpServer, index: int | None = None) -> HdlcServerLink:
+    """The link of the one connection served (or of the ``index``-th accepted)."""
+    sessions = list(server._sessions)
+    if index is None:
+        [connection] = sessions
+    else:
+        connection = sessions[index]
     link: HdlcServerLink = connection.link  # type: ignore[attr-defined]
     return link
