@@ -10,11 +10,21 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.protocols.hdlc_vectors import AARQ_APDU, CLIENT
 
 from metertwin.dlms.client import DlmsClient
 from metertwin.meter.core import Meter
 from metertwin.meter.registers import Energy
 from metertwin.models import load_model
+from metertwin.protocols.hdlc_frame import (
+    FrameType,
+    HdlcAddress,
+    HdlcDecoder,
+    HdlcFrame,
+    control_i,
+    control_u,
+)
+from metertwin.protocols.hdlc_link import LLC_COMMAND
 from metertwin.storage import MeterStore
 
 
@@ -170,6 +180,62 @@ def test_run_logs_a_refused_second_connection_in_the_communication_log(tmp_path:
     with MeterStore.open(data) as store:
         log = store.profile_entries("1.0.99.98.3.255", 1, 100)
     assert [int(record.values[1]) for record in log] == [223]
+
+
+def test_run_over_hdlc_logs_a_refused_second_connection_too(tmp_path: Path) -> None:
+    """`--hdlc-port` feeds the same events to the meter: metercom-pro's one connection at a
+    time holds over HDLC (an associated link, reached at the serial's physical address, as
+    announced), and the refused one is event 223 in its log."""
+    data = tmp_path / "m"
+    command = [sys.executable, "-m", "metertwin", "run", "--model", "metercom-pro"]
+    options = ["--data", str(data), "--port", "0", "--hdlc-port", "0", "--no-panel"]
+    process = subprocess.Popen(
+        [*command, *options, "--serial", "12345678", "--duration", "60", "--scenario", "idle"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    server = HdlcAddress(1, 6678, 4)  # docs/hdlc.md: 1000 + 5678
+    try:
+        assert process.stdout is not None
+        process.stdout.readline()
+        line = process.stdout.readline()
+        assert line.endswith(" physical address 6678 server SAP 1\n"), process.stderr
+        port = int(line.split()[2].rsplit(":", 1)[1])
+        snrm = HdlcFrame(server, CLIENT, control_u(FrameType.SNRM, True)).encode()
+        aarq = HdlcFrame(server, CLIENT, control_i(0, 0, True), LLC_COMMAND + AARQ_APDU).encode()
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as served:
+            decoder = HdlcDecoder()
+            served.sendall(snrm + aarq)
+            answers: list[HdlcFrame] = []
+            while len(answers) < 2:
+                answers += decoder.feed(served.recv(4096))
+            assert [frame.kind for frame in answers] == [FrameType.UA, FrameType.I]
+            assert answers[1].information[3] == 0x61  # the AARE
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as refused:
+                assert refused.recv(16) == b""  # closed by the meter at once
+        process.send_signal(signal.SIGINT)
+        _, errors = process.communicate(timeout=60)
+        assert process.returncode == 0, errors
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    meter = _meter(data)
+    assert {c: n for c, n in meter.event_counts.items() if 220 <= c <= 229} == {223: 1}
+
+
+def test_run_refuses_an_hdlc_port_in_use_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ran = metertwin(
+            "run", "--data", str(tmp_path / "m"), "--port", "0", "--hdlc-port", str(port),
+            "--no-panel", "--duration", "5",
+        )  # fmt: skip
+    assert ran.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in ran.stderr
 
 
 def test_a_model_belongs_to_its_data_directory(tmp_path: Path) -> None:
