@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from metertwin import __version__
 from metertwin.cli_act import ACT_COMMANDS, add_act_commands, run_act_command
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from metertwin.models.loader import DlmsSpec
     from metertwin.runtime.session import Session
     from metertwin.transport.channel import ConnectionEvent
+    from metertwin.transport.hdlc_tcp import HdlcTcpServerSettings
     from metertwin.transport.tcp import TcpServerSettings
 
 REGISTERS_CSV, REGISTERS_PARQUET = EXPORT_NAMES  # also what shows a directory held a meter
@@ -113,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--port", type=_port, default=4059, help="DLMS TCP port (default 4059; 0: any free port)"
+    )
+    run.add_argument(
+        "--hdlc-port",
+        type=_port,
+        help="also serve DLMS/COSEM over HDLC on this TCP port (0: any free port; docs/hdlc.md)",
     )
     run.add_argument(
         "--speed", type=_positive_float, default=1.0, help="meter seconds per real second"
@@ -285,12 +291,28 @@ def tcp_settings(dlms: DlmsSpec) -> TcpServerSettings:
     """The TCP server's settings from the model's ``[dlms]`` section."""
     from metertwin.transport.tcp import TcpServerSettings
 
-    return TcpServerSettings(
-        server_saps=frozenset({dlms.server_sap}),
-        single_connection=dlms.single_connection,
-        inactivity_timeout_s=float(dlms.inactivity_timeout_s),
-        frame_timeout_s=float(dlms.frame_timeout_s),
-        max_connections=dlms.max_connections,
+    return TcpServerSettings(**_connection_rules(dlms))
+
+
+def _connection_rules(dlms: DlmsSpec) -> dict[str, Any]:
+    """The ``[dlms]`` connection rules every listener of the meter keeps."""
+    return {
+        "server_saps": frozenset({dlms.server_sap}),
+        "single_connection": dlms.single_connection,
+        "inactivity_timeout_s": float(dlms.inactivity_timeout_s),
+        "frame_timeout_s": float(dlms.frame_timeout_s),
+        "max_connections": dlms.max_connections,
+    }
+
+
+def hdlc_tcp_settings(dlms: DlmsSpec, serial_number: str) -> HdlcTcpServerSettings:
+    """The HDLC-over-TCP server's settings: the wrapper's rules, and the physical address
+    derived from the serial number (docs/hdlc.md, "Addressing")."""
+    from metertwin.protocols.hdlc_link import physical_address_for_serial
+    from metertwin.transport.hdlc_tcp import HdlcTcpServerSettings
+
+    return HdlcTcpServerSettings(
+        **_connection_rules(dlms), physical_address=physical_address_for_serial(serial_number)
     )
 
 
@@ -304,6 +326,7 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
     from metertwin.runtime.realtime import run_realtime
     from metertwin.runtime.serving import SessionBackend
     from metertwin.storage.sqlite import CommitError
+    from metertwin.transport.hdlc_tcp import HdlcTcpServer
     from metertwin.transport.tcp import DlmsTcpServer
 
     dlms = session.model.dlms
@@ -315,18 +338,35 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
             connection_event_logger(session.meter, device.commit)(event)
 
     server = DlmsTcpServer(device, args.host, args.port, settings, on_event)
+    listeners: list[tuple[DlmsTcpServer, int]] = [(server, args.port)]
+    hdlc: HdlcTcpServer | None = None
+    if args.hdlc_port is not None:
+        hdlc_settings = hdlc_tcp_settings(dlms, session.meter.serial_number)
+        hdlc = HdlcTcpServer(device, args.host, args.hdlc_port, hdlc_settings, on_event)
+        listeners.append((hdlc, args.hdlc_port))
     try:
-        await server.start()
-    except OSError as exc:
-        raise UserError(f"cannot listen on {args.host}:{args.port} ({exc.strerror})") from None
-    try:
+        for listener, asked in listeners:
+            try:
+                await listener.start()
+            except OSError as exc:
+                raise UserError(f"cannot listen on {args.host}:{asked} ({exc.strerror})") from None
         status = (
             f"data {session.store.directory}  speed x{args.speed:g}"
             f"  scenario {session.scenario.name}"
-            f"  DLMS/COSEM on {args.host}:{server.port}  Ctrl-C stops"
+            f"  DLMS/COSEM on {args.host}:{server.port}"
         )
+        hdlc_line = ""
+        if hdlc is not None:
+            hdlc_line = (
+                f"HDLC on {args.host}:{hdlc.port} physical address"
+                f" {hdlc.hdlc_settings.physical_address} server SAP {dlms.server_sap}"
+            )
+            status += f"  {hdlc_line}"
+        status += "  Ctrl-C stops"
         if args.no_panel:
             print(f"DLMS/COSEM on {args.host}:{server.port}", flush=True)
+            if hdlc_line:
+                print(hdlc_line, flush=True)
             last = [0.0]
 
             def log(s: Session) -> None:
@@ -347,7 +387,8 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
                     args.duration,
                 )
     finally:
-        await server.stop()
+        for listener, _ in listeners:
+            await listener.stop()
 
 
 def _simulate(args: argparse.Namespace) -> int:

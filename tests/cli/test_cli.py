@@ -7,14 +7,26 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from tests.protocols.hdlc_vectors import AARQ_APDU, CLIENT
 
 from metertwin.dlms.client import DlmsClient
 from metertwin.meter.core import Meter
 from metertwin.meter.registers import Energy
 from metertwin.models import load_model
+from metertwin.protocols.hdlc_frame import (
+    FrameType,
+    HdlcAddress,
+    HdlcDecoder,
+    HdlcFrame,
+    control_i,
+    control_u,
+)
+from metertwin.protocols.hdlc_link import LLC_COMMAND
 from metertwin.storage import MeterStore
 
 
@@ -134,21 +146,41 @@ def test_run_shows_the_live_panel(tmp_path: Path) -> None:
         assert label in ran.stdout
 
 
+@contextmanager
+def _metercom_running(data: Path, *options: str) -> Iterator[subprocess.Popen[str]]:
+    """`metertwin run --model metercom-pro` on free ports for a minute; Ctrl-C at the end of
+    the block must stop it cleanly."""
+    command = [sys.executable, "-m", "metertwin", "run", "--model", "metercom-pro"]
+    command += ["--data", str(data), "--port", "0", "--no-panel", "--duration", "60"]
+    process = subprocess.Popen(
+        [*command, "--scenario", "idle", *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield process
+        process.send_signal(signal.SIGINT)  # Ctrl-C: stops cleanly
+        _, errors = process.communicate(timeout=60)
+        assert process.returncode == 0, errors
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def _connection_events(data: Path) -> dict[int, int]:
+    """The meter's counts of the communication events 220..229."""
+    return {c: n for c, n in _meter(data).event_counts.items() if 220 <= c <= 229}
+
+
 def test_run_logs_a_refused_second_connection_in_the_communication_log(tmp_path: Path) -> None:
     """`metertwin run` wires the TCP server's events to the meter: metercom-pro serves one
     connection at a time (seed 004), and the one it refuses is event 223 in its event log 4
     (module internal states), committed at once; the served connection, associated (so it
     does not give way, docs/dlms.md "TCP limits"), logs nothing."""
     data = tmp_path / "m"
-    command = [sys.executable, "-m", "metertwin", "run", "--model", "metercom-pro"]
-    options = ["--data", str(data), "--port", "0", "--no-panel", "--duration", "60"]
-    process = subprocess.Popen(
-        [*command, *options, "--scenario", "idle"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with _metercom_running(data) as process:
         assert process.stdout is not None
         line = process.stdout.readline()
         assert line.startswith("DLMS/COSEM on 127.0.0.1:"), process.stderr
@@ -158,18 +190,50 @@ def test_run_logs_a_refused_second_connection_in_the_communication_log(tmp_path:
             socket.create_connection(("127.0.0.1", port), timeout=10) as refused,
         ):
             assert refused.recv(16) == b""  # closed by the meter at once
-        process.send_signal(signal.SIGINT)  # Ctrl-C: stops cleanly
-        _, errors = process.communicate(timeout=60)
-        assert process.returncode == 0, errors
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    meter = _meter(data)
-    assert {c: n for c, n in meter.event_counts.items() if 220 <= c <= 229} == {223: 1}
+    assert _connection_events(data) == {223: 1}
     with MeterStore.open(data) as store:
         log = store.profile_entries("1.0.99.98.3.255", 1, 100)
     assert [int(record.values[1]) for record in log] == [223]
+
+
+def test_run_over_hdlc_logs_a_refused_second_connection_too(tmp_path: Path) -> None:
+    """`--hdlc-port` feeds the same events to the meter: metercom-pro's one connection at a
+    time holds over HDLC (an associated link, reached at the serial's physical address, as
+    announced), and the refused one is event 223 in its log."""
+    data = tmp_path / "m"
+    server = HdlcAddress(1, 6678, 4)  # docs/hdlc.md: 1000 + 5678
+    with _metercom_running(data, "--hdlc-port", "0", "--serial", "12345678") as process:
+        assert process.stdout is not None
+        process.stdout.readline()
+        line = process.stdout.readline()
+        assert line.endswith(" physical address 6678 server SAP 1\n"), process.stderr
+        port = int(line.split()[2].rsplit(":", 1)[1])
+        snrm = HdlcFrame(server, CLIENT, control_u(FrameType.SNRM, True)).encode()
+        aarq = HdlcFrame(server, CLIENT, control_i(0, 0, True), LLC_COMMAND + AARQ_APDU).encode()
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as served:
+            decoder = HdlcDecoder()
+            served.sendall(snrm + aarq)
+            answers: list[HdlcFrame] = []
+            while len(answers) < 2:
+                answers += decoder.feed(served.recv(4096))
+            assert [frame.kind for frame in answers] == [FrameType.UA, FrameType.I]
+            assert answers[1].information[3] == 0x61  # the AARE
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as refused:
+                assert refused.recv(16) == b""  # closed by the meter at once
+    assert _connection_events(data) == {223: 1}
+
+
+def test_run_refuses_an_hdlc_port_in_use_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ran = metertwin(
+            "run", "--data", str(tmp_path / "m"), "--port", "0", "--hdlc-port", str(port),
+            "--no-panel", "--duration", "5",
+        )  # fmt: skip
+    assert ran.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in ran.stderr
 
 
 def test_a_model_belongs_to_its_data_directory(tmp_path: Path) -> None:

@@ -3,7 +3,9 @@
 Two ways, as docs/dlms.md describes them: in-process (a meter of a built-in model and its
 logical device served by :class:`DlmsTcpServer` on an ephemeral port, the asyncio loop in a
 background thread so that a blocking client can talk to it), and as a user runs it
-(``python -m metertwin run ... --port 0 --no-panel``, whose first stdout line names the port).
+(``python -m metertwin run ... --port 0 --no-panel``, whose first stdout line names the port;
+with ``--hdlc-port 0`` its second line names the HDLC port and physical address). Either way
+the meter can be served over HDLC on TCP as well (``hdlc=True``).
 
 Nothing here knows the independent client: that lives in the test module.
 """
@@ -22,7 +24,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import pytest
 from dlms_cosem import exceptions
@@ -31,6 +33,8 @@ from dlms_cosem.io import BlockingTcpIO
 from metertwin.meter.core import Meter
 from metertwin.models import DeviceModel, load_model
 from metertwin.models.binder import build_logical_device
+from metertwin.protocols.hdlc_link import physical_address_for_serial
+from metertwin.transport.hdlc_tcp import HdlcTcpServer, HdlcTcpServerSettings
 from metertwin.transport.tcp import DlmsTcpServer, TcpServerSettings
 
 T = TypeVar("T")
@@ -73,7 +77,8 @@ class LoopThread:
 
 @dataclass
 class ServedMeter:
-    """A meter of ``model`` whose logical device (server SAP 1) listens on ``port``."""
+    """A meter of ``model`` whose logical device (server SAP 1) listens on ``port`` (HDLC
+    frames when ``server`` is an :class:`HdlcTcpServer`, at the serial's physical address)."""
 
     model: DeviceModel
     meter: Meter
@@ -99,17 +104,27 @@ def loop_thread() -> Iterator[LoopThread]:
 @pytest.fixture
 def serve(loop_thread: LoopThread) -> Iterator[Callable[..., ServedMeter]]:
     """``serve("metercom-pro", start_ms=...)`` starts a fresh meter and its DLMS server;
-    ``overrides`` are config settings for the model (e.g. ``{"dlms": {...}}``)."""
+    ``overrides`` are config settings for the model (e.g. ``{"dlms": {...}}``); ``hdlc``:
+    HDLC over TCP instead of the wrapper."""
     started: list[DlmsTcpServer] = []
 
     def start(
-        model_name: str, start_ms: int = START_MS, overrides: dict[str, Any] | None = None
+        model_name: str,
+        start_ms: int = START_MS,
+        overrides: dict[str, Any] | None = None,
+        hdlc: bool = False,
     ) -> ServedMeter:
         model = load_model(model_name, overrides)
         meter = Meter(model.spec, start_ms, SERIAL)
         device = build_logical_device(model, meter, commit=lambda: None)
-        settings = TcpServerSettings(server_saps=frozenset({model.dlms.server_sap}))
-        server = DlmsTcpServer(device, "127.0.0.1", 0, settings)
+        saps = frozenset({model.dlms.server_sap})
+        server: DlmsTcpServer
+        if hdlc:
+            physical = physical_address_for_serial(SERIAL)
+            hdlc_settings = HdlcTcpServerSettings(server_saps=saps, physical_address=physical)
+            server = HdlcTcpServer(device, "127.0.0.1", 0, hdlc_settings)
+        else:
+            server = DlmsTcpServer(device, "127.0.0.1", 0, TcpServerSettings(server_saps=saps))
         loop_thread.run(server.start())
         started.append(server)
         return ServedMeter(model, meter, server, loop_thread)
@@ -127,10 +142,13 @@ def metercom(serve: Callable[..., ServedMeter]) -> ServedMeter:
 
 @dataclass
 class MeterProcess:
-    """``python -m metertwin run`` as a user starts it; ``port`` from its first stdout line."""
+    """``python -m metertwin run`` as a user starts it; ``port`` from its first stdout line,
+    with ``--hdlc-port``, ``hdlc_port`` and ``physical_address`` from its second."""
 
     process: subprocess.Popen[str]
     port: int
+    hdlc_port: int | None = None
+    physical_address: int | None = None
 
 
 @pytest.fixture
@@ -149,19 +167,21 @@ def meter_process(tmp_path: Path) -> Iterator[Callable[..., MeterProcess]]:
         running.append(process)
         stdout = process.stdout
         assert stdout is not None
-        first: list[str] = []
-        reader = threading.Thread(target=lambda: first.append(stdout.readline()), daemon=True)
-        reader.start()
-        reader.join(STARTUP_TIMEOUT_S)
-        line = first[0] if first else ""
-        match = re.fullmatch(r"DLMS/COSEM on 127\.0\.0\.1:(\d+)\n", line)
-        if match is None:
-            process.kill()
-            process.wait(10)
-            raise AssertionError(f"first line {line!r}; stderr: {errors.read_text()}")
+        patterns = [r"DLMS/COSEM on 127\.0\.0\.1:(\d+)\n"]
+        if "--hdlc-port" in options:
+            patterns.append(r"HDLC on 127\.0\.0\.1:(\d+) physical address (\d+) server SAP \d+\n")
+        numbers: list[int] = []
+        for pattern in patterns:
+            line = _line_within(stdout, STARTUP_TIMEOUT_S)
+            match = re.fullmatch(pattern, line)
+            if match is None:
+                process.kill()
+                process.wait(10)
+                raise AssertionError(f"line {line!r}; stderr: {errors.read_text()}")
+            numbers += [int(number) for number in match.groups()]
         # Keep draining stdout (a summary line every second) so the meter never blocks on it.
         threading.Thread(target=stdout.read, daemon=True).start()
-        return MeterProcess(process, int(match.group(1)))
+        return MeterProcess(process, *numbers)
 
     yield spawn
     for process in running:
@@ -172,6 +192,15 @@ def meter_process(tmp_path: Path) -> Iterator[Callable[..., MeterProcess]]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(10)
+
+
+def _line_within(stream: IO[str], timeout_s: float) -> str:
+    """The next line of ``stream``, or "" when none comes within ``timeout_s``."""
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout_s)
+    return got[0] if got else ""
 
 
 class TcpIO(BlockingTcpIO):

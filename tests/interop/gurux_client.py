@@ -1,6 +1,6 @@
 """A small blocking driver of gurux's Python client (PyPI ``gurux-dlms``, GPL: a test-only and
 benchmark-only dependency, never imported by ``src/metertwin``) over one plain TCP socket
-with the IEC 62056-47 wrapper.
+with the IEC 62056-47 wrapper, or with HDLC frames (``hdlc_associated``).
 
 gurux's ``GXDLMSClient`` is sans-IO: it builds request frames and parses the octets it is
 given, and leaves the sending, the receive loop (``getData`` until a whole frame is in),
@@ -224,6 +224,34 @@ def session(
     opened = GuruxSession(port, make_client(client_sap, secret, gmac))
     try:
         yield opened
+    finally:
+        opened.close()
+
+
+def make_hdlc_client(
+    client_sap: int, physical_address: int, secret: bytes | None = None
+) -> GXDLMSClient:
+    """gurux's LN client speaking HDLC to the management logical device at
+    ``physical_address`` (gurux's ``getServerAddress``: four octets above 127)."""
+    mechanism = Authentication.NONE if secret is None else Authentication.LOW
+    server_address = GXDLMSClient.getServerAddress(SERVER_SAP, physical_address)
+    return GXDLMSClient(True, client_sap, server_address, mechanism, secret, InterfaceType.HDLC)
+
+
+@contextmanager
+def hdlc_associated(
+    port: int, physical_address: int, client_sap: int, secret: bytes | None = None
+) -> Iterator[GuruxSession]:
+    """An HDLC link (SNRM/UA, gurux taking the negotiated sizes) and an accepted
+    association over it; released and the link disconnected (DISC/UA) when the block ends
+    cleanly."""
+    opened = GuruxSession(port, make_hdlc_client(client_sap, physical_address, secret))
+    try:
+        opened.client.parseUAResponse(opened.exchange(opened.client.snrmRequest()).data)
+        opened.associate()
+        yield opened
+        opened.release()
+        opened.exchange(opened.client.disconnectRequest())
     finally:
         opened.close()
 

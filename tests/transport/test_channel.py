@@ -97,6 +97,29 @@ def test_inactivity_is_due_exactly_at_the_timeout_after_the_last_whole_frame() -
     assert link.inactivity_due(550.0)
 
 
+def test_a_frame_without_an_apdu_is_activity() -> None:
+    """HDLC over TCP: an SNRM or an RR polling for the next segment keeps the connection."""
+    link, _, _ = channel(ChannelSettings(inactivity_timeout_s=10.0), now=100.0)
+    assert not link.completed_frame
+    link.activity(105.0)
+    assert link.completed_frame and link.inactivity_deadline == 115.0
+    assert not link.inactivity_due(114.0) and link.inactivity_due(115.0)
+
+
+def test_releasing_a_logical_device_ends_its_associations_only() -> None:
+    """A dropped HDLC link under logical device 1: its association ends, 17's goes on, and
+    the next AARQ to 1 opens a new one."""
+    link, management, other = channel()
+    link.receive(PUBLIC_SAP, 1, AARQ, 101.0)
+    link.receive(PUBLIC_SAP, OTHER_DEVICE, AARQ, 102.0)
+    link.release(1)
+    link.release(1)  # nothing more to release
+    assert (len(management.released_calls), len(other.released_calls)) == (1, 0)
+    assert link.receive(PUBLIC_SAP, 1, GET_TIME_ZONE, 103.0).answer == NOT_ASSOCIATED
+    assert link.receive(PUBLIC_SAP, 1, AARQ, 104.0).answer == AARE
+    assert link.receive(PUBLIC_SAP, OTHER_DEVICE, GET_TIME_ZONE, 105.0).answer == TIME_ZONE
+
+
 def test_no_inactivity_timeout_is_never_due() -> None:
     link, _, _ = channel(ChannelSettings(inactivity_timeout_s=None))
     assert link.inactivity_deadline is None

@@ -9,6 +9,7 @@ import asyncio
 import socket
 import struct
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import pytest
 from tests.dlms.test_server import PUBLIC_SAP, READER_SAP, FakeBackend
@@ -27,6 +28,7 @@ GET_TIME_ZONE = H("C001C100080000010000FF0300")  # gosem get_test: -> C401C10010
 TIME_ZONE = H("C401C10010003C")
 
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+S = TypeVar("S", bound=DlmsTcpServer)
 
 pytestmark = pytest.mark.usefixtures("event_loop_kind")
 
@@ -60,14 +62,17 @@ async def closed_by_server(reader: asyncio.StreamReader) -> bool:
 
 
 def run_with_server(
-    scenario: Callable[[DlmsTcpServer, FakeBackend], Awaitable[None]],
+    scenario: Callable[[S, FakeBackend], Awaitable[None]],
     settings: TcpServerSettings | None = None,
     on_event: Callable[[ConnectionEvent], None] | None = None,
+    server_type: Callable[..., S] = DlmsTcpServer,  # type: ignore[assignment]
 ) -> FakeBackend:
+    """``scenario`` against a listener of ``server_type`` (the wrapper's, or HDLC's in
+    test_hdlc_tcp.py) on a free port, over a FakeBackend whose public client may do all."""
     backend = FakeBackend(public_conformance=FakeBackend().reader_conformance)
 
     async def main() -> None:
-        server = DlmsTcpServer(backend, "127.0.0.1", 0, settings, on_event)
+        server = server_type(backend, "127.0.0.1", 0, settings, on_event)
         await server.start()
         try:
             await asyncio.wait_for(scenario(server, backend), 4 * TIMEOUT)

@@ -38,8 +38,12 @@ Where the standard leaves room, this link does the following (docs/hdlc.md):
   pair not connected is answered DM when it polls (Green Book: a station in NDM answers DM).
 - Frames to another physical address or a logical device not hosted, and frames whose source
   is not a one-octet client address, get silence. A one-octet destination (no physical
-  address) is accepted only with ``accept_one_octet_address`` (a point-to-point link); the
-  all-station and calling addresses of a bus come with the RS-485 bus (issue 13, item 3).
+  address) is accepted only with ``accept_one_octet_address`` (a point-to-point link). The
+  all-station physical address (0x7F in two octets, 0x3FFF in four) is taken as this
+  station's own only with ``accept_all_station_address``: on a point-to-point link (HDLC over
+  TCP) one station hears it, so its answer collides with none, and a client that does not
+  know the meter's address reaches it. On a bus the all-station and calling addresses are
+  the RS-485 bus's (issue 13, item 3).
 - A frame with P clear is acted on (an SNRM still connects, a DISC disconnects) but never
   answered: in NRM the secondary sends only when polled.
 - A whole APDU that does not begin with the LLC header ``E6 E6 00`` is dropped (counted) and
@@ -69,6 +73,7 @@ from metertwin.protocols.hdlc_frame import (
 )
 
 __all__ = [
+    "ALL_STATION_PHYSICAL",
     "LLC_COMMAND",
     "LLC_RESPONSE",
     "ApduReceived",
@@ -81,10 +86,15 @@ __all__ = [
     "LinkOutput",
     "LinkState",
     "ServerLinkSettings",
+    "physical_address_for_serial",
 ]
 
 LLC_COMMAND = b"\xe6\xe6\x00"  # destination LSAP E6, source LSAP E6 (command), quality 0
 LLC_RESPONSE = b"\xe6\xe7\x00"  # source LSAP E7: a response
+ALL_STATION_PHYSICAL = {2: 0x7F, 4: 0x3FFF}
+"""The all-station (broadcast) lower HDLC address by address size (Green Book 8.4.2.5)."""
+SERIAL_ADDRESS_BASE = 1000
+SERIAL_ADDRESS_MODULUS = 10_000
 _MIN_INFO_LIMIT = 32  # class 23 v1: max_info_field_length 32..2030
 _MAX_INFO_LIMIT = 2030
 _MAX_WINDOW = 7  # modulo-8 sequence numbers
@@ -106,6 +116,16 @@ class DisconnectReason(Enum):
     DISC = "the client sent DISC"
     INACTIVITY = "the inactivity timeout passed"
     RESET = "the client sent SNRM again"
+
+
+def physical_address_for_serial(serial: str) -> int:
+    """The meter's physical (lower) HDLC address from its serial number, the IDIS rule:
+    1000 + the serial's last four decimal digits (its digits read as one number, modulo
+    10000), so 1000..10999: inside the four-octet address space (0x10..0x3FFD usable), clear
+    of the reserved addresses, and the same number gurux's ``getServerAddressFromSerialNumber``
+    computes. A serial without digits gives 1000 (docs/hdlc.md)."""
+    digits = "".join(c for c in serial if c.isascii() and c.isdigit())[-4:]
+    return SERIAL_ADDRESS_BASE + (int(digits) if digits else 0) % SERIAL_ADDRESS_MODULUS
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +181,7 @@ class ServerLinkSettings:
     inactivity_timeout: float = 120.0
     inter_octet_timeout: float | None = 0.025
     accept_one_octet_address: bool = True
+    accept_all_station_address: bool = False
     max_apdu_length: int = 0xFFFF
 
     def __post_init__(self) -> None:
@@ -423,7 +444,12 @@ class HdlcServerLink:
             return False
         if destination.lower is None:
             return settings.accept_one_octet_address
-        return destination.lower == settings.physical_address
+        if destination.lower == settings.physical_address:
+            return True
+        return (
+            settings.accept_all_station_address
+            and destination.lower == ALL_STATION_PHYSICAL[destination.size]
+        )
 
     def _is_connected_pair(self, frame: HdlcFrame) -> bool:
         client, server = self._client, self._server

@@ -1,4 +1,4 @@
-"""The connection rules every DLMS transport shares (TCP now; HDLC and optical later), sans-IO.
+"""The connection rules every DLMS transport shares (the TCP wrapper, HDLC over TCP), sans-IO.
 
 A transport moves octets and frames; what a connection may do is decided here, on the clock
 values the transport passes in (``now``, seconds on one monotonic clock), never read here:
@@ -277,6 +277,20 @@ class DlmsChannel:
             self.connections[server_address] = connection
         answer = connection.receive(client_address, apdu)
         return _NOTHING if answer is None else ChannelOutput(answer, None)
+
+    def activity(self, now: float) -> None:
+        """A whole frame that carries no APDU (an HDLC SNRM, RR or DISC) arrived at ``now``:
+        data, as an APDU's frame is."""
+        self.last_activity = now
+        self.completed_frame = True
+
+    def release(self, server_address: int) -> None:
+        """The data link under ``server_address``'s logical device is gone (HDLC DISC, reset
+        or link inactivity): its associations end with it; the next APDU for it finds a new
+        :class:`ServerConnection`."""
+        connection = self.connections.pop(server_address, None)
+        if connection is not None:
+            connection.close()
 
     def frame_pending(self, since: float | None) -> None:
         """The transport holds octets of a frame not yet whole, the first received at

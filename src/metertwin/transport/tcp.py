@@ -34,7 +34,14 @@ from metertwin.transport.channel import (
     DlmsChannel,
 )
 
-__all__ = ["AARQ_ROOM", "DEFAULT_PORT", "READ_BUFFER_SIZE", "DlmsTcpServer", "TcpServerSettings"]
+__all__ = [
+    "AARQ_ROOM",
+    "DEFAULT_PORT",
+    "READ_BUFFER_SIZE",
+    "ChannelConnection",
+    "DlmsTcpServer",
+    "TcpServerSettings",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -66,7 +73,7 @@ class TcpServerSettings(ChannelSettings):
 
     @property
     def frame_length_limit(self) -> int:
-        """The longest APDU a wrapper header may announce."""
+        """The longest APDU a wrapper header may announce (or HDLC frames may carry)."""
         if self.max_frame_length is not None:
             return self.max_frame_length
         return max(self.dlms.max_receive_pdu_size, AARQ_ROOM)
@@ -83,7 +90,12 @@ class DlmsTcpServer:
     connection, gives one up for a newcomer, or closes one on its own
     (:class:`ConnectionEvent`); closing connections at :meth:`stop`, a peer leaving, or a
     framing error are no events. What it raises is logged and goes no further.
+
+    The listener, its admission and its events serve any framing: a subclass names its
+    connection protocol in :meth:`_protocol` (HDLC over TCP, ``hdlc_tcp.py``).
     """
+
+    transport_name = "DLMS/COSEM over TCP"
 
     def __init__(
         self,
@@ -101,7 +113,7 @@ class DlmsTcpServer:
         self.admission = self.settings.admission
         self._requested_port = port
         self._server: asyncio.Server | None = None
-        self._sessions: dict[_Connection, None] = {}  # in the order accepted
+        self._sessions: dict[ChannelConnection, None] = {}  # in the order accepted
 
     @property
     def port(self) -> int:
@@ -120,10 +132,12 @@ class DlmsTcpServer:
         if self._server is not None:
             raise RuntimeError("the DLMS TCP server is already started")
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: _Connection(self), self.host, self._requested_port
-        )
-        _log.info("DLMS/COSEM over TCP listening on %s:%d", self.host, self.port)
+        self._server = await loop.create_server(self._protocol, self.host, self._requested_port)
+        _log.info("%s listening on %s:%d", self.transport_name, self.host, self.port)
+
+    def _protocol(self) -> ChannelConnection:
+        """A new connection's protocol (made by the event loop as it accepts one)."""
+        return _Connection(self)
 
     async def stop(self) -> None:
         """Stop listening and end every connection (their associations are released)."""
@@ -134,7 +148,7 @@ class DlmsTcpServer:
         for session in list(self._sessions):
             session.close()
         await server.wait_closed()
-        _log.info("DLMS/COSEM over TCP stopped")
+        _log.info("%s stopped", self.transport_name)
 
     def _admit(self, peer: object) -> ConnectionEvent | None:
         """Whether a newcomer from ``peer`` is served (None) or refused (the event to report
@@ -166,10 +180,11 @@ class DlmsTcpServer:
         await self.stop()
 
 
-class _Connection(asyncio.BufferedProtocol):
-    """One TCP connection: wrapper framing into its :class:`DlmsChannel`, and an inactivity
-    timer and a frame timer asking the channel whether they are due (rescheduled only when
-    they fire; the frame timer is set only while a read leaves a frame incomplete).
+class ChannelConnection(asyncio.BufferedProtocol):
+    """One TCP connection and its :class:`DlmsChannel`: admission, an inactivity timer and a
+    frame timer asking the channel whether they are due (rescheduled only when they fire; the
+    frame timer is set only while a read leaves a frame incomplete). A subclass frames the
+    octets in :meth:`received` (the wrapper here, HDLC in ``hdlc_tcp.py``).
 
     A buffered protocol: the event loop reads into this connection's own buffer. A plain
     Protocol is handed a new bytes object per read, which asyncio's selector loop allocates at
@@ -181,8 +196,6 @@ class _Connection(asyncio.BufferedProtocol):
     def __init__(self, server: DlmsTcpServer) -> None:
         self.server = server
         self.settings = server.settings
-        # No frame timeout in the decoder: the channel keeps that rule.
-        self.decoder = WrapperDecoder(self.settings.frame_length_limit)
         self.read_buffer = memoryview(bytearray(READ_BUFFER_SIZE))
         self.loop = asyncio.get_running_loop()  # kept: on 3.11 each call costs a getpid()
         # Made with the protocol, just before ``connection_made``: accepted now.
@@ -260,6 +273,46 @@ class _Connection(asyncio.BufferedProtocol):
         self.received(self.read_buffer[:nbytes])
 
     def received(self, data: memoryview) -> None:
+        """Octets read from the peer (valid only during the call: copy what is kept)."""
+        raise NotImplementedError
+
+    def _schedule_frame_timer(self) -> None:
+        """After a read that leaves a frame incomplete: the frame timer, unless it is set."""
+        if self.frame_timer is None:
+            deadline = self.channel.frame_deadline
+            if deadline is not None:
+                self.frame_timer = self.loop.call_at(deadline, self._check_frame)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.accepted:
+            _log.info("connection from %s closed", self.peer)
+        self._end()
+
+    def _end(self) -> None:
+        """Timers off, out of the server's connections, associations released (once)."""
+        for timer in (self.timer, self.frame_timer):
+            if timer is not None:
+                timer.cancel()
+        self.timer = self.frame_timer = None
+        if self.accepted:
+            self.accepted = False
+            self.server._sessions.pop(self, None)
+            self.channel.close()
+
+
+class _Connection(ChannelConnection):
+    """One TCP connection framed by the IEC 62056-47 wrapper."""
+
+    def __init__(self, server: DlmsTcpServer) -> None:
+        super().__init__(server)
+        # No frame timeout in the decoder: the channel keeps that rule.
+        self.decoder = WrapperDecoder(self.settings.frame_length_limit)
+
+    def received(self, data: memoryview) -> None:
         """Octets read from the peer (the decoder copies what it keeps)."""
         transport = self.transport
         if not self.accepted or transport is None:
@@ -277,10 +330,8 @@ class _Connection(asyncio.BufferedProtocol):
             self.close()
             return
         channel.frame_pending(decoder.frame_started)
-        if self.frame_timer is None and decoder.pending:
-            deadline = channel.frame_deadline
-            if deadline is not None:
-                self.frame_timer = self.loop.call_at(deadline, self._check_frame)
+        if decoder.pending:
+            self._schedule_frame_timer()
         try:
             if len(frames) == 1:  # the usual read: one request, one answer, no list
                 frame = frames[0]
@@ -315,23 +366,3 @@ class _Connection(asyncio.BufferedProtocol):
         except Exception:
             _log.exception("connection from %s failed", self.peer)
             self.close()
-
-    def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.accepted:
-            _log.info("connection from %s closed", self.peer)
-        self._end()
-
-    def _end(self) -> None:
-        """Timers off, out of the server's connections, associations released (once)."""
-        for timer in (self.timer, self.frame_timer):
-            if timer is not None:
-                timer.cancel()
-        self.timer = self.frame_timer = None
-        if self.accepted:
-            self.accepted = False
-            self.server._sessions.pop(self, None)
-            self.channel.close()
