@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Coroutine, Generator, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 from metertwin.codec.axdr import Data
 from metertwin.codec.cosem_datetime import CosemDateTime
@@ -52,7 +52,7 @@ from metertwin.dlms.client.objects import (
 )
 from metertwin.dlms.client.security import ClientSecurity
 
-__all__ = ["DEFAULT_TIMEOUT", "AsyncDlmsClient", "DlmsClient"]
+__all__ = ["DEFAULT_TIMEOUT", "ApduCarrier", "AsyncDlmsClient", "DlmsClient", "WrapperTcpCarrier"]
 
 T = TypeVar("T")
 
@@ -86,15 +86,90 @@ def _check_timeout(timeout: float) -> float:
     return timeout
 
 
+class ApduCarrier(Protocol):
+    """What carries our request APDUs to one meter and its answers back: the TCP wrapper here,
+    HDLC over TCP or a serial line in ``hdlc.py``. A failure is a :class:`DlmsClientError`
+    (a :class:`DlmsConnectionError` for a line that broke); after one the carrier is closed."""
+
+    peer: str
+
+    def transact(self, request: bytes) -> bytes:
+        """Send ``request``, return the meter's answer (notifications skipped)."""
+        ...
+
+    def close(self) -> None:
+        """End the link and the line at once; never raises."""
+        ...
+
+
+class WrapperTcpCarrier:
+    """The IEC 62056-47 wrapper over one blocking TCP connection."""
+
+    def __init__(
+        self, host: str, port: int, client_sap: int, server_sap: int, timeout: float
+    ) -> None:
+        self._link = WrapperLink(client_sap, server_sap)
+        self.timeout = timeout
+        self.peer = f"{host}:{port}"
+        try:
+            sock = socket.create_connection((host, port), timeout=timeout)
+        except OSError as problem:
+            raise _connect_error(host, port, problem, timeout) from None
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        _kernel_timeouts(sock, timeout)
+        self._socket: socket.socket | None = sock
+        self._pending: deque[bytes] = deque()
+
+    def transact(self, request: bytes) -> bytes:
+        sock = self._socket
+        if sock is None:
+            raise DlmsConnectionError("the connection is closed")
+        deadline = time.monotonic() + self.timeout
+        try:
+            sock.sendall(self._link.wrap(request))
+            while True:
+                while self._pending:
+                    answer = self._pending.popleft()
+                    if not is_unsolicited(answer):
+                        return answer
+                if time.monotonic() > deadline:
+                    raise TimeoutError
+                try:
+                    data = sock.recv(_READ_SIZE)
+                except BlockingIOError:  # SO_RCVTIMEO expired
+                    raise TimeoutError from None
+                if not data:
+                    raise DlmsConnectionError(f"{self.peer} closed the connection")
+                self._pending.extend(self._link.feed(data))
+        except TimeoutError:
+            self.close()
+            raise DlmsTimeoutError(
+                f"no answer from {self.peer} within {self.timeout:g} s"
+            ) from None
+        except OSError as problem:
+            self.close()
+            reason = problem.strerror or str(problem) or type(problem).__name__
+            raise DlmsConnectionError(f"connection to {self.peer} lost: {reason}") from None
+        except BaseException:  # DlmsClientError, or an interrupt with an answer on its way
+            self.close()
+            raise
+
+    def close(self) -> None:
+        sock, self._socket = self._socket, None
+        self._pending.clear()
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+
 class DlmsClient:
-    """Blocking DLMS client: one TCP connection, one association at a time."""
+    """Blocking DLMS client: one connection, one association at a time; over the TCP wrapper
+    (:meth:`connect`) or any :class:`ApduCarrier` (:meth:`open`, e.g. HDLC)."""
 
     def __init__(self, *, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.timeout = _check_timeout(timeout)
-        self._socket: socket.socket | None = None
-        self._link = WrapperLink()
+        self._carrier: ApduCarrier | None = None
         self._association: ClientAssociation | None = None
-        self._pending: deque[bytes] = deque()
         self._peer = ""
 
     # --- connection ------------------------------------------------------------------------
@@ -111,21 +186,28 @@ class DlmsClient:
     ) -> Self:
         """Opens the TCP connection and the association (AARQ/AARE, and HLS pass 3/4 with
         ``security``); returns the client."""
-        if self._socket is not None:
+        if self._carrier is not None:
             raise DlmsClientError("already connected")
-        link = WrapperLink(client_sap, server_sap)
+        carrier = WrapperTcpCarrier(host, port, client_sap, server_sap, self.timeout)
+        return self.open(carrier, password, max_receive_pdu_size, security)
+
+    def open(
+        self,
+        carrier: ApduCarrier,
+        password: bytes | str | None = None,
+        max_receive_pdu_size: int = DEFAULT_MAX_RECEIVE_PDU_SIZE,
+        security: ClientSecurity | None = None,
+    ) -> Self:
+        """Opens the association over ``carrier`` (already connected to the meter, its
+        addresses chosen); the client closes the carrier at the end."""
+        if self._carrier is not None:
+            carrier.close()
+            raise DlmsClientError("already connected")
         association = ClientAssociation(
             password=password, security=security, max_receive_pdu_size=max_receive_pdu_size
         )
-        try:
-            sock = socket.create_connection((host, port), timeout=self.timeout)
-        except OSError as problem:
-            raise _connect_error(host, port, problem, self.timeout) from None
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        _kernel_timeouts(sock, self.timeout)
-        self._socket, self._link, self._association = sock, link, association
-        self._pending.clear()
-        self._peer = f"{host}:{port}"
+        self._carrier, self._association = carrier, association
+        self._peer = carrier.peer
         try:
             self._drive(association.associate())
         except BaseException:
@@ -146,15 +228,15 @@ class DlmsClient:
 
     @property
     def connected(self) -> bool:
-        return self._socket is not None
+        return self._carrier is not None
 
     def release(self) -> None:
-        """RLRQ -> RLRE; the TCP connection stays open until :meth:`close`."""
+        """RLRQ -> RLRE; the connection stays open until :meth:`close`."""
         self._drive(self.association.release())
 
     def close(self) -> None:
-        """Releases the association if it is open (errors ignored), then closes the socket."""
-        if self._socket is None:
+        """Releases the association if it is open (errors ignored), then closes the carrier."""
+        if self._carrier is None:
             return
         try:
             if self._association is not None and self._association.associated:
@@ -216,7 +298,7 @@ class DlmsClient:
 
     def _drive(self, exchange: Exchange[T]) -> T:
         try:
-            if self._socket is None:
+            if self._carrier is None:
                 raise DlmsConnectionError(f"the connection to {self._peer} is closed")
             request = next(exchange)
             while True:
@@ -228,48 +310,22 @@ class DlmsClient:
             exchange.close()
 
     def _transact(self, request: bytes) -> bytes:
-        sock = self._socket
-        if sock is None:
+        carrier = self._carrier
+        if carrier is None:
             raise DlmsConnectionError("the connection is closed")
-        deadline = time.monotonic() + self.timeout
         try:
-            sock.sendall(self._link.wrap(request))
-            while True:
-                while self._pending:
-                    answer = self._pending.popleft()
-                    if not is_unsolicited(answer):
-                        return answer
-                if time.monotonic() > deadline:
-                    raise TimeoutError
-                try:
-                    data = sock.recv(_READ_SIZE)
-                except BlockingIOError:  # SO_RCVTIMEO expired
-                    raise TimeoutError from None
-                if not data:
-                    raise DlmsConnectionError(f"{self._peer} closed the connection")
-                self._pending.extend(self._link.feed(data))
-        except TimeoutError:
-            self._abort()
-            raise DlmsTimeoutError(
-                f"no answer from {self._peer} within {self.timeout:g} s"
-            ) from None
-        except OSError as problem:
-            self._abort()
-            reason = problem.strerror or str(problem) or type(problem).__name__
-            raise DlmsConnectionError(f"connection to {self._peer} lost: {reason}") from None
-        except BaseException:  # DlmsClientError, or an interrupt with an answer on its way
+            return carrier.transact(request)
+        except BaseException:  # the carrier closed itself; the association is gone with it
             self._abort()
             raise
 
     def _abort(self) -> None:
-        """Closes the socket at once; the association is gone with it."""
+        """Closes the carrier at once; the association is gone with it."""
         if self._association is not None:
             self._association.forget()
-        sock, self._socket = self._socket, None
-        self._pending.clear()
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.close()
+        carrier, self._carrier = self._carrier, None
+        if carrier is not None:
+            carrier.close()
 
 
 class _Connecting:
