@@ -42,9 +42,9 @@ from metertwin.cli_dlms import (
     add_connection_options,
     complain,
     connect_from_args,
-    parse_endpoint,
     parse_obis,
 )
+from metertwin.cli_target import TARGET_HELP, parse_target
 from metertwin.codec.axdr import Data
 from metertwin.codec.obis import Obis
 from metertwin.dlms.client import (
@@ -150,7 +150,7 @@ def add_act_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
 
 
 def _target(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("target", metavar="HOST:PORT", help="the meter, e.g. 127.0.0.1:4059")
+    parser.add_argument("target", metavar="TARGET", help=TARGET_HELP)
 
 
 def _connection_options(parser: argparse.ArgumentParser) -> None:
@@ -165,7 +165,7 @@ def _connection_options(parser: argparse.ArgumentParser) -> None:
 def run_act_command(args: argparse.Namespace) -> int:
     """Runs one acting command; returns the exit code, any error printed as one line."""
     try:
-        parse_endpoint(args.target)  # a bad target is refused before anything is asked
+        parse_target(args.target)  # a bad target is refused before anything is asked
         command: Callable[[argparse.Namespace], int] = args.act
         return command(args)
     except (UserError, ValueInputError, DlmsConnectionError) as problem:

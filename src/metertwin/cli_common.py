@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache
 
+from metertwin.cli_target import MeterTarget, open_meter
 from metertwin.codec.obis import Obis
 from metertwin.cosem.access import ObjectRights
 from metertwin.dlms.client import DlmsClient
@@ -81,11 +82,11 @@ def model_of_meter(meter: DlmsClient) -> DeviceModel | None:
     return model_of_device_name(value) if isinstance(value, bytes) else None
 
 
-def probe_model(host: str, port: int, server_sap: int, timeout: float) -> DeviceModel | None:
+def probe_model(target: MeterTarget, server_sap: int, timeout: float) -> DeviceModel | None:
     """:func:`model_of_meter` over the public client (no secret, so no lockout try), or None
     when the meter refuses it; an unreachable meter raises DlmsConnectionError."""
     try:
-        with DlmsClient(timeout=timeout).connect(host, port, PUBLIC_CLIENT, server_sap) as meter:
+        with open_meter(target, timeout, PUBLIC_CLIENT, server_sap) as meter:
             return model_of_meter(meter)
     except DlmsConnectionError:
         raise

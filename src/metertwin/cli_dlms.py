@@ -43,6 +43,7 @@ from metertwin.cli_common import (
     reading_association,
 )
 from metertwin.cli_security import add_security_options, security_from_args
+from metertwin.cli_target import TARGET_HELP, open_meter, parse_endpoint, parse_target
 from metertwin.codec.axdr import Data, DataType
 from metertwin.codec.cosem_datetime import CosemDateTime
 from metertwin.codec.enums import DataAccessResult
@@ -121,7 +122,7 @@ def add_dlms_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
         description="Read one attribute (OBIS[:ATTR], attribute 2 by default) or, with --all, "
         "every readable attribute of every object in the association's object list.",
     )
-    read.add_argument("target", metavar="HOST:PORT", help="the meter, e.g. 127.0.0.1:4059")
+    read.add_argument("target", metavar="TARGET", help=TARGET_HELP)
     read.add_argument(
         "item", nargs="?", metavar="OBIS[:ATTR]", help="e.g. 1.0.1.8.0.255 or 1-0:1.8.0:3"
     )
@@ -137,7 +138,7 @@ def add_dlms_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
         help="read the rows of a load profile between two instants",
         description="Read a Profile generic buffer by range (the clock between --from and --to).",
     )
-    profile.add_argument("target", metavar="HOST:PORT", help="the meter, e.g. 127.0.0.1:4059")
+    profile.add_argument("target", metavar="TARGET", help=TARGET_HELP)
     profile.add_argument("obis", metavar="OBIS", help="the profile, e.g. 1.0.99.1.0.255")
     profile.add_argument(
         "--from",
@@ -206,10 +207,10 @@ def explain_association_refusal(args: argparse.Namespace, refused: AssociationRe
     public client when the meter answers it."""
     if not (refused.locked or refused.wrong_password):
         return str(refused)
-    host, port = parse_endpoint(args.target)
+    target = parse_target(args.target)
     server_sap = parse_sap(args.server, "--server")
     try:
-        model = probe_model(host, port, server_sap, parse_timeout(args.timeout))
+        model = probe_model(target, server_sap, parse_timeout(args.timeout))
     except DlmsConnectionError:
         model = None
     return association_refusal_text(refused, model, parse_sap(args.client, "--client"))
@@ -220,16 +221,6 @@ def complain(message: str) -> None:
 
 
 # --- argument parsing -------------------------------------------------------------------------
-
-
-def parse_endpoint(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[::1]:4059`` for IPv6) -> (host, port)."""
-    host, colon, port = text.rpartition(":")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise UserError(f"expected HOST:PORT with a port 1..65535, got {text!r}")
-    return host, int(port)
 
 
 def parse_obis(text: str) -> Obis:
@@ -342,29 +333,28 @@ def parse_timeout(text: str) -> float:
 
 
 def connect_from_args(args: argparse.Namespace) -> DlmsClient:
-    host, port = parse_endpoint(args.target)
+    target = parse_target(args.target)
     client_sap = parse_sap(args.client, "--client")
     server_sap = parse_sap(args.server, "--server")
     timeout = parse_timeout(args.timeout)
 
     def model_association() -> AssociationSpec | None:
         try:
-            model = probe_model(host, port, server_sap, timeout)
+            model = probe_model(target, server_sap, timeout)
         except DlmsConnectionError:
             return None
         return None if model is None else association_of(model, client_sap)
 
     security = security_from_args(args, client_sap, model_association)
     password = args.password if security is None else None
-    client = DlmsClient(timeout=timeout)
-    return client.connect(host, port, client_sap, server_sap, password=password, security=security)
+    return open_meter(target, timeout, client_sap, server_sap, password, security)
 
 
 # --- read ---------------------------------------------------------------------------------
 
 
 def _read(args: argparse.Namespace) -> int:
-    parse_endpoint(args.target)  # refuse a bad target before anything else
+    parse_target(args.target)  # refuse a bad target before anything else
     if args.all and args.item:
         raise UserError("read: give either OBIS[:ATTR] or --all, not both")
     if args.all:
@@ -710,7 +700,7 @@ def _print_objects(
 
 
 def _profile(args: argparse.Namespace) -> int:
-    parse_endpoint(args.target)
+    parse_target(args.target)
     obis = parse_obis(args.obis)
     start_shift = parse_relative(args.start)
     end_shift = parse_relative(args.end)

@@ -34,11 +34,11 @@ from metertwin.cli_common import (
 from metertwin.cli_dlms import (
     complain,
     connect_from_args,
-    parse_endpoint,
     parse_sap,
     parse_timeout,
 )
 from metertwin.cli_security import add_security_options
+from metertwin.cli_target import TARGET_HELP, MeterTarget, parse_target
 from metertwin.codec.axdr import Data, DataType
 from metertwin.config import load_config
 from metertwin.dlms.client import DlmsClientError, DlmsConnectionError
@@ -90,7 +90,7 @@ def add_token_command(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     generate.add_argument("--time", help="ISO date-time of the token's TID (default now)")
     generate.add_argument("--rnd", type=int, default=0, help="the 4-bit random field")
     enter = actions.add_parser("enter", help="enter a token into a meter over DLMS")
-    enter.add_argument("target", metavar="HOST:PORT", help="the meter, e.g. 127.0.0.1:4059")
+    enter.add_argument("target", metavar="TARGET", help=TARGET_HELP)
     enter.add_argument("token", metavar="TOKEN", help="the 20 digits (spaces and dashes ignored)")
     enter.add_argument(
         "--model", help="the meter's model (default: told by its logical device name)"
@@ -239,22 +239,22 @@ def _token_association(
     return str(spec.client_sap), password
 
 
-def _model_or_none(host: str, port: int, server_sap: int, timeout: float) -> DeviceModel | None:
+def _model_or_none(target: MeterTarget, server_sap: int, timeout: float) -> DeviceModel | None:
     try:
-        return probe_model(host, port, server_sap, timeout)
+        return probe_model(target, server_sap, timeout)
     except DlmsConnectionError:
         return None
 
 
 def _enter(args: argparse.Namespace) -> int:
     digits = "".join(ch for ch in args.token if ch not in " -")
-    host, port = parse_endpoint(args.target)
+    target = parse_target(args.target)
     server_sap = parse_sap(args.server, "--server")
     timeout = parse_timeout(args.timeout)
     model = load_model(args.model) if args.model else None
     try:
         if model is None and (args.client is None or args.password is None):
-            model = probe_model(host, port, server_sap, timeout)
+            model = probe_model(target, server_sap, timeout)
         client, password = _token_association(args, model)
     except _NoTokens as refused:
         complain(str(refused))
@@ -277,7 +277,7 @@ def _enter(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     except AssociationRejectedError as refused:
         if model is None:
-            model = _model_or_none(host, port, server_sap, timeout)
+            model = _model_or_none(target, server_sap, timeout)
         complain(association_refusal_text(refused, model, parse_sap(client, "--client")))
         return EXIT_REFUSED
     except DlmsClientError as problem:

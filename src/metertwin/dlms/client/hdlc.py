@@ -134,7 +134,7 @@ class HdlcCarrier:
                 f"client SAP {client_sap} does not fit a one-octet HDLC client address (0..127)"
             )
         self.line = line
-        self.peer = f"{line.peer} (HDLC server {server.upper}, physical {server.lower})"
+        self.peer = line.peer  # the link's errors name the HDLC address
         settings = ClientLinkSettings(
             server, client_sap, response_timeout=timeout / (_RETRIES + 1), retries=_RETRIES
         )
