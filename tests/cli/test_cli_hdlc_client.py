@@ -9,20 +9,14 @@ from pathlib import Path
 
 import pytest
 from tests.cli.running import hdlc_meter_running
+from tests.cli.test_cli_act import metertwin
 
-from metertwin.cli import main
 from metertwin.cli_target import ALL_STATIONS, MeterTarget, parse_target
 from metertwin.errors import UserError
 
 SERIAL = "12345678"  # physical address 1000 + 5678 = 6678
 CLOCK = "0.0.1.0.0.255"
 READER = ("--client", "32", "--password", "00000001")
-
-
-def metertwin(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture(scope="module")

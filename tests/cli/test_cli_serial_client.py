@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 from tests.cli.pty_line import pty_served
 from tests.cli.running import meter_running
+from tests.cli.test_cli_act import metertwin
 
-from metertwin.cli import main
 from metertwin.dlms.client import WrapperLink
 from metertwin.protocols.hdlc_link import (
     ApduReceived,
@@ -23,12 +23,6 @@ from metertwin.protocols.hdlc_link import (
 
 SERIAL = "00000001"  # the default serial of `metertwin run`: physical address 1001
 CLOCK = "0.0.1.0.0.255"
-
-
-def metertwin(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 class Bridge:
