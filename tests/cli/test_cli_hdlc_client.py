@@ -54,6 +54,10 @@ def test_read_by_physical_address_and_the_logical_device_name(
     )
     assert (code, err) == (0, "")
     assert out == f"0.0.42.0.0.255:2 (Data) = PMM{SERIAL}\n"
+    # Neither address nor physical: the all-station address, which a meter alone on its
+    # link (HDLC over TCP) takes as its own.
+    code, out, err = metertwin(capsys, "read", f"hdlc://127.0.0.1:{hdlc_port}", "0.0.42.0.0.255")
+    assert (code, out) == (0, f"0.0.42.0.0.255:2 (Data) = PMM{SERIAL}\n"), err
 
 
 def test_read_everything_takes_segmented_answers(
