@@ -4,6 +4,7 @@ IDIS rule of docs/hdlc.md) or its physical address; and the target forms, good a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -158,3 +159,18 @@ def test_target_forms() -> None:
 def test_bad_targets_are_refused_naming_the_mistake(text: str, named: str) -> None:
     with pytest.raises(UserError, match=named):
         parse_target(text)
+
+
+def test_action_over_hdlc_runs_the_method(
+    capsys: pytest.CaptureFixture[str], hdlc_port: int
+) -> None:
+    """Script 1 of 0.0.10.0.1.255 is the billing reset: the billing period counter counts one
+    more period (as over the wrapper, tests/cli/test_cli_act.py)."""
+    target = f"hdlc://127.0.0.1:{hdlc_port}?address={SERIAL}"
+    counter = ("read", target, "1.0.0.1.0.255", "--json", *READER)
+    code, before, err = metertwin(capsys, *counter)
+    assert code == 0, err
+    code, out, err = metertwin(capsys, "action", target, "0.0.10.0.1.255:1", "1")
+    assert (code, out, err) == (0, "0.0.10.0.1.255:1 done\n", "")
+    code, after, _ = metertwin(capsys, *counter)
+    assert json.loads(after)["value"] == json.loads(before)["value"] + 1
