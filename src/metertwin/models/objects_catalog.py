@@ -25,10 +25,17 @@ from metertwin.meter.inputs import Fault
 from metertwin.meter.profiles import EntryStatus
 from metertwin.meter.registers import Energy
 from metertwin.meter.spec import DeviceSpec
+from metertwin.models.demand_objects import set_demand_period
 from metertwin.models.energy import energy_register_catalogue
 from metertwin.models.loader import DeviceModel
 from metertwin.models.prepayment_objects import PREPAYMENT_OBJECTS
-from metertwin.models.profile_objects import EVENT_CODE, EVENT_COUNT, OPERATING_STATUS
+from metertwin.models.profile_objects import (
+    EVENT_CODE,
+    EVENT_COUNT,
+    OPERATING_STATUS,
+    capture_period_seconds,
+    program_profile,
+)
 from metertwin.models.record_objects import RECORD_OBJECTS
 from metertwin.models.values import Unit, date_time_data, energy_unit, integer, scaler_unit
 
@@ -408,19 +415,34 @@ def data_binding(obis: Obis, model: DeviceModel, meter: Meter) -> Binding | None
         return Binding(get=lambda _r: Data.boolean(meter.disconnect.output_state))
     if obis == METER_ERROR_CODE:
         return Binding(get=lambda _r: Data.double_long_unsigned(meter_error_code(meter)))
-    if obis == DEMAND_PERIOD:
-        return Binding(get=lambda _r: Data.double_long_unsigned(meter.demand.config.period_s))
+    if obis == DEMAND_PERIOD:  # class 5 attribute 8 of the demand registers, one setting
+        return Binding(
+            get=lambda _r: Data.double_long_unsigned(meter.demand.config.period_s),
+            set=lambda _r, value: set_demand_period(meter, value),
+        )
     if (profile := CAPTURE_PERIODS.get(obis)) is not None:
-        spec = next((p for p in meter.spec.profiles if Obis.parse(p.name) == profile), None)
-        if spec is not None:
-            seconds = max(spec.period_s, 0)
-            return Binding(get=lambda _r: Data.double_long_unsigned(seconds))
+        name = next((n for n in meter.recorder.specs if Obis.parse(n) == profile), None)
+        if name is not None:
+            return _capture_period(meter, name)
     if obis == ALARM_FILTER:
         return _alarm_filter(meter)
     read = fixed.get(obis)
     if read is None:
         return None
     return Binding(get=lambda _request: read())
+
+
+def _capture_period(meter: Meter, profile: str) -> Binding:
+    """Seed 004's "Profile 1/2 capture period": the profile's capture_period (class 7
+    attribute 4), the same setting read and written either way."""
+
+    def get(_request: Request) -> Data:
+        return Data.double_long_unsigned(max(meter.recorder.specs[profile].period_s, 0))
+
+    def put(_request: Request, value: Data) -> None:
+        program_profile(meter, profile, period_s=capture_period_seconds(value))
+
+    return Binding(get=get, set=put)
 
 
 def event_counter(log: Obis) -> Obis | None:
