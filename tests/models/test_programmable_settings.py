@@ -1,10 +1,11 @@
-"""Issue 20 items 1 and 2: load profiles and demand programmed by a head-end over DLMS.
+"""Issue 20 items 1-3: load profiles, demand, export enable and absolute mode programmed by a
+head-end over DLMS.
 
 Each setting is written through the logical device of a meter in its SQLite memory, as
 `metertwin run` serves it (SET -> `Session.commit` before the answer), read back, seen acting
 in the next period of the injected clock, and read again after the memory is reopened.
-Invalid values get the refusals docs/dlms.md names ("Programmable load profiles and
-demand") and change nothing.
+Invalid values get the refusals docs/dlms.md names ("Programmable load profiles, demand and
+metering mode") and change nothing.
 """
 
 from __future__ import annotations
@@ -368,3 +369,55 @@ def test_the_demand_integration_period_object_is_the_demand_period(
     served = _restart(served)
     assert served.get(1, DEMAND_PERIOD, 2) == Data.double_long_unsigned(3600)
     assert _demand(served) == (3600, 1)
+
+
+# -- export enable and absolute mode (issue 20 item 3) ----------------------------------------
+
+EXPORT_ENABLED = Obis(1, 0, 96, 131, 0)
+ABSOLUTE_MODE = Obis(1, 0, 96, 131, 1)
+EXPORTING = PhysicalState((230.0,), (-1000.0,), (0.0,))  # 1 kW fed into the grid
+
+
+def _energy_wh(served: Served, quantity: Energy) -> int:
+    return served.session.meter.energy_mwh(quantity) // 1000
+
+
+def test_export_disabled_stops_registering_export_from_that_instant(
+    serve: Callable[[str], Served],
+) -> None:
+    """pmm1220 (seed 000 "Export enable/disable configuration"): an hour of 1 kW export is
+    1000 Wh of -A; with export disabled the next hour adds nothing; after a restart it is
+    still disabled."""
+    served = serve("pmm1220")
+    assert served.get(1, EXPORT_ENABLED, 2) == Data.boolean(True)
+    served.advance(T0 + 60 * MINUTE, EXPORTING)
+    assert _energy_wh(served, Energy.EXPORT_ACTIVE) == 1000
+    served.set(1, EXPORT_ENABLED, 2, Data.boolean(False))
+    assert served.get(1, EXPORT_ENABLED, 2) == Data.boolean(False)
+    assert served.parameter_changes() == 1
+    served.advance(T0 + 120 * MINUTE, EXPORTING)
+    assert _energy_wh(served, Energy.EXPORT_ACTIVE) == 1000
+    assert _energy_wh(served, Energy.IMPORT_ACTIVE) == 0
+    served = _restart(served)
+    assert served.get(1, EXPORT_ENABLED, 2) == Data.boolean(False)
+    served.advance(T0 + 180 * MINUTE, EXPORTING)
+    assert _energy_wh(served, Energy.EXPORT_ACTIVE) == 1000
+
+
+def test_absolute_mode_counts_export_as_import_from_that_instant(
+    serve: Callable[[str], Served],
+) -> None:
+    """Seed 000 "Absolute active energy": +A counts |P|, so an hour of 1 kW export adds
+    1000 Wh to +A once the mode is on, and nothing to -A."""
+    served = serve("magno22")
+    served.advance(T0 + 60 * MINUTE, EXPORTING)
+    served.set(1, ABSOLUTE_MODE, 2, Data.boolean(True))
+    served.advance(T0 + 120 * MINUTE, EXPORTING)
+    assert _energy_wh(served, Energy.IMPORT_ACTIVE) == 1000
+    assert _energy_wh(served, Energy.EXPORT_ACTIVE) == 1000  # the first hour only
+    served = _restart(served)
+    assert served.get(1, ABSOLUTE_MODE, 2) == Data.boolean(True)
+    refused = served.refusal(1, ABSOLUTE_MODE, 2, Data.unsigned(0))
+    assert refused is DataAccessResult.TYPE_UNMATCHED
+    assert served.get(1, ABSOLUTE_MODE, 2) == Data.boolean(True)
+    assert served.parameter_changes() == 1

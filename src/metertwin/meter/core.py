@@ -1260,6 +1260,28 @@ class Meter:
 
     def set_metrology(self, config: MetrologyConfig) -> None:
         self.metrology = Metrology(self.spec.ratings, self.spec.ratios, config)
+        # what was worked out from the old rates (a credit crossing) is worked out again
+        self._prepared = None
+        self._crossing = _UNSET
+        self._boundary = None
+
+    def program_metrology(
+        self, *, export_enabled: bool | None = None, absolute_mode: bool | None = None
+    ) -> None:
+        """A head-end's export enable/disable or absolute active energy mode (seed 000,
+        PMM1220 "Export enable/disable configuration", "Absolute active energy"): the
+        registers integrate under it from this instant (energy so far stays as measured);
+        logged as a parameter change."""
+        config = self.metrology.config
+        new = replace(
+            config,
+            export_enabled=config.export_enabled if export_enabled is None else export_enabled,
+            absolute_mode=config.absolute_mode if absolute_mode is None else absolute_mode,
+        )
+        if new == config:
+            return
+        self.set_metrology(new)
+        self.log_event(EventCode.PARAMETER_CHANGED)
 
     # -- readings ---------------------------------------------------------------------
 

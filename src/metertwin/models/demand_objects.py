@@ -55,7 +55,7 @@ def set_number_of_periods(meter: Meter, value: Data) -> None:
     """Class 5 attribute 9: how many sub-periods make the window, the interval kept (1:
     block demand over it; n: sliding by interval / n), so block <-> sliding is one SET
     and every setting is reached from any other by SETs that are each valid
-    (docs/dlms.md, "Programmable load profiles and demand")."""
+    (docs/dlms.md, "Programmable load profiles, demand and metering mode")."""
     count = integer(value, DataType.LONG_UNSIGNED)
     interval = meter.demand.config.interval_s
     if count < 1 or interval % count:

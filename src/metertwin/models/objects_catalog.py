@@ -105,6 +105,11 @@ def standard_objects(spec: DeviceSpec) -> list[tuple[Obis, int, str]]:
         rows.append((EVENT_COUNT, 1, "Event count: the last event entry's burst (metertwin)"))
     if spec.wallet is not None:
         rows += PREPAYMENT_OBJECTS
+    if "bidirectional" in spec.functions:
+        rows += [
+            (EXPORT_ENABLED, 1, "Export energy enabled (metertwin's; seed 000)"),
+            (ABSOLUTE_MODE, 1, "Absolute active energy mode (metertwin's; seed 000)"),
+        ]
     rows += RECORD_OBJECTS
     demand_codes = (1, 2, 3, 4, 9)
     rows += [(Obis(1, 0, c, 4, 0), 5, f"Demand register C={c}") for c in demand_codes]
@@ -415,6 +420,8 @@ def data_binding(obis: Obis, model: DeviceModel, meter: Meter) -> Binding | None
         return Binding(get=lambda _r: Data.boolean(meter.disconnect.output_state))
     if obis == METER_ERROR_CODE:
         return Binding(get=lambda _r: Data.double_long_unsigned(meter_error_code(meter)))
+    if obis in (EXPORT_ENABLED, ABSOLUTE_MODE):
+        return _metering_mode(meter, obis == EXPORT_ENABLED)
     if obis == DEMAND_PERIOD:  # class 5 attribute 8 of the demand registers, one setting
         return Binding(
             get=lambda _r: Data.double_long_unsigned(meter.demand.config.period_s),
@@ -430,6 +437,32 @@ def data_binding(obis: Obis, model: DeviceModel, meter: Meter) -> Binding | None
     if read is None:
         return None
     return Binding(get=lambda _request: read())
+
+
+EXPORT_ENABLED = Obis(1, 0, 96, 131, 0)
+ABSOLUTE_MODE = Obis(1, 0, 96, 131, 1)
+"""metertwin's manufacturer-specific settings (boolean) for seed 000's "Export
+enable/disable configuration" and "Absolute active energy" (docs/dlms.md)."""
+
+
+def _metering_mode(meter: Meter, export: bool) -> Binding:
+    """Export enabled (false: exported energy is not registered) or absolute mode (true:
+    +A counts |P| of each phase): read and written as a boolean, acting from the instant
+    it is written (`Meter.program_metrology`)."""
+
+    def get(_request: Request) -> Data:
+        config = meter.metrology.config
+        return Data.boolean(config.export_enabled if export else config.absolute_mode)
+
+    def put(_request: Request, value: Data) -> None:
+        if value.type is not DataType.BOOLEAN:
+            raise type_unmatched("the setting is a boolean")
+        if export:
+            meter.program_metrology(export_enabled=value.as_bool())
+        else:
+            meter.program_metrology(absolute_mode=value.as_bool())
+
+    return Binding(get=get, set=put)
 
 
 def _capture_period(meter: Meter, profile: str) -> Binding:
