@@ -626,3 +626,31 @@ def test_utility_programs_the_load_profile_capture_period(
     served.call(lambda: meter.advance(START_MS + 15 * 60_000, load(1, 1000)))
     stamps = [r.meter_ms for r in meter.recorder.outbox if r.profile == "1.0.99.1.0.255"]
     assert stamps == [START_MS + k * 300_000 for k in (1, 2, 3)]  # 10:05, 10:10, 10:15
+
+
+def test_utility_programs_sliding_demand_and_disables_export(
+    serve: Callable[..., ServedMeter],
+) -> None:
+    """pmm1220: dlms-cosem makes the +A demand 15 minutes sliding by 3 (class 5 attribute 9
+    = 5, the interval kept; seed 002 5.2 b) and switches export off (1.0.96.131.0.255);
+    both read back as written and the meter runs them."""
+    served = serve("pmm1220")
+    meter = served.meter
+    demand = Obis(1, 0, 1, 4, 0)
+    export = Obis(1, 0, 96, 131, 0)
+    with associated(served.port, UTILITY, b"00000002") as client:
+        slides = CosemAttribute(CosemInterface.DEMAND_REGISTER, demand, 9)
+        answer = client.set(slides, dlms_data.UnsignedLongData(5).to_bytes())
+        assert answer.result is DataAccessResult.SUCCESS
+        assert get(client, CosemInterface.DEMAND_REGISTER, demand, 8) == 180
+        assert get(client, CosemInterface.DEMAND_REGISTER, demand, 9) == 5
+        refused = client.set(slides, dlms_data.UnsignedLongData(3).to_bytes())
+        assert refused.result is DataAccessResult.OTHER_REASON
+        switch = CosemAttribute(CosemInterface.DATA, export, 2)
+        # A-XDR boolean false, 03 00, by hand: dlms-cosem's BooleanData does not encode
+        answer = client.set(switch, bytes((3, 0)))
+        assert answer.result is DataAccessResult.SUCCESS
+        assert get(client, CosemInterface.DATA, export, 2) is False
+    served.call(lambda: meter.advance(START_MS + ONE_HOUR_MS, load(1, -1000)))
+    assert meter.demand.config.interval_s == 900
+    assert meter.energy_mwh(Energy.EXPORT_ACTIVE) == 0
