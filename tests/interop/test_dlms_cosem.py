@@ -601,3 +601,56 @@ def test_a_token_entered_through_the_gateway_raises_the_account_credit(
             assert bytes(raw) == bytes([0x02, 0x02, 0x16, expected, 0x04, 0x00])
             assert get(client, CosemInterface.ACCOUNT, account, 5) == 12_500  # 12.5 at scale -3
         assert get(client, CosemInterface.ACCOUNT, account, 2) == [2, 2]  # prepaid, active
+
+
+# -- issue 20: a load profile programmed by dlms-cosem --------------------------------------------
+
+
+def test_utility_programs_the_load_profile_capture_period(
+    serve: Callable[..., ServedMeter],
+) -> None:
+    """pmm1220 (seed 000: "interval 1-60 minutes"): dlms-cosem writes capture_period 300 s
+    to load profile 1 over the management association; the meter captures every 5 minutes
+    from the next instant of the new grid, and a period not dividing the hour is refused."""
+    served = serve("pmm1220")
+    meter = served.meter
+    period = CosemAttribute(CosemInterface.PROFILE_GENERIC, PROFILE_1, 4)
+    with associated(served.port, UTILITY, b"00000002") as client:
+        answer = client.set(period, dlms_data.DoubleLongUnsignedData(300).to_bytes())
+        assert isinstance(answer, SetResponseNormal)
+        assert answer.result is DataAccessResult.SUCCESS
+        assert get(client, CosemInterface.PROFILE_GENERIC, PROFILE_1, 4) == 300
+        refused = client.set(period, dlms_data.DoubleLongUnsignedData(420).to_bytes())
+        assert refused.result is DataAccessResult.OTHER_REASON
+        assert get(client, CosemInterface.PROFILE_GENERIC, PROFILE_1, 4) == 300
+    served.call(lambda: meter.advance(START_MS + 15 * 60_000, load(1, 1000)))
+    stamps = [r.meter_ms for r in meter.recorder.outbox if r.profile == "1.0.99.1.0.255"]
+    assert stamps == [START_MS + k * 300_000 for k in (1, 2, 3)]  # 10:05, 10:10, 10:15
+
+
+def test_utility_programs_sliding_demand_and_disables_export(
+    serve: Callable[..., ServedMeter],
+) -> None:
+    """pmm1220: dlms-cosem makes the +A demand 15 minutes sliding by 3 (class 5 attribute 9
+    = 5, the interval kept; seed 002 5.2 b) and switches export off (1.0.96.131.0.255);
+    both read back as written and the meter runs them."""
+    served = serve("pmm1220")
+    meter = served.meter
+    demand = Obis(1, 0, 1, 4, 0)
+    export = Obis(1, 0, 96, 131, 0)
+    with associated(served.port, UTILITY, b"00000002") as client:
+        slides = CosemAttribute(CosemInterface.DEMAND_REGISTER, demand, 9)
+        answer = client.set(slides, dlms_data.UnsignedLongData(5).to_bytes())
+        assert answer.result is DataAccessResult.SUCCESS
+        assert get(client, CosemInterface.DEMAND_REGISTER, demand, 8) == 180
+        assert get(client, CosemInterface.DEMAND_REGISTER, demand, 9) == 5
+        refused = client.set(slides, dlms_data.UnsignedLongData(3).to_bytes())
+        assert refused.result is DataAccessResult.OTHER_REASON
+        switch = CosemAttribute(CosemInterface.DATA, export, 2)
+        # A-XDR boolean false, 03 00, by hand: dlms-cosem's BooleanData does not encode
+        answer = client.set(switch, bytes((3, 0)))
+        assert answer.result is DataAccessResult.SUCCESS
+        assert get(client, CosemInterface.DATA, export, 2) is False
+    served.call(lambda: meter.advance(START_MS + ONE_HOUR_MS, load(1, -1000)))
+    assert meter.demand.config.interval_s == 900
+    assert meter.energy_mwh(Energy.EXPORT_ACTIVE) == 0

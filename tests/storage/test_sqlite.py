@@ -86,3 +86,32 @@ def test_a_failed_commit_leaves_the_previous_state(tmp_path: Path, az3p: DeviceM
         store.commit(bad_state)
     assert store.load().state == before
     store.close()
+
+
+def test_a_programmed_profile_is_emptied_in_the_commit_that_holds_the_change(
+    tmp_path: Path, az3p: DeviceModel
+) -> None:
+    """New capture objects empty the buffer (issue 20): entries committed before, and those
+    captured but not yet committed, leave in the same transaction as the new setting; entries
+    captured after it stay. A commit that fails removes nothing."""
+    store, meter = _new_store(tmp_path, az3p)
+    profile = "1.0.99.1.0.255"
+    inputs = PhysicalState((220.0,) * 3, (900.0, 600.0, 300.0), (100.0,) * 3)
+    meter.advance(meter.now_ms + 30 * 60_000, inputs)  # two entries, committed
+    store.commit(meter.to_state(), records=meter.recorder.drain())
+    meter.advance(meter.now_ms + 15 * 60_000, inputs)  # a third, not yet committed
+    meter.program_profile(profile, channels=("clock", "energy:1:0:0"))
+    meter.advance(meter.now_ms + 15 * 60_000, inputs)  # the first with the new channels
+    records, cleared = meter.recorder.drain(), meter.recorder.drain_cleared()
+    assert [r.seq for r in records if r.profile == profile] == [3, 4] and cleared == [(profile, 3)]
+    bad_state = meter.to_state()
+    bad_state["unserialisable"] = object()
+    with pytest.raises(TypeError):
+        store.commit(bad_state, records=records, cleared=cleared)
+    assert store.profile_count(profile) == 2
+    store.commit(meter.to_state(), records=records, cleared=cleared)
+    (entry,) = store.profile_entries(profile, 1, 10)
+    assert (entry.seq, len(entry.values)) == (4, 2)
+    restored = Meter.from_state(az3p.spec, store.load().state)
+    assert restored.recorder.specs[profile].channels == ("clock", "energy:1:0:0")
+    store.close()

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 
 from metertwin.meter.calendar import ActivityCalendar, CalendarSet, SpecialDay
 from metertwin.meter.clock import Clock, ClockConfig, TimeSetting
-from metertwin.meter.demand import DEMAND_QUANTITIES, DemandRegisters
+from metertwin.meter.demand import DEMAND_QUANTITIES, DemandConfig, DemandRegisters
 from metertwin.meter.disconnect import (
     ControlState,
     DisconnectControl,
@@ -40,6 +40,7 @@ from metertwin.meter.profiles import (
     BILLING,
     DAY_S,
     EVENT,
+    MAX_CHANNELS,
     BillingConfig,
     EntryStatus,
     ProfileRecord,
@@ -636,7 +637,10 @@ class Meter:
             self._crossing = _UNSET  # the rate (and so the price) may have changed
         meter_now = self.clock.meter_ms(self.now_ms)
         if self._demand_due <= meter_now:
-            self.demand.close_sub_period(self._demand_due, self._demand_energies(), self.rate)
+            if self.demand.waiting:  # a new demand setting's first sub-period begins
+                self.demand.start(self._demand_due, self._demand_energies())
+            else:
+                self.demand.close_sub_period(self._demand_due, self._demand_energies(), self.rate)
             self._demand_due = self._next_demand_end(meter_now)
         wallet = self.wallet
         wallet_time = resync or self._wallet_due is None or meter_now >= self._wallet_due
@@ -1050,9 +1054,13 @@ class Meter:
         return setting
 
     def demand_next_period(self) -> None:
-        """Class 5 method 2 next_period: end the running sub-period now."""
+        """Class 5 method 2 next_period: end the running sub-period now (a new setting
+        waiting for its grid starts measuring now instead)."""
         meter_now = self.clock.meter_ms(self.now_ms)
-        self.demand.close_sub_period(meter_now, self._demand_energies(), self.rate)
+        if self.demand.waiting:
+            self.demand.start(meter_now, self._demand_energies())
+        else:
+            self.demand.close_sub_period(meter_now, self._demand_energies(), self.rate)
         self._demand_due = self._next_demand_end(meter_now)
         self._boundary = None
 
@@ -1068,8 +1076,50 @@ class Meter:
     def _demand_energies(self) -> dict[Energy, int]:
         return {q: self.registers.micro(q) for q in DEMAND_QUANTITIES}
 
+    def program_demand(self, config: DemandConfig) -> None:
+        """A head-end's demand setting (seed 002, 5.2 b; `demand.programmed_demand`): it
+        acts from the next boundary of its own sub-period grid (`DemandRegisters.reconfigure`),
+        maximum demands keep their values; logged as a parameter change."""
+        if config == self.demand.config:
+            return
+        meter_now = self.clock.meter_ms(self.now_ms)
+        period = config.period_s * 1000
+        first = (meter_now // period + 1) * period
+        self.demand.reconfigure(config, meter_now, first)
+        self._demand_due = first
+        self._boundary = None
+        self.log_event(EventCode.PARAMETER_CHANGED)
+
+    def program_profile(
+        self, profile: str, *, period_s: int | None = None, channels: tuple[str, ...] | None = None
+    ) -> None:
+        """A head-end programs load profile ``profile`` (class 7 capture_period, capture
+        objects): it acts at once; new channels empty the buffer (Blue Book: a change of
+        capture_objects clears it) and are captured from the next period; a new period
+        keeps the entries and captures on its own grid from the next instant of it. Only
+        periodic load profiles (1-60 minutes) are programmable; ValueError says why not."""
+        spec = self.recorder.specs[profile]
+        if not 60 <= spec.period_s <= 3600:
+            raise ValueError(f"profile {profile} is not a periodic load profile")
+        period = spec.period_s if period_s is None else period_s
+        if not (60 <= period <= 3600 and period % 60 == 0 and 3600 % period == 0):
+            raise ValueError("a load profile captures every 1-60 minutes, dividing the hour")
+        wanted = spec.channels if channels is None else channels
+        if not 1 <= len(wanted) <= MAX_CHANNELS:
+            raise ValueError(f"a load profile captures 1-{MAX_CHANNELS} channels")
+        plan = [_plan(channel) for channel in wanted]
+        if (period, wanted) == (spec.period_s, spec.channels):
+            return
+        if wanted != spec.channels:
+            self.recorder.clear(profile)
+        new = self.recorder.program(profile, period, wanted)
+        self._channel_plan[profile] = plan
+        self._captures[profile] = self._next_capture(new, self.clock.meter_ms(self.now_ms))
+        self._boundary = None
+        self.log_event(EventCode.PARAMETER_CHANGED)
+
     def _next_demand_end(self, meter_ms: int) -> int:
-        period = self.spec.demand.period_s * 1000
+        period = self.demand.config.period_s * 1000
         return (meter_ms // period + 1) * period
 
     def _restart_periods(self) -> None:
@@ -1210,6 +1260,28 @@ class Meter:
 
     def set_metrology(self, config: MetrologyConfig) -> None:
         self.metrology = Metrology(self.spec.ratings, self.spec.ratios, config)
+        # what was worked out from the old rates (a credit crossing) is worked out again
+        self._prepared = None
+        self._crossing = _UNSET
+        self._boundary = None
+
+    def program_metrology(
+        self, *, export_enabled: bool | None = None, absolute_mode: bool | None = None
+    ) -> None:
+        """A head-end's export enable/disable or absolute active energy mode (seed 000,
+        PMM1220 "Export enable/disable configuration", "Absolute active energy"): the
+        registers integrate under it from this instant (energy so far stays as measured);
+        logged as a parameter change."""
+        config = self.metrology.config
+        new = replace(
+            config,
+            export_enabled=config.export_enabled if export_enabled is None else export_enabled,
+            absolute_mode=config.absolute_mode if absolute_mode is None else absolute_mode,
+        )
+        if new == config:
+            return
+        self.set_metrology(new)
+        self.log_event(EventCode.PARAMETER_CHANGED)
 
     # -- readings ---------------------------------------------------------------------
 
@@ -1319,6 +1391,10 @@ class Meter:
         # A state saved before billing profiles moved to the billing close lists them here.
         meter._captures = {k: int(v) for k, v in state["captures"].items() if k in meter._captures}
         meter.recorder.restore(state["recorder"])
+        meter._channel_plan = {
+            name: [_plan(channel) for channel in spec.channels]
+            for name, spec in meter.recorder.specs.items()
+        }
         meter.demand.restore(state["demand"])
         meter._demand_due = int(state["demand_due"])
         meter.billing_periods = int(state["billing_periods"])

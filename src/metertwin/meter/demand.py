@@ -27,6 +27,10 @@ DEMAND_QUANTITIES = (
     Energy.IMPORT_APPARENT,
 )
 SUB_PERIODS_S = (60, 120, 180, 300, 600, 900, 1800, 3600)
+INTERVALS_S = (300, 600, 900, 1800, 3600)
+"""Seed 002, 5.2 b: the demand cycle (the whole window) of 5, 10, 15, 30 or 60 minutes."""
+SLIDES_S = (60, 120, 180, 300)
+"""Seed 002, 5.2 b: the slip (sliding sub-period) of 1, 2, 3 or 5 minutes."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,29 @@ class DemandConfig:
         window = self.period_s * self.number_of_periods
         if not 1 <= self.number_of_periods <= 60 or window > 3600:
             raise ValueError("a demand window is 1-60 sub-periods and at most 60 minutes")
+
+    @property
+    def interval_s(self) -> int:
+        return self.period_s * self.number_of_periods
+
+
+def programmed_demand(period_s: int, number_of_periods: int) -> DemandConfig:
+    """A demand setting a head-end may write (seed 002, 5.2 b): block demand (one
+    sub-period) over 5, 10, 15, 30 or 60 minutes, or sliding demand with a slide of 1, 2, 3
+    or 5 minutes over such an interval, the interval a multiple of 5 slides. ValueError
+    names what is wrong."""
+    if number_of_periods == 1:
+        if period_s not in INTERVALS_S:
+            raise ValueError(f"a block demand cycle is one of {INTERVALS_S} s, not {period_s}")
+    else:
+        if period_s not in SLIDES_S:
+            raise ValueError(f"a demand slide is one of {SLIDES_S} s, not {period_s}")
+        if period_s * number_of_periods not in INTERVALS_S or number_of_periods % 5:
+            raise ValueError(
+                f"{number_of_periods} slides of {period_s} s: the interval must be one of "
+                f"{INTERVALS_S} s and a multiple of 5 slides"
+            )
+    return DemandConfig(period_s, number_of_periods)
 
 
 @dataclass
@@ -60,6 +87,8 @@ class DemandRegisters:
         self.sub_period_start_ms: int | None = None  # meter time
         self.start_energy: dict[Energy, int] = dict.fromkeys(DEMAND_QUANTITIES, 0)
         self.capture_ms: int | None = None
+        # a new setting waits for its first sub-period to begin (``sub_period_start_ms``)
+        self.waiting = False
         # maximum[quantity][rate]: rate 0 is the total
         self.maximum: dict[Energy, list[MaximumDemand]] = {
             q: [MaximumDemand() for _ in range(rates + 1)] for q in DEMAND_QUANTITIES
@@ -68,6 +97,21 @@ class DemandRegisters:
     def start(self, meter_ms: int, energies: dict[Energy, int]) -> None:
         self.sub_period_start_ms = meter_ms
         self.start_energy = dict(energies)
+        self.waiting = False
+
+    def reconfigure(self, config: DemandConfig, meter_ms: int, first_start_ms: int) -> None:
+        """A new demand setting at ``meter_ms``: what the window held was measured under the
+        old one, so both averages return to 0 (as after a reset, capture_time the change)
+        and nothing is measured until the first sub-period of the new setting begins at
+        ``first_start_ms`` (the next boundary of its grid): a clean restart, never a short
+        sub-period averaged over a full one."""
+        self.config = config
+        for q in DEMAND_QUANTITIES:
+            self.window[q] = []
+            self.last_average_mw[q] = 0
+        self.capture_ms = meter_ms
+        self.sub_period_start_ms = first_start_ms
+        self.waiting = True
 
     def close_sub_period(self, meter_ms: int, energies: dict[Energy, int], rate: int) -> None:
         """A sub-period ended at ``meter_ms`` with the registers at ``energies`` (µJ)."""
@@ -87,6 +131,8 @@ class DemandRegisters:
     def current_average_mw(self, quantity: Energy, energy_now: int) -> int:
         """The running demand: the window's complete sub-periods (but the oldest, which the
         unfinished one replaces) plus the energy so far, over the whole window."""
+        if self.waiting:
+            return 0
         n = self.config.number_of_periods
         complete = self.window[quantity][-(n - 1) :] if n > 1 else []
         partial = energy_now - self.start_energy[quantity]
@@ -113,6 +159,8 @@ class DemandRegisters:
             "start_ms": self.sub_period_start_ms,
             "start_energy": {int(q): v for q, v in self.start_energy.items()},
             "capture_ms": self.capture_ms,
+            "config": [self.config.period_s, self.config.number_of_periods],
+            "waiting": self.waiting,
             "maximum": {
                 int(q): [[m.value_mw, m.at_meter_ms] for m in ms] for q, ms in self.maximum.items()
             },
@@ -126,6 +174,9 @@ class DemandRegisters:
         self.start_energy = {Energy(int(q)): int(v) for q, v in state["start_energy"].items()}
         capture = state["capture_ms"]
         self.capture_ms = None if capture is None else int(capture)
+        if "config" in state:  # absent before demand was programmable: the model's
+            self.config = DemandConfig(*(int(v) for v in state["config"]))
+        self.waiting = bool(state.get("waiting", False))
         self.maximum = {
             Energy(int(q)): [MaximumDemand(int(v), None if t is None else int(t)) for v, t in ms]
             for q, ms in state["maximum"].items()

@@ -86,6 +86,9 @@ class EventCode(IntEnum):
     EMERGENCY_CREDIT_INVOKED = 251
     TAMPER_CLEARED = 252
     PAYMENT_MODE_CHANGED = 253
+    # seed 003 (Magno 22): "Security event log (Parameters change, ...)": a head-end
+    # programmed a setting the meter acts on (load profiles, demand)
+    PARAMETER_CHANGED = 254
     EVENT_LOG_CLEARED = 255
 
 
@@ -187,6 +190,7 @@ LOG_OF: dict[EventCode, EventLog] = {
             _C.SECURITY_POLICY_CHANGED,
             _C.REPLAY_REFUSED,
             _C.PROTECTED_APDU_REFUSED,
+            _C.PARAMETER_CHANGED,
         )
     },
     **{c: EventLog.FIRMWARE for c in (_C.FIRMWARE_READY, _C.FIRMWARE_ACTIVATED)},

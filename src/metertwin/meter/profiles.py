@@ -12,7 +12,7 @@ adjusted, 0x08 daylight saving active, 0x04 data not valid, 0x02 clock invalid.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntFlag
 from typing import Any
 
@@ -20,6 +20,8 @@ DAY_S = 86_400
 BILLING = 0
 EVENT = -1  # an event log: entries are written when events happen
 """``period_s`` of a profile captured at the billing point instead of periodically."""
+MAX_CHANNELS = 60
+"""Seed 003 (Magno 22): "Up to 60 channels" in a load profile."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,11 @@ class ProfileRecorder:
     """Capture schedule and status accumulation for every profile of a meter."""
 
     def __init__(self, specs: tuple[ProfileSpec, ...]) -> None:
-        self.specs = {spec.name: spec for spec in specs}
+        self.model_specs = {spec.name: spec for spec in specs}
+        # what each profile captures now: the model's, or as a head-end programmed it
+        self.specs = dict(self.model_specs)
+        # (profile, seq): a programming change emptied the profile's entries up to seq
+        self.cleared: list[tuple[str, int]] = []
         self.outbox: list[ProfileRecord] = []
         # (profile, seq) of entries an event log gave up (meter/event_logs.py), applied
         # after the outbox's records
@@ -129,9 +135,39 @@ class ProfileRecorder:
         evicted, self.evicted = self.evicted, []
         return evicted
 
+    def clear(self, profile: str) -> None:
+        """Every entry of ``profile`` captured so far leaves (storage deletes them in the
+        commit that holds the change; entries captured later stay)."""
+        self.cleared.append((profile, self.captured[profile]))
+
+    def drain_cleared(self) -> list[tuple[str, int]]:
+        cleared, self.cleared = self.cleared, []
+        return cleared
+
+    def program(self, profile: str, period_s: int, channels: tuple[str, ...]) -> ProfileSpec:
+        """``profile`` captures ``channels`` every ``period_s`` from now on (validated as a
+        model's profile is); returns the new definition."""
+        spec = replace(self.specs[profile], period_s=period_s, channels=channels)
+        self.specs[profile] = spec
+        return spec
+
     def to_state(self) -> dict[str, Any]:
-        return {"captured": dict(self.captured), "pending": dict(self._pending)}
+        programmed = {
+            name: {"period_s": spec.period_s, "channels": list(spec.channels)}
+            for name, spec in self.specs.items()
+            if spec != self.model_specs[name]
+        }
+        return {
+            "captured": dict(self.captured),
+            "pending": dict(self._pending),
+            "programmed": programmed,
+        }
 
     def restore(self, state: dict[str, Any]) -> None:
+        """A state saved before profiles were programmable has no ``programmed``: the
+        model's definitions."""
         self.captured.update({k: int(v) for k, v in state["captured"].items()})
         self._pending.update({k: int(v) for k, v in state["pending"].items()})
+        for name, settings in state.get("programmed", {}).items():
+            if name in self.specs:
+                self.program(name, int(settings["period_s"]), tuple(settings["channels"]))

@@ -43,12 +43,18 @@ from metertwin.models.clock_object import clock_object
 from metertwin.models.demand_objects import demand_quantity, demand_register, maximum_demand
 from metertwin.models.loader import AssociationSpec, DeviceModel
 from metertwin.models.prepayment_objects import prepayment_object
-from metertwin.models.profile_objects import MemoryProfiles, ProfileSource, profile_object
+from metertwin.models.profile_objects import (
+    CaptureKey,
+    MemoryProfiles,
+    ProfileSource,
+    capturable_channels,
+    profile_object,
+)
 from metertwin.models.record_objects import record_object
 from metertwin.models.schedule_objects import BILLING_SCHEDULE, billing_schedule, install_schedule
 from metertwin.models.security_setup import SecuritySetups, setup_name
 from metertwin.models.supervision_objects import limiter_config, monitor_configs
-from metertwin.models.values import integer, same_shape, scaler_unit
+from metertwin.models.values import integer, items, same_shape, scaler_unit
 
 SERVER_CONFORMANCE = IMPLEMENTED_CONFORMANCE
 """Each association offers all the server implements (policies could offer less)."""
@@ -74,12 +80,13 @@ def build_logical_device(
 ) -> LogicalDevice:
     """The logical device of ``meter`` (of type ``model``); ``commit`` makes a change durable;
     ``profiles`` reads stored profile entries (default: kept in RAM, for use without storage)."""
-    binder = _Binder(model, meter, profiles or MemoryProfiles(meter), commit)
-    objects = binder.objects()
     holder: list[LogicalDevice] = []
 
     def all_objects() -> dict[Obis, CosemObject]:
         return holder[0].objects
+
+    binder = _Binder(model, meter, profiles or MemoryProfiles(meter), commit, all_objects)
+    objects = binder.objects()
 
     def open_contexts() -> list[AssociationContext]:
         return holder[0].open_associations
@@ -120,13 +127,20 @@ def build_logical_device(
 
 class _Binder:
     def __init__(
-        self, model: DeviceModel, meter: Meter, profiles: ProfileSource, commit: Callable[[], None]
+        self,
+        model: DeviceModel,
+        meter: Meter,
+        profiles: ProfileSource,
+        commit: Callable[[], None],
+        all_objects: Callable[[], dict[Obis, CosemObject]],
     ) -> None:
         self.model = model
         self.meter = meter
         self.profiles = profiles
         self.commit = commit
+        self.all_objects = all_objects  # the logical device's, once it is built
         self.profile_specs = {Obis.parse(spec.name): spec for spec in meter.spec.profiles}
+        self._capturable: dict[CaptureKey, str] | None = None
 
     # -- associations ---------------------------------------------------------------------
 
@@ -216,7 +230,16 @@ class _Binder:
         if class_id == 64:
             return security_setup(obis, self.system_title())
         if class_id == 7 and obis in self.profile_specs:
-            return profile_object(obis, self.profile_specs[obis], meter, self.profiles, self.commit)
+            spec = self.profile_specs[obis]
+            programmable = 60 <= spec.period_s <= 3600  # the load profiles (docs/dlms.md)
+            return profile_object(
+                obis,
+                spec,
+                meter,
+                self.profiles,
+                self.commit,
+                self._capture_channel if programmable else None,
+            )
         quantity = demand_quantity(obis)
         if class_id == 5 and quantity is not None and obis.d == 4:
             return demand_register(obis, quantity, meter)
@@ -252,6 +275,33 @@ class _Binder:
         if class_id == 1 and (data := catalog.data_binding(obis, self.model, meter)) is not None:
             return CosemObject(interface_class(1), obis, {2: data})
         return self._parameters(obis, class_id, description)
+
+    def _capture_channel(self, definition: Data) -> str:
+        """The channel a capture_object_definition written to a load profile names:
+        type-unmatched for a value of another shape, object-undefined for an object this
+        logical device does not have or an attribute its class lacks, other-reason for
+        one the meter cannot capture (not a value it samples, not readable, a data_index)."""
+        fields = items(definition, 4)
+        class_id = integer(fields[0], DataType.LONG_UNSIGNED)
+        if fields[1].type is not DataType.OCTET_STRING or len(fields[1].as_bytes()) != 6:
+            raise type_unmatched("a logical name is an octet-string of 6")
+        name = fields[1].as_bytes()
+        attribute = integer(fields[2], DataType.INTEGER)
+        data_index = integer(fields[3], DataType.LONG_UNSIGNED)
+        obj = self.all_objects().get(Obis.from_bytes(name))
+        if obj is None or obj.class_id != class_id or obj.interface.attribute(attribute) is None:
+            raise CosemError(
+                DataAccessResult.OBJECT_UNDEFINED, f"no attribute {attribute} of {name.hex()}"
+            )
+        if self._capturable is None:
+            self._capturable = capturable_channels(self.meter)
+        channel = self._capturable.get((class_id, name, attribute))
+        if channel is None or data_index != 0:
+            raise CosemError(
+                DataAccessResult.OTHER_REASON,
+                f"attribute {attribute} of {obj.logical_name} cannot be captured",
+            )
+        return channel
 
     def _counter_reset(self, counted: EventCode) -> Method:
         """Register class 3 method 1 of a counter: it reads 0 until the event recurs. Energy

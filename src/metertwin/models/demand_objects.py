@@ -3,14 +3,16 @@ over the core's demand (metrology.md: D = 4 current average, D = 6 maximum deman
 
 from __future__ import annotations
 
-from metertwin.codec.axdr import Data
+from metertwin.codec.axdr import Data, DataType
+from metertwin.codec.enums import DataAccessResult
 from metertwin.codec.obis import Obis
 from metertwin.cosem.classes import interface_class
+from metertwin.cosem.errors import CosemError
 from metertwin.cosem.objects import Binding, CosemObject, Request
 from metertwin.meter.core import Meter
-from metertwin.meter.demand import DEMAND_QUANTITIES
+from metertwin.meter.demand import DEMAND_QUANTITIES, DemandConfig, programmed_demand
 from metertwin.meter.registers import Energy
-from metertwin.models.values import Unit, date_time_data, scaler_unit
+from metertwin.models.values import Unit, date_time_data, integer, scaler_unit
 
 _UNITS = {
     Energy.IMPORT_ACTIVE: Unit.WATT,
@@ -30,6 +32,37 @@ def demand_quantity(obis: Obis) -> Energy | None:
 
 def _watts(milliwatts: int) -> Data:
     return Data.double_long_unsigned((milliwatts // 1000) % _U32)
+
+
+def _program(meter: Meter, period_s: int, number_of_periods: int) -> None:
+    try:
+        config = programmed_demand(period_s, number_of_periods)
+    except ValueError as problem:
+        raise CosemError(DataAccessResult.OTHER_REASON, str(problem)) from None
+    meter.program_demand(config)
+
+
+def set_demand_period(meter: Meter, value: Data) -> None:
+    """Class 5 attribute 8 (and seed 004's 1.0.0.8.0.255): the sub-period in seconds, the
+    number of sub-periods kept (block demand stays block over the new cycle; sliding
+    demand slides by the new period). Seed 002 5.2 b's combinations only, else
+    other-reason; a value that is not double-long-unsigned is type-unmatched."""
+    config: DemandConfig = meter.demand.config
+    _program(meter, integer(value, DataType.DOUBLE_LONG_UNSIGNED), config.number_of_periods)
+
+
+def set_number_of_periods(meter: Meter, value: Data) -> None:
+    """Class 5 attribute 9: how many sub-periods make the window, the interval kept (1:
+    block demand over it; n: sliding by interval / n), so block <-> sliding is one SET
+    and every setting is reached from any other by SETs that are each valid
+    (docs/dlms.md, "Programmable load profiles, demand and metering mode")."""
+    count = integer(value, DataType.LONG_UNSIGNED)
+    interval = meter.demand.config.interval_s
+    if count < 1 or interval % count:
+        raise CosemError(
+            DataAccessResult.OTHER_REASON, f"{interval} s is not {count} whole sub-periods"
+        )
+    _program(meter, interval // count, count)
 
 
 def demand_register(obis: Obis, quantity: Energy, meter: Meter) -> CosemObject:
@@ -57,8 +90,14 @@ def demand_register(obis: Obis, quantity: Energy, meter: Meter) -> CosemObject:
             5: Binding(get=lambda _r: Data.unsigned(0)),
             6: Binding(get=lambda _r: date_time_data(meter.clock, demand.capture_ms)),
             7: Binding(get=lambda _r: date_time_data(meter.clock, demand.sub_period_start_ms)),
-            8: Binding(get=lambda _r: Data.double_long_unsigned(demand.config.period_s)),
-            9: Binding(get=lambda _r: Data.long_unsigned(demand.config.number_of_periods)),
+            8: Binding(
+                get=lambda _r: Data.double_long_unsigned(meter.demand.config.period_s),
+                set=lambda _r, value: set_demand_period(meter, value),
+            ),
+            9: Binding(
+                get=lambda _r: Data.long_unsigned(meter.demand.config.number_of_periods),
+                set=lambda _r, value: set_number_of_periods(meter, value),
+            ),
         },
         {1: reset, 2: next_period},
     )

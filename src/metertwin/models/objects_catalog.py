@@ -25,10 +25,17 @@ from metertwin.meter.inputs import Fault
 from metertwin.meter.profiles import EntryStatus
 from metertwin.meter.registers import Energy
 from metertwin.meter.spec import DeviceSpec
+from metertwin.models.demand_objects import set_demand_period
 from metertwin.models.energy import energy_register_catalogue
 from metertwin.models.loader import DeviceModel
 from metertwin.models.prepayment_objects import PREPAYMENT_OBJECTS
-from metertwin.models.profile_objects import EVENT_CODE, EVENT_COUNT, OPERATING_STATUS
+from metertwin.models.profile_objects import (
+    EVENT_CODE,
+    EVENT_COUNT,
+    OPERATING_STATUS,
+    capture_period_seconds,
+    program_profile,
+)
 from metertwin.models.record_objects import RECORD_OBJECTS
 from metertwin.models.values import Unit, date_time_data, energy_unit, integer, scaler_unit
 
@@ -98,6 +105,11 @@ def standard_objects(spec: DeviceSpec) -> list[tuple[Obis, int, str]]:
         rows.append((EVENT_COUNT, 1, "Event count: the last event entry's burst (metertwin)"))
     if spec.wallet is not None:
         rows += PREPAYMENT_OBJECTS
+    if "bidirectional" in spec.functions:
+        rows += [
+            (EXPORT_ENABLED, 1, "Export energy enabled (metertwin's; seed 000)"),
+            (ABSOLUTE_MODE, 1, "Absolute active energy mode (metertwin's; seed 000)"),
+        ]
     rows += RECORD_OBJECTS
     demand_codes = (1, 2, 3, 4, 9)
     rows += [(Obis(1, 0, c, 4, 0), 5, f"Demand register C={c}") for c in demand_codes]
@@ -408,19 +420,62 @@ def data_binding(obis: Obis, model: DeviceModel, meter: Meter) -> Binding | None
         return Binding(get=lambda _r: Data.boolean(meter.disconnect.output_state))
     if obis == METER_ERROR_CODE:
         return Binding(get=lambda _r: Data.double_long_unsigned(meter_error_code(meter)))
-    if obis == DEMAND_PERIOD:
-        return Binding(get=lambda _r: Data.double_long_unsigned(meter.demand.config.period_s))
+    if obis in (EXPORT_ENABLED, ABSOLUTE_MODE):
+        return _metering_mode(meter, obis == EXPORT_ENABLED)
+    if obis == DEMAND_PERIOD:  # class 5 attribute 8 of the demand registers, one setting
+        return Binding(
+            get=lambda _r: Data.double_long_unsigned(meter.demand.config.period_s),
+            set=lambda _r, value: set_demand_period(meter, value),
+        )
     if (profile := CAPTURE_PERIODS.get(obis)) is not None:
-        spec = next((p for p in meter.spec.profiles if Obis.parse(p.name) == profile), None)
-        if spec is not None:
-            seconds = max(spec.period_s, 0)
-            return Binding(get=lambda _r: Data.double_long_unsigned(seconds))
+        name = next((n for n in meter.recorder.specs if Obis.parse(n) == profile), None)
+        if name is not None:
+            return _capture_period(meter, name)
     if obis == ALARM_FILTER:
         return _alarm_filter(meter)
     read = fixed.get(obis)
     if read is None:
         return None
     return Binding(get=lambda _request: read())
+
+
+EXPORT_ENABLED = Obis(1, 0, 96, 131, 0)
+ABSOLUTE_MODE = Obis(1, 0, 96, 131, 1)
+"""metertwin's manufacturer-specific settings (boolean) for seed 000's "Export
+enable/disable configuration" and "Absolute active energy" (docs/dlms.md)."""
+
+
+def _metering_mode(meter: Meter, export: bool) -> Binding:
+    """Export enabled (false: exported energy is not registered) or absolute mode (true:
+    +A counts |P| of each phase): read and written as a boolean, acting from the instant
+    it is written (`Meter.program_metrology`)."""
+
+    def get(_request: Request) -> Data:
+        config = meter.metrology.config
+        return Data.boolean(config.export_enabled if export else config.absolute_mode)
+
+    def put(_request: Request, value: Data) -> None:
+        if value.type is not DataType.BOOLEAN:
+            raise type_unmatched("the setting is a boolean")
+        if export:
+            meter.program_metrology(export_enabled=value.as_bool())
+        else:
+            meter.program_metrology(absolute_mode=value.as_bool())
+
+    return Binding(get=get, set=put)
+
+
+def _capture_period(meter: Meter, profile: str) -> Binding:
+    """Seed 004's "Profile 1/2 capture period": the profile's capture_period (class 7
+    attribute 4), the same setting read and written either way."""
+
+    def get(_request: Request) -> Data:
+        return Data.double_long_unsigned(max(meter.recorder.specs[profile].period_s, 0))
+
+    def put(_request: Request, value: Data) -> None:
+        program_profile(meter, profile, period_s=capture_period_seconds(value))
+
+    return Binding(get=get, set=put)
 
 
 def event_counter(log: Obis) -> Obis | None:

@@ -19,10 +19,11 @@ from metertwin.codec.cosem_datetime import CosemDateTime
 from metertwin.codec.enums import DataAccessResult
 from metertwin.codec.obis import Obis
 from metertwin.cosem.classes import interface_class
-from metertwin.cosem.errors import CosemError
+from metertwin.cosem.errors import CosemError, type_unmatched
 from metertwin.cosem.objects import Binding, CosemObject, Request
 from metertwin.meter.core import Meter
 from metertwin.meter.profiles import ProfileRecord, ProfileSpec
+from metertwin.models.energy import energy_register_catalogue
 from metertwin.models.prepayment_objects import BILLING_PERIOD_COST, amount_counts
 from metertwin.models.values import date_time_bytes, integer, items, meter_ms_from
 
@@ -68,6 +69,8 @@ class MemoryProfiles:
             del kept[: max(len(kept) - depth, 0)]
         for name, seq in self.meter.recorder.drain_evicted():
             self.entries[name] = [r for r in self.entries[name] if r.seq != seq]
+        for name, seq in self.meter.recorder.drain_cleared():
+            self.entries[name] = [r for r in self.entries[name] if r.seq > seq]
         return self.entries.get(profile, [])
 
     def profile_count(self, profile: str) -> int:
@@ -174,27 +177,99 @@ def channel_column(channel: str, meter: Meter) -> tuple[Data, ColumnEncoder]:
     raise ValueError(f"unknown channel {channel!r}")
 
 
+def encoded_rows(
+    columns: list[tuple[Data, ColumnEncoder]], records: list[ProfileRecord], selected: list[int]
+) -> Data:
+    """The buffer rows encoded directly (a year is 35,040 rows): structures of the
+    selected columns, wrapped as an already-encoded array."""
+    head = bytes((DataType.STRUCTURE, len(selected)))
+    if any(len(r.values) < len(columns) for r in records):
+        # event entries stored before the event_count column: one event each
+        records = [replace(r, values=(*r.values, 1)) for r in records]
+    encoders = [(i, columns[i][1]) for i in selected]
+    body = b"".join(
+        head + b"".join(encode(record, record.values[i]) for i, encode in encoders)
+        for record in records
+    )
+    return Data(DataType.ARRAY, EncodedItems(len(records), body))
+
+
+def capture_period_seconds(value: Data) -> int:
+    """A capture_period written: double-long-unsigned seconds (else type-unmatched)."""
+    return integer(value, DataType.DOUBLE_LONG_UNSIGNED)
+
+
+CaptureKey = tuple[int, bytes, int]
+"""(class_id, logical name, attribute index) of a capture object definition."""
+
+
+def capturable_channels(meter: Meter) -> dict[CaptureKey, str]:
+    """Every value a load profile of ``meter`` can capture, by the capture object
+    definition that names it (the inverse of `channel_column`): clock, the statuses,
+    every energy register, voltages and currents per phase, power, frequency, maximum
+    demands with their times, and the billing period's cost on a prepayment meter."""
+    spec = meter.spec
+    phases, rates = spec.ratings.phases, spec.capacity.rates
+    channels = ["clock", "status", "operating_status", "active_power", "frequency"]
+    channels += [
+        f"energy:{int(q)}:{phase}:{rate}"
+        for _obis, q, phase, rate in energy_register_catalogue(phases, rates)
+    ]
+    channels += [f"{kind}:{k}" for kind in ("voltage", "current") for k in range(1, phases + 1)]
+    channels += [
+        f"{kind}:{c}:{rate}"
+        for kind in ("max_demand", "max_demand_time")
+        for c in (1, 2, 3, 4, 9)
+        for rate in range(rates + 1)
+    ]
+    if meter.wallet is not None:
+        channels.append("cost")
+    found: dict[CaptureKey, str] = {}
+    for channel in channels:
+        class_id, name, attribute, _index = channel_column(channel, meter)[0].as_items()
+        found[(class_id.as_int(), name.as_bytes(), attribute.as_int())] = channel
+    return found
+
+
+def program_profile(
+    meter: Meter,
+    profile: str,
+    *,
+    period_s: int | None = None,
+    channels: tuple[str, ...] | None = None,
+) -> None:
+    """`Meter.program_profile`, a value the meter refuses answered other-reason."""
+    try:
+        meter.program_profile(profile, period_s=period_s, channels=channels)
+    except ValueError as problem:
+        raise CosemError(DataAccessResult.OTHER_REASON, str(problem)) from None
+
+
 def profile_object(
-    obis: Obis, spec: ProfileSpec, meter: Meter, source: ProfileSource, commit: Callable[[], None]
+    obis: Obis,
+    spec: ProfileSpec,
+    meter: Meter,
+    source: ProfileSource,
+    commit: Callable[[], None],
+    capturable: Callable[[Data], str] | None = None,
 ) -> CosemObject:
-    columns = [channel_column(channel, meter) for channel in spec.channels]
-    definitions = [definition for definition, _ in columns]
+    """``capturable`` (a load profile a head-end may program) names the channel a
+    capture_object_definition asks for, or raises the CosemError refusing it."""
+    name = spec.name
+    built: list[tuple[tuple[str, ...], list[tuple[Data, ColumnEncoder]]]] = []
+
+    def current_columns() -> list[tuple[Data, ColumnEncoder]]:
+        """The columns of what the profile captures now (programming may change it)."""
+        channels = meter.recorder.specs[name].channels
+        if not built or built[0][0] != channels:
+            built[:] = [(channels, [channel_column(c, meter) for c in channels])]
+        return built[0][1]
 
     def rows(records: list[ProfileRecord], selected: list[int]) -> Data:
-        """The buffer rows encoded directly (a year is 35,040 rows): structures of the
-        selected columns, wrapped as an already-encoded array."""
-        head = bytes((DataType.STRUCTURE, len(selected)))
-        if any(len(r.values) < len(columns) for r in records):
-            # event entries stored before the event_count column: one event each
-            records = [replace(r, values=(*r.values, 1)) for r in records]
-        encoders = [(i, columns[i][1]) for i in selected]
-        body = b"".join(
-            head + b"".join(encode(record, record.values[i]) for i, encode in encoders)
-            for record in records
-        )
-        return Data(DataType.ARRAY, EncodedItems(len(records), body))
+        return encoded_rows(current_columns(), records, selected)
 
     def buffer(request: Request) -> Data:
+        columns = current_columns()
         every = list(range(len(columns)))
         access = request.access
         if access is None:
@@ -205,6 +280,7 @@ def profile_object(
         return by_entry(access.parameters, every)
 
     def by_range(parameters: Data, every: list[int]) -> Data:
+        definitions = [definition for definition, _ in current_columns()]
         restricting, start, end, selected_values = items(parameters, 4)
         if (
             restricting != definitions[0]
@@ -247,14 +323,31 @@ def profile_object(
         meter.capture_now(spec.name)
         return None
 
+    def capture_objects(_request: Request) -> Data:
+        return Data.array([definition for definition, _ in current_columns()])
+
+    def capture_period(_request: Request) -> Data:
+        # 0 for a profile not captured periodically (billing, events)
+        return Data.double_long_unsigned(max(meter.recorder.specs[name].period_s, 0))
+
+    def set_capture_objects(_request: Request, value: Data) -> None:
+        assert capturable is not None
+        if value.type is not DataType.ARRAY:
+            raise type_unmatched("capture_objects is an array of capture_object_definition")
+        channels = tuple(capturable(definition) for definition in items(value))
+        program_profile(meter, name, channels=channels)
+
+    def set_capture_period(_request: Request, value: Data) -> None:
+        program_profile(meter, name, period_s=capture_period_seconds(value))
+
+    programmable = capturable is not None
     return CosemObject(
         interface_class(7),
         obis,
         {
             2: Binding(get=buffer),
-            3: Binding(get=lambda _r: Data.array(definitions)),
-            # capture_period: 0 for a profile not captured periodically (billing, events)
-            4: Binding(get=lambda _r: Data.double_long_unsigned(max(spec.period_s, 0))),
+            3: Binding(get=capture_objects, set=set_capture_objects if programmable else None),
+            4: Binding(get=capture_period, set=set_capture_period if programmable else None),
             5: Binding(get=lambda _r: Data.enum(1)),  # FIFO
             6: Binding(get=lambda _r: _capture_definition(0, Obis(0, 0, 0, 0, 0, 0), 0)),
             7: Binding(get=lambda _r: Data.double_long_unsigned(source.profile_count(spec.name))),

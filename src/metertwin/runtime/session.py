@@ -144,9 +144,10 @@ class Session:
         # event logs are kept to their depth by the core, which chooses what leaves
         depths = {spec.name: spec.depth for spec in meter.spec.profiles if spec.period_s != EVENT}
         evicted = meter.recorder.drain_evicted()
+        cleared = meter.recorder.drain_cleared()
         first_failure = not self.read_only
         try:
-            self.store.commit(meter.to_state(), registers, meta, records, depths, evicted)
+            self.store.commit(meter.to_state(), registers, meta, records, depths, evicted, cleared)
         except CommitError as failure:
             if first_failure and self.announce_read_only:
                 log.error("%s; the meter is read-only until restarted", failure)

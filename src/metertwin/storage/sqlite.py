@@ -356,11 +356,14 @@ class MeterStore:
         records: list[ProfileRecord] | None = None,
         depths: dict[str, int] | None = None,
         evicted: list[tuple[str, int]] | None = None,
+        cleared: list[tuple[str, int]] | None = None,
     ) -> None:
         """Make ``state`` durable in one transaction, with an optional register snapshot
         (now_ms, local time, registers), metadata changes and new or rewritten profile
         entries (each profile in ``depths`` trimmed to its depth, oldest first: FIFO), then
-        the (profile, seq) entries the core ``evicted`` deleted."""
+        the (profile, seq) entries the core ``evicted`` deleted, then each (profile, seq) of
+        ``cleared`` (a programmed load profile emptied): its entries up to seq deleted, in
+        the same transaction as the setting that emptied it."""
         with self._transaction():
             if records:
                 self._db.executemany(
@@ -383,6 +386,10 @@ class MeterStore:
             if evicted:
                 self._db.executemany(
                     "DELETE FROM profile_entries WHERE profile = ? AND seq = ?", evicted
+                )
+            if cleared:
+                self._db.executemany(
+                    "DELETE FROM profile_entries WHERE profile = ? AND seq <= ?", cleared
                 )
             self._db.execute(
                 "UPDATE core_state SET now_ms = ?, state = ? WHERE id = 1",
