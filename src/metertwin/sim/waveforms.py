@@ -12,7 +12,8 @@ Conventions:
   the fundamental's in degrees of its own order.
 - Flicker modulation follows IEC 61000-4-15: ``depth_percent`` is dV/V peak to peak, so a
   rectangular modulation switches between ``1 + d/2`` and ``1 - d/2``; "changes per minute"
-  count both edges (1 cpm is a 1/120 Hz square wave).
+  count both edges (1 cpm is a 1/120 Hz square wave); the modulation starts at the first zero
+  crossing of L1, so its edges fall on zero crossings where the periods allow.
 - An event multiplies voltage and current (a constant-impedance load) by ``residual`` from
   its start sample for its duration: 0 is an interruption, 0.5 a dip to 50 %, 1.15 a swell.
 """
@@ -296,7 +297,13 @@ def synthesise(spec: WaveformSpec, duration_s: float, start_s: float = 0.0) -> W
     t = (start_sample + np.arange(count)) / fs
     omega_t = 2 * np.pi * spec.frequency_hz * t
     events = event_envelope(spec.events, fs, start_sample, count)
-    voltage_scale = events * spec.modulation.envelope(t) if spec.modulation else events
+    # The modulation's clock starts at L1's first zero crossing (a quarter cycle in): a
+    # rectangular modulation whose half period is whole half cycles then switches at zero
+    # crossings, as the IEC 61000-4-15 test signals do (it matters near 25 Hz at 50 Hz).
+    quarter_cycle_s = 0.25 / spec.frequency_hz
+    voltage_scale = events
+    if spec.modulation is not None:
+        voltage_scale = events * spec.modulation.envelope(t - quarter_cycle_s)
     voltage = np.empty((len(spec.phases), count))
     current = np.empty((len(spec.phases), count))
     for index, phase in enumerate(spec.phases):
