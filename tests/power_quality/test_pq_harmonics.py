@@ -13,8 +13,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metertwin.power_quality import WindowGrid, analyse, frequency, half_cycle_rms, window_rms
-from metertwin.sim.waveforms import Harmonic, PhaseWaveform, WaveformSpec, synthesise
+from metertwin.power_quality import (
+    WINDOWS_PER_150_CYCLES,
+    WindowGrid,
+    aggregate,
+    analyse,
+    frequency,
+    half_cycle_rms,
+    window_rms,
+)
+from metertwin.sim.waveforms import Harmonic, PhaseWaveform, VoltageEvent, WaveformSpec, synthesise
 
 GRID_50 = WindowGrid(6400.0, 50.0)
 GRID_60 = WindowGrid(7680.0, 60.0)
@@ -146,3 +154,18 @@ def test_frequency_is_nan_without_a_voltage() -> None:
 def test_window_grid_refuses_impossible_settings(rate: float, nominal: float, field: str) -> None:
     with pytest.raises(ValueError, match=field):
         WindowGrid(rate, nominal)
+
+
+def test_150_cycle_aggregation_is_the_rms_of_fifteen_windows() -> None:
+    """A dip to 50 % for 5 of 15 windows: sqrt((10 * 230^2 + 5 * 115^2) / 15)."""
+    spec = WaveformSpec(
+        (PhaseWaveform(230.0, 0.0, 0.0, (Harmonic(3, 0.1),)),),
+        events=(VoltageEvent(1.0, 1.0, 0.5),),
+    )
+    u = synthesise(spec, 6.0).voltage[0]
+    rms = aggregate(window_rms(u, GRID_50), WINDOWS_PER_150_CYCLES)
+    expected = 230.0 * math.sqrt(1.01) * math.sqrt((10 + 5 * 0.25) / 15)
+    assert rms == pytest.approx([expected, 230.0 * math.sqrt(1.01)])
+    third = aggregate(analyse(u, GRID_50).subgroups(), WINDOWS_PER_150_CYCLES, axis=-2)
+    assert third.shape == (2, 50)
+    assert third[:, 2] == pytest.approx([23.0 * math.sqrt((10 + 5 * 0.25) / 15), 23.0])

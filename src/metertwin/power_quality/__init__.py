@@ -14,11 +14,21 @@ from metertwin.power_quality.flicker import (
     short_term_severity,
 )
 from metertwin.power_quality.harmonics import HarmonicAnalysis, analyse
-from metertwin.power_quality.windows import WindowGrid, frequency, half_cycle_rms, window_rms
+from metertwin.power_quality.windows import (
+    WINDOWS_PER_10_MINUTES,
+    WINDOWS_PER_150_CYCLES,
+    WindowGrid,
+    aggregate,
+    frequency,
+    half_cycle_rms,
+    window_rms,
+)
 
 __all__ = [
     "LAMP_120V",
     "LAMP_230V",
+    "WINDOWS_PER_10_MINUTES",
+    "WINDOWS_PER_150_CYCLES",
     "EventThresholds",
     "FlickerSignal",
     "Flickermeter",
@@ -26,6 +36,7 @@ __all__ = [
     "Lamp",
     "VoltageEventRecord",
     "WindowGrid",
+    "aggregate",
     "analyse",
     "detect_events",
     "frequency",

@@ -102,3 +102,17 @@ def frequency(samples: FloatArray, sample_rate_hz: float, interval_s: float = 10
         if inside.size >= 2:
             result[index] = (inside.size - 1) / (inside[-1] - inside[0])
     return result
+
+
+WINDOWS_PER_150_CYCLES = 15  # 150 cycles at 50 Hz, 180 at 60 Hz: 3 s
+WINDOWS_PER_10_MINUTES = 3000
+
+
+def aggregate(values: FloatArray, count: int, axis: int = -1) -> FloatArray:
+    """IEC 61000-4-30 aggregation of 10/12-cycle values (RMS, harmonic groups): the root mean
+    square of each ``count`` consecutive values along ``axis`` (15 for 150/180 cycles, 3000
+    for 10 minutes; class S, counted in windows, not realigned to the clock's 10-minute tick)."""
+    if count < 1:
+        raise ValueError(f"count: {count!r} is not a positive number of windows")
+    moved = np.moveaxis(values, axis, -1)
+    return np.moveaxis(np.sqrt(mean_square(frames(moved, count))), -1, axis)
