@@ -52,6 +52,21 @@ def test_pieces_join_exactly() -> None:
     np.testing.assert_array_equal(np.concatenate([p.current for p in parts], axis=1), whole.current)
 
 
+def test_the_repeated_cycle_equals_the_formula_far_from_the_start() -> None:
+    """6.4 kHz at 50 Hz takes the one-cycle path: compare with the formula an hour in."""
+    phase = PhaseWaveform(230.0, 5.0, 25.0, (Harmonic(3, 0.1, 40.0),), (Harmonic(49, 0.02, 10.0),))
+    waves = synthesise(WaveformSpec((phase, phase)), 0.05, start_s=3600.0)
+    t = (3600 * 6400 + np.arange(320)) / 6400
+    wt = 2 * np.pi * 50 * t - 2 * np.pi / 3
+    lag = math.radians(25.0)
+    expected_u = math.sqrt(2) * 230 * (np.cos(wt) + 0.1 * np.cos(3 * wt + math.radians(40)))
+    expected_i = (
+        math.sqrt(2) * 5 * (np.cos(wt - lag) + 0.02 * np.cos(49 * (wt - lag) + math.radians(10)))
+    )
+    np.testing.assert_allclose(waves.voltage[1], expected_u, atol=1e-7)
+    np.testing.assert_allclose(waves.current[1], expected_i, atol=1e-8)
+
+
 def test_an_event_scales_its_samples_exactly() -> None:
     spec = WaveformSpec((PhaseWaveform(230.0, 5.0),), events=(VoltageEvent(0.1, 0.05, 0.0),))
     waves = synthesise(spec, 0.2)

@@ -287,33 +287,55 @@ def event_envelope(
     return envelope
 
 
+def _periodic_samples(spec: WaveformSpec) -> int | None:
+    """Samples per cycle when the waveform (before modulation and events) repeats exactly
+    every cycle: a whole number of samples per cycle and only integer orders."""
+    per_cycle = spec.sample_rate_hz / spec.frequency_hz
+    orders = (
+        line.order
+        for phase in spec.phases
+        for line in (*phase.voltage_harmonics, *phase.current_harmonics)
+    )
+    if per_cycle != round(per_cycle) or any(order != round(order) for order in orders):
+        return None
+    return round(per_cycle)
+
+
 def synthesise(spec: WaveformSpec, duration_s: float, start_s: float = 0.0) -> Waveforms:
-    """The samples from ``start_s`` for ``duration_s`` (sample index ``round(t * fs)``)."""
+    """The samples from ``start_s`` for ``duration_s`` (sample index ``round(t * fs)``).
+
+    At a whole number of samples per cycle with integer orders (6.4 kHz at 50 Hz, 7.68 kHz
+    at 60 Hz) one cycle is computed, on the index modulo the cycle so every piece gets the
+    same values, and repeated: several times faster than evaluating every sample."""
     _require_at_least("duration_s", duration_s, 0.0)
     _require_at_least("start_s", start_s, 0.0)
     fs = spec.sample_rate_hz
     start_sample = round(start_s * fs)
     count = round((start_s + duration_s) * fs) - start_sample
-    t = (start_sample + np.arange(count)) / fs
-    omega_t = 2 * np.pi * spec.frequency_hz * t
-    events = event_envelope(spec.events, fs, start_sample, count)
-    # The modulation's clock starts at L1's first zero crossing (a quarter cycle in): a
-    # rectangular modulation whose half period is whole half cycles then switches at zero
-    # crossings, as the IEC 61000-4-15 test signals do (it matters near 25 Hz at 50 Hz).
-    quarter_cycle_s = 0.25 / spec.frequency_hz
-    voltage_scale = events
-    if spec.modulation is not None:
-        voltage_scale = events * spec.modulation.envelope(t - quarter_cycle_s)
+    indices = start_sample + np.arange(count)
+    per_cycle = _periodic_samples(spec)
+    basis = indices if per_cycle is None else (start_sample + np.arange(per_cycle)) % per_cycle
+    omega_t: FloatArray = (2 * np.pi * spec.frequency_hz / fs) * basis.astype(np.float64)
     voltage = np.empty((len(spec.phases), count))
     current = np.empty((len(spec.phases), count))
     for index, phase in enumerate(spec.phases):
         shift = -2 * np.pi * index / 3
-        voltage[index] = _synthesise(
-            phase.voltage_rms, 0.0, phase.voltage_harmonics, omega_t, shift
+        voltage[index] = np.resize(
+            _synthesise(phase.voltage_rms, 0.0, phase.voltage_harmonics, omega_t, shift), count
         )
-        voltage[index] *= voltage_scale
-        current[index] = _synthesise(
-            phase.current_rms, phase.current_lag_deg, phase.current_harmonics, omega_t, shift
+        current[index] = np.resize(
+            _synthesise(
+                phase.current_rms, phase.current_lag_deg, phase.current_harmonics, omega_t, shift
+            ),
+            count,
         )
-        current[index] *= events
+    if spec.events:
+        events = event_envelope(spec.events, fs, start_sample, count)
+        voltage *= events
+        current *= events
+    if spec.modulation is not None:
+        # The modulation's clock starts at L1's first zero crossing (a quarter cycle in): a
+        # rectangular modulation whose half period is whole half cycles then switches at zero
+        # crossings, as the IEC 61000-4-15 test signals do (it matters near 25 Hz at 50 Hz).
+        voltage *= spec.modulation.envelope(indices / fs - 0.25 / spec.frequency_hz)
     return Waveforms(voltage, current, fs, start_sample)
