@@ -28,22 +28,30 @@ MAX_ORDER = 50
 IntArray = NDArray[np.int64]
 
 
-def _line_weights(
-    cycles: int,
-) -> tuple[IntArray, FloatArray, IntArray, IntArray, IntArray, IntArray]:
-    """Offsets from the harmonic's line and weights of the four groupings."""
-    half = cycles // 2
-    group_offsets = np.arange(-half, half + 1)
-    group_weights = np.ones(group_offsets.size)
-    group_weights[[0, -1]] = 0.5
-    return (
-        group_offsets,
-        group_weights,
-        np.arange(-1, 2),
-        np.arange(1, cycles),
-        np.arange(2, cycles - 1),
-        np.arange(1, MAX_ORDER + 1) * cycles,
-    )
+@dataclass(frozen=True)
+class _Groupings:
+    """Line offsets (from a harmonic's line) of the four groupings, for N lines per order."""
+
+    group: IntArray
+    group_weights: FloatArray
+    subgroup: IntArray
+    interharmonic_group: IntArray
+    interharmonic_subgroup: IntArray
+    harmonic_lines: IntArray
+
+    @classmethod
+    def for_cycles(cls, cycles: int) -> _Groupings:
+        half = cycles // 2
+        weights = np.ones(cycles + 1)
+        weights[[0, -1]] = 0.5  # the end lines are shared with the neighbouring groups
+        return cls(
+            group=np.arange(-half, half + 1),
+            group_weights=weights,
+            subgroup=np.arange(-1, 2),
+            interharmonic_group=np.arange(1, cycles),
+            interharmonic_subgroup=np.arange(2, cycles - 1),
+            harmonic_lines=np.arange(1, MAX_ORDER + 1) * cycles,
+        )
 
 
 @dataclass(frozen=True)
@@ -66,25 +74,31 @@ class HarmonicAnalysis:
         """The single DFT line of a harmonic order (0 is DC), ``[..., window]``."""
         return self.lines[..., order * self.cycles_per_window]
 
+    @property
+    def _groupings(self) -> _Groupings:
+        return _Groupings.for_cycles(self.cycles_per_window)
+
     def groups(self) -> FloatArray:
         """``G_g,n`` for n = 1..50, ``[..., window, 50]`` (index 0 is order 1)."""
-        offsets, weights, _, _, _, centres = _line_weights(self.cycles_per_window)
-        return self._sum_squares(centres, offsets, weights)
+        grouping = self._groupings
+        return self._sum_squares(grouping.harmonic_lines, grouping.group, grouping.group_weights)
 
     def subgroups(self) -> FloatArray:
         """``G_sg,n`` for n = 1..50, ``[..., window, 50]``."""
-        _, _, offsets, _, _, centres = _line_weights(self.cycles_per_window)
-        return self._sum_squares(centres, offsets)
+        grouping = self._groupings
+        return self._sum_squares(grouping.harmonic_lines, grouping.subgroup)
 
     def interharmonic_groups(self) -> FloatArray:
         """``C_ig,n`` between orders n and n+1 for n = 0..49, ``[..., window, 50]``."""
-        _, _, _, offsets, _, centres = _line_weights(self.cycles_per_window)
-        return self._sum_squares(centres - self.cycles_per_window, offsets)
+        grouping = self._groupings
+        below = grouping.harmonic_lines - self.cycles_per_window
+        return self._sum_squares(below, grouping.interharmonic_group)
 
     def interharmonic_subgroups(self) -> FloatArray:
         """``C_isg,n`` centred between orders n and n+1 for n = 0..49, ``[..., window, 50]``."""
-        _, _, _, _, offsets, centres = _line_weights(self.cycles_per_window)
-        return self._sum_squares(centres - self.cycles_per_window, offsets)
+        grouping = self._groupings
+        below = grouping.harmonic_lines - self.cycles_per_window
+        return self._sum_squares(below, grouping.interharmonic_subgroup)
 
     def thd_subgroup(self) -> FloatArray:
         """THDS: sqrt(sum of G_sg,n^2, n = 2..50) / G_sg,1, ``[..., window]``."""
