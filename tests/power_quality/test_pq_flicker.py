@@ -12,6 +12,8 @@ and the 1-minute input adapter), the full observation period the statistics are 
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -169,3 +171,23 @@ def test_plt_is_the_cube_root_of_the_mean_cube() -> None:
 def test_plt_refuses_impossible_pst(bad: list[float]) -> None:
     with pytest.raises(ValueError, match="pst_values"):
         long_term_severity(bad)
+
+
+def test_feeding_a_record_in_pieces_gives_the_same_pinst() -> None:
+    grid, lamp, volts = NETWORKS["120V_60Hz"]
+    spec = WaveformSpec(
+        (PhaseWaveform(volts, 0.0),), 60.0, grid.sample_rate_hz, Modulation("sinusoidal", 5.0, 0.5)
+    )
+    voltage = synthesise(spec, 12.0).voltage[0]
+    meter = Flickermeter(grid, lamp)
+    whole = meter.sensation(voltage).pinst
+    stream = meter.stream()
+    cuts = [0, 9001, 9002, 30_007, 61_000, voltage.size]  # the first piece holds over a second
+    pieces = [stream.feed(voltage[a:b]).pinst for a, b in itertools.pairwise(cuts)]
+    np.testing.assert_allclose(np.concatenate(pieces), whole, rtol=1e-9, atol=1e-12)
+
+
+def test_non_finite_samples_are_refused() -> None:
+    meter = Flickermeter(*NETWORKS["230V_50Hz"][:2])
+    with pytest.raises(ValueError, match="voltage"):
+        meter.sensation(np.array([1.0, np.nan, 0.0, 1.0]))

@@ -108,29 +108,55 @@ class Flickermeter:
 
     def sensation(self, voltage: FloatArray) -> FlickerSignal:
         """Pinst of one channel of voltage samples (any unit: the adapter normalises)."""
-        return FlickerSignal(self._unscaled(voltage) * self.gain, self.rate_hz)
+        return self.stream().feed(voltage)
 
-    def _unscaled(self, voltage: FloatArray) -> FloatArray:
-        if voltage.ndim != 1:
-            raise ValueError("voltage: one channel expected")
-        squared = frames(voltage * voltage, self.decimation).mean(axis=-1)
+    def stream(self) -> FlickerStream:
+        """A running flickermeter fed record by record (a meter's continuous measurement)."""
+        return FlickerStream(self)
+
+
+class FlickerStream:
+    """The filter states of one flickermeter channel between records: feeding a record in
+    pieces gives the same Pinst as feeding it whole, provided the first piece holds at least
+    one second (the input adapter starts at the level of the first second it sees)."""
+
+    def __init__(self, meter: Flickermeter) -> None:
+        self._meter = meter
+        self._leftover = np.empty(0)
+        self._adapter_state: FloatArray | None = None
+        self._weighting_state = np.zeros((meter._weighting.shape[0], 2))
+        self._smoothing_state = signal.lfilter_zi(*meter._smoothing) * 0.0
+
+    def feed(self, voltage: FloatArray) -> FlickerSignal:
+        """Pinst for every decimated sample the record completes (samples that do not fill
+        a decimation block wait for the next record)."""
+        return FlickerSignal(self.raw(voltage) * self._meter.gain, self._meter.rate_hz)
+
+    def raw(self, voltage: FloatArray) -> FloatArray:
+        """Block 4 output before the block 5 scaling."""
+        if voltage.ndim != 1 or not np.all(np.isfinite(voltage)):
+            raise ValueError("voltage: one channel of finite samples expected")
+        meter = self._meter
+        joined = np.concatenate((self._leftover, voltage))
+        squared: FloatArray = frames(joined * joined, meter.decimation).mean(axis=-1)
+        self._leftover = joined[squared.size * meter.decimation :]
         if squared.size == 0:
-            raise ValueError("voltage: the record is shorter than one decimation block")
-        level = _first_order(
-            self._adapter, squared, initial=float(squared[: round(self.rate_hz)].mean())
+            return squared
+        if self._adapter_state is None:
+            first_second = float(squared[: round(meter.rate_hz)].mean())
+            self._adapter_state = signal.lfilter_zi(*meter._adapter) * first_second
+        level, self._adapter_state = signal.lfilter(
+            *meter._adapter, squared, zi=self._adapter_state
         )
         with np.errstate(divide="ignore", invalid="ignore"):
             relative = np.where(level > 0, squared / level, 1.0) - 1.0
-        weighted = signal.sosfilt(self._weighting, relative)
-        return _first_order(self._smoothing, weighted * weighted, initial=0.0)
-
-
-def _first_order(ba: tuple[FloatArray, FloatArray], x: FloatArray, initial: float) -> FloatArray:
-    """A first-order IIR section started in its steady state for the level ``initial``."""
-    b, a = ba
-    zi = signal.lfilter_zi(b, a) * initial
-    out, _ = signal.lfilter(b, a, x, zi=zi)
-    return np.asarray(out, dtype=np.float64)
+        weighted, self._weighting_state = signal.sosfilt(
+            meter._weighting, relative, zi=self._weighting_state
+        )
+        smoothed, self._smoothing_state = signal.lfilter(
+            *meter._smoothing, weighted * weighted, zi=self._smoothing_state
+        )
+        return np.asarray(smoothed, dtype=np.float64)
 
 
 _REFERENCE_PEAKS: dict[tuple[WindowGrid, Lamp], float] = {}
@@ -147,7 +173,9 @@ def _reference_peak(meter: Flickermeter) -> float:
         u = np.cos(2 * np.pi * meter.grid.nominal_frequency_hz * t) * (
             1 + half_depth * np.sin(2 * np.pi * REFERENCE_FREQUENCY_HZ * t)
         )
-        _REFERENCE_PEAKS[key] = float(meter._unscaled(u)[round(20 * meter.rate_hz) :].max())
+        _REFERENCE_PEAKS[key] = float(
+            FlickerStream(meter).raw(u)[round(20 * meter.rate_hz) :].max()
+        )
     return _REFERENCE_PEAKS[key]
 
 
