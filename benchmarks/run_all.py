@@ -10,6 +10,7 @@ from benchmarks import (
     dlms_server,
     hdlc_server,
     meter_year,
+    power_quality,
     profile_store,
     restart,
     sts_tokens,
@@ -27,6 +28,7 @@ if __name__ == "__main__":
         dlms_cpu_vs_gurux,
         dlms_hls_setup,
         profile_store,
+        power_quality,
     ):
         bench.main()
         print()

@@ -50,6 +50,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "metertwin.security",
     ),
     "protocols": ("metertwin.protocols",),
+    # Measurement from waveforms: numpy and scipy only, no other metertwin package.
+    "power_quality": ("metertwin.power_quality",),
     # The transports move octets and frames; the DLMS server is reached through the channel.
     "transport": ("metertwin.protocols", "metertwin.transport"),
 }
