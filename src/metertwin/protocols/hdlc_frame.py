@@ -16,6 +16,7 @@ station: a frame it cannot read gets no answer.
 
 from __future__ import annotations
 
+from binascii import crc_hqx
 from dataclasses import dataclass
 from enum import Enum
 
@@ -32,11 +33,13 @@ __all__ = [
     "HdlcFrame",
     "HdlcFrameError",
     "LinkParameters",
+    "check_sequence_failure",
     "control_i",
     "control_s",
     "control_u",
     "decode_frame",
     "decode_parameters",
+    "encode_frame_octets",
     "encode_parameters",
     "fcs16",
     "parse_frame_body",
@@ -50,17 +53,25 @@ _MIN_FRAME_LENGTH = 7  # format 2 + destination 1 + source 1 + control 1 + FCS 2
 _POLL_FINAL = 0x10
 
 
-def _crc_table() -> tuple[int, ...]:
-    table = []
-    for octet in range(256):
-        crc = octet
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
-        table.append(crc)
-    return tuple(table)
+# CRC-16/X.25 is the reflected CRC-CCITT (poly 0x1021, init 0xFFFF, xorout 0xFFFF, input and
+# output reflected). binascii.crc_hqx is the same CRC unreflected, in C: reflecting every input
+# octet, running crc_hqx from 0xFFFF (its own reflection) and reflecting the 16-bit result gives
+# the reflected CRC, as a reflected CRC is the plain one seen in a mirror (tests prove it against
+# a bitwise reference). The state between crc_hqx calls stays unreflected, so a CRC over a long
+# run can continue from the CRC over its start.
+_REVERSED_OCTET = bytes(int(f"{octet:08b}"[::-1], 2) for octet in range(256))
 
 
-_CRC_TABLE = _crc_table()
+def _crc_state(data: bytes | bytearray | memoryview, state: int = 0xFFFF) -> int:
+    """The unreflected crc_hqx state after ``data`` (bit-reversed octet by octet) from ``state``."""
+    if isinstance(data, memoryview):
+        data = data.tobytes()
+    return crc_hqx(data.translate(_REVERSED_OCTET), state)
+
+
+def _crc_value(state: int) -> int:
+    """The CRC-16/X.25 value of a crc_hqx state: reflected to 16 bits, xorout 0xFFFF."""
+    return (_REVERSED_OCTET[state & 0xFF] << 8 | _REVERSED_OCTET[state >> 8]) ^ 0xFFFF
 
 
 def fcs16(data: bytes | bytearray | memoryview) -> int:
@@ -68,11 +79,37 @@ def fcs16(data: bytes | bytearray | memoryview) -> int:
 
     The value goes on the wire least significant octet first (``value.to_bytes(2, "little")``).
     """
-    crc = 0xFFFF
-    table = _CRC_TABLE
-    for octet in data:
-        crc = (crc >> 8) ^ table[(crc ^ octet) & 0xFF]
-    return crc ^ 0xFFFF
+    return _crc_value(_crc_state(data))
+
+
+def check_sequence_failure(body: bytes | bytearray, header_end: int) -> DecodeFailure | None:
+    """What is wrong with the HCS (at ``header_end``) or FCS (the last two octets) of ``body``,
+    a frame between its flags with an information field; None: both right. One CRC pass."""
+    length = len(body)
+    header_state = _crc_state(body[:header_end])
+    if _crc_value(header_state) != body[header_end] | body[header_end + 1] << 8:
+        return DecodeFailure.BAD_HCS
+    state = _crc_state(body[header_end : length - 2], header_state)
+    if _crc_value(state) != body[length - 2] | body[length - 1] << 8:
+        return DecodeFailure.BAD_FCS
+    return None
+
+
+def encode_frame_octets(
+    addresses: bytes, control: int, information: bytes = b"", segmented: bool = False
+) -> bytes:
+    """A frame with both flags from its encoded addresses (destination then source), control
+    octet and information field; the codec of :meth:`HdlcFrame.encode`, and the link's for
+    answers whose addresses it encoded once per connection."""
+    length = 2 + len(addresses) + 1 + 2 + (len(information) + 2 if information else 0)
+    format_field = _FORMAT_TYPE_3 | (_SEGMENTATION_BIT if segmented else 0) | length
+    header = bytes((format_field >> 8, format_field & 0xFF)) + addresses + bytes((control,))
+    state = _crc_state(header)
+    if not information:
+        return b"\x7e" + header + _crc_value(state).to_bytes(2, "little") + b"\x7e"
+    header += _crc_value(state).to_bytes(2, "little")
+    state = _crc_state(header[-2:] + information, state)
+    return b"\x7e" + header + information + _crc_value(state).to_bytes(2, "little") + b"\x7e"
 
 
 class HdlcFrameError(FramingError):
@@ -267,16 +304,8 @@ class HdlcFrame:
 
     def encode(self) -> bytes:
         """The frame with both flags."""
-        format_field = _FORMAT_TYPE_3 | (_SEGMENTATION_BIT if self.segmented else 0) | self.length
-        header = (
-            format_field.to_bytes(2, "big")
-            + self.destination.encode()
-            + self.source.encode()
-            + bytes([self.control])
-        )
-        if self.information:
-            header += fcs16(header).to_bytes(2, "little") + self.information
-        return b"\x7e" + header + fcs16(header).to_bytes(2, "little") + b"\x7e"
+        addresses = self.destination.encode() + self.source.encode()
+        return encode_frame_octets(addresses, self.control, self.information, self.segmented)
 
 
 def parse_frame_body(body: bytes | bytearray) -> HdlcFrame | DecodeFailure:
@@ -302,14 +331,15 @@ def parse_frame_body(body: bytes | bytearray) -> HdlcFrame | DecodeFailure:
     rest = length - header_end
     if rest == 2:
         information = b""
+        if fcs16(body[: length - 2]) != body[length - 2] | body[length - 1] << 8:
+            return DecodeFailure.BAD_FCS
     elif rest >= 4:
-        if fcs16(body[:header_end]) != int.from_bytes(body[header_end : header_end + 2], "little"):
-            return DecodeFailure.BAD_HCS
+        failure = check_sequence_failure(body, header_end)
+        if failure is not None:
+            return failure
         information = bytes(body[header_end + 2 : length - 2])
     else:
         return DecodeFailure.MALFORMED
-    if fcs16(body[: length - 2]) != int.from_bytes(body[length - 2 :], "little"):
-        return DecodeFailure.BAD_FCS
     segmented = bool(format_field & _SEGMENTATION_BIT)
     return HdlcFrame(destination, source, body[control_at], information, segmented)
 
