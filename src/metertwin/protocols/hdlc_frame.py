@@ -57,21 +57,26 @@ _POLL_FINAL = 0x10
 # output reflected). binascii.crc_hqx is the same CRC unreflected, in C: reflecting every input
 # octet, running crc_hqx from 0xFFFF (its own reflection) and reflecting the 16-bit result gives
 # the reflected CRC, as a reflected CRC is the plain one seen in a mirror (tests prove it against
-# a bitwise reference). The state between crc_hqx calls stays unreflected, so a CRC over a long
-# run can continue from the CRC over its start.
+# a bitwise reference). The state between crc_hqx calls stays unreflected, so a CRC can go on
+# from a part's state; and the state after octets followed by their own FCS is always the
+# residue (RFC 1662's good FCS 0xF0B8, reflected), which is how a check sequence is checked.
 _REVERSED_OCTET = bytes(int(f"{octet:08b}"[::-1], 2) for octet in range(256))
+_REVERSED_COMPLEMENT = bytes(reversed_octet ^ 0xFF for reversed_octet in _REVERSED_OCTET)
+_CRC_INIT = 0xFFFF
+_RESIDUE = 0x1D0F  # 0xF0B8 with its 16 bits reversed
 
 
-def _crc_state(data: bytes | bytearray | memoryview, state: int = 0xFFFF) -> int:
+def _crc_state(data: bytes | bytearray | memoryview, state: int = _CRC_INIT) -> int:
     """The unreflected crc_hqx state after ``data`` (bit-reversed octet by octet) from ``state``."""
     if isinstance(data, memoryview):
         data = data.tobytes()
     return crc_hqx(data.translate(_REVERSED_OCTET), state)
 
 
-def _crc_value(state: int) -> int:
-    """The CRC-16/X.25 value of a crc_hqx state: reflected to 16 bits, xorout 0xFFFF."""
-    return (_REVERSED_OCTET[state & 0xFF] << 8 | _REVERSED_OCTET[state >> 8]) ^ 0xFFFF
+def _wire_fcs(state: int) -> bytes:
+    """The two octets, least significant first, of the CRC-16/X.25 whose crc_hqx state this is:
+    the state reflected to 16 bits and complemented, written LSB first."""
+    return state.to_bytes(2, "big").translate(_REVERSED_COMPLEMENT)
 
 
 def fcs16(data: bytes | bytearray | memoryview) -> int:
@@ -79,18 +84,18 @@ def fcs16(data: bytes | bytearray | memoryview) -> int:
 
     The value goes on the wire least significant octet first (``value.to_bytes(2, "little")``).
     """
-    return _crc_value(_crc_state(data))
+    return int.from_bytes(_wire_fcs(_crc_state(data)), "little")
 
 
 def check_sequence_failure(body: bytes | bytearray, header_end: int) -> DecodeFailure | None:
     """What is wrong with the HCS (at ``header_end``) or FCS (the last two octets) of ``body``,
-    a frame between its flags with an information field; None: both right. One CRC pass."""
-    length = len(body)
-    header_state = _crc_state(body[:header_end])
-    if _crc_value(header_state) != body[header_end] | body[header_end + 1] << 8:
+    a frame between its flags with an information field; None: both right. The whole body is
+    reflected once; each check sequence is right when the CRC state after it is the residue."""
+    reflected = body.translate(_REVERSED_OCTET)
+    hcs_end = header_end + 2
+    if crc_hqx(reflected[:hcs_end], _CRC_INIT) != _RESIDUE:
         return DecodeFailure.BAD_HCS
-    state = _crc_state(body[header_end : length - 2], header_state)
-    if _crc_value(state) != body[length - 2] | body[length - 1] << 8:
+    if crc_hqx(reflected[hcs_end:], _RESIDUE) != _RESIDUE:  # header and HCS: the residue
         return DecodeFailure.BAD_FCS
     return None
 
@@ -104,12 +109,12 @@ def encode_frame_octets(
     length = 2 + len(addresses) + 1 + 2 + (len(information) + 2 if information else 0)
     format_field = _FORMAT_TYPE_3 | (_SEGMENTATION_BIT if segmented else 0) | length
     header = bytes((format_field >> 8, format_field & 0xFF)) + addresses + bytes((control,))
-    state = _crc_state(header)
+    check = _wire_fcs(crc_hqx(header.translate(_REVERSED_OCTET), _CRC_INIT))
     if not information:
-        return b"\x7e" + header + _crc_value(state).to_bytes(2, "little") + b"\x7e"
-    header += _crc_value(state).to_bytes(2, "little")
-    state = _crc_state(header[-2:] + information, state)
-    return b"\x7e" + header + information + _crc_value(state).to_bytes(2, "little") + b"\x7e"
+        return b"".join((b"\x7e", header, check, b"\x7e"))
+    # FCS: header and HCS leave the residue; the information field goes on from there
+    fcs = _wire_fcs(_crc_state(information, _RESIDUE))
+    return b"".join((b"\x7e", header, check, information, fcs, b"\x7e"))
 
 
 class HdlcFrameError(FramingError):
@@ -400,6 +405,18 @@ class HdlcDecoder:
         if len(self._buffer) <= 1 or self.inter_octet_timeout is None:
             return None
         return self._last_octet_at + self.inter_octet_timeout
+
+    @property
+    def idle(self) -> bool:
+        """Whether no frame is begun: the buffer is empty or holds the lone flag a frame left."""
+        return len(self._buffer) <= 1
+
+    def count_whole_frame(self, now: float) -> None:
+        """Account for one whole frame (both flags) that the caller, idle, read past the decoder
+        (the link's fast path): the state :meth:`feed` would leave, its closing flag kept."""
+        self.stats.frames += 1
+        self._last_octet_at = now
+        self._buffer[:] = b"\x7e"
 
     def expire(self, now: float) -> list[HdlcFrame]:
         """Give up the frame pending if its inter-octet timeout has passed at ``now``; return
