@@ -300,13 +300,9 @@ class HdlcServerLink:
         if apdu is not None:
             assert self.parameters is not None  # awaiting a response only while connected
             information = LLC_RESPONSE + apdu
-            if (
-                self._holds_poll
-                and len(information) <= self.parameters.max_info_transmit
-                and not self._unacknowledged
-                and not self._unsent
-            ):
-                return self._send_whole_answer(information)
+            at_once = self._send_whole_answer(information)
+            if at_once is not None:
+                return at_once
             self._queue(information, self.parameters.max_info_transmit)
         return self._answer_poll() if self._holds_poll else b""
 
@@ -588,9 +584,18 @@ class HdlcServerLink:
             out += self._frame(control, sent.information, sent.segmented)
         return bytes(out)
 
-    def _send_whole_answer(self, information: bytes) -> bytes:
-        """What :meth:`_answer_poll` sends for an answer in one frame with nothing else owed,
-        straight: the one I-frame, with F, kept until the client acknowledges it."""
+    def _send_whole_answer(self, information: bytes) -> bytes | None:
+        """What queueing then :meth:`_answer_poll` sends for an answer in one frame to a poll
+        held, with nothing else owed, straight: the one I-frame, with F, kept until the client
+        acknowledges it. None, and nothing changed, in any other case."""
+        assert self.parameters is not None
+        if (
+            not self._holds_poll
+            or len(information) > self.parameters.max_info_transmit
+            or self._unacknowledged
+            or self._unsent
+        ):
+            return None
         send_seq = self._send_seq
         self._holds_poll = False
         self._received_since_poll = 0
