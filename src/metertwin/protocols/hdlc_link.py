@@ -370,7 +370,7 @@ class HdlcServerLink:
         self._awaiting_response = True
         self._holds_poll = True
         apdu = bytes(information[len(LLC_COMMAND) :])
-        return LinkOutput(events=(ApduReceived(self._client.upper, self._server.upper, apdu),))
+        return LinkOutput(b"", (ApduReceived(self._client.upper, self._server.upper, apdu),))
 
     def _handle(self, frame: HdlcFrame, now: float, events: list[LinkEvent]) -> bytes:
         if not self._addressed_to_us(frame.destination):
