@@ -26,6 +26,7 @@ from metertwin.protocols.hdlc_frame import (
     HdlcFrame,
     HdlcFrameError,
     LinkParameters,
+    check_sequence_failure,
     control_i,
     control_s,
     control_u,
@@ -46,6 +47,37 @@ def test_fcs16_check_values() -> None:
     with_fcs = body + fcs16(body).to_bytes(2, "little")
     assert fcs16(with_fcs) ^ 0xFFFF == 0xF0B8
     assert fcs16(b"") == 0x0000
+
+
+def _bitwise_x25(data: bytes) -> int:
+    """CRC-16/X.25 the plain way, bit by bit (RFC 1662 C.2 without its table): the reference
+    the crc_hqx-based fcs16 is checked against."""
+    crc = 0xFFFF
+    for octet in data:
+        crc ^= octet
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
+    return crc ^ 0xFFFF
+
+
+@given(st.binary(max_size=300))
+def test_fcs16_is_the_bitwise_crc16_x25(data: bytes) -> None:
+    assert fcs16(data) == _bitwise_x25(data)
+    assert fcs16(bytearray(data)) == fcs16(memoryview(data)) == _bitwise_x25(data)
+
+
+@given(st.binary(min_size=1, max_size=40), st.binary(min_size=1, max_size=200))
+def test_check_sequence_failure_names_the_wrong_check_sequence(
+    header: bytes, information: bytes
+) -> None:
+    """One CRC pass over header and information finds the same HCS and FCS as two fcs16."""
+    head = header + _bitwise_x25(header).to_bytes(2, "little") + information
+    body = head + _bitwise_x25(head).to_bytes(2, "little")
+    end = len(header)
+    assert check_sequence_failure(body, end) is None
+    assert check_sequence_failure(body[:-1] + bytes([body[-1] ^ 1]), end) is DecodeFailure.BAD_FCS
+    bad_hcs = body[:end] + bytes([body[end] ^ 0x80]) + body[end + 1 :]
+    assert check_sequence_failure(bad_hcs, end) is DecodeFailure.BAD_HCS
 
 
 def test_golden_frames_decode_to_what_they_say() -> None:

@@ -16,6 +16,7 @@ station: a frame it cannot read gets no answer.
 
 from __future__ import annotations
 
+from binascii import crc_hqx
 from dataclasses import dataclass
 from enum import Enum
 
@@ -32,11 +33,13 @@ __all__ = [
     "HdlcFrame",
     "HdlcFrameError",
     "LinkParameters",
+    "check_sequence_failure",
     "control_i",
     "control_s",
     "control_u",
     "decode_frame",
     "decode_parameters",
+    "encode_frame_octets",
     "encode_parameters",
     "fcs16",
     "parse_frame_body",
@@ -50,17 +53,30 @@ _MIN_FRAME_LENGTH = 7  # format 2 + destination 1 + source 1 + control 1 + FCS 2
 _POLL_FINAL = 0x10
 
 
-def _crc_table() -> tuple[int, ...]:
-    table = []
-    for octet in range(256):
-        crc = octet
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
-        table.append(crc)
-    return tuple(table)
+# CRC-16/X.25 is the reflected CRC-CCITT (poly 0x1021, init 0xFFFF, xorout 0xFFFF, input and
+# output reflected). binascii.crc_hqx is the same CRC unreflected, in C: reflecting every input
+# octet, running crc_hqx from 0xFFFF (its own reflection) and reflecting the 16-bit result gives
+# the reflected CRC, as a reflected CRC is the plain one seen in a mirror (tests prove it against
+# a bitwise reference). The state between crc_hqx calls stays unreflected, so a CRC can go on
+# from a part's state; and the state after octets followed by their own FCS is always the
+# residue (RFC 1662's good FCS 0xF0B8, reflected), which is how a check sequence is checked.
+_REVERSED_OCTET = bytes(int(f"{octet:08b}"[::-1], 2) for octet in range(256))
+_REVERSED_COMPLEMENT = bytes(reversed_octet ^ 0xFF for reversed_octet in _REVERSED_OCTET)
+_CRC_INIT = 0xFFFF
+_RESIDUE = 0x1D0F  # 0xF0B8 with its 16 bits reversed
 
 
-_CRC_TABLE = _crc_table()
+def _crc_state(data: bytes | bytearray | memoryview, state: int = _CRC_INIT) -> int:
+    """The unreflected crc_hqx state after ``data`` (bit-reversed octet by octet) from ``state``."""
+    if isinstance(data, memoryview):
+        data = data.tobytes()
+    return crc_hqx(data.translate(_REVERSED_OCTET), state)
+
+
+def _wire_fcs(state: int) -> bytes:
+    """The two octets, least significant first, of the CRC-16/X.25 whose crc_hqx state this is:
+    the state reflected to 16 bits and complemented, written LSB first."""
+    return state.to_bytes(2, "big").translate(_REVERSED_COMPLEMENT)
 
 
 def fcs16(data: bytes | bytearray | memoryview) -> int:
@@ -68,11 +84,37 @@ def fcs16(data: bytes | bytearray | memoryview) -> int:
 
     The value goes on the wire least significant octet first (``value.to_bytes(2, "little")``).
     """
-    crc = 0xFFFF
-    table = _CRC_TABLE
-    for octet in data:
-        crc = (crc >> 8) ^ table[(crc ^ octet) & 0xFF]
-    return crc ^ 0xFFFF
+    return int.from_bytes(_wire_fcs(_crc_state(data)), "little")
+
+
+def check_sequence_failure(body: bytes | bytearray, header_end: int) -> DecodeFailure | None:
+    """What is wrong with the HCS (at ``header_end``) or FCS (the last two octets) of ``body``,
+    a frame between its flags with an information field; None: both right. The whole body is
+    reflected once; each check sequence is right when the CRC state after it is the residue."""
+    reflected = body.translate(_REVERSED_OCTET)
+    hcs_end = header_end + 2
+    if crc_hqx(reflected[:hcs_end], _CRC_INIT) != _RESIDUE:
+        return DecodeFailure.BAD_HCS
+    if crc_hqx(reflected[hcs_end:], _RESIDUE) != _RESIDUE:  # header and HCS: the residue
+        return DecodeFailure.BAD_FCS
+    return None
+
+
+def encode_frame_octets(
+    addresses: bytes, control: int, information: bytes = b"", segmented: bool = False
+) -> bytes:
+    """A frame with both flags from its encoded addresses (destination then source), control
+    octet and information field; the codec of :meth:`HdlcFrame.encode`, and the link's for
+    answers whose addresses it encoded once per connection."""
+    length = 2 + len(addresses) + 1 + 2 + (len(information) + 2 if information else 0)
+    format_field = _FORMAT_TYPE_3 | (_SEGMENTATION_BIT if segmented else 0) | length
+    header = bytes((format_field >> 8, format_field & 0xFF)) + addresses + bytes((control,))
+    check = _wire_fcs(crc_hqx(header.translate(_REVERSED_OCTET), _CRC_INIT))
+    if not information:
+        return b"".join((b"\x7e", header, check, b"\x7e"))
+    # FCS: header and HCS leave the residue; the information field goes on from there
+    fcs = _wire_fcs(_crc_state(information, _RESIDUE))
+    return b"".join((b"\x7e", header, check, information, fcs, b"\x7e"))
 
 
 class HdlcFrameError(FramingError):
@@ -267,16 +309,8 @@ class HdlcFrame:
 
     def encode(self) -> bytes:
         """The frame with both flags."""
-        format_field = _FORMAT_TYPE_3 | (_SEGMENTATION_BIT if self.segmented else 0) | self.length
-        header = (
-            format_field.to_bytes(2, "big")
-            + self.destination.encode()
-            + self.source.encode()
-            + bytes([self.control])
-        )
-        if self.information:
-            header += fcs16(header).to_bytes(2, "little") + self.information
-        return b"\x7e" + header + fcs16(header).to_bytes(2, "little") + b"\x7e"
+        addresses = self.destination.encode() + self.source.encode()
+        return encode_frame_octets(addresses, self.control, self.information, self.segmented)
 
 
 def parse_frame_body(body: bytes | bytearray) -> HdlcFrame | DecodeFailure:
@@ -302,14 +336,15 @@ def parse_frame_body(body: bytes | bytearray) -> HdlcFrame | DecodeFailure:
     rest = length - header_end
     if rest == 2:
         information = b""
+        if fcs16(body[: length - 2]) != body[length - 2] | body[length - 1] << 8:
+            return DecodeFailure.BAD_FCS
     elif rest >= 4:
-        if fcs16(body[:header_end]) != int.from_bytes(body[header_end : header_end + 2], "little"):
-            return DecodeFailure.BAD_HCS
+        failure = check_sequence_failure(body, header_end)
+        if failure is not None:
+            return failure
         information = bytes(body[header_end + 2 : length - 2])
     else:
         return DecodeFailure.MALFORMED
-    if fcs16(body[: length - 2]) != int.from_bytes(body[length - 2 :], "little"):
-        return DecodeFailure.BAD_FCS
     segmented = bool(format_field & _SEGMENTATION_BIT)
     return HdlcFrame(destination, source, body[control_at], information, segmented)
 
@@ -370,6 +405,18 @@ class HdlcDecoder:
         if len(self._buffer) <= 1 or self.inter_octet_timeout is None:
             return None
         return self._last_octet_at + self.inter_octet_timeout
+
+    @property
+    def idle(self) -> bool:
+        """Whether no frame is begun: the buffer is empty or holds the lone flag a frame left."""
+        return len(self._buffer) <= 1
+
+    def count_whole_frame(self, now: float) -> None:
+        """Account for one whole frame (both flags) that the caller, idle, read past the decoder
+        (the link's fast path): the state :meth:`feed` would leave, its closing flag kept."""
+        self.stats.frames += 1
+        self._last_octet_at = now
+        self._buffer[:] = b"\x7e"
 
     def expire(self, now: float) -> list[HdlcFrame]:
         """Give up the frame pending if its inter-octet timeout has passed at ``now``; return

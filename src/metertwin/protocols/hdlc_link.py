@@ -58,17 +58,22 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from enum import Enum
+from typing import NamedTuple
 
 from metertwin.protocols.hdlc_frame import (
+    FLAG,
+    MAX_FRAME_LENGTH,
     FrameType,
     HdlcAddress,
     HdlcDecoder,
     HdlcFrame,
     LinkParameters,
+    check_sequence_failure,
     control_i,
     control_s,
     control_u,
     decode_parameters,
+    encode_frame_octets,
     encode_parameters,
 )
 
@@ -217,8 +222,7 @@ class LinkCounters:
     bad_llc: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class _Sent:
+class _Sent(NamedTuple):
     send_seq: int
     information: bytes
     segmented: bool
@@ -245,6 +249,8 @@ class HdlcServerLink:
         self._awaiting_response = False
         self._frmr_information = b""
         self._last_activity = 0.0
+        self._request_addresses = b""  # destination and source as the client sent the SNRM
+        self._answer_addresses = b""  # and the other way round, for every answer
 
     # --- the caller's side ---
 
@@ -263,6 +269,9 @@ class HdlcServerLink:
 
     def receive(self, data: bytes | bytearray | memoryview, now: float) -> LinkOutput:
         """Take octets from the line at ``now``; never raises on any octets."""
+        fast = self._receive_whole_request(data, now)
+        if fast is not None:
+            return fast
         events: list[LinkEvent] = []
         self._check_inactivity(now, events)
         transmit = bytearray()
@@ -290,10 +299,78 @@ class HdlcServerLink:
         self._awaiting_response = False
         if apdu is not None:
             assert self.parameters is not None  # awaiting a response only while connected
-            self._queue(LLC_RESPONSE + apdu, self.parameters.max_info_transmit)
+            information = LLC_RESPONSE + apdu
+            at_once = self._send_whole_answer(information)
+            if at_once is not None:
+                return at_once
+            self._queue(information, self.parameters.max_info_transmit)
         return self._answer_poll() if self._holds_poll else b""
 
     # --- frames in ---
+
+    def _receive_whole_request(
+        self, data: bytes | bytearray | memoryview, now: float
+    ) -> LinkOutput | None:
+        """The common case at speed: ``data`` is exactly one I-frame of the connected pair, in
+        sequence, with P set, carrying a whole request APDU, and nothing is pending. It is
+        checked as the general path checks it (addresses as the SNRM sent them, N(S), N(R),
+        HCS, FCS, lengths, LLC) and leaves the same state, without building a frame object.
+        None, and nothing changed, for anything else: the general path then takes it."""
+        parameters = self.parameters
+        if (
+            parameters is None
+            or self.state is not LinkState.NRM
+            or self._awaiting_response
+            or self._reassembly
+            or self._received_since_poll >= parameters.window_receive
+            or isinstance(data, memoryview)
+            or not self.decoder.idle
+        ):
+            return None
+        timeout = self.settings.inactivity_timeout
+        if timeout and now >= self._last_activity + timeout:
+            return None
+        addresses = self._request_addresses
+        size = len(data)
+        control_at = 3 + len(addresses)
+        information_at = control_at + 3  # after control and HCS
+        if (
+            size < information_at + len(LLC_COMMAND) + 3  # FCS and closing flag
+            or size - 2 > MAX_FRAME_LENGTH
+            or data[0] != FLAG
+            or data[-1] != FLAG
+            or (data[1] << 8 | data[2]) != 0xA000 | (size - 2)  # format type 3, not segmented
+            or not data.startswith(addresses, 3)
+        ):
+            return None
+        control = data[control_at]
+        if control & 0x11 != 0x10 or (control >> 1) & 7 != self._receive_seq:  # I, P, N(S)
+            return None
+        receive_seq = control >> 5
+        unacknowledged = self._unacknowledged
+        oldest = unacknowledged[0].send_seq if unacknowledged else self._send_seq
+        if (receive_seq - oldest) % 8 > len(unacknowledged):
+            return None  # N(R) acknowledges frames never sent: FRMR, on the general path
+        information = data[information_at : size - 3]
+        if (
+            len(information) > parameters.max_info_receive
+            or len(information) > self.settings.max_apdu_length + len(LLC_COMMAND)
+            or not information.startswith(LLC_COMMAND)
+            or check_sequence_failure(data[1 : size - 1], control_at) is not None
+        ):
+            return None
+        assert self._client is not None and self._server is not None
+        self.decoder.count_whole_frame(now)
+        self._last_activity = now
+        self._receive_seq = (self._receive_seq + 1) % 8
+        unacknowledged.clear()  # a new request: what is left of the last answer is moot
+        self._unsent.clear()
+        self._send_seq = receive_seq
+        self._received_since_poll += 1
+        self._awaiting_response = True
+        self._holds_poll = True
+        apdu = bytes(information[len(LLC_COMMAND) :])
+        return LinkOutput(b"", (ApduReceived(self._client.upper, self._server.upper, apdu),))
 
     def _handle(self, frame: HdlcFrame, now: float, events: list[LinkEvent]) -> bytes:
         if not self._addressed_to_us(frame.destination):
@@ -406,6 +483,8 @@ class HdlcServerLink:
         self.parameters = parameters
         self._client = frame.source
         self._server = frame.destination
+        self._request_addresses = frame.destination.encode() + frame.source.encode()
+        self._answer_addresses = frame.source.encode() + frame.destination.encode()
         self._last_activity = now
         events.append(LinkConnected(frame.source.upper, frame.destination.upper, parameters))
         if not frame.poll_final:
@@ -505,6 +584,26 @@ class HdlcServerLink:
             out += self._frame(control, sent.information, sent.segmented)
         return bytes(out)
 
+    def _send_whole_answer(self, information: bytes) -> bytes | None:
+        """What queueing then :meth:`_answer_poll` sends for an answer in one frame to a poll
+        held, with nothing else owed, straight: the one I-frame, with F, kept until the client
+        acknowledges it. None, and nothing changed, in any other case."""
+        assert self.parameters is not None
+        if (
+            not self._holds_poll
+            or len(information) > self.parameters.max_info_transmit
+            or self._unacknowledged
+            or self._unsent
+        ):
+            return None
+        send_seq = self._send_seq
+        self._holds_poll = False
+        self._received_since_poll = 0
+        self._unacknowledged.append(_Sent(send_seq, information, False))
+        self._send_seq = (send_seq + 1) % 8
+        control = control_i(send_seq, self._receive_seq, True)
+        return encode_frame_octets(self._answer_addresses, control, information)
+
     def _reject(self, frame: HdlcFrame, reasons: int) -> bytes:
         """Enter the frame-reject condition (Green Book 8.4.3.4); FRMR at once if polled."""
         self.counters.frames_rejected += 1
@@ -525,8 +624,7 @@ class HdlcServerLink:
         return self._frame(control_s(kind, self._receive_seq, True))
 
     def _frame(self, control: int, information: bytes = b"", segmented: bool = False) -> bytes:
-        assert self._client is not None and self._server is not None
-        return HdlcFrame(self._client, self._server, control, information, segmented).encode()
+        return encode_frame_octets(self._answer_addresses, control, information, segmented)
 
     @staticmethod
     def _reply_u(frame: HdlcFrame, kind: FrameType, information: bytes = b"") -> bytes:
