@@ -47,6 +47,8 @@ _TERMIOS_SPEEDS: dict[int, int] = {
     for rate in (300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 }
 
+_BAUD_OF_SPEED = {speed: rate for rate, speed in _TERMIOS_SPEEDS.items()}
+
 
 @dataclass(frozen=True, slots=True)
 class LineFormat:
@@ -160,6 +162,19 @@ class SerialLine:
                     with contextlib.suppress(OSError):
                         os.close(fd)
         self._keep_open = None
+
+    def sender_baud(self) -> int | None:
+        """The rate the peer sends at, where the line can tell: on a pty, the speed last set
+        in the terminal settings the two ends share (an HHU sets its rate there, as the
+        meter does at a switch), so a peer at another rate than the meter's shows; a UART
+        cannot tell (octets at a wrong rate arrive garbled instead): None."""
+        if self._device is not None or self._keep_open is None:
+            return None
+        try:
+            speed = termios.tcgetattr(self._keep_open)[5]
+        except termios.error:
+            return None
+        return _BAUD_OF_SPEED.get(speed)
 
     # -- inside ----------------------------------------------------------------------------
 
