@@ -7,6 +7,7 @@ and the line going on serving."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from collections.abc import Awaitable, Callable
 
 from tests.dlms.test_server import FakeBackend
@@ -157,3 +158,20 @@ def test_a_line_format_change_records_the_speed_on_the_pty() -> None:
         await associate(peer)
 
     run_on_pty(scenario)
+
+
+def test_run_refuses_a_serial_device_that_does_not_open_in_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    missing = str(tmp_path / "ttyUSB9")
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "metertwin", "run", "--data", str(tmp_path / "m"),
+            "--port", "0", "--no-panel", "--duration", "5", "--serial-line", missing,
+        ],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert f"--serial-line {missing}: cannot open" in line
