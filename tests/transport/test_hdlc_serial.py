@@ -7,8 +7,8 @@ and the line going on serving."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from tests.dlms.test_server import FakeBackend
 from tests.protocols.hdlc_vectors import AARE, AARQ, CLIENT, SERVER, SNRM
