@@ -104,17 +104,18 @@ class HdlcSerialServer:
         self.bridge = HdlcBridge(self.link_settings, DlmsChannel(self.backends, self.settings, now))
         self._arm_channel_timer()
 
-    def _restart(self, event: ConnectionEvent, now: float) -> None:
+    def _restart(self, event: ConnectionEvent | None, now: float) -> None:
         """Where a TCP connection would close: the associations end, a new link and channel
-        serve the next SNRM, the event is reported."""
-        _log.info("serial line %s: %s; link and associations reset", self.line.path, event.name)
+        serve the next SNRM, the event (if any: a failure of ours is none) is reported."""
+        reason = "a failure" if event is None else event.name
+        _log.info("serial line %s: %s; link and associations reset", self.line.path, reason)
         was_connected = self.link_connected
         if self.bridge is not None:
             self.bridge.channel.close()
         self._fresh(now)
         if was_connected:
             self._link_down()
-        if self.on_event is not None:
+        if event is not None and self.on_event is not None:
             try:
                 self.on_event(event)
             except Exception:
@@ -128,7 +129,7 @@ class HdlcSerialServer:
             output = step()
         except Exception:
             _log.exception("serial line %s: HDLC failed; link reset", self.line.path)
-            self._restart(ConnectionEvent.CLOSED_FRAME_TIMEOUT, now)
+            self._restart(None, now)
             return
         self.line.write(output.transmit)
         if output.close is not None:
