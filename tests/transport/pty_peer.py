@@ -75,5 +75,9 @@ class PtyPeer:
         return self.frames.pop(0)
 
     def close(self) -> None:
+        """Close this end (once; a second call does nothing)."""
+        if self.fd < 0:
+            return
         self.loop.remove_reader(self.fd)
         os.close(self.fd)
+        self.fd = -1

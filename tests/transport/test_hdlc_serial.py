@@ -175,3 +175,19 @@ def test_run_refuses_a_serial_device_that_does_not_open_in_one_line(tmp_path: Pa
     assert done.returncode == 2
     [line] = done.stderr.strip().splitlines()
     assert f"--serial-line {missing}: cannot open" in line
+
+
+def test_a_client_that_closes_the_pty_and_opens_it_again_is_served() -> None:
+    async def scenario(server: HdlcSerialServer, peer: PtyPeer) -> None:
+        await associate(peer)
+        peer.send(DISC)
+        assert (await peer.frame()).kind is FrameType.UA
+        peer.close()
+        again = PtyPeer(server.line.path)
+        try:
+            await associate(again)
+            await read_energy(again)
+        finally:
+            again.close()
+
+    run_on_pty(scenario)
