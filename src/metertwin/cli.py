@@ -39,9 +39,14 @@ from metertwin.transport import run as run_event_loop
 
 if TYPE_CHECKING:
     from metertwin.models.loader import DlmsSpec
+    from metertwin.runtime.serving import SessionBackend
     from metertwin.runtime.session import Session
     from metertwin.transport.channel import ConnectionEvent
+    from metertwin.transport.hdlc_bridge import HdlcServerSettings
+    from metertwin.transport.hdlc_serial import HdlcSerialServer
     from metertwin.transport.hdlc_tcp import HdlcTcpServerSettings
+    from metertwin.transport.optical_serial import OpticalSerialPort
+    from metertwin.transport.serial_line import SerialLine
     from metertwin.transport.tcp import TcpServerSettings
 
 REGISTERS_CSV, REGISTERS_PARQUET = EXPORT_NAMES  # also what shows a directory held a meter
@@ -76,6 +81,15 @@ def _port(text: str) -> int:
     if not text.isdigit() or not 0 <= int(text) < 65536:
         raise argparse.ArgumentTypeError(f"expected a TCP port 0..65535, got {text!r}")
     return int(text)
+
+
+def _baud(text: str) -> int:
+    from metertwin.transport.serial_line import LineFormat
+
+    try:
+        return LineFormat(int(text)).baud
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _add_meter_options(parser: argparse.ArgumentParser) -> None:
@@ -120,6 +134,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--hdlc-port",
         type=_port,
         help="also serve DLMS/COSEM over HDLC on this TCP port (0: any free port; docs/hdlc.md)",
+    )
+    run.add_argument(
+        "--serial-line",
+        metavar="pty|DEVICE",
+        help="also serve DLMS/COSEM over HDLC on a serial line: 'pty' makes a pty pair and"
+        " prints its path, else a device such as /dev/ttyUSB0 (docs/hdlc.md)",
+    )
+    run.add_argument(
+        "--optical",
+        metavar="pty|DEVICE",
+        help="run the IEC 62056-21 optical port on a pty or device: 300 baud sign-on,"
+        " mode C readout, programming, mode E to HDLC (docs/optical.md)",
+    )
+    run.add_argument(
+        "--baud", type=_baud, default=9600, help="the --serial-line rate (default 9600)"
+    )
+    run.add_argument(
+        "--pace-line",
+        action="store_true",
+        help="pace the serial lines at their rate, 10 bits an octet, as a UART would",
     )
     run.add_argument(
         "--speed", type=_positive_float, default=1.0, help="meter seconds per real second"
@@ -312,12 +346,36 @@ def _connection_rules(dlms: DlmsSpec) -> dict[str, Any]:
 def hdlc_tcp_settings(dlms: DlmsSpec, serial_number: str) -> HdlcTcpServerSettings:
     """The HDLC-over-TCP server's settings: the wrapper's rules, and the physical address
     derived from the serial number (docs/hdlc.md, "Addressing")."""
-    from metertwin.protocols.hdlc_link import physical_address_for_serial
     from metertwin.transport.hdlc_tcp import HdlcTcpServerSettings
 
-    return HdlcTcpServerSettings(
-        **_connection_rules(dlms), physical_address=physical_address_for_serial(serial_number)
-    )
+    return HdlcTcpServerSettings(**_hdlc_rules(dlms, serial_number))
+
+
+def hdlc_serial_settings(dlms: DlmsSpec, serial_number: str) -> HdlcServerSettings:
+    """HDLC on a serial line: as over TCP, with the serial line's 25 ms inter-octet timeout."""
+    from metertwin.transport.hdlc_bridge import HdlcServerSettings
+
+    return HdlcServerSettings(**_hdlc_rules(dlms, serial_number))
+
+
+def _hdlc_rules(dlms: DlmsSpec, serial_number: str) -> dict[str, Any]:
+    from metertwin.protocols.hdlc_link import physical_address_for_serial
+
+    rules = _connection_rules(dlms)
+    rules["physical_address"] = physical_address_for_serial(serial_number)
+    return rules
+
+
+def _open_line(where: str, baud: int, paced: bool, option: str) -> SerialLine:
+    """``pty`` (a new pty pair) or a device path, refused as one line when it cannot open."""
+    from metertwin.transport.serial_line import SerialLine
+
+    try:
+        if where == "pty":
+            return SerialLine.open_pty(baud, paced=paced)
+        return SerialLine.open_device(where, baud, paced=paced)
+    except (OSError, ValueError) as exc:  # pyserial's SerialException is an OSError
+        raise UserError(f"{option} {where}: cannot open ({exc})") from None
 
 
 async def _serve(session: Session, args: argparse.Namespace) -> None:
@@ -348,12 +406,15 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
         hdlc_settings = hdlc_tcp_settings(dlms, session.meter.serial_number)
         hdlc = HdlcTcpServer(device, args.host, args.hdlc_port, hdlc_settings, on_event)
         listeners.append((hdlc, args.hdlc_port))
+    lines = _serial_ports(session, device, args, on_event)
     try:
         for listener, asked in listeners:
             try:
                 await listener.start()
             except OSError as exc:
                 raise UserError(f"cannot listen on {args.host}:{asked} ({exc.strerror})") from None
+        for port, _announce in lines:
+            await port.start()
         status = (
             f"data {session.store.directory}  speed x{args.speed:g}"
             f"  scenario {session.scenario.name}"
@@ -366,11 +427,15 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
                 f" {hdlc.hdlc_settings.physical_address} server SAP {dlms.server_sap}"
             )
             status += f"  {hdlc_line}"
+        for _port, announce in lines:
+            status += f"  {announce}"
         status += "  Ctrl-C stops"
         if args.no_panel:
             print(f"DLMS/COSEM on {args.host}:{server.port}", flush=True)
             if hdlc_line:
                 print(hdlc_line, flush=True)
+            for _port, announce in lines:
+                print(announce, flush=True)
             last = [0.0]
 
             def log(s: Session) -> None:
@@ -393,6 +458,37 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
     finally:
         for listener, _ in listeners:
             await listener.stop()
+        for port, _announce in lines:
+            await port.stop()
+
+
+def _serial_ports(
+    session: Session,
+    device: SessionBackend,
+    args: argparse.Namespace,
+    on_event: Callable[[ConnectionEvent], None],
+) -> list[tuple[HdlcSerialServer | OpticalSerialPort, str]]:
+    """The ``--serial-line`` and ``--optical`` ports, each with the line that announces it."""
+    from metertwin.runtime.optical import optical_port
+    from metertwin.transport.hdlc_serial import HdlcSerialServer
+    from metertwin.transport.optical_serial import OpticalSerialPort
+
+    dlms = session.model.dlms
+    settings = hdlc_serial_settings(dlms, session.meter.serial_number)
+    address = f"physical address {settings.physical_address} server SAP {dlms.server_sap}"
+    ports: list[tuple[HdlcSerialServer | OpticalSerialPort, str]] = []
+    if args.serial_line is not None:
+        line = _open_line(args.serial_line, args.baud, args.pace_line, "--serial-line")
+        hdlc = HdlcSerialServer(device, line, settings, on_event)
+        ports.append((hdlc, f"HDLC on {line.path} {args.baud} baud {address}"))
+    if args.optical is not None:
+        if session.model.optical is None:
+            raise UserError(f"model {session.model.spec.name} has no [optical] section")
+        line = _open_line(args.optical, 300, args.pace_line, "--optical")
+        mode_e = HdlcSerialServer(device, line, settings, on_event)
+        port = OpticalSerialPort(optical_port(session, device.current), line, mode_e)
+        ports.append((port, f"IEC 62056-21 optical port on {line.path} (mode E: HDLC {address})"))
+    return ports
 
 
 def _simulate(args: argparse.Namespace) -> int:

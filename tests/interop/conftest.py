@@ -149,6 +149,8 @@ class MeterProcess:
     port: int
     hdlc_port: int | None = None
     physical_address: int | None = None
+    serial_line: str | None = None  # --serial-line: the path announced
+    optical: str | None = None  # --optical: the path announced
 
 
 @pytest.fixture
@@ -170,18 +172,32 @@ def meter_process(tmp_path: Path) -> Iterator[Callable[..., MeterProcess]]:
         patterns = [r"DLMS/COSEM on 127\.0\.0\.1:(\d+)\n"]
         if "--hdlc-port" in options:
             patterns.append(r"HDLC on 127\.0\.0\.1:(\d+) physical address (\d+) server SAP \d+\n")
+        paths = {}
+        if "--serial-line" in options:
+            paths["serial_line"] = (
+                r"HDLC on (/dev/\S+) \d+ baud physical address \d+ server SAP \d+\n"
+            )
+        if "--optical" in options:
+            paths["optical"] = (
+                r"IEC 62056-21 optical port on (/dev/\S+) \(mode E: HDLC physical address \d+"
+                r" server SAP \d+\)\n"
+            )
         numbers: list[int] = []
-        for pattern in patterns:
+        found: dict[str, str] = {}
+        for key, pattern in [("", p) for p in patterns] + list(paths.items()):
             line = _line_within(stdout, STARTUP_TIMEOUT_S)
             match = re.fullmatch(pattern, line)
             if match is None:
                 process.kill()
                 process.wait(10)
                 raise AssertionError(f"line {line!r}; stderr: {errors.read_text()}")
-            numbers += [int(number) for number in match.groups()]
+            if key:
+                found[key] = match.group(1)
+            else:
+                numbers += [int(number) for number in match.groups()]
         # Keep draining stdout (a summary line every second) so the meter never blocks on it.
         threading.Thread(target=stdout.read, daemon=True).start()
-        return MeterProcess(process, *numbers)
+        return MeterProcess(process, *numbers, **found)  # type: ignore[arg-type]
 
     yield spawn
     for process in running:

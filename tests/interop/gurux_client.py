@@ -15,7 +15,10 @@ authenticated and encrypted, ``Gmac``), the last for issue 12's client SAP 0x40.
 
 from __future__ import annotations
 
+import os
+import select
 import socket
+import tty
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -106,12 +109,17 @@ class GuruxSession:
     raises gurux's ``GXDLMSException`` with its ``errorCode``.
     """
 
-    def __init__(self, port: int, client: GXDLMSClient, host: str = "127.0.0.1") -> None:
+    def __init__(self, port: int | Any, client: GXDLMSClient, host: str = "127.0.0.1") -> None:
+        """``port``: a TCP port, or an open stream with ``sendall``, ``recv`` and ``close``
+        (a serial line, :class:`LineStream`)."""
         self.client = client
         self.sent: list[bytes] = []  # every frame sent, for a report of what failed
         self.received: list[bytes] = []  # every chunk received
-        self._socket = socket.create_connection((host, port), timeout=TIMEOUT_S)
-        self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if isinstance(port, int):
+            self._socket = socket.create_connection((host, port), timeout=TIMEOUT_S)
+            self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        else:
+            self._socket = port
 
     def close(self) -> None:
         self._socket.close()
@@ -238,9 +246,31 @@ def make_hdlc_client(
     return GXDLMSClient(True, client_sap, server_address, mechanism, secret, InterfaceType.HDLC)
 
 
+class LineStream:
+    """A serial line (a pty's slave, raw) as the blocking socket GuruxSession reads."""
+
+    def __init__(self, path: str | int) -> None:
+        self.fd = path if isinstance(path, int) else os.open(path, os.O_RDWR | os.O_NOCTTY)
+        tty.setraw(self.fd)
+
+    def sendall(self, data: bytes | bytearray) -> None:
+        view = memoryview(bytes(data))
+        while view:
+            view = view[os.write(self.fd, view) :]
+
+    def recv(self, size: int) -> bytes:
+        ready, _, _ = select.select([self.fd], [], [], TIMEOUT_S)
+        if not ready:
+            raise TimeoutError("no answer on the serial line")
+        return os.read(self.fd, size)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
 @contextmanager
 def hdlc_associated(
-    port: int, physical_address: int, client_sap: int, secret: bytes | None = None
+    port: int | Any, physical_address: int, client_sap: int, secret: bytes | None = None
 ) -> Iterator[GuruxSession]:
     """An HDLC link (SNRM/UA, gurux taking the negotiated sizes) and an accepted
     association over it; released and the link disconnected (DISC/UA) when the block ends

@@ -48,6 +48,7 @@ from metertwin.schema import SchemaError, TableReader, deep_merge, parse_toml
 T = TypeVar("T")
 DEFAULT_MODEL = "pmm1220"  # the default meter of `make run`: a prepayment household meter
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_MODE_C_RATES = (300, 600, 1200, 2400, 4800, 9600, 19200)  # IEC 62056-21 baud characters 0..6
 _OBIS = re.compile(r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$")
 _HHMM = re.compile(r"^(\d{2}):(\d{2})$")
 _HOLIDAY = re.compile(r"^(\d{4}-)?(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
@@ -99,6 +100,21 @@ class DlmsSpec:
 
 
 @dataclass(frozen=True)
+class OpticalSpec:
+    """The IEC 62056-21 optical port (docs/optical.md): the identification ``/XXXZ\\2ident``,
+    the highest rate offered, whether mode E (HDLC) is, the association whose secret the P1
+    password is (its lockout applies), and the mode C readout list: OBIS codes read as
+    value and unit, in order."""
+
+    manufacturer: str  # three letters, the flag ID
+    identification: str
+    max_baud: int
+    mode_e: bool
+    password_association: str
+    readout: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class DeviceModel:
     spec: DeviceSpec
     world: WorldDefaults
@@ -107,6 +123,7 @@ class DeviceModel:
     seed: str
     manufacturer: str
     dlms: DlmsSpec
+    optical: OpticalSpec | None = None
 
 
 def builtin_model_names() -> list[str]:
@@ -286,6 +303,7 @@ class _ModelReader:
         display.finish()
         world = self._world(root.table("world", None))
         dlms, security = self._dlms(root.table("dlms", None))
+        optical = self._optical(root.table("optical", None), root.has("optical"), dlms)
         demand = self._demand(root.table("demand", None))
         billing = self._billing(root.table("billing", None))
         wallet, token_entry = self._prepayment(
@@ -320,7 +338,32 @@ class _ModelReader:
             wallet=wallet,
             token_entry=token_entry,
         )
-        return DeviceModel(spec, world, self.source, text, seed, manufacturer, dlms)
+        return DeviceModel(spec, world, self.source, text, seed, manufacturer, dlms, optical)
+
+    def _optical(self, t: TableReader, present: bool, dlms: DlmsSpec) -> OpticalSpec | None:
+        if not present:
+            t.finish()
+            return None
+        manufacturer = t.str("manufacturer")
+        if not re.fullmatch(r"[A-Za-z]{3}", manufacturer):
+            raise t.error("manufacturer", f"expected three letters, got {manufacturer!r}")
+        identification = t.str("identification")
+        if not re.fullmatch(r"[\x21-\x7e]{1,16}", identification) or "/" in identification:
+            raise t.error("identification", "expected 1..16 printable characters, no / or space")
+        max_baud = t.int("max_baud", 9600)
+        if max_baud not in _MODE_C_RATES:
+            raise t.error("max_baud", f"expected one of {', '.join(map(str, _MODE_C_RATES))}")
+        mode_e = t.bool("mode_e", True)
+        names = [a.name for a in dlms.associations if a.mechanism == "lls"]
+        password_association = t.str("password_association", choices=tuple(names))
+        readout = t.str_list("readout")
+        for i, code in enumerate(readout):
+            if not _OBIS.match(code):
+                raise t.error(f"readout[{i}]", f"expected an OBIS code A.B.C.D.E.F, got {code!r}")
+        t.finish()
+        return OpticalSpec(
+            manufacturer, identification, max_baud, mode_e, password_association, tuple(readout)
+        )
 
     def _profile(
         self, t: TableReader, ratings: Ratings, capacity: Capacity, wallet: bool
