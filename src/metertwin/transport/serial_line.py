@@ -119,7 +119,7 @@ class SerialLine:
     @classmethod
     def open_device(cls, path: str, baud: int = 9600, *, paced: bool = False) -> SerialLine:
         """A real serial device (pyserial) at ``baud`` 8N1, raw, non-blocking."""
-        import serial  # type: ignore[import-untyped]  # pyserial ships no type hints
+        import serial  # pyserial ships no type hints (mypy: ignore_missing_imports)
 
         line_format = LineFormat(baud)
         device = serial.Serial(path, baud, timeout=0, exclusive=True)
