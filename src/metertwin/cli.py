@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from metertwin import __version__
 from metertwin.cli_act import ACT_COMMANDS, add_act_commands, run_act_command
+from metertwin.cli_bus import add_bus_command, run_bus_command
 from metertwin.cli_common import EXIT_OK, EXIT_USAGE
 from metertwin.cli_dlms import add_dlms_commands, run_dlms_command
 from metertwin.cli_token import add_token_command, run_token_command
@@ -152,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_dlms_commands(commands)
     add_token_command(commands)
     add_act_commands(commands)
+    add_bus_command(commands)
 
     models = commands.add_parser("models", help="list the built-in device models, or print one")
     models.add_argument("action", nargs="?", choices=("list", "show"), default="list")
@@ -186,6 +188,8 @@ def _command(argv: Sequence[str] | None) -> int:
             return run_token_command(args)
         if args.command in ACT_COMMANDS:
             return run_act_command(args)
+        if args.command == "bus":
+            return run_bus_command(args)
         return _run(args)
     except (SchemaError, StorageError, UserError) as exc:
         print(f"metertwin: error: {exc}", file=sys.stderr)

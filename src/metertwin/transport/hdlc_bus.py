@@ -35,19 +35,26 @@ _log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class BusMeter:
-    """A meter on the bus: what answers its APDUs and its HDLC physical address."""
+    """A meter on the bus: what answers its APDUs, its HDLC physical address, and its
+    logical devices (None: the listener's server SAPs; meters of several models may differ)."""
 
     backend: DeviceBackend
     physical_address: int
+    logical_devices: frozenset[int] | None = None
 
 
-def bus_link_settings(settings: HdlcTcpServerSettings, physical_address: int) -> ServerLinkSettings:
+def bus_link_settings(
+    settings: HdlcTcpServerSettings,
+    physical_address: int,
+    logical_devices: frozenset[int] | None = None,
+) -> ServerLinkSettings:
     """A bus member's link: the listener's limits at its own address; a one-octet destination
     (no physical address) is no member's, and the all-station address is every member's
     (answered when polled: on a bus of several, a collision)."""
     return replace(
         settings.link,
         physical_address=physical_address,
+        logical_devices=logical_devices or settings.link.logical_devices,
         accept_one_octet_address=False,
         accept_all_station_address=True,
     )
@@ -72,7 +79,9 @@ class HdlcBusServer(DlmsTcpServer):
         super().__init__(meters[0].backend, host, port, hdlc_settings, on_event)
         self.hdlc_settings = hdlc_settings
         self.meters = tuple(meters)
-        self.link_settings = [bus_link_settings(hdlc_settings, m.physical_address) for m in meters]
+        self.link_settings = [
+            bus_link_settings(hdlc_settings, m.physical_address, m.logical_devices) for m in meters
+        ]
 
     def _protocol(self) -> ChannelConnection:
         return _BusConnection(self)
