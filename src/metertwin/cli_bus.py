@@ -29,7 +29,7 @@ DEFAULT_FIRST_SERIAL = "11620371"  # seed 004: "Landis+Gyr E350 No.: 11620371"
 SUMMARY_EVERY_S = 5.0
 
 
-def _meter_count(text: str) -> int:
+def meter_count(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= MAX_STATIONS:
         raise argparse.ArgumentTypeError(f"expected 1..{MAX_STATIONS} meters, got {text!r}")
     return int(text)
@@ -42,7 +42,7 @@ def add_bus_command(commands: argparse._SubParsersAction[argparse.ArgumentParser
         "bus", help="run an RS-485 bus of N meters reachable as one HDLC-over-TCP endpoint"
     )
     bus.add_argument(
-        "--meters", type=_meter_count, required=True, help=f"meters on the bus (1..{MAX_STATIONS})"
+        "--meters", type=meter_count, required=True, help=f"meters on the bus (1..{MAX_STATIONS})"
     )
     bus.add_argument("--model", help=f"models, comma-separated, in turn (default {DEFAULT_MODEL})")
     bus.add_argument(
@@ -65,6 +65,18 @@ def add_bus_command(commands: argparse._SubParsersAction[argparse.ArgumentParser
     )
     bus.add_argument("--speed", type=_positive_float, default=1.0, help="meter seconds per second")
     bus.add_argument("--duration", type=_positive_float, help="stop after this many real seconds")
+
+
+def bus_args_of_run(args: argparse.Namespace) -> argparse.Namespace:
+    """``metertwin run --bus N`` as ``metertwin bus --meters N``: the same options (the
+    wrapper's ``--port`` has no part in a bus)."""
+    if args.hdlc_port is None:
+        raise UserError("--bus needs --hdlc-port (the line's TCP port; 0: any free port)")
+    bus = argparse.Namespace(**vars(args))
+    bus.meters = args.bus
+    bus.serial = args.serial or DEFAULT_FIRST_SERIAL
+    bus.data = args.data or Path("data/bus")
+    return bus
 
 
 def bus_serials(first: str, count: int) -> list[str]:

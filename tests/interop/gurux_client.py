@@ -106,12 +106,22 @@ class GuruxSession:
     raises gurux's ``GXDLMSException`` with its ``errorCode``.
     """
 
-    def __init__(self, port: int, client: GXDLMSClient, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        port: int,
+        client: GXDLMSClient,
+        host: str = "127.0.0.1",
+        line: socket.socket | None = None,
+    ) -> None:
+        """``line``: a connection already open (an RS-485 bus's line, shared by the clients
+        of several meters) instead of a new one to ``port``."""
         self.client = client
         self.sent: list[bytes] = []  # every frame sent, for a report of what failed
         self.received: list[bytes] = []  # every chunk received
-        self._socket = socket.create_connection((host, port), timeout=TIMEOUT_S)
-        self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if line is None:
+            line = socket.create_connection((host, port), timeout=TIMEOUT_S)
+            line.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._socket = line
 
     def close(self) -> None:
         self._socket.close()
