@@ -253,3 +253,15 @@ def test_other_counts_of_digits_are_refused(entered: str) -> None:
 def test_digits_of_no_member_are_refused() -> None:
     with pytest.raises(ValueError, match="no meter"):
         select_member("5099999999", [BusMember(s) for s in SERIALS])
+
+
+def test_the_bus_runs_each_link_timeout_on_the_callers_clock() -> None:
+    """A meter left connected returns to NDM after its inactivity timeout (120 s), silently;
+    the others have no deadline."""
+    bus, stations = make_bus()
+    heard(bus.send(snrm(physical_address_for_serial(SERIALS[1])), 10.0))
+    assert bus.deadline == 130.0
+    assert [s.deadline for s in stations] == [None, 130.0, None]
+    assert bus.poll(129.9) == LineOutput() and stations[1].link.state is LinkState.NRM
+    assert bus.poll(130.0) == LineOutput() and stations[1].link.state is LinkState.NDM
+    assert bus.deadline is None
