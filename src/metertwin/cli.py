@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from metertwin import __version__
 from metertwin.cli_act import ACT_COMMANDS, add_act_commands, run_act_command
+from metertwin.cli_bus import add_bus_command, bus_args_of_run, meter_count, run_bus_command
 from metertwin.cli_common import EXIT_OK, EXIT_USAGE
 from metertwin.cli_dlms import add_dlms_commands, run_dlms_command
 from metertwin.cli_optical import add_optical_command, run_optical_command
@@ -156,6 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="pace the serial lines at their rate, 10 bits an octet, as a UART would",
     )
     run.add_argument(
+        "--bus",
+        type=meter_count,
+        metavar="N",
+        help="run an RS-485 bus of N meters on --hdlc-port instead (`metertwin bus`)",
+    )
+    run.add_argument(
         "--speed", type=_positive_float, default=1.0, help="meter seconds per real second"
     )
     run.add_argument("--duration", type=_positive_float, help="stop after this many real seconds")
@@ -188,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_token_command(commands)
     add_act_commands(commands)
     add_optical_command(commands)
+    add_bus_command(commands)
 
     models = commands.add_parser("models", help="list the built-in device models, or print one")
     models.add_argument("action", nargs="?", choices=("list", "show"), default="list")
@@ -224,6 +232,10 @@ def _command(argv: Sequence[str] | None) -> int:
             return run_act_command(args)
         if args.command == "optical":
             return run_optical_command(args)
+        if args.command == "bus":
+            return run_bus_command(args)
+        if args.command == "run" and args.bus is not None:
+            return run_bus_command(bus_args_of_run(args))
         return _run(args)
     except (SchemaError, StorageError, UserError) as exc:
         print(f"metertwin: error: {exc}", file=sys.stderr)

@@ -201,13 +201,18 @@ def meter_process(tmp_path: Path) -> Iterator[Callable[..., MeterProcess]]:
 
     yield spawn
     for process in running:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
+        interrupt(process)
+
+
+def interrupt(process: subprocess.Popen[str]) -> None:
+    """Ctrl-C to a metertwin process still running, then kill it if it will not stop."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
 
 
 def _line_within(stream: IO[str], timeout_s: float) -> str:

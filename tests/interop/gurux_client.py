@@ -109,13 +109,22 @@ class GuruxSession:
     raises gurux's ``GXDLMSException`` with its ``errorCode``.
     """
 
-    def __init__(self, port: int | Any, client: GXDLMSClient, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        port: int | Any,
+        client: GXDLMSClient,
+        host: str = "127.0.0.1",
+        line: socket.socket | None = None,
+    ) -> None:
         """``port``: a TCP port, or an open stream with ``sendall``, ``recv`` and ``close``
-        (a serial line, :class:`LineStream`)."""
+        (a serial line, :class:`LineStream`). ``line``: a connection already open (an RS-485
+        bus's line, shared by the clients of several meters) instead of a new one to ``port``."""
         self.client = client
         self.sent: list[bytes] = []  # every frame sent, for a report of what failed
         self.received: list[bytes] = []  # every chunk received
-        if isinstance(port, int):
+        if line is not None:
+            self._socket = line
+        elif isinstance(port, int):
             self._socket = socket.create_connection((host, port), timeout=TIMEOUT_S)
             self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         else:

@@ -88,29 +88,41 @@ def test_dlms_cosem_reads_a_register_over_hdlc_on_a_socket(
     served = serve("metercom-pro", hdlc=True)
     run_for(served, 1)
     imported_wh = served.call(lambda: served.meter.energy_mwh(Energy.IMPORT_ACTIVE)) // 1000
+    raw = dlms_cosem_get(
+        served.port,
+        physical_address_for_serial(SERIAL),
+        enumerations.CosemInterface.REGISTER,
+        IMPORT_ACTIVE,
+    )
+    assert raw[0] == 6 and int.from_bytes(raw[1:5], "big") == imported_wh  # double-long-unsigned
+
+
+def dlms_cosem_get(
+    port: int, physical: int, interface: enumerations.CosemInterface, obis: str
+) -> bytes:
+    """dlms-cosem's HDLC client, public and without security, at ``physical``: attribute 2
+    of ``obis``, its A-XDR encoding."""
     transport = HdlcTransport(
         client_logical_address=PUBLIC,
         server_logical_address=1,
-        server_physical_address=physical_address_for_serial(SERIAL),
+        server_physical_address=physical,
         extended_addressing=True,
-        io=SocketIO(host="127.0.0.1", port=served.port, timeout=5),
+        io=SocketIO(host="127.0.0.1", port=port, timeout=5),
         timeout=5,
     )
     client = DlmsClient(transport=transport, authentication=NoSecurityAuthentication(), timeout=5)
     client.connect()
     try:
         client.associate()
-        raw = client.get(
+        raw: bytes = client.get(
             cosem.CosemAttribute(
-                interface=enumerations.CosemInterface.REGISTER,
-                instance=cosem.Obis.from_string(IMPORT_ACTIVE),
-                attribute=2,
+                interface=interface, instance=cosem.Obis.from_string(obis), attribute=2
             )
         )
         client.release_association()
     finally:
         client.disconnect()
-    assert raw[0] == 6 and int.from_bytes(raw[1:5], "big") == imported_wh  # double-long-unsigned
+    return raw
 
 
 class SocketIO(TcpIO):

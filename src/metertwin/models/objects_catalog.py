@@ -38,6 +38,7 @@ from metertwin.models.profile_objects import (
 )
 from metertwin.models.record_objects import RECORD_OBJECTS
 from metertwin.models.values import Unit, date_time_data, energy_unit, integer, scaler_unit
+from metertwin.protocols.rs485_bus import module_serial_for
 
 VERSION_TEXT = b"metertwin 0.1.0"
 _U32 = 2**32
@@ -390,6 +391,10 @@ def data_binding(obis: Obis, model: DeviceModel, meter: Meter) -> Binding | None
     fixed: dict[Obis, Callable[[], Data]] = {
         Obis(0, 0, 42, 0, 0): lambda: Data.octet_string(logical_device_name(model, meter)),
         Obis(0, 0, 96, 1, 0): lambda: Data.octet_string(meter.serial_number.encode()),
+        # The MeterCom PRO module's own serial, the 10-digit selection form on the bus.
+        Obis(0, 1, 96, 1, 0): lambda: Data.octet_string(
+            module_serial_for(meter.serial_number).encode()
+        ),
         Obis(1, 0, 0, 2, 0): lambda: Data.octet_string(VERSION_TEXT),
         Obis(1, 0, 0, 2, 2): lambda: Data.octet_string(calendar.active.name.encode()),
         Obis(1, 0, 0, 2, 7): lambda: Data.octet_string(
@@ -829,7 +834,6 @@ _DATA_DEFAULTS: dict[Obis, Data] = {
     Obis(1, 1, 0, 2, 0): Data.octet_string(b"1.0.0.0.0"),
     Obis(0, 0, 96, 1, 1): Data.octet_string(b""),
     Obis(0, 0, 96, 1, 2): Data.octet_string(b"MTW"),
-    Obis(0, 1, 96, 1, 0): Data.octet_string(b"MC000001"),
     Obis(0, 1, 96, 1, 1): Data.octet_string(b""),
     Obis(0, 0, 96, 14, 1): Data.boolean(False),
     Obis(0, 0, 96, 14, 2): Data.boolean(False),

@@ -42,8 +42,8 @@ Where the standard leaves room, this link does the following (docs/hdlc.md):
   all-station physical address (0x7F in two octets, 0x3FFF in four) is taken as this
   station's own only with ``accept_all_station_address``: on a point-to-point link (HDLC over
   TCP) one station hears it, so its answer collides with none, and a client that does not
-  know the meter's address reaches it. On a bus the all-station and calling addresses are
-  the RS-485 bus's (issue 13, item 3).
+  know the meter's address reaches it. On a bus (``rs485_bus.py``) every station takes it
+  too: a broadcast without P is answered by none, a polled one by all, and they collide.
 - A frame with P clear is acted on (an SNRM still connects, a DISC disconnects) but never
   answered: in NRM the secondary sends only when polled.
 - A whole APDU that does not begin with the LLC header ``E6 E6 00`` is dropped (counted) and

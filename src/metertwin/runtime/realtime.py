@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from metertwin.runtime.session import Session
 from metertwin.storage.sqlite import CommitError
@@ -33,6 +33,17 @@ async def run_realtime(
 ) -> None:
     """Advance ``session`` in step with the host clock times ``speed`` until stopped by
     SIGINT/SIGTERM or after ``duration_s`` real seconds."""
+    await run_realtime_all([session], speed, lambda sessions: on_tick(sessions[0]), duration_s)
+
+
+async def run_realtime_all(
+    sessions: Sequence[Session],
+    speed: float,
+    on_tick: Callable[[Sequence[Session]], None],
+    duration_s: float | None = None,
+) -> None:
+    """:func:`run_realtime` for several meters on one clock (a bus): each tick advances and
+    commits every one of them, each from its own present instant."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -40,15 +51,16 @@ async def run_realtime(
     try:
         tick = tick_seconds(speed)
         real_start = time.monotonic()
-        world_start = session.meter.now_ms
-        on_tick(session)
+        world_starts = [session.meter.now_ms for session in sessions]
+        on_tick(sessions)
         while not stop.is_set():
             elapsed = time.monotonic() - real_start
-            target = world_start + int(elapsed * speed * 1000)
-            if target > session.meter.now_ms and not session.read_only:
-                with contextlib.suppress(CommitError):  # logged; the session is read-only
-                    session.advance_to(target)
-            on_tick(session)
+            for session, world_start in zip(sessions, world_starts, strict=True):
+                target = world_start + int(elapsed * speed * 1000)
+                if target > session.meter.now_ms and not session.read_only:
+                    with contextlib.suppress(CommitError):  # logged; the session is read-only
+                        session.advance_to(target)
+            on_tick(sessions)
             wait = tick
             if duration_s is not None:
                 if elapsed >= duration_s:
