@@ -56,6 +56,7 @@ from metertwin.security.ciphering import (
     GENERAL_GLO_CIPHERING,
     INVOCATION_COUNTER_LENGTH,
     SYSTEM_TITLE_LENGTH,
+    AssociationCipher,
     CipheringKeys,
     SecurityControl,
     protect,
@@ -173,7 +174,7 @@ class AssociationProtection:
     def _take(self, material: SecurityMaterial) -> None:
         """The setup's material, with what every request reads of it kept as plain values."""
         self.material = material
-        self._keys = _keys(material, self.dedicated_key)
+        self._use_keys(_keys(material, self.dedicated_key))
         policy = int(material.policy)
         self._signed_requests = bool(policy & _REQUEST_SIGNED)
         self._authenticated_requests = bool(policy & _REQUEST_AUTHENTICATED)
@@ -211,7 +212,20 @@ class AssociationProtection:
                 f"a suite {self.suite} dedicated key is {SUITES[self.suite].key_length} octets"
             )
         self.dedicated_key = key
-        self._keys = _keys(self.material, key)
+        self._use_keys(_keys(self.material, key))
+
+    def _use_keys(self, keys: CipheringKeys) -> None:
+        """The keys, and the cipher of the common case made from them once."""
+        self._keys = keys
+        material = self.material
+        self._cipher_of = AssociationCipher(
+            keys, material.suite, material.server_system_title, self.client_system_title
+        )
+        # How a request of the common case came, made once: glo- and ded- (RequestForm)
+        self._common_forms = (
+            RequestForm(self._cipher_of.control, False),
+            RequestForm(self._cipher_of.control, True),
+        )
 
     def refresh(self) -> None:
         """Take the setup's material afresh (after a SET or ACTION: keys or policy may have
@@ -235,6 +249,14 @@ class AssociationProtection:
         ``initiate``: the InitiateRequest of an AARQ or RLRQ, which the policy's signed
         requests do not cover (the AARQ is authenticated by HLS itself).
         """
+        if not self._signed_requests or initiate:
+            try:
+                common = self._cipher_of.open(apdu)
+            except DecipheringError as problem:
+                raise self._refusal(SecurityEvent.DECIPHERING_FAILED, str(problem)) from None
+            if common is not None:
+                self._accept_counter(common.invocation_counter, dedicated=common.dedicated)
+                return common.plaintext, self._common_forms[common.dedicated]
         transaction_id = None
         if apdu and apdu[0] == GENERAL_SIGNING:
             apdu, transaction_id = self._verify_signature(apdu)
@@ -316,6 +338,12 @@ class AssociationProtection:
         (``initiate``: an InitiateResponse, signed only when its request was)."""
         if not response or response[0] == _EXCEPTION_RESPONSE:
             return response
+        forms = self._common_forms
+        if (form is forms[0] or form is forms[1]) and not self._signed_responses:
+            # a request of the common case: its response goes back the same way
+            dedicated = form is forms[1] and self.dedicated_key is not None
+            if self._cipher_of.can_seal(response, dedicated=dedicated):
+                return self._cipher_of.seal(response, self._response_counter(), dedicated=dedicated)
         authenticated = self._authenticated_responses
         encrypted = self._encrypted_responses
         control = None if form is None else form.control
