@@ -47,7 +47,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from metertwin.codec.enums import ServiceError, StateError
 from metertwin.cosem.access import AssociationPolicy, SecurityPolicy
-from metertwin.cosem.backend import SecurityBackend, SecurityEvent, SecurityMaterial
+from metertwin.cosem.backend import (
+    SecurityBackend,
+    SecurityEvent,
+    SecurityMaterial,
+    bound_counters,
+)
 from metertwin.dlms.reports import ExceptionResponse
 from metertwin.security.ciphering import (
     AUTH_TAG_LENGTH,
@@ -169,6 +174,7 @@ class AssociationProtection:
         self.dedicated_key: bytes | None = None
         self._last_dedicated_counter: int | None = None
         self._reserved_counter: int | None = None
+        self._counters = bound_counters(backend, policy)
         self._take(material)
 
     def _take(self, material: SecurityMaterial) -> None:
@@ -240,6 +246,10 @@ class AssociationProtection:
             return
         if material is not None:
             self._take(material)
+        try:
+            self._counters = bound_counters(self.backend, self.policy)
+        except Exception:
+            _log.exception("backend invocation_counters(%s) failed", self.policy.name)
 
     # --- requests ------------------------------------------------------------------------
 
@@ -317,9 +327,9 @@ class AssociationProtection:
                 raise self._replay(last)
             self._last_dedicated_counter = counter
             return
-        title = self.client_system_title
-        if not self.backend.accept_invocation_counter(self.policy, title, counter):
-            raise self._replay(self.backend.last_invocation_counter(self.policy, title))
+        counters, title = self._counters, self.client_system_title
+        if not counters.accept_invocation_counter(title, counter):
+            raise self._replay(counters.last_invocation_counter(title))
 
     def _replay(self, last: int | None) -> ProtectionRefusal:
         expected = 0 if last is None else min(last + 1, 0xFFFFFFFF)
@@ -380,13 +390,13 @@ class AssociationProtection:
         """Take the next response's invocation counter now, before a SET or ACTION is served:
         one that installs a new EK restarts the meter's counter, and its answer, still sealed
         under the old key, must not reuse a counter that key has already used."""
-        self._reserved_counter = self.backend.next_invocation_counter(self.policy)
+        self._reserved_counter = self._counters.next_invocation_counter()
 
     def _response_counter(self) -> int:
         reserved, self._reserved_counter = self._reserved_counter, None
         if reserved is not None:
             return reserved
-        return self.backend.next_invocation_counter(self.policy)
+        return self._counters.next_invocation_counter()
 
     def _sign(self, sealed: bytes, form: RequestForm | None) -> bytes:
         key = load_private_key(self.material.server_signing_key)
