@@ -1,4 +1,5 @@
-"""Round trips for every suite and security control, a fuzzed unprotect, and tampering.
+"""Round trips for every suite and security control, a fuzzed unprotect, and tampering; the
+common case's cipher (AssociationCipher) against the general protect and unprotect.
 
 Architecture principle 7: for any input bytes, unprotect raises only DecipheringError.
 """
@@ -13,6 +14,7 @@ from tests.security.vectors import SERVER_SYSTEM_TITLE
 
 from metertwin.security.ciphering import (
     CIPHERED_TAGS,
+    AssociationCipher,
     CipheringKeys,
     SecurityControl,
     protect,
@@ -137,6 +139,35 @@ def _outcome(apdu: bytes, keys: CipheringKeys, suite: int | None, encrypted: boo
         return problem.reason
 
 
+def _sealed_and_tampered(
+    data: st.DataObject,
+    plain: bytes,
+    control: SecurityControl,
+    keys: CipheringKeys,
+    dedicated: bool,
+    *,
+    from_octet: int,
+) -> bytes:
+    """``plain`` protected (by SERVER_SYSTEM_TITLE), then maybe given the ciphered tag of
+    another APDU and maybe a bit flipped at or after octet ``from_octet``."""
+    protected = bytearray(
+        protect(
+            plain,
+            control=control,
+            invocation_counter=data.draw(st.integers(0, 0xFFFFFFFF)),
+            system_title=SERVER_SYSTEM_TITLE,
+            keys=keys,
+            dedicated=dedicated,
+        )
+    )
+    if data.draw(st.booleans()):  # the carried APDU's own tag made another one
+        protected[0] = CIPHERED_TAGS[data.draw(st.sampled_from(PLAIN_TAGS))][dedicated]
+    if data.draw(st.booleans()):
+        bit = data.draw(st.integers(0, (len(protected) - from_octet) * 8 - 1))
+        protected[from_octet + bit // 8] ^= 1 << (bit % 8)
+    return bytes(protected)
+
+
 @given(st.data())
 def test_a_short_length_opens_as_the_same_length_in_the_long_form(data: st.DataObject) -> None:
     """A service-specific APDU with a one-octet length is read at once, any other through the
@@ -158,25 +189,90 @@ def test_a_short_length_opens_as_the_same_length_in_the_long_form(data: st.DataO
     sealer = CipheringKeys(keys.authentication_key, key, key[1:] + key[:1], key[::-1])
     tag = data.draw(st.sampled_from(PLAIN_TAGS))
     plain = bytes([tag]) + data.draw(st.binary(max_size=60))
-    protected = bytearray(
-        protect(
-            plain,
-            control=SecurityControl(suite.number, authenticated, encrypted, broadcast),
-            invocation_counter=data.draw(st.integers(0, 0xFFFFFFFF)),
-            system_title=SERVER_SYSTEM_TITLE,
-            keys=sealer,
-            dedicated=dedicated,
-        )
-    )
-    if data.draw(st.booleans()):  # the carried APDU's own tag made another one
-        protected[0] = CIPHERED_TAGS[data.draw(st.sampled_from(PLAIN_TAGS))][dedicated]
-    if data.draw(st.booleans()):
-        bit = data.draw(st.integers(0, (len(protected) - 2) * 8 - 1))
-        protected[2 + bit // 8] ^= 1 << (bit % 8)
-    short = bytes(protected)
+    control = SecurityControl(suite.number, authenticated, encrypted, broadcast)
+    short = _sealed_and_tampered(data, plain, control, sealer, dedicated, from_octet=2)
     long_form = short[:1] + b"\x81" + short[1:]
     expected_suite = data.draw(st.sampled_from([None, suite.number, (suite.number + 1) % 3]))
     require_encrypted = data.draw(st.booleans())
     assert _outcome(short, keys, expected_suite, require_encrypted) == _outcome(
         long_form, keys, expected_suite, require_encrypted
     )
+
+
+def _association_keys(data: st.DataObject, key_length: int) -> CipheringKeys:
+    key = data.draw(st.binary(min_size=key_length, max_size=key_length))
+    return CipheringKeys(
+        authentication_key=data.draw(st.binary(min_size=16, max_size=32)),
+        global_unicast_key=data.draw(st.sampled_from([key, None, key[:-1]])),
+        dedicated_key=data.draw(st.sampled_from([None, key[::-1], key[:-1]])),
+    )
+
+
+@given(st.data())
+def test_the_association_cipher_seals_the_bytes_protect_seals(data: st.DataObject) -> None:
+    """Every APDU it seals (short and long lengths alike) is octet for octet what protect makes
+    with an authenticated and encrypted control; it declines what protect cannot seal."""
+    suite = SUITES[data.draw(st.sampled_from(sorted(SUITES)))]
+    keys = _association_keys(data, suite.key_length)
+    own_title = data.draw(st.binary(min_size=8, max_size=8))
+    cipher = AssociationCipher(keys, suite.number, own_title, SERVER_SYSTEM_TITLE)
+    plain = bytes([data.draw(st.sampled_from(PLAIN_TAGS))]) + data.draw(st.binary(max_size=300))
+    dedicated = data.draw(st.booleans())
+    counter = data.draw(st.integers(0, 0xFFFFFFFF))
+    try:
+        expected: bytes | None = protect(
+            plain,
+            control=SecurityControl(suite.number, authenticated=True, encrypted=True),
+            invocation_counter=counter,
+            system_title=own_title,
+            keys=keys,
+            dedicated=dedicated,
+        )
+    except ValueError:  # no key of the suite's length
+        expected = None
+    assert cipher.can_seal(plain, dedicated=dedicated) is (expected is not None)
+    if expected is not None:
+        assert cipher.seal(plain, counter, dedicated=dedicated) == expected
+
+
+@given(st.data())
+def test_the_association_cipher_opens_as_unprotect_does(data: st.DataObject) -> None:
+    """What it opens (or refuses) unprotect opens (or refuses) alike, whatever the receiver
+    requires: the same plaintext, header fields and refusal reason, tampered bits, tags and
+    security controls included; what it declines (None) is left to unprotect."""
+    suite = SUITES[data.draw(st.sampled_from(sorted(SUITES)))]
+    keys = _association_keys(data, suite.key_length)
+    cipher = AssociationCipher(keys, suite.number, bytes(8), SERVER_SYSTEM_TITLE)
+    authenticated, encrypted = data.draw(
+        st.sampled_from([(True, True), (True, False), (False, True)])
+    )
+    dedicated = data.draw(st.booleans())
+    key = data.draw(st.binary(min_size=suite.key_length, max_size=suite.key_length))
+    # sealed with the receiver's key when it has one of the suite's length, or another
+    usable = [k for k in (keys.global_unicast_key, keys.dedicated_key) if k and len(k) == len(key)]
+    sealer = CipheringKeys(
+        keys.authentication_key,
+        data.draw(st.sampled_from([key, *usable])),
+        dedicated_key=data.draw(st.sampled_from([key, *usable])),
+    )
+    plain = bytes([data.draw(st.sampled_from(PLAIN_TAGS))]) + data.draw(st.binary(max_size=140))
+    control = SecurityControl(suite.number, authenticated, encrypted)
+    apdu = _sealed_and_tampered(data, plain, control, sealer, dedicated, from_octet=1)
+    try:
+        common: object = cipher.open(apdu)
+    except DecipheringError as problem:
+        common = problem.reason
+    if common is None:
+        return
+    try:
+        general: object = unprotect(
+            apdu,
+            keys=keys,
+            system_title=SERVER_SYSTEM_TITLE,
+            suite=suite.number,
+            require_authenticated=data.draw(st.booleans()),
+            require_encrypted=data.draw(st.booleans()),
+        )
+    except DecipheringError as problem:
+        general = problem.reason
+    assert common == general

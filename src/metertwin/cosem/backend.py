@@ -187,3 +187,47 @@ class SecurityBackend(Protocol):
     def security_refused(self, policy: AssociationPolicy, event: SecurityEvent) -> None:
         """A protected APDU or HLS proof was refused; the meter logs it (security log)."""
         ...
+
+
+class InvocationCounters(Protocol):
+    """The invocation counters of one Security setup, bound by an association at its AARQ
+    and again after each of its SETs and ACTIONs (a new key brings new counters), so that
+    every protected APDU reaches them in one call, not through the backend's lookups by
+    policy. Same contract as the `SecurityBackend` methods of the same names."""
+
+    def next_invocation_counter(self) -> int: ...
+
+    def accept_invocation_counter(self, client_system_title: bytes, counter: int) -> bool: ...
+
+    def last_invocation_counter(self, client_system_title: bytes) -> int | None: ...
+
+
+@runtime_checkable
+class CounterBinder(Protocol):
+    """A `SecurityBackend` that binds a setup's counters itself (optional)."""
+
+    def invocation_counters(self, policy: AssociationPolicy) -> InvocationCounters: ...
+
+
+class PolicyCounters:
+    """`InvocationCounters` through a `SecurityBackend`'s own methods (one that binds none)."""
+
+    def __init__(self, backend: SecurityBackend, policy: AssociationPolicy) -> None:
+        self.backend = backend
+        self.policy = policy
+
+    def next_invocation_counter(self) -> int:
+        return self.backend.next_invocation_counter(self.policy)
+
+    def accept_invocation_counter(self, client_system_title: bytes, counter: int) -> bool:
+        return self.backend.accept_invocation_counter(self.policy, client_system_title, counter)
+
+    def last_invocation_counter(self, client_system_title: bytes) -> int | None:
+        return self.backend.last_invocation_counter(self.policy, client_system_title)
+
+
+def bound_counters(backend: SecurityBackend, policy: AssociationPolicy) -> InvocationCounters:
+    """The counters of ``policy``'s setup: the backend's own binding, or its methods."""
+    if isinstance(backend, CounterBinder):
+        return backend.invocation_counters(policy)
+    return PolicyCounters(backend, policy)

@@ -26,10 +26,13 @@ from metertwin.cosem.access import (
 )
 from metertwin.cosem.backend import (
     AssociationRefusal,
+    InvocationCounters,
     LoginResult,
+    PolicyCounters,
     SecurityBackend,
     SecurityEvent,
     SecurityMaterial,
+    bound_counters,
 )
 from metertwin.cosem.classes import AttributeSpec
 from metertwin.cosem.errors import CosemError, denied, undefined
@@ -122,6 +125,12 @@ class LogicalDevice:
         if self._security is None:
             return LoginResult.LOCKED
         return self._security.hls_verified(policy, passed)
+
+    def invocation_counters(self, policy: AssociationPolicy) -> InvocationCounters:
+        """The setup's counters, bound by its backend (`CounterBinder`)."""
+        if self._security is None:
+            return PolicyCounters(self, policy)
+        return bound_counters(self._security, policy)
 
     def next_invocation_counter(self, policy: AssociationPolicy) -> int:
         if self._security is None:

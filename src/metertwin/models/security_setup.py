@@ -47,7 +47,7 @@ from metertwin.models.security_setup_parameters import (
     key_pair_type,
 )
 from metertwin.security.certificates import CertificateEntity, CertificateStore, CertificateType
-from metertwin.security.counters import SendCounter
+from metertwin.security.counters import SendCounter, SetupCounters
 from metertwin.security.errors import CertificateError, KeyAgreementError, KeyWrapError
 from metertwin.security.key_agreement import AGREEABLE_KEYS, answer_key_agreement
 from metertwin.security.keys import unwrap_key
@@ -184,20 +184,20 @@ class SecuritySetups:
         self.commit()
         return result
 
+    def invocation_counters(self, policy: AssociationPolicy) -> SetupCounters:
+        """The setup's counters as they stand (`CounterBinder`): the send counter of its
+        current key and the receive counters, in memory only (persisted with the meter's
+        next commit, module docstring)."""
+        return SetupCounters(self.sender(policy), self._require(policy).received)
+
     def next_invocation_counter(self, policy: AssociationPolicy) -> int:
         return self.sender(policy).take()
 
     def accept_invocation_counter(
         self, policy: AssociationPolicy, client_system_title: bytes, counter: int
     ) -> bool:
-        """In memory only: persisted with the meter's next commit (module docstring)."""
-        state = self._require(policy)
-        title = bytes(client_system_title)
-        last = state.received.get(title)
-        if last is not None and counter <= last:
-            return False
-        state.received[title] = counter
-        return True
+        counters = self.invocation_counters(policy)
+        return counters.accept_invocation_counter(client_system_title, counter)
 
     def last_invocation_counter(
         self, policy: AssociationPolicy, client_system_title: bytes

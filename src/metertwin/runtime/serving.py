@@ -17,6 +17,7 @@ from metertwin.codec.xdlms_types import AttributeDescriptor, MethodDescriptor, S
 from metertwin.cosem.access import AssociationContext, AssociationPolicy
 from metertwin.cosem.backend import (
     AssociationRefusal,
+    InvocationCounters,
     LoginResult,
     SecurityEvent,
     SecurityMaterial,
@@ -130,6 +131,11 @@ class SessionBackend:
         except CommitError:
             return self.current().hls_verified(policy, passed)
 
+    def invocation_counters(self, policy: AssociationPolicy) -> InvocationCounters:
+        """`CounterBinder`: the setup's counters on the current device, bound afresh when
+        the device is rebuilt."""
+        return _CurrentCounters(self, policy)
+
     def next_invocation_counter(self, policy: AssociationPolicy) -> int:
         """A CommitError propagates: a counter not persisted must not be used."""
         return self.current().next_invocation_counter(policy)
@@ -151,3 +157,32 @@ class SessionBackend:
     def _refuse_when_read_only(self) -> None:
         if self.session.read_only:
             raise CosemError(DataAccessResult.TEMPORARY_FAILURE, READ_ONLY)
+
+
+class _CurrentCounters:
+    """A setup's counters bound on the session's current device, and bound again once a
+    failed commit has rebuilt the device: the old device's counters are no longer the
+    meter's, and a send counter persisted there would not be committed."""
+
+    def __init__(self, backend: SessionBackend, policy: AssociationPolicy) -> None:
+        self._backend = backend
+        self._policy = policy
+        self._device = backend.current()
+        self._counters = self._device.invocation_counters(policy)
+
+    def _current(self) -> InvocationCounters:
+        device = self._backend.current()
+        if device is not self._device:
+            self._device = device
+            self._counters = device.invocation_counters(self._policy)
+        return self._counters
+
+    def next_invocation_counter(self) -> int:
+        """A CommitError propagates: a counter not persisted must not be used."""
+        return self._current().next_invocation_counter()
+
+    def accept_invocation_counter(self, client_system_title: bytes, counter: int) -> bool:
+        return self._current().accept_invocation_counter(client_system_title, counter)
+
+    def last_invocation_counter(self, client_system_title: bytes) -> int | None:
+        return self._current().last_invocation_counter(client_system_title)

@@ -534,3 +534,86 @@ class ApduReader:
 
     def at_end(self) -> bool:
         return self._at == len(self._data)
+
+
+class AssociationCipher:
+    """The common case of one association's ciphering made once, not per APDU: a
+    service-specific glo-/ded- APDU with a one-octet length, authenticated and encrypted
+    under the association's suite (what a head-end sends and gets back for nearly every GET).
+
+    It holds each key's AES-GCM object, the AAD (``SC || AK``) and both system titles, so that
+    opening and sealing such an APDU is a slice, two or one GCM calls and a concatenation.
+    Anything else (another SC, a longer APDU, general ciphering, a missing key) makes
+    :meth:`open` and :meth:`seal` return None, and the caller takes ``unprotect`` and
+    ``protect``, which give the same bytes and refusals for what this class handles
+    (tests/security/test_ciphering_properties.py).
+    """
+
+    def __init__(
+        self, keys: CipheringKeys, suite: int, own_title: bytes, peer_title: bytes
+    ) -> None:
+        self.control = SecurityControl.made(suite, authenticated=True, encrypted=True)
+        self._sc = self.control.encode()
+        self._aad = _OCTETS[self._sc] + keys.authentication_key
+        self._own_title = own_title if len(own_title) == SYSTEM_TITLE_LENGTH else None
+        self._peer_title = peer_title if len(peer_title) == SYSTEM_TITLE_LENGTH else None
+        key_length = SUITES[suite].key_length if suite in SUITES else None
+
+        def gcm(key: bytes | None) -> AESGCM | None:
+            return None if key is None or len(key) != key_length else AESGCM(key)
+
+        self._global = gcm(keys.global_unicast_key)
+        self._dedicated = gcm(keys.dedicated_key)
+
+    def open(self, apdu: bytes) -> Unprotected | None:
+        """``apdu`` opened when it is of the common case (None otherwise); DecipheringError
+        when its tag does not verify or it carries another APDU than its tag says."""
+        size = len(apdu)
+        if size < 7 + AUTH_TAG_LENGTH or apdu[1] != size - 2 or apdu[2] != self._sc:
+            return None
+        plain_of = _PLAIN_OF.get(apdu[0])
+        if plain_of is None or self._peer_title is None:
+            return None
+        plain_tag, dedicated = plain_of
+        gcm = self._dedicated if dedicated else self._global
+        if gcm is None:
+            return None
+        iv = self._peer_title + apdu[3:7]
+        plaintext = gcm.encrypt(iv, apdu[7:-AUTH_TAG_LENGTH], None)[:-_GCM_FULL_TAG]
+        expected = gcm.encrypt(iv, plaintext, self._aad)[-_GCM_FULL_TAG:]
+        if not hmac.compare_digest(expected[:AUTH_TAG_LENGTH], apdu[-AUTH_TAG_LENGTH:]):
+            raise DecipheringError(DecipheringReason.AUTHENTICATION, "tag does not match")
+        if plaintext[:1] != _OCTETS[plain_tag]:
+            raise DecipheringError(
+                DecipheringReason.WRONG_TAG,
+                f"0x{apdu[0]:02X} must carry an APDU starting 0x{plain_tag:02X}",
+            )
+        counter = int.from_bytes(apdu[3:7], "big")
+        return Unprotected(apdu[0], self.control, counter, self._peer_title, dedicated, plaintext)
+
+    def can_seal(self, plain_apdu: bytes, *, dedicated: bool) -> bool:
+        """Whether :meth:`seal` seals ``plain_apdu``: a service-specific form exists and the
+        key and own title are at hand."""
+        return (
+            bool(plain_apdu)
+            and plain_apdu[0] in CIPHERED_TAGS
+            and self._own_title is not None
+            and (self._dedicated if dedicated else self._global) is not None
+        )
+
+    def seal(self, plain_apdu: bytes, invocation_counter: int, *, dedicated: bool) -> bytes:
+        """``protect`` of ``plain_apdu`` with this association's control, keys and own title;
+        the caller has checked :meth:`can_seal` (so a counter is taken only for an APDU that
+        is sealed here)."""
+        gcm = self._dedicated if dedicated else self._global
+        assert gcm is not None and self._own_title is not None
+        if not 0 <= invocation_counter <= MAX_INVOCATION_COUNTER:
+            raise ValueError(f"an invocation counter is 32 bits, not {invocation_counter}")
+        counter = invocation_counter.to_bytes(INVOCATION_COUNTER_LENGTH, "big")
+        body = gcm.encrypt(self._own_title + counter, plain_apdu, self._aad)
+        size = 1 + INVOCATION_COUNTER_LENGTH + len(body) - (_GCM_FULL_TAG - AUTH_TAG_LENGTH)
+        tag = CIPHERED_TAGS[plain_apdu[0]][1 if dedicated else 0]
+        head = bytes((tag, size, self._sc)) if size < 0x80 else None
+        if head is None:
+            head = bytes((tag,)) + encode_length(size) + _OCTETS[self._sc]
+        return head + counter + body[: AUTH_TAG_LENGTH - _GCM_FULL_TAG]

@@ -83,3 +83,26 @@ class SendCounter:
         value = self._next
         self._next += 1
         return value
+
+
+class SetupCounters:
+    """Both invocation counters of one key (`cosem.backend.InvocationCounters`): the send
+    counter, and the last counter accepted from each client system title (in memory; the
+    owner persists ``received`` with its next commit)."""
+
+    def __init__(self, sender: SendCounter, received: dict[bytes, int]) -> None:
+        self.next_invocation_counter = sender.take
+        self._received = received
+
+    def accept_invocation_counter(self, client_system_title: bytes, counter: int) -> bool:
+        """True and remembered when above the last accepted one from that title."""
+        received = self._received
+        title = bytes(client_system_title)
+        last = received.get(title)
+        if last is not None and counter <= last:
+            return False
+        received[title] = counter
+        return True
+
+    def last_invocation_counter(self, client_system_title: bytes) -> int | None:
+        return self._received.get(bytes(client_system_title))

@@ -47,7 +47,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from metertwin.codec.enums import ServiceError, StateError
 from metertwin.cosem.access import AssociationPolicy, SecurityPolicy
-from metertwin.cosem.backend import SecurityBackend, SecurityEvent, SecurityMaterial
+from metertwin.cosem.backend import (
+    SecurityBackend,
+    SecurityEvent,
+    SecurityMaterial,
+    bound_counters,
+)
 from metertwin.dlms.reports import ExceptionResponse
 from metertwin.security.ciphering import (
     AUTH_TAG_LENGTH,
@@ -56,6 +61,7 @@ from metertwin.security.ciphering import (
     GENERAL_GLO_CIPHERING,
     INVOCATION_COUNTER_LENGTH,
     SYSTEM_TITLE_LENGTH,
+    AssociationCipher,
     CipheringKeys,
     SecurityControl,
     protect,
@@ -168,12 +174,13 @@ class AssociationProtection:
         self.dedicated_key: bytes | None = None
         self._last_dedicated_counter: int | None = None
         self._reserved_counter: int | None = None
+        self._counters = bound_counters(backend, policy)
         self._take(material)
 
     def _take(self, material: SecurityMaterial) -> None:
         """The setup's material, with what every request reads of it kept as plain values."""
         self.material = material
-        self._keys = _keys(material, self.dedicated_key)
+        self._use_keys(_keys(material, self.dedicated_key))
         policy = int(material.policy)
         self._signed_requests = bool(policy & _REQUEST_SIGNED)
         self._authenticated_requests = bool(policy & _REQUEST_AUTHENTICATED)
@@ -211,7 +218,20 @@ class AssociationProtection:
                 f"a suite {self.suite} dedicated key is {SUITES[self.suite].key_length} octets"
             )
         self.dedicated_key = key
-        self._keys = _keys(self.material, key)
+        self._use_keys(_keys(self.material, key))
+
+    def _use_keys(self, keys: CipheringKeys) -> None:
+        """The keys, and the cipher of the common case made from them once."""
+        self._keys = keys
+        material = self.material
+        self._cipher_of = AssociationCipher(
+            keys, material.suite, material.server_system_title, self.client_system_title
+        )
+        # How a request of the common case came, made once: glo- and ded- (RequestForm)
+        self._common_forms = (
+            RequestForm(self._cipher_of.control, False),
+            RequestForm(self._cipher_of.control, True),
+        )
 
     def refresh(self) -> None:
         """Take the setup's material afresh (after a SET or ACTION: keys or policy may have
@@ -226,6 +246,10 @@ class AssociationProtection:
             return
         if material is not None:
             self._take(material)
+        try:
+            self._counters = bound_counters(self.backend, self.policy)
+        except Exception:
+            _log.exception("backend invocation_counters(%s) failed", self.policy.name)
 
     # --- requests ------------------------------------------------------------------------
 
@@ -235,6 +259,14 @@ class AssociationProtection:
         ``initiate``: the InitiateRequest of an AARQ or RLRQ, which the policy's signed
         requests do not cover (the AARQ is authenticated by HLS itself).
         """
+        if not self._signed_requests or initiate:
+            try:
+                common = self._cipher_of.open(apdu)
+            except DecipheringError as problem:
+                raise self._refusal(SecurityEvent.DECIPHERING_FAILED, str(problem)) from None
+            if common is not None:
+                self._accept_counter(common.invocation_counter, dedicated=common.dedicated)
+                return common.plaintext, self._common_forms[common.dedicated]
         transaction_id = None
         if apdu and apdu[0] == GENERAL_SIGNING:
             apdu, transaction_id = self._verify_signature(apdu)
@@ -295,9 +327,9 @@ class AssociationProtection:
                 raise self._replay(last)
             self._last_dedicated_counter = counter
             return
-        title = self.client_system_title
-        if not self.backend.accept_invocation_counter(self.policy, title, counter):
-            raise self._replay(self.backend.last_invocation_counter(self.policy, title))
+        counters, title = self._counters, self.client_system_title
+        if not counters.accept_invocation_counter(title, counter):
+            raise self._replay(counters.last_invocation_counter(title))
 
     def _replay(self, last: int | None) -> ProtectionRefusal:
         expected = 0 if last is None else min(last + 1, 0xFFFFFFFF)
@@ -316,6 +348,12 @@ class AssociationProtection:
         (``initiate``: an InitiateResponse, signed only when its request was)."""
         if not response or response[0] == _EXCEPTION_RESPONSE:
             return response
+        forms = self._common_forms
+        if (form is forms[0] or form is forms[1]) and not self._signed_responses:
+            # a request of the common case: its response goes back the same way
+            dedicated = form is forms[1] and self.dedicated_key is not None
+            if self._cipher_of.can_seal(response, dedicated=dedicated):
+                return self._cipher_of.seal(response, self._response_counter(), dedicated=dedicated)
         authenticated = self._authenticated_responses
         encrypted = self._encrypted_responses
         control = None if form is None else form.control
@@ -352,13 +390,13 @@ class AssociationProtection:
         """Take the next response's invocation counter now, before a SET or ACTION is served:
         one that installs a new EK restarts the meter's counter, and its answer, still sealed
         under the old key, must not reuse a counter that key has already used."""
-        self._reserved_counter = self.backend.next_invocation_counter(self.policy)
+        self._reserved_counter = self._counters.next_invocation_counter()
 
     def _response_counter(self) -> int:
         reserved, self._reserved_counter = self._reserved_counter, None
         if reserved is not None:
             return reserved
-        return self.backend.next_invocation_counter(self.policy)
+        return self._counters.next_invocation_counter()
 
     def _sign(self, sealed: bytes, form: RequestForm | None) -> bytes:
         key = load_private_key(self.material.server_signing_key)
