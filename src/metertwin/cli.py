@@ -78,6 +78,32 @@ def _serial(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def is_line_name(text: str) -> bool:
+    """What `--serial` takes as a serial line rather than a serial number: "pty" or a path."""
+    return text == "pty" or text.startswith("/")
+
+
+class _SerialOption(argparse.Action):
+    """`--serial`: the meter's serial number, or (the issue's `--serial pty`, `--serial
+    /dev/ttyUSB0`) the serial line; each kept apart so `--serial N --serial pty` gives both."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        text = str(values)
+        if is_line_name(text):
+            namespace.serial_line_of_serial = text
+            return
+        try:
+            setattr(namespace, self.dest, check_serial(text))
+        except ValueError as exc:
+            parser.error(f"argument --serial: {exc}")
+
+
 def _port(text: str) -> int:
     if not text.isdigit() or not 0 <= int(text) < 65536:
         raise argparse.ArgumentTypeError(f"expected a TCP port 0..65535, got {text!r}")
@@ -107,7 +133,13 @@ def _add_meter_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--start", help="ISO date-time at which a new meter starts (local wall time without offset)"
     )
-    parser.add_argument("--serial", type=_serial, help="serial number of a new meter")
+    parser.add_argument(
+        "--serial",
+        action=_SerialOption,
+        help="serial number of a new meter; with `run`, 'pty' or a device path (/dev/...)"
+        " is the serial line instead, as --serial-line (both may be given: --serial N"
+        " --serial pty)",
+    )
     parser.add_argument(
         "--new-meter",
         action="store_true",
@@ -217,9 +249,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
+def serial_line_of_serial(args: argparse.Namespace) -> None:
+    """`--serial pty|/dev/...` is `run`'s serial line (docs/hdlc.md); elsewhere, a mistake."""
+    value = getattr(args, "serial_line_of_serial", None)
+    if value is None:
+        return
+    if args.command != "run":
+        raise UserError(f"--serial {value}: a serial line is served by `metertwin run` only")
+    if args.serial_line is not None and args.serial_line != value:
+        raise UserError(f"--serial {value} and --serial-line {args.serial_line}: give one line")
+    args.serial_line = value
+
+
 def _command(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        serial_line_of_serial(args)
         if args.command == "models":
             return _models(args)
         if args.command == "simulate":

@@ -173,7 +173,8 @@ def meter_process(tmp_path: Path) -> Iterator[Callable[..., MeterProcess]]:
         if "--hdlc-port" in options:
             patterns.append(r"HDLC on 127\.0\.0\.1:(\d+) physical address (\d+) server SAP \d+\n")
         paths = {}
-        if "--serial-line" in options:
+        serial_values = [v for o, v in zip(options, options[1:], strict=False) if o == "--serial"]
+        if "--serial-line" in options or any(v == "pty" or v.startswith("/") for v in serial_values):
             paths["serial_line"] = (
                 r"HDLC on (/dev/\S+) \d+ baud physical address \d+ server SAP \d+\n"
             )

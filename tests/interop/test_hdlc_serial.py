@@ -23,13 +23,13 @@ from tests.interop.test_hdlc_tcp import IDIS_PHYSICAL
 START = "2026-03-02T10:00:00"
 
 
-def test_gurux_reads_metertwin_run_over_hdlc_on_the_pty_it_prints(
+def test_gurux_reads_metertwin_run_serial_pty_over_hdlc_on_the_pty_it_prints(
     meter_process: Callable[..., MeterProcess],
 ) -> None:
     running = meter_process(
         "--model", "pmm1220", "--serial", SERIAL, "--start", START,
-        "--serial-line", "pty", "--speed", "1", "--duration", "60",
-    )  # fmt: skip
+        "--serial", "pty", "--speed", "1", "--duration", "60",
+    )  # fmt: skip  # the issue's `--serial pty`, beside the serial number's `--serial`
     assert running.serial_line is not None and running.serial_line.startswith("/dev/pts/")
     name, energy = GXDLMSData(LOGICAL_DEVICE_NAME), GXDLMSRegister(IMPORT_ACTIVE)
     line = LineStream(running.serial_line)
