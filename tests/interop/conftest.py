@@ -13,6 +13,7 @@ Nothing here knows the independent client: that lives in the test module.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import re
 import signal
@@ -30,6 +31,7 @@ import pytest
 from dlms_cosem import exceptions
 from dlms_cosem.io import BlockingTcpIO
 
+from metertwin.cli import is_line_name
 from metertwin.meter.core import Meter
 from metertwin.models import DeviceModel, load_model
 from metertwin.models.binder import build_logical_device
@@ -173,8 +175,8 @@ def meter_process(tmp_path: Path) -> Iterator[Callable[..., MeterProcess]]:
         if "--hdlc-port" in options:
             patterns.append(r"HDLC on 127\.0\.0\.1:(\d+) physical address (\d+) server SAP \d+\n")
         paths = {}
-        serial_values = [v for o, v in zip(options, options[1:], strict=False) if o == "--serial"]
-        if "--serial-line" in options or any(v == "pty" or v.startswith("/") for v in serial_values):
+        serial_values = [v for o, v in itertools.pairwise(options) if o == "--serial"]
+        if "--serial-line" in options or any(is_line_name(v) for v in serial_values):
             paths["serial_line"] = (
                 r"HDLC on (/dev/\S+) \d+ baud physical address \d+ server SAP \d+\n"
             )
