@@ -163,6 +163,11 @@ class SerialLine:
                         os.close(fd)
         self._keep_open = None
 
+    @property
+    def is_device(self) -> bool:
+        """A real device (a UART, which takes its line time), not a pty."""
+        return self._device is not None
+
     def sender_baud(self) -> int | None:
         """The rate the peer sends at, where the line can tell: on a pty, the speed last set
         in the terminal settings the two ends share (an HHU sets its rate there, as the
