@@ -36,7 +36,8 @@ TARGET_HELP = (
     "the meter: HOST:PORT (TCP wrapper, e.g. 127.0.0.1:4059), "
     "hdlc://HOST:PORT?server=1&address=SERIAL (HDLC over TCP) or "
     "serial:///dev/ttyUSB0?baud=9600&address=SERIAL (HDLC on a serial line); "
-    "address= takes the meter's serial or its module's (10 digits, 50...); physical=N instead of address= gives the HDLC physical address"
+    "address= takes the meter's serial or its module's (10 digits, 50...); "
+    "physical=N instead of address= gives the HDLC physical address"
 )
 
 
