@@ -27,20 +27,20 @@ from metertwin.transport.serial_line import SerialLine
 ALL_STATIONS = 0x3FFF
 QUIET_S = 0.3  # the line is taken as done talking after this long without an octet
 
-BusOnPty = Callable[[bool], HdlcBusSerialServer]
+BusOnPty = Callable[..., HdlcBusSerialServer]
 
 
 @pytest.fixture
 def bus_on_pty(loop_thread: LoopThread) -> Iterator[BusOnPty]:
-    """``bus_on_pty(paced)``: the three meters on a new pty at 9600 baud, served in the
-    loop thread; stopped at the end."""
+    """``bus_on_pty(paced, baud=9600)``: the three meters on a new pty, served in the loop
+    thread; stopped at the end."""
     started: list[HdlcBusSerialServer] = []
 
-    def start(paced: bool) -> HdlcBusSerialServer:
+    def start(paced: bool, baud: int = 9600) -> HdlcBusSerialServer:
         meters = bus_meters()
 
         async def opened() -> HdlcBusSerialServer:
-            line = SerialLine.open_pty(9600, paced=paced)
+            line = SerialLine.open_pty(baud, paced=paced)
             server = HdlcBusSerialServer(meters, line, HdlcServerSettings())
             await server.start()
             return server
@@ -59,14 +59,18 @@ def snrm_to(physical: int) -> bytes:
 
 
 def heard(line: LineStream) -> list[HdlcFrame]:
-    """The frames that decode from what the line carries until it is quiet."""
-    decoder, frames = HdlcDecoder(), []
+    """The frames that decode from what the line carries, from its first octet (within
+    :data:`TIMEOUT_S`) until it is quiet; fails when nothing comes."""
+    decoder, frames, octets = HdlcDecoder(), [], 0
     deadline = time.monotonic() + TIMEOUT_S
     while time.monotonic() < deadline:
-        ready, _, _ = select.select([line.fd], [], [], QUIET_S)
+        ready, _, _ = select.select([line.fd], [], [], QUIET_S if octets else TIMEOUT_S)
         if not ready:
             break
-        frames += decoder.feed(os.read(line.fd, 4096), time.monotonic())
+        data = os.read(line.fd, 4096)
+        octets += len(data)
+        frames += decoder.feed(data, time.monotonic())
+    assert octets, "the line stayed silent"
     return frames
 
 
@@ -105,15 +109,17 @@ def test_an_all_station_snrm_on_the_pty_collides_and_the_meters_go_on(
 def test_on_a_paced_line_a_meter_still_talking_garbles_the_next_answer(
     bus_on_pty: BusOnPty,
 ) -> None:
-    """At 9600 baud a UA with its parameters lasts some 30 ms: an SNRM to the second meter
-    sent before the first meter's UA is over makes both talk at once. Waiting for each UA
-    before the next SNRM, the head-end hears both whole."""
-    server = bus_on_pty(True)
-    assert line_octet_time(server.line) == pytest.approx(10 / 9600)
+    """At 300 baud an SNRM (10 octets) takes a third of a second and its UA with parameters
+    (24 octets) 0.8 s: an SNRM to the second meter sent right after one to the first reaches
+    the bus while the first meter's UA is on the line, so both talk at once and neither UA
+    arrives whole. Waiting for each UA before the next SNRM, the head-end hears both whole."""
+    server = bus_on_pty(True, 300)
+    assert line_octet_time(server.line) == pytest.approx(10 / 300)
     line = LineStream(server.line.path)
     try:
         first, second = MEMBERS[0].physical_address, MEMBERS[1].physical_address
         line.sendall(snrm_to(first))
+        time.sleep(0.05)  # read apart: the second comes while the first UA is being sent
         line.sendall(snrm_to(second))
         assert [f for f in heard(line) if f.kind is FrameType.UA] == []
         assert server.bus is not None and server.bus.collisions == 1

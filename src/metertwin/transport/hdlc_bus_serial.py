@@ -8,12 +8,15 @@ once) is written on the line.
 
 Timing: a transmission lasts its line time at the line's baud, 10 bits an octet
 (:attr:`~metertwin.transport.serial_line.LineFormat.octet_time`), wherever the line really
-takes that time: a UART, or a pty paced at its rate (``--pace-line``), where an answer reaches
-the head-end when its last octet has left. A meter still talking then when another begins
-(the head-end did not wait for the answer, or two meters were polled back to back) garbles
-both. An unpaced pty moves octets at once, like TCP: the line has no delay there, and only
-answers to the same frame overlap (were the transmissions timed at the baud anyway, a
-head-end quicker than the line time would hear collisions no real line has).
+takes that time: a UART, or a pty paced at its rate (``--pace-line``). The bus's octets then
+go out as they would leave a UART (:class:`_Transmitter`: each octet once its time on the
+line is over, a few milliseconds' worth per write), so a meter still talking when another
+begins (the head-end did not wait for the answer, or two meters were polled back to back)
+garbles both from that octet on: the head-end hears the first talker's octets before the
+overlap as sent, then the garbled mix, and neither frame checks. An unpaced pty moves octets
+at once, like TCP: the line has no delay there, and only answers to the same frame overlap
+(were the transmissions timed at the baud anyway, a head-end quicker than the line time
+would hear collisions no real line has).
 
 Like the point-to-point serial port (:mod:`~metertwin.transport.hdlc_serial`) the line is
 always there: nothing is admitted or refused, and a station's link drops back to NDM on its
@@ -35,6 +38,10 @@ from metertwin.transport.serial_line import SerialLine
 __all__ = ["HdlcBusSerialServer", "line_octet_time"]
 
 _log = logging.getLogger(__name__)
+
+WRITE_EVERY_S = 0.01
+"""How often a timed line writes the octets whose time is over (or every octet, when one
+octet takes longer)."""
 
 
 def line_octet_time(line: SerialLine) -> float:
@@ -62,6 +69,8 @@ class HdlcBusSerialServer:
         self.meters = tuple(meters)
         self.stations: list[HdlcMeterStation] = []
         self.bus: Rs485Bus | None = None
+        self.transmitter = _Transmitter(line, line_octet_time(line))
+        line.pace_writes = False  # the transmitter times the bus's octets itself
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
@@ -76,6 +85,7 @@ class HdlcBusSerialServer:
     async def stop(self) -> None:
         """Stop serving: every association ends and the line closes."""
         self._cancel_timer()
+        self.transmitter.stop()
         for station in self.stations:
             station.close()
         self.bus = None
@@ -98,7 +108,8 @@ class HdlcBusSerialServer:
             return
         if output.collided:
             _log.info("bus collision on %s: stations %s", self.line.path, output.talkers)
-        self.line.write(output.octets)
+        if self._loop is not None:
+            self.transmitter.send(output, self._loop)
         self._schedule()
 
     def _reset(self) -> None:
@@ -106,6 +117,7 @@ class HdlcBusSerialServer:
         for station in self.stations:
             station.close()
         self._cancel_timer()
+        self.transmitter.stop()
         if self._loop is not None:
             self._fresh_stations(self._loop.time())
 
@@ -143,3 +155,59 @@ class HdlcBusSerialServer:
         if self._timer is not None:
             self._timer.cancel()
         self._timer = self._timer_at = None
+
+
+class _Transmitter:
+    """What the bus sends, put on the line as a UART would send it: octet by octet at
+    ``octet_time`` (0: at once). A collision replaces the octets not yet sent by the garbled
+    stream from then on (:meth:`~metertwin.protocols.rs485_bus.Rs485Bus.send` gives it so)."""
+
+    def __init__(self, line: SerialLine, octet_time: float) -> None:
+        self.line = line
+        self.octet_time = octet_time
+        self._unsent = bytearray()
+        self._next_at = 0.0  # when the first unsent octet begins on the line
+        self._timer: asyncio.TimerHandle | None = None
+
+    def send(self, output: LineOutput, loop: asyncio.AbstractEventLoop) -> None:
+        if self.octet_time <= 0:
+            self.line.write(output.octets)
+            return
+        now = loop.time()
+        self._write_due(now)
+        if output.collided:
+            del self._unsent[:]  # the rest of the earlier talker is in the mix
+        if not output.octets:
+            return
+        if not self._unsent:
+            self._next_at = now
+        self._unsent += output.octets
+        self._arm(loop)
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        del self._unsent[:]
+
+    def _write_due(self, now: float) -> None:
+        """Write the octets whose time on the line is over by ``now``."""
+        if not self._unsent:
+            return
+        due = min(len(self._unsent), int((now - self._next_at) / self.octet_time + 1e-9))
+        if due > 0:
+            self.line.write(bytes(self._unsent[:due]))
+            del self._unsent[:due]
+            self._next_at += due * self.octet_time
+
+    def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._timer is not None or not self._unsent:
+            return
+        step = max(self.octet_time, WRITE_EVERY_S)
+        count = min(len(self._unsent), max(1, round(step / self.octet_time)))
+        self._timer = loop.call_at(self._next_at + count * self.octet_time, self._tick, loop)
+
+    def _tick(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = None
+        self._write_due(loop.time())
+        self._arm(loop)
