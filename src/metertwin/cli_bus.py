@@ -188,7 +188,9 @@ async def _serve_bus(sessions: Sequence[Session], args: argparse.Namespace) -> N
     serial_bus = None
     if args.serial_line is not None:
         line = _open_line(args.serial_line, args.baud, args.pace_line, "--serial-line")
-        serial_bus = HdlcBusSerialServer(meters, line, hdlc_serial_settings(master.model.dlms, ""))
+        # The serial line's rules (25 ms inter-octet timeout); each station's own address.
+        rules = hdlc_serial_settings(master.model.dlms, master.meter.serial_number)
+        serial_bus = HdlcBusSerialServer(meters, line, rules)
     try:
         if server is not None:
             try:

@@ -118,7 +118,7 @@ def garble(transmissions: Sequence[Transmission], octet_time: float) -> bytes:
 
 class Rs485Bus:
     """The shared line (module docstring). ``stations`` in bus order; ``octet_time``: seconds
-    one octet takes on the line (11 bits at the baud rate; 0: no line delay)."""
+    one octet takes on the line (10 bits at the baud on our serial lines; 0: no line delay)."""
 
     def __init__(self, stations: Sequence[BusStation], octet_time: float = 0.0) -> None:
         if not 1 <= len(stations) <= MAX_STATIONS:
