@@ -192,7 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--bus",
         type=meter_count,
         metavar="N",
-        help="run an RS-485 bus of N meters on --hdlc-port instead (`metertwin bus`)",
+        help="run an RS-485 bus of N meters on --hdlc-port and/or --serial-line instead"
+        " (`metertwin bus`)",
     )
     run.add_argument(
         "--speed", type=_positive_float, default=1.0, help="meter seconds per real second"
@@ -250,12 +251,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def serial_line_of_serial(args: argparse.Namespace) -> None:
-    """`--serial pty|/dev/...` is `run`'s serial line (docs/hdlc.md); elsewhere, a mistake."""
+    """`--serial pty|/dev/...` is `run`'s and `bus`'s serial line (docs/hdlc.md); elsewhere,
+    a mistake."""
     value = getattr(args, "serial_line_of_serial", None)
     if value is None:
         return
-    if args.command != "run":
-        raise UserError(f"--serial {value}: a serial line is served by `metertwin run` only")
+    if args.command not in ("run", "bus"):
+        raise UserError(f"--serial {value}: a serial line is served by `metertwin run` or `bus`")
     if args.serial_line is not None and args.serial_line != value:
         raise UserError(f"--serial {value} and --serial-line {args.serial_line}: give one line")
     args.serial_line = value

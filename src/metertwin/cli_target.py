@@ -6,8 +6,10 @@
 - ``serial:///dev/ttyUSB0?baud=9600&address=SERIAL``: HDLC over a serial line (or a pty).
 
 ``server`` is the server's upper HDLC address, the logical device (``--server`` when absent,
-default 1). ``address`` is the meter's serial number, turned into its physical address by the
-same IDIS rule the meter uses (1000 + the last four digits); ``physical=N`` gives it directly.
+default 1). ``address`` is the meter's serial number (8 digits on a bus) or its communication
+module's (10 digits beginning 50: seed 004's two forms, ``meter_serial_entered``), turned into
+its physical address by the same IDIS rule the meter uses (1000 + the last four digits of the
+meter serial); ``physical=N`` gives it directly.
 With neither, the all-station address 0x3FFF is called, which a meter alone on its link takes
 as its own.
 """
@@ -22,6 +24,7 @@ from metertwin.dlms.client.hdlc import HdlcCarrier, server_address
 from metertwin.dlms.client.security import ClientSecurity
 from metertwin.errors import UserError
 from metertwin.protocols.hdlc_link import physical_address_for_serial
+from metertwin.protocols.rs485_bus import meter_serial_entered
 
 __all__ = ["ALL_STATIONS", "TARGET_HELP", "MeterTarget", "open_meter", "parse_target"]
 
@@ -33,6 +36,7 @@ TARGET_HELP = (
     "the meter: HOST:PORT (TCP wrapper, e.g. 127.0.0.1:4059), "
     "hdlc://HOST:PORT?server=1&address=SERIAL (HDLC over TCP) or "
     "serial:///dev/ttyUSB0?baud=9600&address=SERIAL (HDLC on a serial line); "
+    "address= takes the meter's serial or its module's (10 digits, 50...); "
     "physical=N instead of address= gives the HDLC physical address"
 )
 
@@ -125,7 +129,7 @@ def _physical(query: dict[str, str], text: str) -> int:
     if serial is not None:
         if not serial:
             raise UserError(f"address: expected the meter's serial number in {text!r}")
-        return physical_address_for_serial(serial)
+        return physical_address_for_serial(meter_serial_entered(serial))
     return ALL_STATIONS if physical is None else physical
 
 

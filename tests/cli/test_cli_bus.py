@@ -41,4 +41,11 @@ def test_a_bus_holds_1_to_32_meters(count: str, capsys: pytest.CaptureFixture[st
 
 def test_run_bus_needs_the_line_port(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--bus", "2", "--data", str(tmp_path / "bus")]) == 2
-    assert "--bus needs --hdlc-port" in capsys.readouterr().err
+    assert "a bus needs its line: --hdlc-port P" in capsys.readouterr().err
+
+
+def test_run_bus_has_no_optical_port(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["run", "--bus", "2", "--hdlc-port", "0", "--optical", "pty"]
+    assert main([*argv, "--data", str(tmp_path / "bus")]) == 2
+    assert "--bus has no optical port" in capsys.readouterr().err
+    assert not (tmp_path / "bus").exists()

@@ -137,6 +137,9 @@ def test_target_forms() -> None:
         "serial", device="/dev/pts/4", baud=19200, physical=6678
     )
     assert parse_target("serial:///dev/ttyUSB0").baud == 9600
+    # Seed 004's two forms of a bus member: the meter serial (8 digits) or its module's (10).
+    for entered in ("11620371", "5011620371", "50-1162-0371", "1162 0371"):
+        assert parse_target(f"hdlc://h:1?address={entered}").physical == 1371, entered
 
 
 @pytest.mark.parametrize(

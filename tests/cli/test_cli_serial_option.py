@@ -33,7 +33,7 @@ def test_serial_and_serial_line_naming_two_lines_are_refused() -> None:
 
 
 def test_a_serial_line_outside_run_is_refused_by_name() -> None:
-    with pytest.raises(UserError, match="served by `metertwin run` only"):
+    with pytest.raises(UserError, match="served by `metertwin run` or `bus`"):
         _parsed("simulate", "--days", "1", "--serial", "pty")
 
 
@@ -43,3 +43,12 @@ def test_a_serial_number_that_is_not_printable_ascii_is_still_refused(
     with pytest.raises(SystemExit):
         _parsed("run", "--serial", "n\u00famero")
     assert "argument --serial" in capsys.readouterr().err
+
+
+def test_the_bus_takes_its_serial_line_from_serial_too() -> None:
+    """`metertwin bus --serial pty`: the bus on a pty, its first meter's serial the default."""
+    args = _parsed("bus", "--meters", "3", "--serial", "/dev/ttyUSB1", "--baud", "19200")
+    assert (args.serial, args.serial_line) == ("11620371", "/dev/ttyUSB1")  # type: ignore[attr-defined]
+    assert args.baud == 19200  # type: ignore[attr-defined]
+    args = _parsed("bus", "--meters", "2", "--serial", "40000001", "--serial", "pty")
+    assert (args.serial, args.serial_line) == ("40000001", "pty")  # type: ignore[attr-defined]

@@ -114,7 +114,7 @@ class GuruxSession:
         port: int | Any,
         client: GXDLMSClient,
         host: str = "127.0.0.1",
-        line: socket.socket | None = None,
+        line: socket.socket | LineStream | None = None,
     ) -> None:
         """``port``: a TCP port, or an open stream with ``sendall``, ``recv`` and ``close``
         (a serial line, :class:`LineStream`). ``line``: a connection already open (an RS-485

@@ -26,7 +26,7 @@ from tests.interop.conftest import (
     _line_within,
     interrupt,
 )
-from tests.interop.gurux_client import TIMEOUT_S, GuruxSession, make_hdlc_client
+from tests.interop.gurux_client import TIMEOUT_S, GuruxSession, LineStream, make_hdlc_client
 from tests.interop.test_gurux import PUBLIC
 from tests.interop.test_hdlc_tcp import dlms_cosem_get
 
@@ -43,21 +43,39 @@ SERIAL_NUMBER = "0.0.96.1.0.255"
 MEMBERS = [BusMember(serial) for serial in SERIALS]
 
 
-@pytest.fixture
-def bus(loop_thread: LoopThread) -> Iterator[HdlcBusServer]:
+def bus_meters() -> list[BusMeter]:
+    """The three meters of :data:`MODELS` with :data:`SERIALS`, each at its IDIS address."""
     meters = []
     for name, serial in zip(MODELS, SERIALS, strict=True):
         model = load_model(name)
         device = build_logical_device(model, Meter(model.spec, START_MS, serial), lambda: None)
         saps = frozenset({model.dlms.server_sap})
         meters.append(BusMeter(device, BusMember(serial).physical_address, saps))
-    server = HdlcBusServer(meters, "127.0.0.1", 0, HdlcTcpServerSettings())
+    return meters
+
+
+def start_bus(command: list[str], errors: Path) -> subprocess.Popen[str]:
+    """``python -m metertwin`` + ``command``, stdout a pipe, stderr to ``errors``."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    with errors.open("w") as stderr:
+        return subprocess.Popen(
+            [sys.executable, "-m", "metertwin", *command],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env=env,
+        )
+
+
+@pytest.fixture
+def bus(loop_thread: LoopThread) -> Iterator[HdlcBusServer]:
+    server = HdlcBusServer(bus_meters(), "127.0.0.1", 0, HdlcTcpServerSettings())
     loop_thread.run(server.start())
     yield server
     loop_thread.run(server.stop())
 
 
-def read_serial_on(line: socket.socket, physical: int) -> bytes:
+def read_serial_on(line: socket.socket | LineStream, physical: int) -> bytes:
     """gurux on the shared line: SNRM to ``physical``, associate, read the serial, release, DISC."""
     opened = GuruxSession(0, make_hdlc_client(PUBLIC, physical), line=line)
     opened.client.parseUAResponse(opened.exchange(opened.client.snrmRequest()).data)
@@ -94,16 +112,12 @@ def test_dlms_cosem_reads_a_register_of_one_meter_on_the_bus(bus: HdlcBusServer)
 
 def test_metertwin_bus_starts_announces_its_meters_and_answers_each(tmp_path: Path) -> None:
     command = [
-        sys.executable, "-m", "metertwin", "bus", "--meters", "3", "--model", "az3p,magno22",
+        "bus", "--meters", "3", "--model", "az3p,magno22",
         "--hdlc-port", "0", "--data", str(tmp_path / "bus"), "--serial", "40000001",
         "--start", "2026-03-02T10:00:00", "--duration", "60",
     ]  # fmt: skip
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
     errors = tmp_path / "stderr.txt"
-    with errors.open("w") as stderr:
-        process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env
-        )
+    process = start_bus(command, errors)
     try:
         assert process.stdout is not None
         header = _line_within(process.stdout, STARTUP_TIMEOUT_S)

@@ -35,6 +35,7 @@ from metertwin.protocols.rs485_bus import (
     Rs485Bus,
     Transmission,
     garble,
+    meter_serial_entered,
     module_serial_for,
     select_member,
 )
@@ -265,3 +266,15 @@ def test_the_bus_runs_each_link_timeout_on_the_callers_clock() -> None:
     assert bus.poll(129.9) == LineOutput() and stations[1].link.state is LinkState.NRM
     assert bus.poll(130.0) == LineOutput() and stations[1].link.state is LinkState.NDM
     assert bus.deadline is None
+
+
+def test_the_meter_serial_a_head_end_means_without_the_member_list() -> None:
+    """Our client's ``address=`` (docs/hdlc.md, "Our client"): 10 digits beginning 50 are a
+    module serial, whose meter serial is the last 8; anything else is the meter's serial."""
+    assert meter_serial_entered("5011620371") == "11620371"
+    assert meter_serial_entered("50-1162-0371") == "11620371"
+    assert meter_serial_entered("11620371") == "11620371"
+    assert meter_serial_entered("ISK1030777764366") == "ISK1030777764366"
+    assert meter_serial_entered("4011620371") == "4011620371"  # 10 digits, no module prefix
+    for entered in ("5011620371", "11620371"):
+        assert physical_address_for_serial(meter_serial_entered(entered)) == 1371

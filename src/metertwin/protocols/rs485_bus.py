@@ -44,6 +44,7 @@ __all__ = [
     "Rs485Bus",
     "Transmission",
     "garble",
+    "meter_serial_entered",
     "module_serial_for",
     "select_member",
 ]
@@ -117,7 +118,7 @@ def garble(transmissions: Sequence[Transmission], octet_time: float) -> bytes:
 
 class Rs485Bus:
     """The shared line (module docstring). ``stations`` in bus order; ``octet_time``: seconds
-    one octet takes on the line (11 bits at the baud rate; 0: no line delay)."""
+    one octet takes on the line (10 bits at the baud on our serial lines; 0: no line delay)."""
 
     def __init__(self, stations: Sequence[BusStation], octet_time: float = 0.0) -> None:
         if not 1 <= len(stations) <= MAX_STATIONS:
@@ -184,6 +185,17 @@ def module_serial_for(meter_serial: str) -> str:
     return MODULE_SERIAL_PREFIX + _digits(meter_serial)[-METER_SERIAL_DIGITS:].zfill(
         METER_SERIAL_DIGITS
     )
+
+
+def meter_serial_entered(entered: str) -> str:
+    """The meter serial a head-end means by ``entered`` without a list of members (our
+    client's ``address=``): 10 digits beginning ``50`` (separators ignored) are a module's
+    serial (:func:`module_serial_for`), so the meter's is their last 8; anything else is the
+    meter's own serial, as given (8 digits on a bus; a meter alone may have any serial)."""
+    digits = _digits(entered)
+    if len(digits) == MODULE_SERIAL_DIGITS and digits.startswith(MODULE_SERIAL_PREFIX):
+        return digits[len(MODULE_SERIAL_PREFIX) :]
+    return entered
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from metertwin.protocols.hdlc_link import ServerLinkSettings
 from metertwin.protocols.rs485_bus import LineOutput, Rs485Bus
 from metertwin.transport.channel import ConnectionEvent, DeviceBackend, DlmsChannel
+from metertwin.transport.hdlc_bridge import HdlcServerSettings
 from metertwin.transport.hdlc_station import HdlcMeterStation
 from metertwin.transport.hdlc_tcp import HdlcTcpServerSettings
 from metertwin.transport.tcp import ChannelConnection, DlmsTcpServer
@@ -44,7 +45,7 @@ class BusMeter:
 
 
 def bus_link_settings(
-    settings: HdlcTcpServerSettings,
+    settings: HdlcServerSettings,
     physical_address: int,
     logical_devices: frozenset[int] | None = None,
 ) -> ServerLinkSettings:

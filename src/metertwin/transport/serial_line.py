@@ -87,6 +87,8 @@ class SerialLine:
         """What a client opens: the pty's slave, or the device."""
         self.format = line_format
         self.paced = paced
+        self.pace_writes = paced
+        """Off when the user of the line times its own writes (the RS-485 bus)."""
         self._keep_open = keep_open  # the pty's slave, held so the master never reads EOF
         self._device = device  # the pyserial Serial of a real device
         self._on_data: Callable[[bytes, float], None] | None = None
@@ -163,6 +165,11 @@ class SerialLine:
                         os.close(fd)
         self._keep_open = None
 
+    @property
+    def is_device(self) -> bool:
+        """A real device (a UART, which takes its line time), not a pty."""
+        return self._device is not None
+
     def sender_baud(self) -> int | None:
         """The rate the peer sends at, where the line can tell: on a pty, the speed last set
         in the terminal settings the two ends share (an HHU sets its rate there, as the
@@ -218,7 +225,7 @@ class SerialLine:
                 self.format = item
                 self._apply_format(item)
                 continue
-            if self.paced:
+            if self.pace_writes:
                 leaves = max(loop.time(), self._sent_until) + len(item) * self.format.octet_time
                 self._sent_until = leaves
                 await asyncio.sleep(max(0.0, leaves - loop.time()))
