@@ -23,8 +23,9 @@ from metertwin.cosem.errors import CosemError, type_unmatched
 from metertwin.cosem.objects import Binding, CosemObject, Request
 from metertwin.meter.core import Meter
 from metertwin.meter.profiles import ProfileRecord, ProfileSpec
+from metertwin.models.charge_objects import amount_counts
 from metertwin.models.energy import energy_register_catalogue
-from metertwin.models.prepayment_objects import BILLING_PERIOD_COST, amount_counts
+from metertwin.models.prepayment_objects import BILLING_PERIOD_COST
 from metertwin.models.values import date_time_bytes, integer, items, meter_ms_from
 
 CLOCK = Obis(0, 0, 1, 0, 0)
