@@ -334,15 +334,16 @@ _money = st.integers(min_value=0, max_value=5 * MICRO)
 _bands = st.lists(st.integers(min_value=0, max_value=2000), max_size=10, unique=True).map(
     lambda kwh: tuple(sorted(k * KWH for k in kwh))
 )
+def _priced(bands: tuple[int, ...]) -> st.SearchStrategy[tuple[tuple[int, int], ...]]:
+    """Each band threshold with a random amount."""
+    return st.tuples(*[_money for _ in bands]).map(lambda v: tuple(zip(bands, v, strict=True)))
+
+
 _tariffs = st.fixed_dictionaries(
     {
         "prices": st.lists(_money, min_size=1, max_size=4).map(lambda p: (0, *p)),
-        "steps": _bands.flatmap(
-            lambda b: st.tuples(*[_money for _ in b]).map(lambda v: tuple(zip(b, v)))
-        ),
-        "service_steps": _bands.map(lambda b: b[:5]).flatmap(
-            lambda b: st.tuples(*[_money for _ in b]).map(lambda v: tuple(zip(b, v)))
-        ),
+        "steps": _bands.flatmap(_priced),
+        "service_steps": _bands.map(lambda b: b[:5]).flatmap(_priced),
         "standing_charge_per_day": _money,
         "fixed_charges_per_month": st.lists(_money, max_size=3).map(tuple),
         "subsidies": st.lists(
