@@ -334,6 +334,8 @@ _money = st.integers(min_value=0, max_value=5 * MICRO)
 _bands = st.lists(st.integers(min_value=0, max_value=2000), max_size=10, unique=True).map(
     lambda kwh: tuple(sorted(k * KWH for k in kwh))
 )
+
+
 def _priced(bands: tuple[int, ...]) -> st.SearchStrategy[tuple[tuple[int, int], ...]]:
     """Each band threshold with a random amount."""
     return st.tuples(*[_money for _ in bands]).map(lambda v: tuple(zip(bands, v, strict=True)))
