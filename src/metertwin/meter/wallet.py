@@ -33,6 +33,7 @@ threshold, exhaustion) so that it can stop exactly there.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import Enum, IntEnum
@@ -207,6 +208,11 @@ class _Tariff:
             vat_charges=vat.get(VAT_CHARGES, 0),
             vat_levies=vat.get(VAT_LEVIES, 0),
         )
+
+    @property
+    def edges(self) -> tuple[int, ...]:
+        """The monthly imports (µJ) where the price per kWh changes, ascending."""
+        return tuple(sorted({t for t, _ in self.steps} | ({self.free_uj} - {0})))
 
     def price(self, rate: int) -> int:
         """µ per kWh of ``rate``; a rate without a price pays the highest rate's."""
@@ -386,9 +392,15 @@ class Wallet:
         self.passive: dict[ChargeKind, ChargeTable] = dict(self.tables)
         self.activation_ms: dict[ChargeKind, int] = {}
         """Passive tables waiting for their activation time (meter ms)."""
-        self.tariff = _Tariff.of(self.tables)
+        self._use_tables()
         self.subsidy_left = self.tariff.subsidy_amount
         self.alarm_level = self._level()
+
+    def _use_tables(self) -> None:
+        """The active tables changed: the tariff and what is worked out from it."""
+        self.tariff = _Tariff.of(self.tables)
+        self._edges = self.tariff.edges if self.config.unit is CreditUnit.CURRENCY else ()
+        self._numerators: dict[tuple[int, int], int] = {}  # (rate, band) -> numerator
 
     # -- views --------------------------------------------------------------------------
 
@@ -421,6 +433,13 @@ class Wallet:
     def _price_numerator(self, rate: int) -> int:
         """µ per kWh of the present band with levies and VAT, scaled by 10^12 (the VAT and
         percent levies are ppm); 0 while the month's free units last."""
+        key = (rate, bisect_right(self._edges, self.month_import_uj))
+        numerator = self._numerators.get(key)
+        if numerator is None:
+            numerator = self._numerators[key] = self._work_out_numerator(rate)
+        return numerator
+
+    def _work_out_numerator(self, rate: int) -> int:
         if self.config.unit is not CreditUnit.CURRENCY:
             return MICRO * _PPM * _PPM
         tariff = self.tariff
@@ -444,12 +463,9 @@ class Wallet:
     def _next_step_uj(self) -> int | None:
         """Energy to the next price change this month (a step band, the end of the free
         units), if any."""
-        if self.config.unit is not CreditUnit.CURRENCY:
-            return None
-        edges = [t for t, _ in self.tariff.steps]
-        edges.append(self.tariff.free_uj)
-        ahead = [t - self.month_import_uj for t in edges if t > self.month_import_uj]
-        return min(ahead) if ahead else None
+        edges = self._edges
+        at = bisect_right(edges, self.month_import_uj)
+        return edges[at] - self.month_import_uj if at < len(edges) else None
 
     def energy_to_next_change(self, rate: int) -> int | None:
         """µJ of import after which the wallet next needs the core's attention (a threshold
@@ -496,7 +512,7 @@ class Wallet:
         self.tables[kind] = self.passive.get(kind, ())
         self.activation_ms.pop(kind, None)
         was_amount = self.tariff.subsidy_amount
-        self.tariff = _Tariff.of(self.tables)
+        self._use_tables()
         if kind is ChargeKind.SUBSIDY:  # the month's allowance follows the new amount
             spent = was_amount - self.subsidy_left
             self.subsidy_left = max(self.tariff.subsidy_amount - spent, 0)
@@ -584,11 +600,11 @@ class Wallet:
         self.period_paid[0] += rest
         events = []
         if (
-            self.available() <= 0
-            and self.config.emergency_auto
+            self.config.emergency_auto
             and self.config.emergency_credit > 0
             and not self.emergency_in_use
             and self.emergency_owed == 0
+            and self.available() <= 0
         ):
             self._invoke_emergency()
             events.append(WalletEvent.EMERGENCY_CREDIT_INVOKED)
@@ -834,7 +850,7 @@ class Wallet:
             wallet.activation_ms = {
                 ChargeKind(k): int(at) for k, at in state["activation_ms"].items()
             }
-            wallet.tariff = _Tariff.of(wallet.tables)
+            wallet._use_tables()
         wallet.subsidy_left = int(state.get("subsidy_left", wallet.tariff.subsidy_amount))
         wallet.alarm_level = wallet._level()
         return wallet
