@@ -62,7 +62,8 @@ def meter_year(name: str, prepaid: bool) -> None:
     if prepaid and wallet is not None:
         print(
             f"   charged: energy {wallet.energy_cost_total / MICRO:,.2f}, charges "
-            f"{wallet.charges_total / MICRO:,.2f}, subsidised {wallet.subsidised_total / MICRO:,.2f}"
+            f"{wallet.charges_total / MICRO:,.2f}, "
+            f"subsidised {wallet.subsidised_total / MICRO:,.2f}"
             f" {wallet.config.currency}; left {wallet.credit / MICRO:,.2f} + "
             f"{wallet.second_credit / MICRO:,.2f}; conservation {wallet.balance_check()} µ"
         )
