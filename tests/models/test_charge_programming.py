@@ -39,6 +39,7 @@ SECOND = Obis(0, 0, 19, 10, 2)
 TOKEN = Obis(0, 0, 19, 10, 0)
 PURCHASES = Obis(0, 0, 96, 128, 0)
 PAID_BY_SECOND = Obis(0, 0, 96, 128, 5)
+BILLING_PROFILE = Obis(1, 0, 98, 1, 0)
 SECURITY_LOG = "0.0.99.98.5.255"
 KILOWATT = PhysicalState((230.0,), (1000.0,), (0.0,))
 
@@ -298,3 +299,21 @@ def test_a_single_wallet_meter_has_no_second_credit(tmp_path: Path) -> None:
         assert served.refused(served.get, 112, SECOND, 2) is DataAccessResult.OBJECT_UNDEFINED
     finally:
         served.session.close()
+
+
+def test_the_billing_profile_records_what_each_wallet_paid(magno: Served) -> None:
+    """Issue 20 item 7: the billing entry's cost (after subsidies) and, before it, what the
+    token wallet and the second wallet paid of it."""
+    magno.act(112, SECOND, 1, Data.double_long(200))
+    magno.advance(T0 + HOUR)
+    magno.act(9, Obis(0, 0, 10, 0, 1), 1, Data.long_unsigned(1))  # the billing reset
+    columns = [c.as_items()[1].as_bytes() for c in magno.get(7, BILLING_PROFILE, 3).as_items()]
+    paid_token = columns.index(bytes(Obis(0, 0, 96, 128, 4)))
+    paid_second = columns.index(bytes(PAID_BY_SECOND))
+    cost = columns.index(bytes(Obis(0, 0, 96, 128, 3)))
+    entry = magno.get(7, BILLING_PROFILE, 2).as_items()[-1].as_items()
+    assert entry[paid_second] == Data.double_long(200)
+    assert entry[paid_token].as_int() + 200 in range(
+        entry[cost].as_int(), entry[cost].as_int() + 2
+    )  # each column floored to 0.001 EUR
+    assert magno.get(3, PAID_BY_SECOND, 2) == Data.double_long(0)  # a new period

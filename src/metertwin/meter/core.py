@@ -175,8 +175,8 @@ def _plan(channel: str) -> tuple[int, int, int, int]:
         return (_POWER, 0, 0, 0)
     if kind == "frequency":
         return (_FREQUENCY, 0, 0, 0)
-    if kind == "cost":
-        return (_COST, 0, 0, 0)
+    if kind == "cost":  # "cost": the period's cost; "cost:1"/"cost:2": what a wallet paid
+        return (_COST, int(rest) if rest else 0, 0, 0)
     if kind in ("max_demand", "max_demand_time"):
         c, rate = (int(x) for x in rest.split(":"))
         return (_MAX_DEMAND if kind == "max_demand" else _MAX_DEMAND_TIME, c, rate, 0)
@@ -620,7 +620,11 @@ class Meter:
             elif kind == _MAX_DEMAND_TIME:
                 values.append(self.demand.maximum[Energy(a)][b].at_meter_ms or 0)
             elif kind == _COST:  # µ of the wallet's unit; 0 on a meter without a wallet
-                values.append(self.wallet.period_cost if self.wallet is not None else 0)
+                wallet = self.wallet
+                if wallet is None:
+                    values.append(0)
+                else:
+                    values.append(wallet.period_cost if a == 0 else wallet.period_paid[a - 1])
             else:
                 values.append(0)  # clock and status: the record's stamp and status
         self.recorder.record(ProfileRecord(spec.name, stamp_ms, int(status), tuple(values)))

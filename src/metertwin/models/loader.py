@@ -211,15 +211,25 @@ _WALLET_FUNCTIONS = frozenset(
 )
 
 
-def _channel_problem(channel: str, phases: int, rates: int, wallet: bool) -> str | None:
-    """Why a profile channel name is not usable, or None."""
+def _wallets(config: WalletConfig | None) -> int:
+    if config is None:
+        return 0
+    return 1 if config.second_wallet is None else 2
+
+
+def _channel_problem(channel: str, phases: int, rates: int, wallets: int) -> str | None:
+    """Why a profile channel name is not usable, or None (``wallets``: the meter's credit
+    wallets, 0 without a [prepayment] wallet)."""
     kind, _, rest = channel.partition(":")
     stamped = ("clock", "status", "operating_status", "event_code", "event_count")
     if kind in (*stamped, "active_power", "frequency") and not rest:
         return None
-    if kind == "cost" and not rest:
-        # the cost of the present billing period (issue 5 item 2): a wallet's record
-        return None if wallet else "the cost channel needs a [prepayment] wallet"
+    if kind == "cost" and rest in ("", "1", "2"):
+        # the cost of the present billing period (issue 5 item 2), or what the token (1) or
+        # second (2) wallet paid of it (issue 20 item 7): a wallet's record
+        if not wallets:
+            return "the cost channel needs a [prepayment] wallet"
+        return "cost:2 needs [prepayment.second_wallet]" if int(rest or 0) > wallets else None
     if kind in ("max_demand", "max_demand_time"):
         parts = rest.split(":")
         if len(parts) == 2 and all(p.isdigit() for p in parts):
@@ -335,7 +345,7 @@ class _ModelReader:
         if wallet is None and (needing := sorted(functions & _WALLET_FUNCTIONS)):
             raise root.error("model.functions", f"{', '.join(needing)} need a [prepayment] wallet")
         profiles = tuple(
-            self._profile(p, ratings, capacity, wallet is not None)
+            self._profile(p, ratings, capacity, _wallets(wallet))
             for p in root.tables("profiles", [])
         )
         if len({p.name for p in profiles}) != len(profiles):
@@ -364,7 +374,7 @@ class _ModelReader:
         return DeviceModel(spec, world, self.source, text, seed, manufacturer, dlms)
 
     def _profile(
-        self, t: TableReader, ratings: Ratings, capacity: Capacity, wallet: bool
+        self, t: TableReader, ratings: Ratings, capacity: Capacity, wallets: int
     ) -> ProfileSpec:
         obis = t.str("obis")
         if not _OBIS.match(obis):
@@ -402,7 +412,7 @@ class _ModelReader:
                 'an event log ("events") names the logs it keeps, and only an event log does',
             )
         for i, channel in enumerate(channels):
-            problem = _channel_problem(channel, ratings.phases, capacity.rates, wallet)
+            problem = _channel_problem(channel, ratings.phases, capacity.rates, wallets)
             if problem:
                 raise t.error(f"channels[{i}]", problem)
         t.finish()
