@@ -28,7 +28,9 @@ from metertwin.cosem.errors import CosemError
 from metertwin.meter.events import EventCode
 from metertwin.meter.inputs import InputSeries, PhysicalState
 from metertwin.meter.wallet import MICRO, Wallet
+from metertwin.models import load_model
 from metertwin.runtime.session import Session
+from metertwin.schema import SchemaError
 
 T0 = utc_ms(2026, 6, 1, 9)  # a Monday, 10:00 local (BST): Magno 22's rate 2
 HOUR = 3_600_000
@@ -317,3 +319,38 @@ def test_the_billing_profile_records_what_each_wallet_paid(magno: Served) -> Non
         entry[cost].as_int(), entry[cost].as_int() + 2
     )  # each column floored to 0.001 EUR
     assert magno.get(3, PAID_BY_SECOND, 2) == Data.double_long(0)  # a new period
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("[2000, 0.20]]", "[2000, 0.20], [2500, 0.25]]", r"prepayment\.steps: expected up to 10"),
+        ("[800, 8.00]]", "[800, 8.00], [900, 9.0]]", r"service_charge_steps: expected up to 5"),
+        ('kind = "units"', 'kind = "coupons"', r"subsidies\[0\]\.kind"),
+        ('kind = "percent", value = 2.0', 'kind = "percent", value = 200.0', "above 100 %"),
+        ("priority = 1", "priority = 3", r"second_wallet\.priority"),
+        (
+            '"cost:1", "cost:2",',
+            '"cost:1", "cost:2", "cost:3",',
+            r"channels\[23\]: .*cost\[:1\|2\]",
+        ),
+        ("[prepayment.second_wallet]", "[prepayment.third_wallet]", "third_wallet"),
+    ],
+)
+def test_expense_set_mistakes_in_the_model_file_are_refused(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    text = load_model("magno22").text
+    assert text.count(old) == 1
+    path = tmp_path / "m.toml"
+    path.write_text(text.replace(old, new))
+    with pytest.raises(SchemaError, match=expected):
+        load_model(str(path))
+
+
+def test_cost_of_the_second_wallet_needs_one(tmp_path: Path) -> None:
+    text = load_model("pmm1220").text
+    path = tmp_path / "p.toml"
+    path.write_text(text.replace('"cost"]', '"cost:2", "cost"]'))
+    with pytest.raises(SchemaError, match=r"cost:2 needs \[prepayment\.second_wallet\]"):
+        load_model(str(path))

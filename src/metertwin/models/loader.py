@@ -251,7 +251,7 @@ def _channel_problem(channel: str, phases: int, rates: int, wallets: int) -> str
     return (
         "expected clock, status, operating_status, energy:C:phase:rate, voltage:k, current:k, "
         "active_power, "
-        f"frequency, max_demand:C:rate, max_demand_time:C:rate or cost, got {channel!r}"
+        f"frequency, max_demand:C:rate, max_demand_time:C:rate or cost[:1|2], got {channel!r}"
     )
 
 
