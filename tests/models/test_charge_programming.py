@@ -162,6 +162,8 @@ def test_a_written_passive_table_waits_for_its_activation_and_survives_a_restart
     assert magno.get(113, ENERGY, 6) == NEW_PRICES
     assert magno.get(113, ENERGY, 5) == active_before
     assert magno.parameter_changes() == changes + 1
+    magno.set(113, ENERGY, 6, NEW_PRICES)  # the same again: nothing changes, nothing logged
+    assert magno.parameter_changes() == changes + 1
     assert _cost_of_an_hour(magno, T0) == OLD_KWH
     _restart(magno)
     assert magno.get(113, ENERGY, 6) == NEW_PRICES

@@ -1061,16 +1061,21 @@ class Meter:
         """A head-end programs a charge table (class 113, issue 20 item 4): writes its
         passive table, sets (or with None clears) its activation time in meter ms, or
         activates it now; each change is logged as a parameter change (event 254), and
-        the activation again when it happens. ValueError says why a value is refused."""
+        the activation again when it happens; a value equal to the present one changes and
+        logs nothing. ValueError says why a value is refused."""
         wallet = self.wallet
         if wallet is None:
             raise ValueError("this meter has no wallet")
         if passive is not None:
+            was = wallet.passive.get(kind, ())
             wallet.set_passive(kind, passive)
-            self.log_event(EventCode.PARAMETER_CHANGED)
+            if tuple(passive) != was:
+                self.log_event(EventCode.PARAMETER_CHANGED)
         if activate_at_ms != "keep":
+            was_at = wallet.activation_ms.get(kind)
             wallet.schedule_activation(kind, activate_at_ms)
-            self.log_event(EventCode.PARAMETER_CHANGED)
+            if activate_at_ms != was_at:
+                self.log_event(EventCode.PARAMETER_CHANGED)
         if activate_now:
             wallet.activate_passive(kind)
             self.log_event(EventCode.PARAMETER_CHANGED)
