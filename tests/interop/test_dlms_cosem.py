@@ -654,3 +654,51 @@ def test_utility_programs_sliding_demand_and_disables_export(
     served.call(lambda: meter.advance(START_MS + ONE_HOUR_MS, load(1, -1000)))
     assert meter.demand.config.interval_s == 900
     assert meter.energy_mwh(Energy.EXPORT_ACTIVE) == 0
+
+
+def test_management_programs_a_charge_table_and_tops_up_the_second_wallet(
+    serve: Callable[..., ServedMeter],
+) -> None:
+    """magno22 (issue 20 items 4 and 7): dlms-cosem writes the consumption Charge's
+    unit_charge_passive (class 113 attribute 6), invokes activate_passive_unit_charge
+    (method 2) and reads the active table back as written; a scaling other than the object's
+    is refused; update_amount on the second wallet (class 112, 0-0:19.10.2.255) adds to it."""
+    from metertwin.codec.axdr import Data, encode
+
+    served = serve("magno22")
+    charge, second = Obis(0, 0, 19, 20, 0), Obis(0, 0, 19, 10, 2)
+
+    def table(price_scale: int) -> bytes:
+        entries = [
+            Data.structure([Data.octet_string(bytes([rate])), Data.long(price)])
+            for rate, price in ((1, 300), (2, 500))
+        ]
+        commodity = [
+            Data.long_unsigned(3),
+            Data.octet_string(bytes((1, 0, 1, 8, 0, 255))),
+            Data.integer(2),
+        ]
+        return encode(
+            Data.structure(
+                [
+                    Data.structure([Data.integer(3), Data.integer(price_scale)]),
+                    Data.structure(commodity),
+                    Data.array(entries),
+                ]
+            )
+        )
+
+    with associated(served.port, UTILITY, b"33333333") as client:  # magno22's management
+        passive = CosemAttribute(CosemInterface.CHARGE, charge, 6)
+        assert client.set(passive, table(-3)).result is DataAccessResult.SUCCESS
+        assert client.set(passive, table(-2)).result is DataAccessResult.TYPE_UNMATCHED
+        client.action(CosemMethod(CosemInterface.CHARGE, charge, 2), bytes((0x0F, 0)))
+        assert bytes(client.get(CosemAttribute(CosemInterface.CHARGE, charge, 5))) == table(-3)
+        client.action(
+            CosemMethod(CosemInterface.CREDIT, second, 1),
+            dlms_data.DoubleLongData(2_500).to_bytes(),
+        )
+        assert get(client, CosemInterface.CREDIT, second, 2) == 2_500
+    wallet = served.meter.wallet
+    assert wallet is not None and wallet.price(2) == 500_000
+    assert wallet.second_credit == 2_500_000

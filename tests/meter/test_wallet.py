@@ -10,16 +10,24 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from metertwin.meter.wallet import (
+    LEVY_PER_KWH,
+    LEVY_PERCENT,
     MICRO,
     MICRO_J_PER_KWH,
+    SECOND_WALLET,
+    SUBSIDY_AMOUNT,
+    SUBSIDY_UNITS,
     AccountStatus,
+    ChargeKind,
     CreditUnit,
     FriendlyPeriods,
     PaymentMode,
+    SecondWallet,
     Wallet,
     WalletConfig,
     WalletEvent,
     WalletRefused,
+    table_error,
 )
 
 KWH = MICRO_J_PER_KWH
@@ -195,6 +203,123 @@ def test_friendly_periods_windows_weekdays_and_holidays() -> None:
     assert friendly.next_change(datetime(2026, 6, 2, 1)) == datetime(2026, 6, 2, 6)
 
 
+def test_levies_each_with_its_vat_kind_exactly() -> None:
+    """Issue 20 item 6. 1 kWh at 0.20, 10 % energy VAT, a 2 % levy and 0.005 per kWh, 5 %
+    levy VAT: 0.20 x 1.10 + (0.004 + 0.005) x 1.05 = 0.22945."""
+    config = _config(
+        vat_ppm=100_000,
+        vat_levies_ppm=50_000,
+        levies=((LEVY_PERCENT, 20_000), (LEVY_PER_KWH, 5_000)),
+    )
+    wallet = _active(config, 10 * MICRO)
+    wallet.consume(KWH, 1)
+    assert wallet.credit == 10 * MICRO - 229_450
+
+
+def test_free_units_then_amount_subsidy_pay_first_every_month() -> None:
+    """5 free kWh a month, then 1.00 a month off: 7 kWh at 0.20 cost 0.40, all subsidised;
+    a 2.00 fixed charge at the new month takes 1.00 of new subsidy and 1.00 of credit."""
+    config = _config(
+        subsidies=((SUBSIDY_UNITS, 5 * MICRO), (SUBSIDY_AMOUNT, MICRO)),
+        fixed_charges_per_month=(2 * MICRO,),
+    )
+    wallet = _active(config, 10 * MICRO)
+    assert wallet.energy_to_next_change(1) == 5 * KWH  # where the free units end
+    wallet.consume(7 * KWH, 1)
+    assert wallet.credit == 10 * MICRO and wallet.subsidy_left == 600_000
+    assert wallet.month_cost == 0 and wallet.subsidised_total == 400_000
+    wallet.new_month(date(2026, 6, 30))
+    assert wallet.credit == 9 * MICRO and wallet.month_cost == MICRO
+    wallet.consume(5 * KWH, 1)  # free again in the new month
+    assert wallet.credit == 9 * MICRO
+
+
+def test_service_charge_of_the_months_band_is_taken_at_its_end() -> None:
+    """Service charge 1.00 below 100 kWh, 3.00 from 100 kWh, 20 % VAT on charges."""
+    config = _config(
+        service_steps=((0, MICRO), (100 * KWH, 3 * MICRO)),
+        vat_charges_ppm=200_000,
+    )
+    wallet = _active(config, 100 * MICRO)
+    wallet.consume(120 * KWH, 1)
+    wallet.new_month(date(2026, 6, 30))
+    assert wallet.credit == 100 * MICRO - 24 * MICRO - 3_600_000
+    assert wallet.cost_history == [("2026-06", 24 * MICRO + 3_600_000)]
+    wallet.new_month(date(2026, 7, 31))  # no consumption: the first band
+    assert wallet.credit == 100 * MICRO - 24 * MICRO - 3_600_000 - 1_200_000
+
+
+def test_second_wallet_is_spent_first_on_consumption_but_not_on_charges() -> None:
+    """Issue 20 item 7: priority 1, consumption only; the token wallet pays the charges."""
+    config = _config(second_wallet=SecondWallet(), standing_charge_per_day=MICRO)
+    wallet = _active(config, 10 * MICRO)
+    wallet.purchase(MICRO, 5, wallet=SECOND_WALLET)
+    wallet.consume(10 * KWH, 1)  # 2.00: 1.00 from the second wallet, then the token wallet
+    assert (wallet.second_credit, wallet.credit) == (0, 9 * MICRO)
+    wallet.purchase(MICRO, 6, wallet=SECOND_WALLET)
+    wallet.new_day()
+    assert (wallet.second_credit, wallet.credit) == (MICRO, 8 * MICRO)
+    assert wallet.period_paid == [2 * MICRO, MICRO]
+    assert [p.wallet for p in wallet.purchases] == [2, 2, 1]
+    assert wallet.balance_check() == 0
+
+
+def test_second_wallet_after_the_token_wallet_pays_charges_too() -> None:
+    config = _config(
+        second_wallet=SecondWallet(priority=2, pays_charges=True), standing_charge_per_day=MICRO
+    )
+    wallet = _active(config, MICRO // 2)
+    wallet.purchase(5 * MICRO, 5, wallet=SECOND_WALLET)
+    wallet.new_day()
+    assert (wallet.credit, wallet.second_credit) == (0, 4_500_000)
+    assert not wallet.exhausted() and wallet.available() == 4_500_000
+
+
+def test_a_one_wallet_meter_refuses_second_wallet_credit() -> None:
+    wallet = _active(_config(), MICRO)
+    with pytest.raises(WalletRefused):
+        wallet.purchase(MICRO, 0, wallet=SECOND_WALLET)
+
+
+def test_a_passive_table_acts_only_when_activated_and_survives_a_restart() -> None:
+    """Issue 20 item 4: the wallet charges from the active table; the passive one waits."""
+    config = _config()
+    wallet = _active(config, 10 * MICRO)
+    wallet.set_passive(ChargeKind.ENERGY, ((1, 500_000), (2, 600_000)))
+    wallet.schedule_activation(ChargeKind.ENERGY, 1000)
+    wallet.consume(KWH, 1)
+    assert wallet.credit == 10 * MICRO - 200_000
+    again = Wallet.from_state(config, wallet.to_state())
+    assert again.activate_due(999) == []
+    assert again.activate_due(1000) == [ChargeKind.ENERGY]
+    again.consume(KWH, 1)
+    assert again.credit == 10 * MICRO - 700_000
+    assert again.next_activation_ms() is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "table"),
+    [
+        (ChargeKind.STEPS, tuple((k * 100, 1) for k in range(11))),  # 11 steps
+        (ChargeKind.SERVICE, ((200, 1), (100, 1))),  # not ascending
+        (ChargeKind.FIXED, ((4, 1),)),
+        (ChargeKind.VAT, ((1, 1_000_001),)),  # above 100 %
+        (ChargeKind.LEVY, ((3 << 8 | 1, 1),)),  # no such kind
+        (ChargeKind.SUBSIDY, tuple((SUBSIDY_AMOUNT << 8 | k, 1) for k in range(1, 7))),
+        (ChargeKind.ENERGY, ((1, 1), (1, 2))),  # an index twice
+    ],
+)
+def test_invalid_tables_are_refused_and_change_nothing(
+    kind: ChargeKind, table: tuple[tuple[int, int], ...]
+) -> None:
+    wallet = _active(_config(), MICRO)
+    assert table_error(kind, table) is not None
+    before = dict(wallet.passive)
+    with pytest.raises(ValueError):
+        wallet.set_passive(kind, table)
+    assert wallet.passive == before
+
+
 _steps = st.lists(
     st.tuples(
         st.sampled_from(["consume", "purchase", "day", "month", "emergency", "clear", "mode"]),
@@ -205,28 +330,61 @@ _steps = st.lists(
 )
 
 
+_money = st.integers(min_value=0, max_value=5 * MICRO)
+_bands = st.lists(st.integers(min_value=0, max_value=2000), max_size=10, unique=True).map(
+    lambda kwh: tuple(sorted(k * KWH for k in kwh))
+)
+
+
+def _priced(bands: tuple[int, ...]) -> st.SearchStrategy[tuple[tuple[int, int], ...]]:
+    """Each band threshold with a random amount."""
+    return st.tuples(*[_money for _ in bands]).map(lambda v: tuple(zip(bands, v, strict=True)))
+
+
+_tariffs = st.fixed_dictionaries(
+    {
+        "prices": st.lists(_money, min_size=1, max_size=4).map(lambda p: (0, *p)),
+        "steps": _bands.flatmap(_priced),
+        "service_steps": _bands.map(lambda b: b[:5]).flatmap(_priced),
+        "standing_charge_per_day": _money,
+        "fixed_charges_per_month": st.lists(_money, max_size=3).map(tuple),
+        "subsidies": st.lists(
+            st.tuples(st.sampled_from((SUBSIDY_UNITS, SUBSIDY_AMOUNT)), _money), max_size=5
+        ).map(tuple),
+        "levies": st.lists(
+            st.tuples(st.just(LEVY_PERCENT), st.integers(0, 300_000))
+            | st.tuples(st.just(LEVY_PER_KWH), _money),
+            max_size=5,
+        ).map(tuple),
+        "vat_ppm": st.integers(0, 300_000),
+        "vat_charges_ppm": st.integers(0, 300_000),
+        "vat_levies_ppm": st.integers(0, 300_000),
+        "second_wallet": st.none()
+        | st.builds(SecondWallet, priority=st.sampled_from((1, 2)), pays_charges=st.booleans()),
+    }
+)
+
+
 @settings(max_examples=150, deadline=None)
-@given(_steps, st.booleans())
+@given(_steps, st.booleans(), _tariffs)
 def test_credit_bought_equals_credit_used_plus_credit_left(
-    steps: list[tuple[str, int, int]], auto: bool
+    steps: list[tuple[str, int, int]], auto: bool, tariff: dict[str, object]
 ) -> None:
-    """Invariant of issue 4: whatever happens, purchases = debited + cleared + (credit -
-    emergency owed), and the debited energy cost matches price x energy exactly."""
-    config = _config(
-        steps=((0, 0), (50 * KWH, 50_000)),
-        standing_charge_per_day=100_000,
-        fixed_charges_per_month=(MICRO,),
-        vat_ppm=150_000,
-        emergency_credit=3 * MICRO,
-        emergency_auto=auto,
-    )
+    """Invariant of issues 4 and 20 over random Magno 22 expense sets (up to 10 steps, 5
+    service bands, 5 subsidies, 3 fixed charges, 5 levies, 3 VAT kinds, one or two
+    wallets): whatever happens, purchases = debited + cleared + (credit + second wallet -
+    emergency owed) to the micro-unit, what the wallets paid this period is what was
+    debited, and costs = subsidised + recorded."""
+    config = _config(emergency_credit=3 * MICRO, emergency_auto=auto, **tariff)
     wallet = _active(config, 10 * MICRO)
     month = date(2026, 1, 31)
+    second = config.second_wallet is not None
     for action, value, rate in steps:
         if action == "consume":
             wallet.consume(value, rate)
         elif action == "purchase":
-            wallet.purchase(value // KWH * MICRO + 1, 0)
+            into = SECOND_WALLET if second and value % 2 else 1
+            wallet.purchase(value // KWH * MICRO + 1, 0, wallet=into)
         elif action == "day":
             wallet.new_day()
         elif action == "month":
@@ -239,6 +397,12 @@ def test_credit_bought_equals_credit_used_plus_credit_left(
             wallet.set_mode(PaymentMode(rate))
         assert wallet.balance_check() == 0
         assert wallet.emergency_remaining >= 0 and wallet.emergency_owed >= 0
+        assert wallet.second_credit >= 0
+        # one billing period throughout: it holds every cost recorded and every payment
+        assert wallet.energy_cost_total + wallet.charges_total == (
+            wallet.subsidised_total + wallet.period_cost
+        )
+        assert sum(wallet.period_paid) == wallet.debited_total
         assert wallet.alarm_level == sum(
             1 for t in config.low_credit_thresholds if wallet.prepaid and wallet.available() <= t
         )

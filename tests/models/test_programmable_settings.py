@@ -15,21 +15,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tests.helpers import utc_ms
+from tests.helpers import stored_device, utc_ms
 
 from metertwin.codec.axdr import Data
 from metertwin.codec.enums import DataAccessResult
 from metertwin.codec.obis import Obis
 from metertwin.codec.xdlms_types import AttributeDescriptor, SelectiveAccess
-from metertwin.config import UserConfig
 from metertwin.cosem.access import AssociationContext
 from metertwin.cosem.device import LogicalDevice
 from metertwin.cosem.errors import CosemError
 from metertwin.meter.events import EventCode
 from metertwin.meter.inputs import InputSeries, PhysicalState
 from metertwin.meter.registers import Energy
-from metertwin.models.binder import build_logical_device
-from metertwin.runtime.session import SIMULATED, Session, open_session
+from metertwin.runtime.session import Session
 
 T0 = utc_ms(2026, 6, 1, 9)  # a Monday, 09:00 UTC
 MINUTE = 60_000
@@ -93,14 +91,7 @@ class Served:
 
 
 def _serve(directory: Path, model: str | None, client_sap: int) -> Served:
-    session = open_session(
-        directory, model, UserConfig(), "idle", None, lambda _m: T0, SIMULATED, "12345678"
-    )
-    device = build_logical_device(session.model, session.meter, session.commit, session.store)
-    policy = device.association_policy(client_sap)
-    assert policy is not None
-    context = AssociationContext(policy, client_sap, 1, policy.conformance, 1024, 1024, True)
-    return Served(directory, session, device, context)
+    return Served(directory, *stored_device(directory, model, client_sap, T0))
 
 
 @pytest.fixture

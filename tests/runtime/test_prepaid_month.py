@@ -132,12 +132,13 @@ def test_a_prepaid_month_with_pv_friendly_weekend_cut_on_monday_and_conserved_cr
     assert w.debited_total == w.energy_cost_total + w.charges_total
     assert w.charges_total == 29 * 115_000  # the standing charge with VAT, June 2 to 30
     # Energy cost from the registers, independently: sum over rates of energy x price x VAT.
+    # (the wallet's carry is in units of 10^-12 µ per µJ: VAT and percent levies are ppm)
     config = w.config
     numerator = sum(
         meter.registers.micro(Energy.IMPORT_ACTIVE, 0, rate)
-        * config.price(rate)
+        * w.price(rate)
         * (1_000_000 + config.vat_ppm)
         for rate in range(1, meter.spec.capacity.rates + 1)
     )
-    assert w.energy_cost_total * MICRO_J_PER_KWH * 1_000_000 + w.carry == numerator
+    assert w.energy_cost_total * MICRO_J_PER_KWH * 10**12 + w.carry == numerator * 1_000_000
     assert meter.energy_mwh(Energy.EXPORT_ACTIVE) > 0  # the PV exported, and it was not charged

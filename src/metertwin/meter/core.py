@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -61,7 +61,11 @@ from metertwin.meter.supervision import (
 from metertwin.meter.token_entry import KeypadLock, TokenResult
 from metertwin.meter.wallet import (
     MICRO,
+    SECOND_WALLET,
+    TOKEN_WALLET,
     AccountStatus,
+    ChargeKind,
+    ChargeTable,
     CreditUnit,
     PaymentMode,
     Wallet,
@@ -171,8 +175,8 @@ def _plan(channel: str) -> tuple[int, int, int, int]:
         return (_POWER, 0, 0, 0)
     if kind == "frequency":
         return (_FREQUENCY, 0, 0, 0)
-    if kind == "cost":
-        return (_COST, 0, 0, 0)
+    if kind == "cost":  # "cost": the period's cost; "cost:1"/"cost:2": what a wallet paid
+        return (_COST, int(rest) if rest else 0, 0, 0)
     if kind in ("max_demand", "max_demand_time"):
         c, rate = (int(x) for x in rest.split(":"))
         return (_MAX_DEMAND if kind == "max_demand" else _MAX_DEMAND_TIME, c, rate, 0)
@@ -423,6 +427,9 @@ class Meter:
             if wallet.exhausted():
                 change = min(change, wallet.config.friendly.next_change(wall))
             self._wallet_due = self.clock.meter_ms_for_local(change, not_before=meter_now + 1)
+            activation = wallet.next_activation_ms()
+            if activation is not None:  # a passive charge table's activation time
+                self._wallet_due = min(self._wallet_due, max(activation, meter_now + 1))
         boundary = max(self.clock.true_ms_for(self._wallet_due), self.now_ms + 1)
         if self._crossing == _UNSET:
             self._crossing = None
@@ -613,7 +620,11 @@ class Meter:
             elif kind == _MAX_DEMAND_TIME:
                 values.append(self.demand.maximum[Energy(a)][b].at_meter_ms or 0)
             elif kind == _COST:  # µ of the wallet's unit; 0 on a meter without a wallet
-                values.append(self.wallet.period_cost if self.wallet is not None else 0)
+                wallet = self.wallet
+                if wallet is None:
+                    values.append(0)
+                else:
+                    values.append(wallet.period_cost if a == 0 else wallet.period_paid[a - 1])
             else:
                 values.append(0)  # clock and status: the record's stamp and status
         self.recorder.record(ProfileRecord(spec.name, stamp_ms, int(status), tuple(values)))
@@ -647,6 +658,8 @@ class Meter:
         wallet_events: list[WalletEvent] = []
         month_begins = False
         if wallet is not None and wallet_time:
+            for _kind in wallet.activate_due(meter_now):
+                self.log_event(EventCode.PARAMETER_CHANGED)
             wallet_events, month_begins = self._wallet_days(wallet)
         self._capture_due()  # a billing point here captures the cost of the period it ends
         if self._edges:
@@ -684,7 +697,7 @@ class Meter:
             day = self._wallet_day + timedelta(days=1)
             events += wallet.new_day()
             if day.month != self._wallet_day.month:
-                wallet.close_month(self._wallet_day)
+                events += wallet.close_month(self._wallet_day)
                 if day == today:
                     month_begins = True
                 else:  # a month the clock jumped over
@@ -1013,26 +1026,61 @@ class Meter:
             raise WalletRefused("this meter has no wallet")
         self._on_wallet(self.wallet.set_status(status, self.meter_time_ms()))
 
-    def remote_credit(self, amount: int) -> None:
-        """Credit sent by the head-end (class 112 update_amount), not by token."""
+    def remote_credit(self, amount: int, into: int = TOKEN_WALLET) -> None:
+        """Credit sent by the head-end (class 112 update_amount), not by token, into the
+        token wallet or the second wallet."""
         wallet = self.wallet
         if wallet is None:
             raise WalletRefused("this meter has no wallet")
-        if wallet.would_overflow(amount):
+        if wallet.would_overflow(amount, into):
             raise WalletRefused("the credit register would overflow")
-        self._on_wallet(wallet.purchase(amount, self.meter_time_ms()))
+        self._on_wallet(wallet.purchase(amount, self.meter_time_ms(), wallet=into))
 
-    def set_credit(self, amount: int) -> None:
-        """Class 112 set_amount_to_value: the credit register becomes ``amount``."""
+    def set_credit(self, amount: int, into: int = TOKEN_WALLET) -> None:
+        """Class 112 set_amount_to_value: the wallet's credit register becomes ``amount``."""
         wallet = self.wallet
         if wallet is None:
             raise WalletRefused("this meter has no wallet")
         if amount > wallet.config.max_credit:
             raise WalletRefused("the credit register would overflow")
-        events = wallet.clear_credit()
+        if into == SECOND_WALLET and wallet.config.second_wallet is None:
+            raise WalletRefused("this meter has one wallet")
+        events = wallet.clear_second() if into == SECOND_WALLET else wallet.clear_credit()
         if amount:
-            events += wallet.purchase(amount, self.meter_time_ms())
+            events += wallet.purchase(amount, self.meter_time_ms(), wallet=into)
         self._on_wallet(events)
+
+    def program_charge(
+        self,
+        kind: ChargeKind,
+        *,
+        passive: ChargeTable | None = None,
+        activate_at_ms: int | Literal["keep"] | None = "keep",
+        activate_now: bool = False,
+    ) -> None:
+        """A head-end programs a charge table (class 113, issue 20 item 4): writes its
+        passive table, sets (or with None clears) its activation time in meter ms, or
+        activates it now; each change is logged as a parameter change (event 254), and
+        the activation again when it happens; a value equal to the present one changes and
+        logs nothing. ValueError says why a value is refused."""
+        wallet = self.wallet
+        if wallet is None:
+            raise ValueError("this meter has no wallet")
+        if passive is not None:
+            was = wallet.passive.get(kind, ())
+            wallet.set_passive(kind, passive)
+            if tuple(passive) != was:
+                self.log_event(EventCode.PARAMETER_CHANGED)
+        if activate_at_ms != "keep":
+            was_at = wallet.activation_ms.get(kind)
+            wallet.schedule_activation(kind, activate_at_ms)
+            if activate_at_ms != was_at:
+                self.log_event(EventCode.PARAMETER_CHANGED)
+        if activate_now:
+            wallet.activate_passive(kind)
+            self.log_event(EventCode.PARAMETER_CHANGED)
+        self._replan_wallet()
+        self._on_wallet([])
 
     def take_emergency_credit(self) -> None:
         """The customer or the head-end takes emergency credit (WalletRefused if not

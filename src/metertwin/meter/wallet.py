@@ -11,7 +11,16 @@ Credit flows (seed 002 5.4, seed 003 "Prepayment" and "Tariff expense"):
 - consumption draws from credit, then from emergency credit when it is in use, then (only
   when the meter does not disconnect, e.g. in friendly periods) runs credit negative;
 - the price of an interval is the active TOU rate's price plus the step surcharge of this
-  month's consumption band, plus VAT; standing charges are taken daily, fixed charges monthly.
+  month's consumption band, plus levies (percent of the energy charge or per kWh), each with
+  its own VAT (energy, charges, levies: seed 003's three VAT kinds); standing charges are
+  taken daily, fixed charges monthly (in advance), the monthly service charge of the month's
+  consumption band at the month's end; subsidies (free units, or an amount per month) pay
+  first (seed 003 "Tariff Expense", issue 20 item 6);
+- the charges come from charge tables (`ChargeKind`), each with an active and a passive
+  table the head-end writes and activates now or at a time (class 113; issue 20 item 4);
+- a second credit wallet (seed 003 "Dual wallet", issue 20 item 7), topped up remotely, is
+  consumed before or after the token wallet by its priority and pays consumption, and
+  charges only when configured so.
 
 Costs are recorded twice: per calendar month (`month_cost`, the 12-month `cost_history`; seed
 002 5.4 e and g) and per billing period (`period_cost`, which the billing profile captures at
@@ -24,6 +33,7 @@ threshold, exhaustion) so that it can stop exactly there.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import Enum, IntEnum
@@ -32,9 +42,12 @@ from typing import Any
 MICRO = 1_000_000
 """Micro-units in one unit of credit (one currency unit, or one kWh)."""
 MICRO_J_PER_KWH = 3_600_000_000_000
+MICRO_J_PER_WH = 3_600_000_000
 PURCHASE_HISTORY = 10
 COST_HISTORY_MONTHS = 12
 _PPM = 1_000_000
+_DENOMINATOR = MICRO_J_PER_KWH * _PPM * _PPM
+"""The energy cost numerator's unit: µJ x (µ per kWh x 10^12)."""
 
 
 class PaymentMode(IntEnum):
@@ -75,6 +88,150 @@ _LOW = (WalletEvent.LOW_CREDIT_1, WalletEvent.LOW_CREDIT_2, WalletEvent.LOW_CRED
 def to_micro(value: float) -> int:
     """A configured amount (units, e.g. 12.5) as micro-units, rounded to the nearest."""
     return round(value * MICRO)
+
+
+class ChargeKind(Enum):
+    """The charge tables of a currency wallet (seed 003 "Tariff Expense"). Entries are
+    (index, value) pairs; what index and value mean:
+
+    - ENERGY: (TOU rate, µ per kWh);
+    - STEPS: (monthly Wh from, µ per kWh surcharge), up to 10 bands;
+    - SERVICE: (monthly Wh from, µ per month), the monthly service charge in up to 5 bands;
+    - STANDING: (0, µ per day);
+    - FIXED: (1-3, µ per month);
+    - SUBSIDY: (kind << 8 | n, value), kind 1 free units (µ of a kWh per month), kind 2 an
+      amount (µ per month); up to 5, applied before anything is paid;
+    - LEVY: (kind << 8 | n, value), kind 1 percent of the energy charge (ppm), kind 2 per kWh
+      (µ); up to 5;
+    - VAT: (1 on energy, 2 on charges, 3 on levies; ppm).
+    """
+
+    ENERGY = "energy"
+    STEPS = "steps"
+    SERVICE = "service"
+    STANDING = "standing"
+    FIXED = "fixed"
+    SUBSIDY = "subsidy"
+    LEVY = "levy"
+    VAT = "vat"
+
+
+ChargeTable = tuple[tuple[int, int], ...]
+SUBSIDY_UNITS, SUBSIDY_AMOUNT = 1, 2
+LEVY_PERCENT, LEVY_PER_KWH = 1, 2
+VAT_ENERGY, VAT_CHARGES, VAT_LEVIES = 1, 2, 3
+_MAX_ENTRIES = {
+    ChargeKind.ENERGY: 8,
+    ChargeKind.STEPS: 10,
+    ChargeKind.SERVICE: 5,
+    ChargeKind.STANDING: 1,
+    ChargeKind.FIXED: 3,
+    ChargeKind.SUBSIDY: 5,
+    ChargeKind.LEVY: 5,
+    ChargeKind.VAT: 3,
+}
+_MAX_VALUE = 1_000 * MICRO  # per kWh, per day, per month or ppm: far beyond any tariff
+
+
+def table_error(kind: ChargeKind, table: ChargeTable) -> str | None:
+    """Why ``table`` is not a valid ``kind`` table, or None (the loader and a head-end's
+    write refuse the same tables)."""
+    limit = _MAX_ENTRIES[kind]
+    if len(table) > limit:
+        return f"{kind.value}: at most {limit} entries"
+    indexes = [index for index, _ in table]
+    if len(set(indexes)) != len(indexes):
+        return f"{kind.value}: an index appears twice"
+    if any(not 0 <= value <= _MAX_VALUE for _, value in table):
+        return f"{kind.value}: a value out of range"
+    if kind in (ChargeKind.STEPS, ChargeKind.SERVICE) and indexes != sorted(indexes):
+        return f"{kind.value}: bands must ascend"
+    if kind is ChargeKind.ENERGY and any(not 1 <= i <= 255 for i in indexes):
+        return "energy: the index is a TOU rate 1-255"
+    if kind is ChargeKind.STANDING and indexes not in ([], [0]):
+        return "standing: one entry, index 0"
+    if kind is ChargeKind.FIXED and any(not 1 <= i <= 3 for i in indexes):
+        return "fixed: the index is 1-3"
+    kinds = {
+        ChargeKind.SUBSIDY: (SUBSIDY_UNITS, SUBSIDY_AMOUNT),
+        ChargeKind.LEVY: (LEVY_PERCENT, LEVY_PER_KWH),
+    }.get(kind)
+    if kinds is not None and any(i >> 8 not in kinds or not 1 <= i & 0xFF <= 5 for i in indexes):
+        return f"{kind.value}: the index is kind {kinds} x 256 + 1-5"
+    if kind is ChargeKind.VAT and any(i not in (1, 2, 3) for i in indexes):
+        return "vat: the index is 1 (energy), 2 (charges) or 3 (levies)"
+    if kind in (ChargeKind.VAT, ChargeKind.LEVY) and any(
+        value > _PPM for index, value in table if kind is ChargeKind.VAT or index >> 8 == 1
+    ):
+        return f"{kind.value}: a percentage above 100 %"
+    return None
+
+
+@dataclass(frozen=True)
+class _Tariff:
+    """The active tables, worked out once per change for the cost of each interval."""
+
+    energy: dict[int, int]
+    steps: tuple[tuple[int, int], ...]  # (µJ from, µ per kWh)
+    service: tuple[tuple[int, int], ...]  # (µJ from, µ per month)
+    standing: int
+    fixed: tuple[int, ...]
+    free_uj: int
+    subsidy_amount: int
+    levy_ppm: int
+    levy_per_kwh: int
+    vat_energy: int
+    vat_charges: int
+    vat_levies: int
+
+    @classmethod
+    def of(cls, tables: dict[ChargeKind, ChargeTable]) -> _Tariff:
+        def entries(kind: ChargeKind) -> ChargeTable:
+            return tables.get(kind, ())
+
+        def by_kind(kind: ChargeKind, which: int) -> int:
+            return sum(v for i, v in entries(kind) if i >> 8 == which)
+
+        vat = dict(entries(ChargeKind.VAT))
+        free_units = by_kind(ChargeKind.SUBSIDY, SUBSIDY_UNITS)
+        return cls(
+            energy=dict(entries(ChargeKind.ENERGY)),
+            steps=tuple((wh * MICRO_J_PER_WH, v) for wh, v in entries(ChargeKind.STEPS)),
+            service=tuple((wh * MICRO_J_PER_WH, v) for wh, v in entries(ChargeKind.SERVICE)),
+            standing=sum(v for _, v in entries(ChargeKind.STANDING)),
+            fixed=tuple(v for _, v in sorted(entries(ChargeKind.FIXED))),
+            free_uj=free_units * MICRO_J_PER_KWH // MICRO,
+            subsidy_amount=by_kind(ChargeKind.SUBSIDY, SUBSIDY_AMOUNT),
+            levy_ppm=by_kind(ChargeKind.LEVY, LEVY_PERCENT),
+            levy_per_kwh=by_kind(ChargeKind.LEVY, LEVY_PER_KWH),
+            vat_energy=vat.get(VAT_ENERGY, 0),
+            vat_charges=vat.get(VAT_CHARGES, 0),
+            vat_levies=vat.get(VAT_LEVIES, 0),
+        )
+
+    @property
+    def edges(self) -> tuple[int, ...]:
+        """The monthly imports (µJ) where the price per kWh changes, ascending."""
+        return tuple(sorted({t for t, _ in self.steps} | ({self.free_uj} - {0})))
+
+    def price(self, rate: int) -> int:
+        """µ per kWh of ``rate``; a rate without a price pays the highest rate's."""
+        if rate in self.energy:
+            return self.energy[rate]
+        return self.energy[max(self.energy)] if self.energy else 0
+
+
+@dataclass(frozen=True)
+class SecondWallet:
+    """The second credit wallet (seed 003 "Dual wallet"): credit the head-end sends
+    (class 112 update_amount on its own Credit object, e.g. a social or remotely bought
+    credit), consumed first (priority 1, the token wallet then 2) or after the token wallet
+    (priority 2); it always pays consumption, and standing, fixed and service charges only
+    when ``pays_charges``."""
+
+    name: str = "remote credit"
+    priority: int = 1
+    pays_charges: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,6 +284,16 @@ class WalletConfig:
     standing_charge_per_day: int = 0
     fixed_charges_per_month: tuple[int, ...] = ()
     vat_ppm: int = 0
+    """VAT on energy (and on charges and levies unless their own rates are given)."""
+    vat_charges_ppm: int | None = None
+    vat_levies_ppm: int | None = None
+    service_steps: tuple[tuple[int, int], ...] = ()
+    """(monthly import threshold in µJ, service charge in µ for the month), ascending."""
+    subsidies: tuple[tuple[int, int], ...] = ()
+    """(SUBSIDY_UNITS, µ of a kWh free per month) or (SUBSIDY_AMOUNT, µ per month)."""
+    levies: tuple[tuple[int, int], ...] = ()
+    """(LEVY_PERCENT, ppm of the energy charge) or (LEVY_PER_KWH, µ per kWh)."""
+    second_wallet: SecondWallet | None = None
     low_credit_thresholds: tuple[int, ...] = ()
     """Up to three levels, descending: warnings 1, 2, 3 as credit falls below each."""
     emergency_credit: int = 0
@@ -135,13 +302,40 @@ class WalletConfig:
     initial_credit: int = 0
     friendly: FriendlyPeriods = field(default_factory=FriendlyPeriods)
 
-    def price(self, rate: int) -> int:
-        """µ per kWh of the rate before steps and VAT (energy credit: 1 kWh per kWh)."""
+    def charge_tables(self) -> dict[ChargeKind, ChargeTable]:
+        """The tables a new meter starts with (its model's tariff); empty for an energy
+        wallet, which has no prices."""
         if self.unit is CreditUnit.ENERGY:
-            return MICRO
-        if 1 <= rate < len(self.prices):
-            return self.prices[rate]
-        return self.prices[-1] if len(self.prices) > 1 else 0
+            return {}
+
+        def numbered(pairs: tuple[tuple[int, int], ...]) -> ChargeTable:
+            seen: dict[int, int] = {}
+            out = []
+            for kind, value in pairs:
+                seen[kind] = seen.get(kind, 0) + 1
+                out.append((kind << 8 | seen[kind], value))
+            return tuple(out)
+
+        vat = (
+            (VAT_ENERGY, self.vat_ppm),
+            (VAT_CHARGES, self.vat_ppm if self.vat_charges_ppm is None else self.vat_charges_ppm),
+            (VAT_LEVIES, self.vat_ppm if self.vat_levies_ppm is None else self.vat_levies_ppm),
+        )
+        return {
+            ChargeKind.ENERGY: tuple((r, p) for r, p in enumerate(self.prices) if r >= 1),
+            ChargeKind.STEPS: tuple((uj // MICRO_J_PER_WH, v) for uj, v in self.steps),
+            ChargeKind.SERVICE: tuple((uj // MICRO_J_PER_WH, v) for uj, v in self.service_steps),
+            ChargeKind.STANDING: ((0, self.standing_charge_per_day),)
+            if self.standing_charge_per_day
+            else (),
+            ChargeKind.FIXED: tuple(enumerate(self.fixed_charges_per_month, start=1)),
+            ChargeKind.SUBSIDY: numbered(self.subsidies),
+            ChargeKind.LEVY: numbered(self.levies),
+            ChargeKind.VAT: tuple((i, v) for i, v in vat if v),
+        }
+
+
+TOKEN_WALLET, SECOND_WALLET = 1, 2
 
 
 @dataclass(frozen=True)
@@ -149,6 +343,7 @@ class Purchase:
     at_meter_ms: int
     amount: int  # µ
     tid: int | None = None
+    wallet: int = TOKEN_WALLET
 
 
 class WalletRefused(Exception):
@@ -156,7 +351,8 @@ class WalletRefused(Exception):
 
 
 class Wallet:
-    """Credit, emergency credit, debt, charges and the purchase and cost records."""
+    """Credit (two wallets), emergency credit, debt, charges and the purchase and cost
+    records."""
 
     def __init__(self, config: WalletConfig) -> None:
         self.config = config
@@ -166,6 +362,8 @@ class Wallet:
         self.closed_ms: int | None = None
         self.credit = config.initial_credit
         """Token credit in µ; negative while overdrawn (debt run up in friendly periods)."""
+        self.second_credit = 0
+        """The second wallet's credit in µ (never negative)."""
         self.emergency_in_use = False
         self.emergency_remaining = 0
         self.emergency_owed = 0
@@ -175,17 +373,34 @@ class Wallet:
         self.cost_history: list[tuple[str, int]] = []  # (YYYY-MM, µ), newest first
         self.period_cost = 0
         """What the present billing period has cost so far (µ): energy and charges with VAT,
-        recorded in postpaid mode too, like `month_cost`."""
+        after subsidies, recorded in postpaid mode too, like `month_cost`."""
+        self.period_paid = [0, 0]
+        """What the token and the second wallet paid of this billing period's cost (µ)."""
         self.purchases: list[Purchase] = []  # newest first
         self.purchase_count = 0
         self.purchased_total = 0
         self.energy_cost_total = 0
         self.charges_total = 0
         self.debited_total = 0
-        """What prepayment took from credit and emergency credit (costs incurred while
+        """What prepayment took from the wallets and emergency credit (costs incurred while
         postpaid are counted in the totals above but not debited)."""
         self.cleared_total = 0
+        self.subsidy_left = 0
+        """This month's amount subsidy not yet spent (µ)."""
+        self.subsidised_total = 0
+        self.tables: dict[ChargeKind, ChargeTable] = config.charge_tables()
+        self.passive: dict[ChargeKind, ChargeTable] = dict(self.tables)
+        self.activation_ms: dict[ChargeKind, int] = {}
+        """Passive tables waiting for their activation time (meter ms)."""
+        self._use_tables()
+        self.subsidy_left = self.tariff.subsidy_amount
         self.alarm_level = self._level()
+
+    def _use_tables(self) -> None:
+        """The active tables changed: the tariff and what is worked out from it."""
+        self.tariff = _Tariff.of(self.tables)
+        self._edges = self.tariff.edges if self.config.unit is CreditUnit.CURRENCY else ()
+        self._numerators: dict[tuple[int, int], int] = {}  # (rate, band) -> numerator
 
     # -- views --------------------------------------------------------------------------
 
@@ -197,7 +412,7 @@ class Wallet:
     def available(self) -> int:
         """What may still be consumed before the meter is out of credit (µ)."""
         emergency = self.emergency_remaining if self.emergency_in_use else 0
-        return max(self.credit, 0) + emergency
+        return max(self.credit, 0) + self.second_credit + emergency
 
     def exhausted(self) -> bool:
         return self.prepaid and self.available() <= 0
@@ -209,114 +424,197 @@ class Wallet:
         available = self.available()
         return sum(1 for t in self.config.low_credit_thresholds if available <= t)
 
+    def price(self, rate: int) -> int:
+        """µ per kWh of the rate before steps, levies and VAT (energy credit: 1 kWh)."""
+        if self.config.unit is CreditUnit.ENERGY:
+            return MICRO
+        return self.tariff.price(rate)
+
     def _price_numerator(self, rate: int) -> int:
-        """µ per kWh of the present band including VAT, scaled by 10^6 (VAT ppm)."""
-        price = self.config.price(rate)
-        if self.config.unit is CreditUnit.CURRENCY:
-            price += self._step_surcharge()
-            return price * (_PPM + self.config.vat_ppm)
-        return price * _PPM
+        """µ per kWh of the present band with levies and VAT, scaled by 10^12 (the VAT and
+        percent levies are ppm); 0 while the month's free units last."""
+        key = (rate, bisect_right(self._edges, self.month_import_uj))
+        numerator = self._numerators.get(key)
+        if numerator is None:
+            numerator = self._numerators[key] = self._work_out_numerator(rate)
+        return numerator
+
+    def _work_out_numerator(self, rate: int) -> int:
+        if self.config.unit is not CreditUnit.CURRENCY:
+            return MICRO * _PPM * _PPM
+        tariff = self.tariff
+        if self.month_import_uj < tariff.free_uj:
+            return 0
+        energy = tariff.price(rate) + self._step_surcharge()
+        levied = _PPM + tariff.vat_levies
+        return (
+            energy * (_PPM + tariff.vat_energy) * _PPM
+            + tariff.levy_per_kwh * levied * _PPM
+            + energy * tariff.levy_ppm * levied
+        )
 
     def _step_surcharge(self) -> int:
         surcharge = 0
-        for threshold, extra in self.config.steps:
+        for threshold, extra in self.tariff.steps:
             if self.month_import_uj >= threshold:
                 surcharge = extra
         return surcharge
 
     def _next_step_uj(self) -> int | None:
-        """Energy to the next step band this month, if steps apply."""
-        if self.config.unit is not CreditUnit.CURRENCY:
-            return None
-        for threshold, _ in self.config.steps:
-            if threshold > self.month_import_uj:
-                return threshold - self.month_import_uj
-        return None
+        """Energy to the next price change this month (a step band, the end of the free
+        units), if any."""
+        edges = self._edges
+        at = bisect_right(edges, self.month_import_uj)
+        return edges[at] - self.month_import_uj if at < len(edges) else None
 
     def energy_to_next_change(self, rate: int) -> int | None:
         """µJ of import after which the wallet next needs the core's attention (a threshold
-        crossed, credit exhausted), or None if nothing will happen; at least 1."""
+        crossed, credit exhausted, a new price band), or None if nothing will happen; >= 1."""
         if not self.prepaid:
             return None
+        step = self._next_step_uj()
         available = self.available()
         targets = [available - t for t in self.config.low_credit_thresholds if t < available]
         if available > 0:
             targets.append(available)
-        if not targets:
-            return None
-        money = min(targets)
         numerator = self._price_numerator(rate)
-        if numerator <= 0:
-            return None
-        denominator = MICRO_J_PER_KWH * _PPM
-        energy = max(-(-(money * denominator - self.carry) // numerator), 1)
-        step = self._next_step_uj()
+        if not targets or numerator <= 0:
+            return step
+        money = min(targets)
+        energy = max(-(-(money * _DENOMINATOR - self.carry) // numerator), 1)
         return energy if step is None else min(energy, step)
+
+    # -- charge tables (class 113) ------------------------------------------------------
+
+    def set_passive(self, kind: ChargeKind, table: ChargeTable) -> None:
+        """A head-end writes ``kind``'s passive table (ValueError if invalid)."""
+        problem = self._kind_error(kind) or table_error(kind, table)
+        if problem is not None:
+            raise ValueError(problem)
+        self.passive[kind] = tuple(table)
+
+    def schedule_activation(self, kind: ChargeKind, meter_ms: int | None) -> None:
+        """The passive table of ``kind`` becomes active at ``meter_ms`` (None: not planned)."""
+        problem = self._kind_error(kind)
+        if problem is not None:
+            raise ValueError(problem)
+        if meter_ms is None:
+            self.activation_ms.pop(kind, None)
+        else:
+            self.activation_ms[kind] = meter_ms
+
+    def activate_passive(self, kind: ChargeKind) -> None:
+        """Class 113 activate_passive_unit_charge: the passive table becomes active; what
+        was consumed before was charged at the old table."""
+        problem = self._kind_error(kind)
+        if problem is not None:
+            raise ValueError(problem)
+        self.tables[kind] = self.passive.get(kind, ())
+        self.activation_ms.pop(kind, None)
+        was_amount = self.tariff.subsidy_amount
+        self._use_tables()
+        if kind is ChargeKind.SUBSIDY:  # the month's allowance follows the new amount
+            spent = was_amount - self.subsidy_left
+            self.subsidy_left = max(self.tariff.subsidy_amount - spent, 0)
+
+    def next_activation_ms(self) -> int | None:
+        return min(self.activation_ms.values(), default=None)
+
+    def activate_due(self, meter_ms: int) -> list[ChargeKind]:
+        """Activate the tables whose time has come; returns their kinds."""
+        due = [k for k, at in self.activation_ms.items() if at <= meter_ms]
+        for kind in due:
+            self.activate_passive(kind)
+        return due
+
+    def _kind_error(self, kind: ChargeKind) -> str | None:
+        if self.config.unit is not CreditUnit.CURRENCY:
+            return "an energy wallet has no charge tables"
+        return None
 
     # -- flows ------------------------------------------------------------------------
 
     def consume(self, energy_uj: int, rate: int) -> list[WalletEvent]:
-        """Charge ``energy_uj`` of import at ``rate``'s price; step bands split it."""
+        """Charge ``energy_uj`` of import at ``rate``'s price; price bands split it."""
         if energy_uj <= 0:
             return []
-        denominator = MICRO_J_PER_KWH * _PPM
         cost = 0
         left = energy_uj
         while left > 0:
             step = self._next_step_uj()
             chunk = left if step is None else min(left, step)
             total = chunk * self._price_numerator(rate) + self.carry
-            cost += total // denominator
-            self.carry = total % denominator
+            cost += total // _DENOMINATOR
+            self.carry = total % _DENOMINATOR
             self.month_import_uj += chunk
             left -= chunk
-        self.month_cost += cost
-        self.period_cost += cost
         self.energy_cost_total += cost
-        if not self.prepaid:
-            return []
-        return self._draw(cost)
+        return self._pay(cost, charges=False)
 
     def charge(self, amount: int) -> list[WalletEvent]:
-        """A standing or fixed charge (before VAT) taken from the credit."""
-        with_vat = amount * (_PPM + self.config.vat_ppm) // _PPM
-        self.month_cost += with_vat
-        self.period_cost += with_vat
+        """A standing, fixed or service charge (before VAT) taken from the credit."""
+        with_vat = amount * (_PPM + self.tariff.vat_charges) // _PPM
         self.charges_total += with_vat
+        return self._pay(with_vat, charges=True)
+
+    def _pay(self, cost: int, charges: bool) -> list[WalletEvent]:
+        """The amount subsidy pays first; the rest is recorded and, when prepaid, drawn."""
+        subsidised = min(self.subsidy_left, cost)
+        self.subsidy_left -= subsidised
+        self.subsidised_total += subsidised
+        cost -= subsidised
+        self.month_cost += cost
+        self.period_cost += cost
         if not self.prepaid:
             return []
-        return self._draw(with_vat)
+        return self._draw(cost, charges)
 
     def balance_check(self) -> int:
-        """Credit conservation: initial + purchased - debited - cleared - (credit -
-        emergency owed); zero unless the wallet lost or made up a micro-unit."""
+        """Credit conservation: initial + purchased - debited - cleared - (credit +
+        second wallet - emergency owed); zero unless a micro-unit was lost or made up."""
         credited = self.config.initial_credit + self.purchased_total
         spent = self.debited_total + self.cleared_total
-        return credited - spent - (self.credit - self.emergency_owed)
+        return credited - spent - (self.credit + self.second_credit - self.emergency_owed)
 
-    def _draw(self, amount: int) -> list[WalletEvent]:
+    def _draw(self, amount: int, charges: bool = False) -> list[WalletEvent]:
         was = self._before()
         self.debited_total += amount
-        from_credit = min(max(self.credit, 0), amount)
+        second = self.config.second_wallet
+        second_pays = second is not None and (second.pays_charges or not charges)
+        rest = amount
+        if second_pays and second is not None and second.priority == 1:
+            rest = self._from_second(rest)
+        from_credit = min(max(self.credit, 0), rest)
         self.credit -= from_credit
-        rest = amount - from_credit
+        self.period_paid[0] += from_credit
+        rest -= from_credit
+        if second_pays and second is not None and second.priority != 1:
+            rest = self._from_second(rest)
         if rest and self.emergency_in_use:
             from_emergency = min(self.emergency_remaining, rest)
             self.emergency_remaining -= from_emergency
             self.emergency_owed += from_emergency
+            self.period_paid[0] += from_emergency
             rest -= from_emergency
         self.credit -= rest  # overdraw: only while the meter does not disconnect
+        self.period_paid[0] += rest
         events = []
         if (
-            self.credit <= 0
-            and self.config.emergency_auto
+            self.config.emergency_auto
             and self.config.emergency_credit > 0
             and not self.emergency_in_use
             and self.emergency_owed == 0
+            and self.available() <= 0
         ):
             self._invoke_emergency()
             events.append(WalletEvent.EMERGENCY_CREDIT_INVOKED)
         return self._changes(was) + events
+
+    def _from_second(self, amount: int) -> int:
+        taken = min(self.second_credit, amount)
+        self.second_credit -= taken
+        self.period_paid[1] += taken
+        return amount - taken
 
     def _before(self) -> tuple[int, int]:
         """What `_changes` compares with: the warning level and the available credit (1 when
@@ -333,19 +631,35 @@ class Wallet:
             events.append(WalletEvent.CREDIT_RESTORED)
         return events
 
-    def would_overflow(self, amount: int) -> bool:
-        return self.credit + amount > self.config.max_credit
+    def would_overflow(self, amount: int, wallet: int = TOKEN_WALLET) -> bool:
+        held = self.second_credit if wallet == SECOND_WALLET else self.credit
+        return held + amount > self.config.max_credit
 
-    def purchase(self, amount: int, meter_ms: int, tid: int | None = None) -> list[WalletEvent]:
+    def clear_second(self) -> list[WalletEvent]:
+        """The second wallet to 0 (class 112 set_amount_to_value 0 on its Credit)."""
+        was = self._before()
+        self.cleared_total += self.second_credit
+        self.second_credit = 0
+        return self._changes(was)
+
+    def purchase(
+        self, amount: int, meter_ms: int, tid: int | None = None, wallet: int = TOKEN_WALLET
+    ) -> list[WalletEvent]:
         """Add purchased credit: overdraw first, then the emergency credit used, then credit
-        (seed 002 5.4 a). The caller checks `would_overflow` first."""
+        (seed 002 5.4 a); credit for the second wallet goes to it whole. The caller checks
+        `would_overflow` first."""
         was = self._before()
         if self.status is AccountStatus.CLOSED:
             raise WalletRefused("the account is closed")
+        if wallet == SECOND_WALLET and self.config.second_wallet is None:
+            raise WalletRefused("this meter has one wallet")
         if self.status is AccountStatus.NEW_INACTIVE:
             self.status = AccountStatus.ACTIVE  # the first purchase opens the account
             self.activated_ms = meter_ms
-        self.credit += amount
+        if wallet == SECOND_WALLET:
+            self.second_credit += amount
+        else:
+            self.credit += amount
         if self.credit > 0 and self.emergency_owed:
             repay = min(self.credit, self.emergency_owed)
             self.credit -= repay
@@ -353,7 +667,7 @@ class Wallet:
         if self.emergency_owed == 0 and self.emergency_in_use:
             self.emergency_in_use = False
             self.emergency_remaining = 0
-        self.purchases.insert(0, Purchase(meter_ms, amount, tid))
+        self.purchases.insert(0, Purchase(meter_ms, amount, tid, wallet))
         del self.purchases[PURCHASE_HISTORY:]
         self.purchase_count += 1
         self.purchased_total += amount
@@ -411,35 +725,46 @@ class Wallet:
 
     def new_day(self) -> list[WalletEvent]:
         """Local midnight: the daily standing charge."""
-        if self.config.standing_charge_per_day:
-            return self.charge(self.config.standing_charge_per_day)
+        if self.tariff.standing:
+            return self.charge(self.tariff.standing)
         return []
 
     def new_month(self, ended: date) -> list[WalletEvent]:
         """The first of a month at local midnight: `close_month`, then `open_month`."""
-        self.close_month(ended)
-        return self.open_month()
+        events = self.close_month(ended)
+        return events + self.open_month()
 
-    def close_month(self, ended: date) -> None:
-        """The month that ``ended`` belongs to goes to the 12-month cost history (seed 002
-        5.4 g) and the step bands restart."""
+    def close_month(self, ended: date) -> list[WalletEvent]:
+        """The month that ``ended`` belongs to pays its service charge (the band of its
+        consumption, seed 003 "monthly service charge"), goes to the 12-month cost history
+        (seed 002 5.4 g) and the step bands restart. Returns the charge's events."""
+        events: list[WalletEvent] = []
+        service = 0
+        for threshold, amount in self.tariff.service:
+            if self.month_import_uj >= threshold:
+                service = amount
+        if service:
+            events = self.charge(service)
         self.cost_history.insert(0, (ended.strftime("%Y-%m"), self.month_cost))
         del self.cost_history[COST_HISTORY_MONTHS:]
         self.month_cost = 0
         self.month_import_uj = 0
+        return events
 
     def open_month(self) -> list[WalletEvent]:
-        """A new month begins: its fixed charges are taken (in advance, so they count in
-        the new month's cost)."""
+        """A new month begins: its amount subsidy is granted and its fixed charges are
+        taken (in advance, so they count in the new month's cost, after the subsidy)."""
+        self.subsidy_left = self.tariff.subsidy_amount
         events: list[WalletEvent] = []
-        for amount in self.config.fixed_charges_per_month:
+        for amount in self.tariff.fixed:
             events += self.charge(amount)
         return events
 
     def end_billing_period(self) -> None:
-        """The billing point (the billing profiles have captured `period_cost`): a new
-        period begins at 0."""
+        """The billing point (the billing profiles have captured `period_cost` and what
+        each wallet paid): a new period begins at 0."""
         self.period_cost = 0
+        self.period_paid = [0, 0]
 
     # -- persistence ------------------------------------------------------------------
 
@@ -458,7 +783,15 @@ class Wallet:
             "month_cost": self.month_cost,
             "cost_history": [list(item) for item in self.cost_history],
             "period_cost": self.period_cost,
-            "purchases": [[p.at_meter_ms, p.amount, p.tid] for p in self.purchases],
+            "purchases": [[p.at_meter_ms, p.amount, p.tid, p.wallet] for p in self.purchases],
+            "carry_scale": _PPM * _PPM,
+            "second_credit": self.second_credit,
+            "period_paid": list(self.period_paid),
+            "subsidy_left": self.subsidy_left,
+            "subsidised_total": self.subsidised_total,
+            "tables": {k.value: [list(e) for e in t] for k, t in self.tables.items()},
+            "passive": {k.value: [list(e) for e in t] for k, t in self.passive.items()},
+            "activation_ms": {k.value: at for k, at in self.activation_ms.items()},
             "purchase_count": self.purchase_count,
             "purchased_total": self.purchased_total,
             "energy_cost_total": self.energy_cost_total,
@@ -495,8 +828,29 @@ class Wallet:
         # A wallet saved before billing periods were costed counts from its restart.
         wallet.period_cost = int(state.get("period_cost", 0))
         wallet.purchases = [
-            Purchase(int(ms), int(amount), None if tid is None else int(tid))
-            for ms, amount, tid in state["purchases"]
+            Purchase(int(p[0]), int(p[1]), None if p[2] is None else int(p[2]), int(p[3]))
+            if len(p) > 3
+            else Purchase(int(p[0]), int(p[1]), None if p[2] is None else int(p[2]))
+            for p in state["purchases"]
         ]
+        if "carry_scale" not in state:  # saved when VAT alone scaled the numerator
+            wallet.carry *= _PPM
+        wallet.second_credit = int(state.get("second_credit", 0))
+        wallet.period_paid = [int(v) for v in state.get("period_paid", (0, 0))]
+        wallet.subsidised_total = int(state.get("subsidised_total", 0))
+        if "tables" in state:  # else the model's tables, as when the meter was made
+
+            def tables(saved: dict[str, Any]) -> dict[ChargeKind, ChargeTable]:
+                return {
+                    ChargeKind(k): tuple((int(i), int(v)) for i, v in t) for k, t in saved.items()
+                }
+
+            wallet.tables = tables(state["tables"])
+            wallet.passive = tables(state["passive"])
+            wallet.activation_ms = {
+                ChargeKind(k): int(at) for k, at in state["activation_ms"].items()
+            }
+            wallet._use_tables()
+        wallet.subsidy_left = int(state.get("subsidy_left", wallet.tariff.subsidy_amount))
         wallet.alarm_level = wallet._level()
         return wallet

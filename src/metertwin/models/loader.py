@@ -36,11 +36,17 @@ from metertwin.meter.security import SecurityConfig
 from metertwin.meter.spec import DeviceSpec
 from metertwin.meter.token_entry import TokenEntryConfig
 from metertwin.meter.wallet import (
-    MICRO_J_PER_KWH,
+    LEVY_PER_KWH,
+    LEVY_PERCENT,
+    MICRO_J_PER_WH,
+    SUBSIDY_AMOUNT,
+    SUBSIDY_UNITS,
     CreditUnit,
     FriendlyPeriods,
     PaymentMode,
+    SecondWallet,
     WalletConfig,
+    table_error,
     to_micro,
 )
 from metertwin.schema import SchemaError, TableReader, deep_merge, parse_toml
@@ -222,15 +228,25 @@ _WALLET_FUNCTIONS = frozenset(
 )
 
 
-def _channel_problem(channel: str, phases: int, rates: int, wallet: bool) -> str | None:
-    """Why a profile channel name is not usable, or None."""
+def _wallets(config: WalletConfig | None) -> int:
+    if config is None:
+        return 0
+    return 1 if config.second_wallet is None else 2
+
+
+def _channel_problem(channel: str, phases: int, rates: int, wallets: int) -> str | None:
+    """Why a profile channel name is not usable, or None (``wallets``: the meter's credit
+    wallets, 0 without a [prepayment] wallet)."""
     kind, _, rest = channel.partition(":")
     stamped = ("clock", "status", "operating_status", "event_code", "event_count")
     if kind in (*stamped, "active_power", "frequency") and not rest:
         return None
-    if kind == "cost" and not rest:
-        # the cost of the present billing period (issue 5 item 2): a wallet's record
-        return None if wallet else "the cost channel needs a [prepayment] wallet"
+    if kind == "cost" and rest in ("", "1", "2"):
+        # the cost of the present billing period (issue 5 item 2), or what the token (1) or
+        # second (2) wallet paid of it (issue 20 item 7): a wallet's record
+        if not wallets:
+            return "the cost channel needs a [prepayment] wallet"
+        return "cost:2 needs [prepayment.second_wallet]" if int(rest or 0) > wallets else None
     if kind in ("max_demand", "max_demand_time"):
         parts = rest.split(":")
         if len(parts) == 2 and all(p.isdigit() for p in parts):
@@ -252,8 +268,43 @@ def _channel_problem(channel: str, phases: int, rates: int, wallet: bool) -> str
     return (
         "expected clock, status, operating_status, energy:C:phase:rate, voltage:k, current:k, "
         "active_power, "
-        f"frequency, max_demand:C:rate, max_demand_time:C:rate or cost, got {channel!r}"
+        f"frequency, max_demand:C:rate, max_demand_time:C:rate or cost[:1|2], got {channel!r}"
     )
+
+
+def _bands(t: TableReader, key: str, what: str, most: int) -> list[tuple[int, int]]:
+    """``[[monthly kWh from, amount], ...]``, ascending, up to ``most`` (seed 003: up to 10
+    steps, up to 5 service charge steps); thresholds in whole Wh."""
+    bands = []
+    for i, band in enumerate(t.list(key, [])):
+        if not (
+            isinstance(band, list)
+            and len(band) == 2
+            and all(isinstance(x, int | float) and not isinstance(x, bool) for x in band)
+            and 0 <= band[0] <= 1_000_000
+            and 0 <= band[1] <= 1000
+        ):
+            raise t.error(f"{key}[{i}]", f"expected [monthly kWh from, {what}], got {band!r}")
+        bands.append((round(band[0] * 1000) * MICRO_J_PER_WH, to_micro(band[1])))
+    if [s for s, _ in bands] != sorted({s for s, _ in bands}):
+        raise t.error(key, "expected ascending monthly kWh thresholds")
+    if len(bands) > most:
+        raise t.error(key, f"expected up to {most} bands")
+    return bands
+
+
+def _kinds(t: TableReader, key: str, kinds: dict[str, int]) -> list[tuple[int, int]]:
+    """``[{kind = ..., value = ...}, ...]``, up to 5 (seed 003: 5 subsidies, 5 levies);
+    a percent is kept as ppm, anything else as micro-units."""
+    out = []
+    for item in t.tables(key, []):
+        kind = item.str("kind", choices=tuple(kinds))
+        value = item.float("value", low=0.0, high=1000.0)
+        out.append((kinds[kind], round(value * 10_000) if kind == "percent" else to_micro(value)))
+        item.finish()
+    if len(out) > 5:
+        raise t.error(key, "expected up to 5")
+    return out
 
 
 def _minutes(reader: TableReader, key: str, text: str) -> int:
@@ -312,7 +363,7 @@ class _ModelReader:
         if wallet is None and (needing := sorted(functions & _WALLET_FUNCTIONS)):
             raise root.error("model.functions", f"{', '.join(needing)} need a [prepayment] wallet")
         profiles = tuple(
-            self._profile(p, ratings, capacity, wallet is not None)
+            self._profile(p, ratings, capacity, _wallets(wallet))
             for p in root.tables("profiles", [])
         )
         if len({p.name for p in profiles}) != len(profiles):
@@ -366,7 +417,7 @@ class _ModelReader:
         )
 
     def _profile(
-        self, t: TableReader, ratings: Ratings, capacity: Capacity, wallet: bool
+        self, t: TableReader, ratings: Ratings, capacity: Capacity, wallets: int
     ) -> ProfileSpec:
         obis = t.str("obis")
         if not _OBIS.match(obis):
@@ -404,7 +455,7 @@ class _ModelReader:
                 'an event log ("events") names the logs it keeps, and only an event log does',
             )
         for i, channel in enumerate(channels):
-            problem = _channel_problem(channel, ratings.phases, capacity.rates, wallet)
+            problem = _channel_problem(channel, ratings.phases, capacity.rates, wallets)
             if problem:
                 raise t.error(f"channels[{i}]", problem)
         t.finish()
@@ -452,21 +503,19 @@ class _ModelReader:
             ):
                 raise t.error(f"prices[{i}]", f"expected a price 0-1000 per kWh, got {price!r}")
             price_micro.append(to_micro(price))
-        steps = []
-        for i, step in enumerate(t.list("steps", [])):
-            if not (
-                isinstance(step, list)
-                and len(step) == 2
-                and all(isinstance(x, int | float) and not isinstance(x, bool) for x in step)
-                and 0 <= step[0] <= 1_000_000
-                and 0 <= step[1] <= 1000
-            ):
-                raise t.error(
-                    f"steps[{i}]", f"expected [monthly kWh from, surcharge per kWh], got {step!r}"
-                )
-            steps.append((round(step[0] * MICRO_J_PER_KWH), to_micro(step[1])))
-        if [s for s, _ in steps] != sorted({s for s, _ in steps}):
-            raise t.error("steps", "expected ascending monthly kWh thresholds")
+        steps = _bands(t, "steps", "surcharge per kWh", 10)
+        service = _bands(t, "service_charge_steps", "service charge per month", 5)
+        subsidies = _kinds(t, "subsidies", {"units": SUBSIDY_UNITS, "amount": SUBSIDY_AMOUNT})
+        levies = _kinds(t, "levies", {"percent": LEVY_PERCENT, "per_kwh": LEVY_PER_KWH})
+        second = None
+        if t.has("second_wallet"):
+            w = t.table("second_wallet")
+            second = SecondWallet(
+                name=w.str("name", "remote credit"),
+                priority=w.int("priority", 1, low=1, high=2),
+                pays_charges=w.bool("pays_charges", False),
+            )
+            w.finish()
         thresholds = [to_micro(x) for x in t.float_list("low_credit_thresholds", [], high=999_999)]
         if len(thresholds) > 3 or thresholds != sorted(thresholds, reverse=True):
             raise t.error("low_credit_thresholds", "expected up to 3 levels, highest first")
@@ -475,8 +524,17 @@ class _ModelReader:
             raise t.error("fixed_charges_per_month", "expected up to 3 fixed charges")
         standing = to_micro(t.float("standing_charge_per_day", 0.0, **amount))
         vat = round(t.float("vat_percent", 0.0, low=0.0, high=100.0) * 10_000)
-        if unit is CreditUnit.ENERGY and (steps or fixed or standing or vat):
-            raise t.error("unit", "steps, charges and VAT need a currency wallet")
+        vat_kinds = [
+            round(t.float(key, 0.0, low=0.0, high=100.0) * 10_000) if t.has(key) else None
+            for key in ("vat_charges_percent", "vat_levies_percent")
+        ]
+        if unit is CreditUnit.ENERGY and (
+            steps or fixed or standing or vat or service or subsidies or levies or second
+        ):
+            raise t.error(
+                "unit",
+                "steps, charges, subsidies, levies, VAT and a second wallet need a currency wallet",
+            )
         friendly_table = t.table("friendly", None)
         hours = []
         for i, window in enumerate(friendly_table.str_list("hours", [])):
@@ -503,6 +561,12 @@ class _ModelReader:
             standing_charge_per_day=standing,
             fixed_charges_per_month=tuple(fixed),
             vat_ppm=vat,
+            vat_charges_ppm=vat_kinds[0],
+            vat_levies_ppm=vat_kinds[1],
+            service_steps=tuple(service),
+            subsidies=tuple(subsidies),
+            levies=tuple(levies),
+            second_wallet=second,
             low_credit_thresholds=tuple(thresholds),
             emergency_credit=to_micro(t.float("emergency_credit", 0.0, **amount)),
             emergency_auto=t.bool("emergency_auto", False),
@@ -510,6 +574,10 @@ class _ModelReader:
             initial_credit=to_micro(t.float("initial_credit", 0.0, **amount)),
             friendly=FriendlyPeriods(tuple(hours), frozenset(weekdays), frozenset(holidays)),
         )
+        for kind, table in config.charge_tables().items():
+            problem = table_error(kind, table)
+            if problem is not None:
+                raise t.error(kind.value, problem)
         t.finish()
         return config, entry
 

@@ -28,7 +28,7 @@ from metertwin.meter.spec import DeviceSpec
 from metertwin.models.demand_objects import set_demand_period
 from metertwin.models.energy import energy_register_catalogue
 from metertwin.models.loader import DeviceModel
-from metertwin.models.prepayment_objects import PREPAYMENT_OBJECTS
+from metertwin.models.prepayment_objects import prepayment_rows
 from metertwin.models.profile_objects import (
     EVENT_CODE,
     EVENT_COUNT,
@@ -105,7 +105,7 @@ def standard_objects(spec: DeviceSpec) -> list[tuple[Obis, int, str]]:
     if any("event_count" in p.channels for p in spec.profiles):
         rows.append((EVENT_COUNT, 1, "Event count: the last event entry's burst (metertwin)"))
     if spec.wallet is not None:
-        rows += PREPAYMENT_OBJECTS
+        rows += prepayment_rows(spec.wallet)
     if "bidirectional" in spec.functions:
         rows += [
             (EXPORT_ENABLED, 1, "Export energy enabled (metertwin's; seed 000)"),

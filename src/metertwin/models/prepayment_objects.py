@@ -9,21 +9,39 @@ billing period is also a Register (class 3), so that the billing profile can cap
 
 from __future__ import annotations
 
-from metertwin.codec.axdr import BitString, Data, DataType
+from metertwin.codec.axdr import Data, DataType
 from metertwin.codec.obis import Obis
 from metertwin.cosem.classes import interface_class
 from metertwin.cosem.errors import denied, type_unmatched
 from metertwin.cosem.objects import Binding, CosemObject, Method, Request
 from metertwin.meter.core import Meter
-from metertwin.meter.registers import Energy
 from metertwin.meter.token_entry import TokenResult
-from metertwin.meter.wallet import AccountStatus, CreditUnit, PaymentMode, Wallet, WalletRefused
+from metertwin.meter.wallet import (
+    SECOND_WALLET,
+    TOKEN_WALLET,
+    AccountStatus,
+    CreditUnit,
+    PaymentMode,
+    Wallet,
+    WalletConfig,
+    WalletRefused,
+)
+from metertwin.models.charge_objects import (
+    AMOUNT_SCALE,
+    CHARGE_OBJECTS,
+    PER_COUNT,
+    amount,
+    bits,
+    charge_object,
+    charge_rows,
+)
 from metertwin.models.values import Unit, date_time_data, logical_name, scaler_unit
 from metertwin.sts import Rejection
 
 ACCOUNT = Obis(0, 0, 19, 0, 0)
 TOKEN_CREDIT = Obis(0, 0, 19, 10, 0)
 EMERGENCY_CREDIT = Obis(0, 0, 19, 10, 1)
+SECOND_CREDIT = Obis(0, 0, 19, 10, 2)
 CONSUMPTION_CHARGE = Obis(0, 0, 19, 20, 0)
 STANDING_CHARGE = Obis(0, 0, 19, 20, 1)
 TOKEN_GATEWAY = Obis(0, 0, 19, 40, 0)
@@ -31,22 +49,33 @@ PURCHASES = Obis(0, 0, 96, 128, 0)
 PURCHASE_COUNTERS = Obis(0, 0, 96, 128, 1)
 MONTHLY_COST = Obis(0, 0, 96, 128, 2)
 BILLING_PERIOD_COST = Obis(0, 0, 96, 128, 3)
+TOKEN_WALLET_PAID = Obis(0, 0, 96, 128, 4)
+SECOND_WALLET_PAID = Obis(0, 0, 96, 128, 5)
 
-PREPAYMENT_OBJECTS: tuple[tuple[Obis, int, str], ...] = (
+_PREPAYMENT_OBJECTS: tuple[tuple[Obis, int, str], ...] = (
     (ACCOUNT, 111, "Account"),
     (TOKEN_CREDIT, 112, "Token credit"),
     (EMERGENCY_CREDIT, 112, "Emergency credit"),
-    (CONSUMPTION_CHARGE, 113, "Consumption charge (TOU price, steps, VAT)"),
-    (STANDING_CHARGE, 113, "Standing and fixed charges"),
     (TOKEN_GATEWAY, 115, "Token gateway"),
     (PURCHASES, 1, "Last 10 purchases: date-time, amount"),
     (PURCHASE_COUNTERS, 1, "Purchases: count, total amount"),
     (MONTHLY_COST, 1, "Consumption cost of the last 12 months"),
     (BILLING_PERIOD_COST, 3, "Consumption cost of this billing period"),
+    (TOKEN_WALLET_PAID, 3, "Paid by the token wallet this billing period"),
 )
 
-AMOUNT_SCALE = -3
-_PER_COUNT = 1000  # µ per double-long count at scale -3
+
+def prepayment_rows(config: WalletConfig) -> list[tuple[Obis, int, str]]:
+    """The object list's payment objects for a wallet of ``config``."""
+    rows = list(_PREPAYMENT_OBJECTS)
+    rows[3:3] = charge_rows(config.unit)
+    if config.second_wallet is not None:
+        rows.insert(3, (SECOND_CREDIT, 112, f"Second wallet: {config.second_wallet.name}"))
+        rows.append((SECOND_WALLET_PAID, 3, "Paid by the second wallet this billing period"))
+    return rows
+
+
+_PER_COUNT = PER_COUNT
 _STATUS_CODE = {
     Rejection.FORMAT: 4,
     Rejection.CRC: 5,
@@ -63,16 +92,6 @@ _STATUS_CODE = {
 7 execution failure."""
 
 
-def amount_counts(micro: int) -> int:
-    """µ as the counts of a double-long at scale -3 (floor), clamped to the type's range."""
-    return max(min(micro // _PER_COUNT, 2**31 - 1), -(2**31))
-
-
-def amount(micro: int) -> Data:
-    """µ as double-long at scale -3 (floor), clamped to the type's range."""
-    return Data.double_long(amount_counts(micro))
-
-
 def amount_scaler_unit(wallet: Wallet) -> Data:
     """A Register's scaler_unit for amounts of the wallet: currency (unit 10) at scale -3,
     or for an energy wallet kWh at scale -3, which a Register states as Wh (unit 30)."""
@@ -81,8 +100,7 @@ def amount_scaler_unit(wallet: Wallet) -> Data:
     return scaler_unit(AMOUNT_SCALE, Unit.CURRENCY)
 
 
-def _bits(*flags: bool) -> Data:
-    return Data.bit_string(BitString.from_bools(flags))
+_bits = bits
 
 
 def _no_parameter(parameters: Data | None) -> None:
@@ -107,31 +125,37 @@ def prepayment_object(obis: Obis, class_id: int, meter: Meter) -> CosemObject | 
     if class_id == 111 and obis == ACCOUNT:
         return _account(meter, wallet)
     if class_id == 112 and obis == TOKEN_CREDIT:
-        return _token_credit(meter, wallet)
+        return _token_credit(meter, wallet, TOKEN_WALLET)
+    if class_id == 112 and obis == SECOND_CREDIT and wallet.config.second_wallet is not None:
+        return _token_credit(meter, wallet, SECOND_WALLET)
     if class_id == 112 and obis == EMERGENCY_CREDIT:
         return _emergency_credit(meter, wallet)
-    if class_id == 113 and obis in (CONSUMPTION_CHARGE, STANDING_CHARGE):
-        return _charge(obis, meter, wallet)
+    if class_id == 113 and obis in CHARGE_OBJECTS:
+        return charge_object(obis, meter, wallet)
     if class_id == 115 and obis == TOKEN_GATEWAY:
         return _token_gateway(meter)
     if class_id == 1 and obis in (PURCHASES, PURCHASE_COUNTERS, MONTHLY_COST):
         return _records(obis, meter, wallet)
-    if class_id == 3 and obis == BILLING_PERIOD_COST:
-        return _billing_period_cost(wallet)
+    if class_id == 3 and obis in _PAID_BY:
+        return _billing_period_cost(obis, wallet)
     return None
 
 
-def _billing_period_cost(wallet: Wallet) -> CosemObject:
+_PAID_BY = {BILLING_PERIOD_COST: None, TOKEN_WALLET_PAID: 0, SECOND_WALLET_PAID: 1}
+
+
+def _billing_period_cost(obis: Obis, wallet: Wallet) -> CosemObject:
     """What the billing period has cost since the last billing point (energy and charges
-    with VAT); the billing profile captures it at the billing point, before it restarts."""
+    with VAT, after subsidies), or the part of it one wallet paid; the billing profile
+    captures them at the billing point, before they restart."""
     unit = amount_scaler_unit(wallet)
+    which = _PAID_BY[obis]
+
+    def value(_r: Request) -> Data:
+        return amount(wallet.period_cost if which is None else wallet.period_paid[which])
+
     return CosemObject(
-        interface_class(3),
-        BILLING_PERIOD_COST,
-        {
-            2: Binding(get=lambda _r: amount(wallet.period_cost)),
-            3: Binding(get=lambda _r: unit),
-        },
+        interface_class(3), obis, {2: Binding(get=value), 3: Binding(get=lambda _r: unit)}
     )
 
 
@@ -177,7 +201,9 @@ def _account(meter: Meter, wallet: Wallet) -> CosemObject:
         return invoke
 
     credits = [TOKEN_CREDIT, EMERGENCY_CREDIT]
-    charges = [CONSUMPTION_CHARGE, STANDING_CHARGE]
+    if config.second_wallet is not None:
+        credits.insert(0 if config.second_wallet.priority == 1 else 1, SECOND_CREDIT)
+    charges = [obis for obis, _c, _d in charge_rows(config.unit)]
     currency = (
         Data.structure([Data.utf8_string("kWh"), Data.integer(AMOUNT_SCALE), Data.enum(1)])
         if config.unit is CreditUnit.ENERGY
@@ -241,15 +267,20 @@ def _double_long(parameters: Data | None) -> int:
     return parameters.as_int()
 
 
-def _token_credit(meter: Meter, wallet: Wallet) -> CosemObject:
+def _token_credit(meter: Meter, wallet: Wallet, which: int) -> CosemObject:
+    """The token wallet (0-0:19.10.0.255) or the second wallet (0-0:19.10.2.255): both take
+    the head-end's update_amount and set_amount_to_value; only the token wallet takes
+    tokens and runs negative (overdraw)."""
     config = wallet.config
+    second = config.second_wallet
+    token = which == TOKEN_WALLET
 
     def update_amount(_r: Request, parameters: Data | None) -> Data | None:
         counts = _double_long(parameters)
         if counts <= 0:
             raise type_unmatched("update_amount adds a positive amount")
         try:
-            meter.remote_credit(counts * _PER_COUNT)
+            meter.remote_credit(counts * _PER_COUNT, which)
         except WalletRefused as error:
             raise _refused(error) from None
         return None
@@ -259,26 +290,33 @@ def _token_credit(meter: Meter, wallet: Wallet) -> CosemObject:
         if counts < 0:
             raise type_unmatched("set_amount_to_value takes an amount >= 0")
         try:
-            meter.set_credit(counts * _PER_COUNT)
+            meter.set_credit(counts * _PER_COUNT, which)
         except WalletRefused as error:
             raise _refused(error) from None
         return None
 
+    def held() -> int:
+        return wallet.credit if token else wallet.second_credit
+
+    if second is None:
+        priority = 1
+    else:
+        priority = (2 if second.priority == 1 else 1) if token else second.priority
     return CosemObject(
         interface_class(112),
-        TOKEN_CREDIT,
+        TOKEN_CREDIT if token else SECOND_CREDIT,
         {
-            2: Binding(get=lambda _r: amount(wallet.credit)),
+            2: Binding(get=lambda _r: amount(held())),
             3: Binding(get=lambda _r: Data.enum(0)),  # token credit
-            4: Binding(get=lambda _r: Data.unsigned(1)),
+            4: Binding(get=lambda _r: Data.unsigned(priority)),
             5: Binding(
                 get=lambda _r: amount(
                     config.low_credit_thresholds[0] if config.low_credit_thresholds else 0
                 )
             ),
             6: Binding(get=lambda _r: amount(0)),
-            7: Binding(get=lambda _r: _bits(True, False, False, True, True)),
-            8: Binding(get=lambda _r: Data.enum(3 if wallet.credit > 0 else 4)),
+            7: Binding(get=lambda _r: _bits(True, False, False, True, token)),
+            8: Binding(get=lambda _r: Data.enum(3 if held() > 0 else 4)),
             9: Binding(get=lambda _r: amount(0)),
             10: Binding(get=lambda _r: amount(0)),
             11: Binding(get=lambda _r: date_time_data(meter.clock, None)),
@@ -315,7 +353,7 @@ def _emergency_credit(meter: Meter, wallet: Wallet) -> CosemObject:
         {
             2: Binding(get=current),
             3: Binding(get=lambda _r: Data.enum(2)),  # emergency credit
-            4: Binding(get=lambda _r: Data.unsigned(2)),
+            4: Binding(get=lambda _r: Data.unsigned(2 if config.second_wallet is None else 3)),
             5: Binding(get=lambda _r: amount(0)),
             6: Binding(get=lambda _r: amount(0)),
             7: Binding(get=lambda _r: _bits(True, not config.emergency_auto, True, False, False)),
@@ -325,63 +363,6 @@ def _emergency_credit(meter: Meter, wallet: Wallet) -> CosemObject:
             11: Binding(get=lambda _r: date_time_data(meter.clock, None)),
         },
         {3: invoke},
-    )
-
-
-def _charge(obis: Obis, meter: Meter, wallet: Wallet) -> CosemObject:
-    config = wallet.config
-    consumption = obis == CONSUMPTION_CHARGE
-    if consumption:
-        table = [
-            Data.structure(
-                [Data.octet_string(bytes([rate])), Data.long(config.price(rate) // _PER_COUNT)]
-            )
-            for rate in range(1, max(len(config.prices), 2))
-        ]
-        reference = Data.structure(
-            [
-                Data.long_unsigned(3),
-                logical_name(Obis(1, 0, int(Energy.IMPORT_ACTIVE), 8, 0)),
-                Data.integer(2),
-            ]
-        )
-    else:
-        table = [
-            Data.structure(
-                [Data.octet_string(b"day"), Data.long(config.standing_charge_per_day // 1000)]
-            )
-        ]
-        reference = Data.structure(
-            [Data.long_unsigned(8), logical_name(Obis(0, 0, 1, 0, 0)), Data.integer(2)]
-        )
-    unit_charge = Data.structure(
-        [
-            Data.structure([Data.integer(3 if consumption else 0), Data.integer(AMOUNT_SCALE)]),
-            reference,
-            Data.array(table),
-        ]
-    )
-
-    def paid(_r: Request) -> Data:
-        return amount(wallet.energy_cost_total if consumption else wallet.charges_total)
-
-    return CosemObject(
-        interface_class(113),
-        obis,
-        {
-            2: Binding(get=paid),
-            3: Binding(get=lambda _r: Data.enum(0 if consumption else 1)),
-            4: Binding(get=lambda _r: Data.unsigned(1 if consumption else 2)),
-            5: Binding(get=lambda _r: unit_charge),
-            6: Binding(get=lambda _r: unit_charge),
-            7: Binding(get=lambda _r: date_time_data(meter.clock, None)),
-            8: Binding(get=lambda _r: Data.double_long_unsigned(0 if consumption else 86_400)),
-            9: Binding(get=lambda _r: _bits(False, consumption)),
-            10: Binding(get=lambda _r: date_time_data(meter.clock, meter.meter_time_ms())),
-            11: Binding(get=lambda _r: amount(0)),
-            12: Binding(get=lambda _r: amount(0)),
-            13: Binding(get=lambda _r: Data.long_unsigned(0)),
-        },
     )
 
 
@@ -447,10 +428,15 @@ def _token_gateway(meter: Meter) -> CosemObject:
 
 
 def _records(obis: Obis, meter: Meter, wallet: Wallet) -> CosemObject:
+    second = wallet.config.second_wallet  # with two wallets a purchase names its wallet
+
     def purchases(_r: Request) -> Data:
         return Data.array(
             [
-                Data.structure([date_time_data(meter.clock, p.at_meter_ms), amount(p.amount)])
+                Data.structure(
+                    [date_time_data(meter.clock, p.at_meter_ms), amount(p.amount)]
+                    + ([Data.unsigned(p.wallet)] if second is not None else [])
+                )
                 for p in wallet.purchases
             ]
         )

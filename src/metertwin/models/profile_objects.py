@@ -23,8 +23,13 @@ from metertwin.cosem.errors import CosemError, type_unmatched
 from metertwin.cosem.objects import Binding, CosemObject, Request
 from metertwin.meter.core import Meter
 from metertwin.meter.profiles import ProfileRecord, ProfileSpec
+from metertwin.models.charge_objects import amount_counts
 from metertwin.models.energy import energy_register_catalogue
-from metertwin.models.prepayment_objects import BILLING_PERIOD_COST, amount_counts
+from metertwin.models.prepayment_objects import (
+    BILLING_PERIOD_COST,
+    SECOND_WALLET_PAID,
+    TOKEN_WALLET_PAID,
+)
 from metertwin.models.values import date_time_bytes, integer, items, meter_ms_from
 
 CLOCK = Obis(0, 0, 1, 0, 0)
@@ -159,7 +164,8 @@ def channel_column(channel: str, meter: Meter) -> tuple[Data, ColumnEncoder]:
             lambda _r, v: _u16(round(float(v) * 100))
         )
     if kind == "cost":  # µ stored, read like the register 0.0.96.128.3 (double-long, -3)
-        return _capture_definition(3, BILLING_PERIOD_COST, 2), (
+        register = {"": BILLING_PERIOD_COST, "1": TOKEN_WALLET_PAID, "2": SECOND_WALLET_PAID}
+        return _capture_definition(3, register[rest], 2), (
             lambda _r, v: _DOUBLE_LONG.pack(DataType.DOUBLE_LONG, amount_counts(int(v)))
         )
     if kind in ("max_demand", "max_demand_time"):
@@ -223,7 +229,9 @@ def capturable_channels(meter: Meter) -> dict[CaptureKey, str]:
         for rate in range(rates + 1)
     ]
     if meter.wallet is not None:
-        channels.append("cost")
+        channels += ["cost", "cost:1"]
+        if meter.wallet.config.second_wallet is not None:
+            channels.append("cost:2")
     found: dict[CaptureKey, str] = {}
     for channel in channels:
         class_id, name, attribute, _index = channel_column(channel, meter)[0].as_items()
