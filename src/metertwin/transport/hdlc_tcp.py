@@ -79,7 +79,7 @@ class HdlcTcpServer(DlmsTcpServer):
         hdlc_settings = settings or HdlcTcpServerSettings()
         super().__init__(backend, host, port, hdlc_settings, on_event)
         self.hdlc_settings = hdlc_settings
-        self.link_settings = hdlc_settings.link
+        self.link_settings = hdlc_settings.link_source()
 
     def _protocol(self) -> ChannelConnection:
         return _HdlcConnection(self)
