@@ -179,8 +179,7 @@ def test_values_class_23_does_not_allow_are_refused_and_nothing_changes(
 
 def test_the_reader_may_read_but_not_set() -> None:
     meter = Meter23()
-    with meter.client(**READER) as client:
-        with pytest.raises(DataAccessError) as refused:
-            client.set(SETUP, 23, 3, Data.unsigned(2))
+    with meter.client(**READER) as client, pytest.raises(DataAccessError) as refused:
+        client.set(SETUP, 23, 3, Data.unsigned(2))
     assert refused.value.result is DataAccessResult.READ_WRITE_DENIED
     assert meter.port.setup().window_transmit == 1
