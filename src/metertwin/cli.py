@@ -427,13 +427,20 @@ def _hdlc_rules(dlms: DlmsSpec, serial_number: str) -> dict[str, Any]:
 
 def _hdlc_port_defaults(session: Session, device: SessionBackend, args: argparse.Namespace) -> None:
     """Class 23 shows what the HDLC transports use unless a SET changed it: the serial line's
-    (its ``--baud``, the Green Book's 25 ms) when there is one, else HDLC over TCP's (1 s)."""
+    (its ``--baud``, the Green Book's 25 ms) or the optical port's mode E when there is one,
+    else HDLC over TCP's (1 s)."""
     from metertwin.protocols.hdlc_setup import comm_speed_for_baud
 
     dlms, serial = session.model.dlms, session.meter.serial_number
     if args.serial_line is not None:
         setup = hdlc_serial_settings(dlms, serial).setup
-        device.hdlc_port.defaults = replace(setup, comm_speed=comm_speed_for_baud(args.baud))
+        try:
+            speed = comm_speed_for_baud(args.baud)
+        except ValueError as problem:  # a rate termios knows and class 23 does not
+            raise UserError(f"--baud: {problem}") from None
+        device.hdlc_port.defaults = replace(setup, comm_speed=speed)
+    elif args.optical is not None:  # mode E: HDLC on the optical line
+        device.hdlc_port.defaults = hdlc_serial_settings(dlms, serial).setup
     else:
         device.hdlc_port.defaults = hdlc_tcp_settings(dlms, serial).setup
 
@@ -489,7 +496,7 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
     if args.hdlc_port is not None:
         hdlc_settings = replace(
             hdlc_tcp_settings(dlms, session.meter.serial_number),
-            live_setup=_live_setup(device, args.serial_line is not None),
+            live_setup=_live_setup(device, (args.serial_line, args.optical) != (None, None)),
         )
         hdlc = HdlcTcpServer(device, args.host, args.hdlc_port, hdlc_settings, on_event)
         listeners.append((hdlc, args.hdlc_port))

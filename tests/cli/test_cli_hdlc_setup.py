@@ -4,7 +4,10 @@ same data keeps it (issue 13 item 1)."""
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +28,7 @@ from metertwin.protocols.hdlc_frame import (
 SERIAL = "12345678"  # physical address 6678
 SETUP = "0.0.22.0.0.255"
 UTILITY = ("--client", "1", "--password", "00000002")  # pmm1220's management association
+READER = ("--client", "32", "--password", "00000001")
 
 
 def negotiated(port: int) -> LinkParameters | None:
@@ -70,3 +74,28 @@ def test_a_set_over_hdlc_changes_the_next_ua_and_survives_a_restart(
         code, out, err = metertwin(capsys, "read", target, f"{SETUP}:7", *UTILITY)
         assert (code, err) == (0, ""), err
         assert out.rstrip().endswith("= 1000")  # HDLC over TCP's inter-octet timeout, ms
+
+
+def test_on_a_serial_line_class_23_shows_its_baud_and_25_ms(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    command = [
+        sys.executable, "-m", "metertwin", "run", "--data", str(tmp_path / "m"), "--port", "0",
+        "--serial", SERIAL, "--serial-line", "pty", "--baud", "19200", "--no-panel",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    try:
+        assert process.stdout.readline().startswith("DLMS/COSEM on ")
+        line = process.stdout.readline()
+        assert line.startswith("HDLC on /dev/") and " 19200 baud physical address 6678 " in line
+        target = f"serial://{line.split()[2]}?baud=19200&address={SERIAL}"
+        shown = {}
+        for attribute in (2, 7, 9):
+            code, out, err = metertwin(capsys, "read", target, f"{SETUP}:{attribute}", *READER)
+            assert (code, err) == (0, ""), err
+            shown[attribute] = out.rstrip().rsplit("= ", 1)[1]
+        assert shown == {2: "6", 7: "25", 9: "6678"}  # comm_speed 6: 19200 baud
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
