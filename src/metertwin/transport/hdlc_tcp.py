@@ -102,7 +102,9 @@ class _HdlcConnection(ChannelConnection):
             self._frame_timed_out()  # its last octets come too late
             return
         try:
-            self._take(self.bridge.receive(data, now))
+            # bytes, not the read buffer's view: the link's fast path for a whole request
+            # frame takes bytes only (a view would be overwritten by the next read).
+            self._take(self.bridge.receive(bytes(data), now))
         except Exception:
             _log.exception("connection from %s failed", self.peer)
             self.close()
