@@ -52,7 +52,7 @@ from metertwin.protocols.wrapper import WrapperDecoder, WrapperFrame
 
 PHYSICAL = 6678  # serial 12345678 (docs/hdlc.md)
 ROUNDS = 8 * 2_500  # a whole number of N(S) cycles
-SOCKET_ROUNDS = 8 * 625  # GETs per window over the socket: CPU time counts in 10 ms ticks
+SOCKET_ROUNDS = 8 * 1_250  # GETs per window over the socket: CPU time counts in 10 ms ticks
 SOCKET_WINDOWS = 5
 TARGET = 1.5
 WRAPPER_HEADER = 8
