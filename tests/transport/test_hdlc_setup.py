@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from metertwin.codec.axdr import Data
+from metertwin.codec.axdr import Data, encode
 from metertwin.codec.enums import DataAccessResult
 from metertwin.dlms.client.errors import DataAccessError
 from metertwin.dlms.client.hdlc import HdlcCarrier, server_address
@@ -183,3 +183,16 @@ def test_the_reader_may_read_but_not_set() -> None:
         client.set(SETUP, 23, 3, Data.unsigned(2))
     assert refused.value.result is DataAccessResult.READ_WRITE_DENIED
     assert meter.port.setup().window_transmit == 1
+
+
+def test_an_snrm_resetting_the_link_at_an_address_no_longer_ours_gets_silence() -> None:
+    """A reset SNRM ends the connection in progress; the next connection is class 23's, so
+    when the address changed meanwhile, the old one is silent and the new one answers."""
+    meter = Meter23()
+    assert meter.snrm(PHYSICAL) is not None  # connected at 6678
+    meter.meter.parameters[f"{SETUP}/9"] = encode(Data.long_unsigned(4242))  # as a SET stores it
+    assert meter.link.state is LinkState.NRM and meter.link.settings.physical_address == PHYSICAL
+    assert meter.snrm(PHYSICAL) is None
+    assert meter.link.state is LinkState.NDM and meter.link.counters.other_address == 1
+    ua = meter.snrm(4242)
+    assert ua is not None and ua.kind is FrameType.UA
