@@ -4,7 +4,8 @@ logical device, same event loop), but with no real-time simulation: the meter's 
 still, so the process's CPU time is what answering requests costs.
 
 Run as ``python -m benchmarks.metertwin_register_server [--model az3p] [--profile FILE]``
-(``--echo``: a bare echo server on the same event loop instead, the floor of any server);
+(``--echo``: a bare echo server on the same event loop instead, the floor of any server;
+``--hdlc``: HDLC over TCP, :class:`HdlcTcpServer` at the serial's physical address 6678);
 the first stdout line is ``metertwin on 127.0.0.1:PORT``. It serves until SIGTERM or SIGINT;
 with ``--profile`` it runs under cProfile from the moment it listens and writes the stats to
 FILE when it stops.
@@ -22,7 +23,9 @@ from typing import cast
 from metertwin.meter.core import Meter
 from metertwin.models import load_model
 from metertwin.models.binder import build_logical_device
+from metertwin.protocols.hdlc_link import physical_address_for_serial
 from metertwin.transport import eventloop
+from metertwin.transport.hdlc_tcp import HdlcTcpServer, HdlcTcpServerSettings
 from metertwin.transport.tcp import DlmsTcpServer, TcpServerSettings
 
 START_MS = 1_780_000_000_000  # 2026-05-28 20:26:40 UTC; any instant does
@@ -46,7 +49,9 @@ class Echo(asyncio.BufferedProtocol):
         self.transport.write(bytes(self.buffer[:nbytes]))
 
 
-async def serve(model_name: str, profiler: cProfile.Profile | None, echo: bool) -> None:
+async def serve(
+    model_name: str, profiler: cProfile.Profile | None, echo: bool, hdlc: bool = False
+) -> None:
     loop = asyncio.get_running_loop()
     if echo:
         echo_server = await loop.create_server(Echo, "127.0.0.1", 0)
@@ -55,8 +60,14 @@ async def serve(model_name: str, profiler: cProfile.Profile | None, echo: bool) 
         model = load_model(model_name)
         meter = Meter(model.spec, START_MS, SERIAL)
         device = build_logical_device(model, meter, commit=lambda: None)
-        settings = TcpServerSettings(server_saps=frozenset({model.dlms.server_sap}))
-        server = DlmsTcpServer(device, "127.0.0.1", 0, settings)
+        saps = frozenset({model.dlms.server_sap})
+        server: DlmsTcpServer
+        if hdlc:
+            physical = physical_address_for_serial(SERIAL)
+            hdlc_settings = HdlcTcpServerSettings(server_saps=saps, physical_address=physical)
+            server = HdlcTcpServer(device, "127.0.0.1", 0, hdlc_settings)
+        else:
+            server = DlmsTcpServer(device, "127.0.0.1", 0, TcpServerSettings(server_saps=saps))
         await server.start()
         port = server.port
     stop = asyncio.Event()
@@ -81,10 +92,11 @@ def main() -> None:
     parser.add_argument("--model", default="az3p")
     parser.add_argument("--profile", metavar="FILE", help="cProfile stats written here at exit")
     parser.add_argument("--echo", action="store_true", help="an echo server on the same loop")
+    parser.add_argument("--hdlc", action="store_true", help="HDLC over TCP, not the wrapper")
     args = parser.parse_args()
     # CPU time, not wall time: a send on loopback can hand the CPU to the client mid-call.
     profiler = cProfile.Profile(time.process_time) if args.profile else None
-    eventloop.run(serve(args.model, profiler, args.echo))
+    eventloop.run(serve(args.model, profiler, args.echo, args.hdlc))
     if profiler is not None:
         profiler.dump_stats(args.profile)
 

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,7 @@ from metertwin.transport import run as run_event_loop
 
 if TYPE_CHECKING:
     from metertwin.models.loader import DlmsSpec
+    from metertwin.protocols.hdlc_setup import HdlcSetup
     from metertwin.runtime.serving import SessionBackend
     from metertwin.runtime.session import Session
     from metertwin.transport.channel import ConnectionEvent
@@ -425,6 +427,37 @@ def _hdlc_rules(dlms: DlmsSpec, serial_number: str) -> dict[str, Any]:
     return rules
 
 
+def _hdlc_port_defaults(session: Session, device: SessionBackend, args: argparse.Namespace) -> None:
+    """Class 23 shows what the HDLC transports use unless a SET changed it: the serial line's
+    (its ``--baud``, the Green Book's 25 ms) or the optical port's mode E when there is one,
+    else HDLC over TCP's (1 s)."""
+    from metertwin.protocols.hdlc_setup import comm_speed_for_baud
+
+    dlms, serial = session.model.dlms, session.meter.serial_number
+    if args.serial_line is not None:
+        setup = hdlc_serial_settings(dlms, serial).setup
+        try:
+            speed = comm_speed_for_baud(args.baud)
+        except ValueError as problem:  # a rate termios knows and class 23 does not
+            raise UserError(f"--baud: {problem}") from None
+        device.hdlc_port.defaults = replace(setup, comm_speed=speed)
+    elif args.optical is not None:  # mode E: HDLC on the optical line
+        device.hdlc_port.defaults = hdlc_serial_settings(dlms, serial).setup
+    else:
+        device.hdlc_port.defaults = hdlc_tcp_settings(dlms, serial).setup
+
+
+def _live_setup(device: SessionBackend, beside_serial_line: bool) -> Callable[[], HdlcSetup]:
+    """HDLC over TCP's class 23 values: the port's; beside a serial line (which class 23 then
+    describes) with TCP's own inter-octet timeout, which a UART's would break (docs/hdlc.md)."""
+    from metertwin.transport.hdlc_tcp import TCP_INTER_OCTET_TIMEOUT_S
+
+    if not beside_serial_line:
+        return device.hdlc_port.setup
+    tcp_ms = round(TCP_INTER_OCTET_TIMEOUT_S * 1000)
+    return lambda: replace(device.hdlc_port.setup(), inter_octet_ms=tcp_ms)
+
+
 def _open_line(where: str, baud: int, paced: bool, option: str) -> SerialLine:
     """``pty`` (a new pty pair) or a device path, refused as one line when it cannot open."""
     from metertwin.transport.serial_line import SerialLine
@@ -461,8 +494,12 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
     server = DlmsTcpServer(device, args.host, args.port, settings, on_event)
     listeners: list[tuple[DlmsTcpServer, int]] = [(server, args.port)]
     hdlc: HdlcTcpServer | None = None
+    _hdlc_port_defaults(session, device, args)
     if args.hdlc_port is not None:
-        hdlc_settings = hdlc_tcp_settings(dlms, session.meter.serial_number)
+        hdlc_settings = replace(
+            hdlc_tcp_settings(dlms, session.meter.serial_number),
+            live_setup=_live_setup(device, (args.serial_line, args.optical) != (None, None)),
+        )
         hdlc = HdlcTcpServer(device, args.host, args.hdlc_port, hdlc_settings, on_event)
         listeners.append((hdlc, args.hdlc_port))
     lines = _serial_ports(session, device, args, on_event)
@@ -483,7 +520,7 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
         if hdlc is not None:
             hdlc_line = (
                 f"HDLC on {args.host}:{hdlc.port} physical address"
-                f" {hdlc.hdlc_settings.physical_address} server SAP {dlms.server_sap}"
+                f" {device.hdlc_port.setup().device_address} server SAP {dlms.server_sap}"
             )
             status += f"  {hdlc_line}"
         for _port, announce in lines:
@@ -533,13 +570,17 @@ def _serial_ports(
     from metertwin.transport.optical_serial import OpticalSerialPort
 
     dlms = session.model.dlms
-    settings = hdlc_serial_settings(dlms, session.meter.serial_number)
-    address = f"physical address {settings.physical_address} server SAP {dlms.server_sap}"
+    settings = replace(
+        hdlc_serial_settings(dlms, session.meter.serial_number),
+        live_setup=device.hdlc_port.setup,
+    )
+    setup = device.hdlc_port.setup()
+    address = f"physical address {setup.device_address} server SAP {dlms.server_sap}"
     ports: list[tuple[HdlcSerialServer | OpticalSerialPort, str]] = []
     if args.serial_line is not None:
-        line = _open_line(args.serial_line, args.baud, args.pace_line, "--serial-line")
+        line = _open_line(args.serial_line, setup.baud, args.pace_line, "--serial-line")
         hdlc = HdlcSerialServer(device, line, settings, on_event)
-        ports.append((hdlc, f"HDLC on {line.path} {args.baud} baud {address}"))
+        ports.append((hdlc, f"HDLC on {line.path} {setup.baud} baud {address}"))
     if args.optical is not None:
         if session.model.optical is None:
             raise UserError(f"model {session.model.spec.name} has no [optical] section")

@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -177,6 +178,8 @@ async def _serve_bus(sessions: Sequence[Session], args: argparse.Namespace) -> N
     ]
     master = sessions[0]  # seed 004: the meter with the modem logs the line's events
     settings = HdlcTcpServerSettings(**_connection_rules(master.model.dlms))
+    for backend, meter in zip(backends, meters, strict=True):  # class 23: its bus link's
+        backend.hdlc_port.defaults = replace(settings.setup, device_address=meter.physical_address)
 
     def on_event(event: ConnectionEvent) -> None:
         with contextlib.suppress(CommitError):  # logged by the session, now read-only

@@ -41,6 +41,7 @@ from metertwin.models.associations import (
 from metertwin.models.calendar_objects import activity_calendar, special_days_table
 from metertwin.models.clock_object import clock_object
 from metertwin.models.demand_objects import demand_quantity, demand_register, maximum_demand
+from metertwin.models.hdlc_setup_object import HDLC_SETUP, HdlcPort, install_hdlc_setup
 from metertwin.models.loader import AssociationSpec, DeviceModel
 from metertwin.models.prepayment_objects import prepayment_object
 from metertwin.models.profile_objects import (
@@ -77,15 +78,19 @@ def build_logical_device(
     meter: Meter,
     commit: Callable[[], None],
     profiles: ProfileSource | None = None,
+    hdlc_port: HdlcPort | None = None,
 ) -> LogicalDevice:
     """The logical device of ``meter`` (of type ``model``); ``commit`` makes a change durable;
-    ``profiles`` reads stored profile entries (default: kept in RAM, for use without storage)."""
+    ``profiles`` reads stored profile entries (default: kept in RAM, for use without storage);
+    ``hdlc_port`` is what class 23 shows and sets (default: the Green Book's values and the
+    address from the serial)."""
     holder: list[LogicalDevice] = []
 
     def all_objects() -> dict[Obis, CosemObject]:
         return holder[0].objects
 
     binder = _Binder(model, meter, profiles or MemoryProfiles(meter), commit, all_objects)
+    binder.hdlc_port = hdlc_port or binder.hdlc_port
     objects = binder.objects()
 
     def open_contexts() -> list[AssociationContext]:
@@ -139,6 +144,7 @@ class _Binder:
         self.profiles = profiles
         self.commit = commit
         self.all_objects = all_objects  # the logical device's, once it is built
+        self.hdlc_port = HdlcPort(meter)
         self.profile_specs = {Obis.parse(spec.name): spec for spec in meter.spec.profiles}
         self._capturable: dict[CaptureKey, str] | None = None
 
@@ -449,6 +455,8 @@ class _Binder:
             self._supervised(obis, class_id, attributes, readers, follows)
         if class_id == 22:
             install_schedule(obis, meter, attributes, readers)
+        if class_id == 23 and obis == HDLC_SETUP:
+            install_hdlc_setup(obis, self.hdlc_port, attributes)
         if class_id == 8193:  # output_state: the module relays signal the breaker
             attributes[2] = Binding(get=lambda _r: Data.boolean(meter.disconnect.output_state))
         if class_id == 8194:  # rate_count and active_rate are the tariff's, read-only

@@ -56,6 +56,7 @@ Where the standard leaves room, this link does the following (docs/hdlc.md):
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import NamedTuple
@@ -229,11 +230,16 @@ class _Sent(NamedTuple):
 
 
 class HdlcServerLink:
-    """One physical device's HDLC link to its clients (see the module docstring)."""
+    """One physical device's HDLC link to its clients (see the module docstring).
 
-    def __init__(self, settings: ServerLinkSettings) -> None:
-        self.settings = settings
-        self.decoder = HdlcDecoder(settings.inter_octet_timeout)
+    ``settings`` may be a function giving them (class 23's values, which a SET changes): it
+    is asked again whenever the link is in NDM, so a change takes effect at the next SNRM
+    (address, limits, timeouts) and a connection in progress keeps what it negotiated."""
+
+    def __init__(self, settings: ServerLinkSettings | Callable[[], ServerLinkSettings]) -> None:
+        self._settings_source = settings if callable(settings) else None
+        self.settings = settings() if callable(settings) else settings
+        self.decoder = HdlcDecoder(self.settings.inter_octet_timeout)
         self.counters = LinkCounters()
         self.state = LinkState.NDM
         self.parameters: LinkParameters | None = None
@@ -372,7 +378,17 @@ class HdlcServerLink:
         apdu = bytes(information[len(LLC_COMMAND) :])
         return LinkOutput(b"", (ApduReceived(self._client.upper, self._server.upper, apdu),))
 
+    def _refresh_settings(self) -> None:
+        """In NDM: take the settings in force now (class 23 may have changed)."""
+        if self._settings_source is not None:
+            settings = self._settings_source()
+            if settings is not self.settings:
+                self.settings = settings
+                self.decoder.inter_octet_timeout = settings.inter_octet_timeout
+
     def _handle(self, frame: HdlcFrame, now: float, events: list[LinkEvent]) -> bytes:
+        if self.state is LinkState.NDM:
+            self._refresh_settings()
         if not self._addressed_to_us(frame.destination):
             self.counters.other_address += 1
             return b""
@@ -389,6 +405,10 @@ class HdlcServerLink:
         self._last_activity = now
         if kind is FrameType.SNRM:
             self._drop(DisconnectReason.RESET, events)
+            self._refresh_settings()
+            if not self._addressed_to_us(frame.destination):  # an address changed meanwhile
+                self.counters.other_address += 1
+                return b""
             return self._connect(frame, now, events)
         if kind is FrameType.DISC:
             answer = self._reply_u(frame, FrameType.UA) if frame.poll_final else b""

@@ -25,6 +25,7 @@ from metertwin.cosem.backend import (
 from metertwin.cosem.device import LogicalDevice
 from metertwin.cosem.errors import CosemError
 from metertwin.models.binder import build_logical_device
+from metertwin.models.hdlc_setup_object import HdlcPort
 from metertwin.runtime.session import Session
 from metertwin.storage.sqlite import CommitError
 
@@ -38,11 +39,16 @@ class SessionBackend:
     def __init__(self, session: Session) -> None:
         self.session = session
         self._meter = session.meter
+        self.hdlc_port = HdlcPort(session.meter)
+        """Class 23's values: the runner sets its defaults to what its transports use."""
         self.device = self._build()
 
     def _build(self) -> LogicalDevice:
         session = self.session
-        return build_logical_device(session.model, session.meter, self.commit, session.store)
+        self.hdlc_port.meter = session.meter
+        return build_logical_device(
+            session.model, session.meter, self.commit, session.store, self.hdlc_port
+        )
 
     def current(self) -> LogicalDevice:
         """The device of the session's meter: rebuilt, with its open associations, when a

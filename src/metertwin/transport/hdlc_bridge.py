@@ -28,6 +28,7 @@ from metertwin.protocols.hdlc_link import (
     LinkOutput,
     ServerLinkSettings,
 )
+from metertwin.protocols.hdlc_setup import HdlcSetup
 from metertwin.transport.channel import ConnectionEvent, DlmsChannel
 from metertwin.transport.tcp import TcpServerSettings
 
@@ -69,6 +70,10 @@ class HdlcServerSettings(TcpServerSettings):
     window_receive: int = 1
     link_inactivity_timeout_s: float = 120.0
     inter_octet_timeout_s: float = SERIAL_INTER_OCTET_TIMEOUT_S
+    live_setup: Callable[[], HdlcSetup] | None = None
+    """Class 23's values in force (the meter's ``0.0.22.0.0.255``): given, each link takes its
+    address, limits and timeouts from it at every SNRM, the fields above being only what
+    :attr:`setup` shows as the transport's own (the meter's defaults)."""
 
     def __post_init__(self) -> None:
         super(HdlcServerSettings, self).__post_init__()  # slots: no zero-argument super()
@@ -92,6 +97,28 @@ class HdlcServerSettings(TcpServerSettings):
             max_apdu_length=self.frame_length_limit,
         )
 
+    @property
+    def setup(self) -> HdlcSetup:
+        """The fields above as class 23 values: what the transport uses unless class 23 was set."""
+        return HdlcSetup.of_link(self.link)
+
+    def link_source(self) -> ServerLinkSettings | Callable[[], ServerLinkSettings]:
+        """What a link is built with: the fixed :attr:`link`, or, with :attr:`live_setup`, a
+        function giving the link settings in force now (one object per class 23 value, so the
+        link sees no change unless there was one)."""
+        live, base = self.live_setup, self.link
+        if live is None:
+            return base
+        last: list[tuple[HdlcSetup, ServerLinkSettings]] = []
+
+        def current() -> ServerLinkSettings:
+            setup = live()
+            if not last or last[0][0] != setup:
+                last[:] = [(setup, setup.applied_to(base))]
+            return last[0][1]
+
+        return current
+
 
 class BridgeOutput(NamedTuple):
     """Octets to send (in one write), then, when ``close`` is not None, the event for which
@@ -104,7 +131,11 @@ class BridgeOutput(NamedTuple):
 class HdlcBridge:
     """An :class:`HdlcServerLink` and the :class:`DlmsChannel` its APDUs go through."""
 
-    def __init__(self, link_settings: ServerLinkSettings, channel: DlmsChannel) -> None:
+    def __init__(
+        self,
+        link_settings: ServerLinkSettings | Callable[[], ServerLinkSettings],
+        channel: DlmsChannel,
+    ) -> None:
         self.link = HdlcServerLink(link_settings)
         self.channel = channel
         self.frame_since: float | None = None

@@ -45,7 +45,7 @@ class HdlcSerialServer:
     ) -> None:
         self.line = line
         self.settings = settings or HdlcServerSettings()
-        self.link_settings = self.settings.link
+        self.link_settings = self.settings.link_source()
         self.backends = dict.fromkeys(self.settings.server_saps, backend)
         self.on_event = on_event
         self.on_link_down = on_link_down

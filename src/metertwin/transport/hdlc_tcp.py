@@ -79,7 +79,7 @@ class HdlcTcpServer(DlmsTcpServer):
         hdlc_settings = settings or HdlcTcpServerSettings()
         super().__init__(backend, host, port, hdlc_settings, on_event)
         self.hdlc_settings = hdlc_settings
-        self.link_settings = hdlc_settings.link
+        self.link_settings = hdlc_settings.link_source()
 
     def _protocol(self) -> ChannelConnection:
         return _HdlcConnection(self)
@@ -102,7 +102,9 @@ class _HdlcConnection(ChannelConnection):
             self._frame_timed_out()  # its last octets come too late
             return
         try:
-            self._take(self.bridge.receive(data, now))
+            # bytes, not the read buffer's view: the link's fast path for a whole request
+            # frame takes bytes only (a view would be overwritten by the next read).
+            self._take(self.bridge.receive(bytes(data), now))
         except Exception:
             _log.exception("connection from %s failed", self.peer)
             self.close()

@@ -137,7 +137,8 @@ class OpticalSerialPort:
             return
         self._actions.put_nowait(LineFormat(baud))  # after what the port sent before
         hdlc.attach()
-        wait = hdlc.settings.link_inactivity_timeout_s or 120.0
+        link = hdlc.bridge.link if hdlc.bridge is not None else None  # class 23's values now
+        wait = (link.settings.inactivity_timeout if link is not None else 0.0) or 120.0
         self._snrm_wait = loop.call_later(wait, self._no_snrm)
         _log.info("%s on %s: mode E, HDLC at %d baud", self.transport_name, self.line.path, baud)
 
