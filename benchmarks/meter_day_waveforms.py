@@ -54,7 +54,8 @@ def main() -> None:
     detailed_s, meter = _day(True)
     reading = meter.power_quality.readings[0]
     dips = meter.power_quality.dips[0]
-    print(f"   last interval: THD U {reading.voltage_thd:.2f} %, THD I {reading.current_thd:.1f} %,")
+    thd_u, thd_i = reading.voltage_thd, reading.current_thd
+    print(f"   last interval: THD U {thd_u:.2f} %, THD I {thd_i:.1f} %,")
     print(f"                  Pst {reading.pst:.3f}, Plt {reading.plt:.3f}; dips {dips.count}")
     print(f"   fleet meter-day:    {fleet_s:7.3f} s")
     print(f"   detailed meter-day: {detailed_s:7.3f} s   (target <= 120 s)")
