@@ -187,3 +187,13 @@ def test_impossible_power_quality_scenarios_are_refused_naming_the_field() -> No
     bad = [{"start": "2026-03-02T09:03:00", "duration_s": 1.0, "residual": -0.5}]
     with pytest.raises(ScenarioError, match=r"voltage_events\[0\]\.residual"):
         parse_scenario({"kind": "constant", "voltage_events": bad}, "test", SITE)
+
+
+def test_the_readings_and_the_pst_history_are_kept_with_the_meter() -> None:
+    """A detailed meter restarted reads what it last measured until it measures again."""
+    meter = _meter()
+    install_power_quality(meter, _world())
+    meter.power_quality.pst_history = [[0.4, 0.7]]
+    again = Meter.from_state(meter.spec, meter.to_state())
+    assert again.power_quality.readings == meter.power_quality.readings
+    assert again.power_quality.pst_history == [[0.4, 0.7]]

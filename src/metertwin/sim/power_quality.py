@@ -77,13 +77,15 @@ def waveform_source(scenario: Scenario, params: PowerQualityParams) -> WaveformS
 
 
 def install_power_quality(meter: Meter, scenario: Scenario) -> None:
-    """Give ``meter`` its scenario's power quality: the parameters (fleet), and with
-    ``[power_quality] waveforms = true`` the waveform source (detailed)."""
+    """Give ``meter`` its scenario's power quality: the parameters (fleet), or with
+    ``[power_quality] waveforms = true`` the waveform source (detailed: the registers keep
+    what was last measured, stored with the meter, until the next interval is measured)."""
     params: PowerQualityParams | None = getattr(
         getattr(scenario, "params", None), "power_quality", None
     )
     if params is None:
         return
-    meter.power_quality.set_readings(fleet_readings(params, meter.spec.ratings.phases))
     if params.waveforms:
         meter.use_waveforms(waveform_source(scenario, params))
+    else:
+        meter.power_quality.set_readings(fleet_readings(params, meter.spec.ratings.phases))
