@@ -9,6 +9,7 @@ from benchmarks import (
     dlms_profile,
     dlms_server,
     hdlc_server,
+    meter_day_waveforms,
     meter_year,
     power_quality,
     profile_store,
@@ -29,6 +30,7 @@ if __name__ == "__main__":
         dlms_hls_setup,
         profile_store,
         power_quality,
+        meter_day_waveforms,
     ):
         bench.main()
         print()
