@@ -39,6 +39,22 @@ def test_the_object_list_has_harmonics_to_the_50th_thd_flicker_and_dip_counters(
     assert not any(o.d == 7 and o.e == 124 for o, _, _ in standard_objects(load_model("az3p").spec))
 
 
+def test_the_magno22_has_the_dip_and_swell_registers_but_no_harmonics() -> None:
+    """Seed 003 names under/over voltage (sag/swell) in its power quality log, not
+    harmonics or flicker: function sag-swell without power-quality."""
+    listed = {obis for obis, _, _ in standard_objects(load_model("magno22").spec)}
+    assert {Obis(1, 0, 32, d, 0) for d in (31, 32, 33, 35, 36, 37)} <= listed
+    assert Obis(1, 0, 32, 7, 124) not in listed and Obis(1, 0, 32, 128, 0) not in listed
+    meter, device, ctx = management_device("magno22", T0)
+    # 230 V declared: 205 V is below 207 V (90 %).
+    states = [PhysicalState((v,), (500.0,), (0.0,)) for v in (230.0, 205.0, 230.0)]
+    meter.feed(InputSeries.from_states([T0, T0 + 1_000, T0 + 4_000], T0 + 9_000, states))
+    assert _get(device, ctx, Obis(1, 0, 32, 32, 0)) == Data.double_long_unsigned(1)
+    assert _get(device, ctx, Obis(1, 0, 32, 33, 0)) == Data.double_long_unsigned(3)
+    with pytest.raises(CosemError):
+        _get(device, ctx, Obis(1, 0, 32, 7, 124))
+
+
 def test_thd_harmonics_and_flicker_read_as_the_meter_holds_them() -> None:
     meter, device, ctx = management_device("pmm1220", T0)
     voltage = harmonics_percent({3: 2.0, 5: 4.0, 7: 1.0})  # THD sqrt(4 + 16 + 1) = 4.583 %

@@ -267,7 +267,7 @@ class Meter:
         self.power_quality = PowerQuality(
             spec.ratings.phases, spec.ratings.nominal_voltage_v, spec.ratings.frequency_hz
         )
-        self._watch_voltage = "power-quality" in spec.functions
+        self._watch_voltage = "sag-swell" in spec.functions
         self._pq_due: int | None = None  # world ms of a detailed meter's next measurement
         self._pq_from = start_ms
 

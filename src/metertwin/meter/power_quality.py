@@ -9,7 +9,8 @@ Architecture principle 8, both fidelities feeding the same registers (docs/power
   ``metertwin.power_quality`` (IEC 61000-4-7 subgroups aggregated over the interval, THDS,
   the IEC 61000-4-15 flickermeter kept running from interval to interval).
 
-Dips and swells are detected on the supply voltage the core integrates (piecewise constant
+Dips and swells (models with the "sag-swell" function) are detected on the supply voltage
+the core integrates (piecewise constant
 segments) with the IEC 61000-4-30 thresholds and hysteresis, in both fidelities: a segment
 below 90 % of the declared voltage starts a dip (a phase at 0 V is a phase failure, logged as
 such, not a dip), one back at or above 92 % ends it; swells above 110 %, ending at 108 %.

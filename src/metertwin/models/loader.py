@@ -192,6 +192,7 @@ IMPLEMENTED_FUNCTIONS: dict[str, str] = {
         "supply, phase and neutral failures in their log; dips and swells (IDIS 76-87), "
         "THD, harmonics to the 50th, Pst/Plt (docs/power-quality.md)"
     ),
+    "sag-swell": "voltage dips and swells counted, timed and logged (IDIS 76-81, 85-87)",
     "load-profile": "load profiles captured on the meter's clock (class 7)",
     "event-log": "event logs with their codes and counters (docs/events.md)",
     "tamper": "cover, magnetic field and relay tamper detection and counters",

@@ -1,4 +1,5 @@
-"""The power quality registers (class 3) of models with the "power-quality" function.
+"""The power quality registers (class 3) of models with the "power-quality" function (THD,
+harmonics, flicker) and the "sag-swell" function (dips and swells).
 
 OBIS codes of IEC 62056-6-1 (docs/power-quality.md, "Objects"), per phase k with the voltage
 at C = 32 / 52 / 72 and the current at C = 31 / 51 / 71:
@@ -26,12 +27,22 @@ from metertwin.meter.power_quality import ORDERS, PhaseQuality
 from metertwin.meter.spec import DeviceSpec
 from metertwin.models.values import Unit
 
-FUNCTION = "power-quality"
+FUNCTION = "power-quality"  # THD, harmonics, flicker
+SAG_SWELL = "sag-swell"  # dip and swell thresholds, counters, durations
 THD = 124
 PST = 128
 PLT = 129
 UNDER_THRESHOLD, UNDER_COUNT, UNDER_DURATION = 31, 32, 33
 OVER_THRESHOLD, OVER_COUNT, OVER_DURATION = 35, 36, 37
+
+_SAG_SWELL_D = (
+    UNDER_THRESHOLD,
+    OVER_THRESHOLD,
+    UNDER_COUNT,
+    OVER_COUNT,
+    UNDER_DURATION,
+    OVER_DURATION,
+)
 
 PowerQualityBinding = tuple[Callable[[], Data], int, Unit]
 
@@ -41,18 +52,21 @@ def _voltage_c(phase: int) -> int:
 
 
 def power_quality_objects(spec: DeviceSpec) -> list[tuple[Obis, int, str]]:
-    """The rows the object list gets for a model with the function."""
-    if FUNCTION not in spec.functions:
-        return []
+    """The rows the object list gets for a model with the functions."""
     rows: list[tuple[Obis, int, str]] = []
     for k in range(1, spec.ratings.phases + 1):
         u, i = _voltage_c(k), _voltage_c(k) - 1
-        rows += [
-            (Obis(1, 0, u, 7, THD), 3, f"THD voltage L{k} (%)"),
-            (Obis(1, 0, i, 7, THD), 3, f"THD current L{k} (%)"),
-        ]
-        rows += [(Obis(1, 0, u, 7, n), 3, f"Harmonic {n} voltage L{k} (%)") for n in _ORDERS]
-        rows += [(Obis(1, 0, i, 7, n), 3, f"Harmonic {n} current L{k} (%)") for n in _ORDERS]
+        if FUNCTION in spec.functions:
+            rows += [
+                (Obis(1, 0, u, 7, THD), 3, f"THD voltage L{k} (%)"),
+                (Obis(1, 0, i, 7, THD), 3, f"THD current L{k} (%)"),
+                (Obis(1, 0, u, PST, 0), 3, f"Flicker Pst L{k} (metertwin's)"),
+                (Obis(1, 0, u, PLT, 0), 3, f"Flicker Plt L{k} (metertwin's)"),
+            ]
+            rows += [(Obis(1, 0, u, 7, n), 3, f"Harmonic {n} voltage L{k} (%)") for n in _ORDERS]
+            rows += [(Obis(1, 0, i, 7, n), 3, f"Harmonic {n} current L{k} (%)") for n in _ORDERS]
+        if SAG_SWELL not in spec.functions:
+            continue
         rows += [
             (Obis(1, 0, u, UNDER_THRESHOLD, 0), 3, f"Dip threshold L{k}"),
             (Obis(1, 0, u, OVER_THRESHOLD, 0), 3, f"Swell threshold L{k}"),
@@ -60,8 +74,6 @@ def power_quality_objects(spec: DeviceSpec) -> list[tuple[Obis, int, str]]:
             (Obis(1, 0, u, UNDER_DURATION, 0), 3, f"Duration of voltage dips L{k}"),
             (Obis(1, 0, u, OVER_COUNT, 0), 3, f"Number of voltage swells L{k}"),
             (Obis(1, 0, u, OVER_DURATION, 0), 3, f"Duration of voltage swells L{k}"),
-            (Obis(1, 0, u, PST, 0), 3, f"Flicker Pst L{k} (metertwin's)"),
-            (Obis(1, 0, u, PLT, 0), 3, f"Flicker Plt L{k} (metertwin's)"),
         ]
     return rows
 
@@ -84,7 +96,8 @@ def _counter(read: Callable[[], int], unit: Unit) -> PowerQualityBinding:
 
 def power_quality_register(obis: Obis, meter: Meter) -> PowerQualityBinding | None:
     """The register at ``obis``, or None if it is not one of the power quality registers."""
-    if FUNCTION not in meter.spec.functions or (obis.a, obis.b) != (1, 0):
+    functions = meter.spec.functions
+    if (obis.a, obis.b) != (1, 0) or not functions & {FUNCTION, SAG_SWELL}:
         return None
     phase, rest = divmod(obis.c - 31, 20)
     phase += 1
@@ -98,6 +111,10 @@ def power_quality_register(obis: Obis, meter: Meter) -> PowerQualityBinding | No
         return pq.readings[k]
 
     d, e = obis.d, obis.e
+    if d in (7, PST, PLT) and FUNCTION not in functions:
+        return None
+    if d in _SAG_SWELL_D and SAG_SWELL not in functions:
+        return None
     if d == 7 and e == THD:
         if voltage:
             return _unsigned(lambda: reading().voltage_thd, -2, Unit.PERCENT)
