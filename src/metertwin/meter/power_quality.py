@@ -21,21 +21,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from metertwin.power_quality import (
-    LAMP_120V,
-    LAMP_230V,
-    Flickermeter,
-    WindowGrid,
-    analyse,
-    long_term_severity,
-    short_term_severity,
-)
-from metertwin.power_quality.flicker import FlickerStream
+if TYPE_CHECKING:  # imported when a detailed meter measures: scipy costs seconds to load
+    from metertwin.power_quality.flicker import FlickerStream
 
 ORDERS = 50
 MEASUREMENT_INTERVAL_MS = 600_000  # the IEC 61000-4-30 10-minute interval (one Pst)
@@ -162,6 +154,16 @@ class PowerQuality:
         detail = self._detail
         if detail is None or end_ms <= start_ms:
             return
+        from metertwin.power_quality import (  # scipy: loaded only by a detailed meter
+            LAMP_120V,
+            LAMP_230V,
+            Flickermeter,
+            WindowGrid,
+            analyse,
+            long_term_severity,
+            short_term_severity,
+        )
+
         voltage, current, rate = detail.source(start_ms, end_ms)
         grid = WindowGrid(rate, self.frequency_hz)
         subgroups = analyse(np.stack([voltage, current]), grid).subgroups()
