@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -105,8 +105,8 @@ class Episodes:
 
 @dataclass
 class _Detail:
-    """A detailed meter's measuring chain: the flickermeter per phase (not kept across a
-    restart: it settles again) and the last Pst values for Plt."""
+    """A detailed meter's measuring chain: its waveform source and the flickermeter per
+    phase (its filter states are not stored: after a restart it settles again)."""
 
     source: WaveformSource
     streams: list[FlickerStream] = field(default_factory=list)
@@ -237,12 +237,8 @@ class PowerQuality:
             self.swells = episodes(state["swells"])
             self.pst_history = [[float(v) for v in h] for h in state["pst_history"]]
             self.readings = [
-                replace(
-                    PhaseQuality(),
-                    voltage_harmonics=tuple(float(v) for v in u),
-                    current_harmonics=tuple(float(v) for v in i),
-                    pst=float(pst),
-                    plt=float(plt),
+                PhaseQuality(
+                    tuple(float(v) for v in u), tuple(float(v) for v in i), float(pst), float(plt)
                 )
                 for u, i, pst, plt in state["readings"]
             ]
