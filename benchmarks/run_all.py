@@ -10,6 +10,7 @@ from benchmarks import (
     dlms_server,
     hdlc_pty_profile,
     hdlc_server,
+    meter_day_waveforms,
     meter_year,
     power_quality,
     profile_store,
@@ -31,6 +32,7 @@ if __name__ == "__main__":
         dlms_hls_setup,
         profile_store,
         power_quality,
+        meter_day_waveforms,
     ):
         bench.main()
         print()

@@ -147,7 +147,10 @@ def _evidence(model: DeviceModel, served: set[tuple[int, Obis]]) -> dict[str, bo
         "tou": 20 in classes,
         "disconnect": 70 in classes,
         "limiter": 71 in classes,
-        "power-quality": any(4 in p.logs for p in spec.profiles),
+        "power-quality": any(4 in p.logs for p in spec.profiles)
+        and (3, Obis(1, 0, 32, 7, 124)) in served,
+        "sag-swell": (3, Obis(1, 0, 32, 32, 0)) in served
+        and any(4 in p.logs for p in spec.profiles),
         "load-profile": any(60 <= p <= 3600 for p in periods),
         "event-log": any(p.logs for p in spec.profiles),
         "tamper": any(1 in p.logs for p in spec.profiles),

@@ -36,6 +36,11 @@ from metertwin.meter.event_logs import EventLogBook, LogEntry
 from metertwin.meter.events import ALARM_BITS, LOG_OF, EventCode, EventLog
 from metertwin.meter.inputs import ACTING, Fault, InputSeries, PhysicalState
 from metertwin.meter.metrology import Instantaneous, Metrology, MetrologyConfig, PreparedSeries
+from metertwin.meter.power_quality import (
+    MEASUREMENT_INTERVAL_MS,
+    PowerQuality,
+    WaveformSource,
+)
 from metertwin.meter.profiles import (
     BILLING,
     DAY_S,
@@ -261,6 +266,14 @@ class Meter:
         # (world ms, flags that came on, flags that went off).
         self._edges: list[tuple[int, int, int]] = []
         self.relay_failure_reported = False  # a stuck relay was reported in this fault
+        # Power quality (issue 16): dips and swells watched on models with the function;
+        # THD, harmonics and flicker as the scenario says (fleet) or measured (detailed).
+        self.power_quality = PowerQuality(
+            spec.ratings.phases, spec.ratings.nominal_voltage_v, spec.ratings.frequency_hz
+        )
+        self._watch_voltage = "sag-swell" in spec.functions
+        self._pq_due: int | None = None  # world ms of a detailed meter's next measurement
+        self._pq_from = start_ms
 
     # -- time -------------------------------------------------------------------------
 
@@ -342,11 +355,17 @@ class Meter:
         for k, count in enumerate(lost.sum(axis=0).tolist(), start=1):
             self.supply_failures[k] += int(count)
         faults = np.concatenate(([int(self.inputs.faults)], series.faults[first:]))
-        changed = np.flatnonzero(
+        moved = (
             (powered[1:] != powered[:-1])
             | (states[1:] != states[:-1]).any(axis=1)
             | (faults[1:] != faults[:-1])
         )
+        quality = None
+        if self._watch_voltage:
+            dip, swell = self.power_quality.voltage_states(series.voltage_v[first:])
+            quality = (dip, swell, series.voltage_v[first:])
+            moved |= ((dip[1:] != dip[:-1]) | (swell[1:] != swell[:-1])).any(axis=1)
+        changed = np.flatnonzero(moved)
         for i in changed.tolist():
             t = max(int(series.start_ms[first + i]), self.now_ms)
             came = int(faults[i + 1]) & ~int(faults[i]) & ACTING
@@ -356,6 +375,37 @@ class Meter:
             self._log_changes(
                 self.clock.meter_ms(t), states[i], states[i + 1], int(faults[i]), int(faults[i + 1])
             )
+            if quality is not None:
+                dip, swell, volts = quality
+                self._log_voltage_quality(t, i, dip, swell, volts)
+
+    def _log_voltage_quality(
+        self,
+        t: int,
+        i: int,
+        dip: NDArray[np.bool_],
+        swell: NDArray[np.bool_],
+        volts: NDArray[np.float64],
+    ) -> None:
+        """Dips and swells beginning or ending at world instant ``t`` (segment ``i`` of the
+        scan): counted and timed, logged with the IDIS codes (76-81 under/over voltage,
+        85-87 voltage normal; a dip ended by the phase failing logs only the failure)."""
+        meter_ms = self.clock.meter_ms(t)
+        pq = self.power_quality
+        for k in range(pq.phases):
+            ended = False
+            for book, state in ((pq.dips, dip), (pq.swells, swell)):
+                if state[i, k] and not state[i + 1, k]:
+                    book[k].end(t)
+                    ended = True
+            if dip[i + 1, k] and not dip[i, k]:
+                pq.dips[k].begin(t)
+                self.log_event(EventCode(EventCode.UNDER_VOLTAGE_L1 + k), meter_ms)
+            elif swell[i + 1, k] and not swell[i, k]:
+                pq.swells[k].begin(t)
+                self.log_event(EventCode(EventCode.OVER_VOLTAGE_L1 + k), meter_ms)
+            elif ended and not (dip[i + 1, k] or swell[i + 1, k]) and volts[i, k] > 0.0:
+                self.log_event(EventCode(EventCode.VOLTAGE_NORMAL_L1 + k), meter_ms)
 
     def _log_changes(
         self,
@@ -400,6 +450,8 @@ class Meter:
                 boundary = min(boundary, self._wallet_boundary())
             if self._edges:
                 boundary = min(boundary, max(self._edges[0][0], self.now_ms + 1))
+            if self._pq_due is not None:
+                boundary = min(boundary, max(self._pq_due, self.now_ms + 1))
             if self._schedule_dues:
                 due = self.clock.true_ms_for(min(self._schedule_dues.values()))
                 boundary = min(boundary, max(due, self.now_ms + 1))
@@ -661,6 +713,10 @@ class Meter:
             for _kind in wallet.activate_due(meter_now):
                 self.log_event(EventCode.PARAMETER_CHANGED)
             wallet_events, month_begins = self._wallet_days(wallet)
+        if self._pq_due is not None and self.now_ms >= self._pq_due:
+            self.power_quality.measure(self._pq_from, self._pq_due)
+            self._pq_from = self._pq_due
+            self._pq_due += MEASUREMENT_INTERVAL_MS
         self._capture_due()  # a billing point here captures the cost of the period it ends
         if self._edges:
             self._act_on_edges()
@@ -843,6 +899,18 @@ class Meter:
                 )
                 with contextlib.suppress(TransitionNotAllowed):
                     self.operate_relay(manual)
+        self._boundary = None
+
+    def use_waveforms(self, source: WaveformSource | None) -> None:
+        """A detailed meter (architecture principle 8): from now on, at every 10-minute
+        boundary of world time, measure the waveforms ``source`` gives for the interval
+        just ended (the first one from now); None: back to the fleet's parameters."""
+        self.power_quality.use_waveforms(source)
+        self._pq_from = self.now_ms
+        if source is None:
+            self._pq_due = None
+        else:
+            self._pq_due = (self.now_ms // MEASUREMENT_INTERVAL_MS + 1) * MEASUREMENT_INTERVAL_MS
         self._boundary = None
 
     def write_alarm_register(self, value: int) -> None:
@@ -1383,6 +1451,7 @@ class Meter:
             "supervision": self.supervision.to_state(),
             "relay_failure_reported": self.relay_failure_reported,
             "episodes": self.episodes.to_state(),
+            "power_quality": self.power_quality.to_state(),
             "alarms": [self.alarms, self.alarm_filter],
             "parameters": {key: value.hex() for key, value in sorted(self.parameters.items())},
             "metrology": {
@@ -1460,6 +1529,8 @@ class Meter:
         meter.relay_failure_reported = bool(state.get("relay_failure_reported", False))
         if "episodes" in state:
             meter.episodes = EpisodeBook.from_state(state["episodes"])
+        if "power_quality" in state:
+            meter.power_quality.restore(state["power_quality"])
         meter.alarms, meter.alarm_filter = (int(v) for v in state.get("alarms", (0, 0xFFFFFFFF)))
         meter._dst_active = meter.clock.is_dst(meter.clock.meter_ms(meter.now_ms))
         return meter

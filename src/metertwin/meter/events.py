@@ -1,6 +1,6 @@
 """Events the meter's functions raise, with their codes and the log each belongs to.
 
-Codes 1-18, 40-46, 60-67 and 255 are the DLMS UA / IDIS (DSMR) standard event codes as
+Codes 1-18, 40-46, 60-67, 76-81, 85-87 and 255 are the DLMS UA / IDIS (DSMR) standard event codes as
 deployed in public head-end software (e.g. "Power Down" 1, "Terminal cover removed" 40,
 "Remote disconnection" 62). Codes 220-254 are metertwin's for what those tables lack (the
 communication layer's refusals, phase and neutral failures, reverse current, relay failure and
@@ -48,6 +48,17 @@ class EventCode(IntEnum):
     LIMITER_THRESHOLD_EXCEEDED = 65
     LIMITER_THRESHOLD_OK = 66
     LIMITER_THRESHOLD_CHANGED = 67
+    # IDIS power quality event log: a phase's voltage under (a dip) or over (a swell) its
+    # limit, and back to normal (the end of either).
+    UNDER_VOLTAGE_L1 = 76
+    UNDER_VOLTAGE_L2 = 77
+    UNDER_VOLTAGE_L3 = 78
+    OVER_VOLTAGE_L1 = 79
+    OVER_VOLTAGE_L2 = 80
+    OVER_VOLTAGE_L3 = 81
+    VOLTAGE_NORMAL_L1 = 85
+    VOLTAGE_NORMAL_L2 = 86
+    VOLTAGE_NORMAL_L3 = 87
     # metertwin codes (220-254) for events the standard tables above do not name.
     # 220-224: the communication layer refusing or ending a session.
     AUTHENTICATION_FAILURE = 220
@@ -140,6 +151,15 @@ LOG_OF: dict[EventCode, EventLog] = {
             _C.PHASE_RESTORED_L1,
             _C.PHASE_RESTORED_L2,
             _C.PHASE_RESTORED_L3,
+            _C.UNDER_VOLTAGE_L1,
+            _C.UNDER_VOLTAGE_L2,
+            _C.UNDER_VOLTAGE_L3,
+            _C.OVER_VOLTAGE_L1,
+            _C.OVER_VOLTAGE_L2,
+            _C.OVER_VOLTAGE_L3,
+            _C.VOLTAGE_NORMAL_L1,
+            _C.VOLTAGE_NORMAL_L2,
+            _C.VOLTAGE_NORMAL_L3,
         )
     },
     **{

@@ -211,7 +211,11 @@ IMPLEMENTED_FUNCTIONS: dict[str, str] = {
     "tou": "the activity calendar switching rates (0.0.13.0.0.255)",
     "disconnect": "the relay as disconnect control (class 70, 0.0.96.3.10.255)",
     "limiter": "limiters and register monitors acting on the relay (classes 71, 21)",
-    "power-quality": "supply, phase and neutral failures, reverse current in their log",
+    "power-quality": (
+        "supply, phase and neutral failures in their log; dips and swells (IDIS 76-87), "
+        "THD, harmonics to the 50th, Pst/Plt (docs/power-quality.md)"
+    ),
+    "sag-swell": "voltage dips and swells counted, timed and logged (IDIS 76-81, 85-87)",
     "load-profile": "load profiles captured on the meter's clock (class 7)",
     "event-log": "event logs with their codes and counters (docs/events.md)",
     "tamper": "cover, magnetic field and relay tamper detection and counters",

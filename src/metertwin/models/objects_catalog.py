@@ -28,6 +28,7 @@ from metertwin.meter.spec import DeviceSpec
 from metertwin.models.demand_objects import set_demand_period
 from metertwin.models.energy import energy_register_catalogue
 from metertwin.models.loader import DeviceModel
+from metertwin.models.power_quality_objects import power_quality_objects, power_quality_register
 from metertwin.models.prepayment_objects import prepayment_rows
 from metertwin.models.profile_objects import (
     EVENT_CODE,
@@ -147,6 +148,7 @@ def standard_objects(spec: DeviceSpec) -> list[tuple[Obis, int, str]]:
         rows.append((Obis(1, 0, 81, 7, 40), 3, "Phase angle U L1 - I L1"))
     if spec.metrology.neutral_measured or phases == 3:
         rows.append((Obis(1, 0, 91, 7, 0), 3, "Neutral current"))
+    rows += power_quality_objects(spec)
     return rows
 
 
@@ -225,6 +227,8 @@ def register_binding(obis: Obis, meter: Meter) -> RegisterBinding | None:
         return _scaled(lambda: meter.instantaneous().temperature_c, -1, Unit.CELSIUS, signed=True)
     if obis.a != 1 or obis.b != 0:
         return None
+    if (quality := power_quality_register(obis, meter)) is not None:
+        return quality
     phases = meter.spec.ratings.phases
     if (counted := tamper_counter(obis)) is not None:
         return lambda: Data.double_long_unsigned(meter.counted_since_reset(counted)), 0, Unit.COUNT

@@ -34,6 +34,7 @@ class Unit(IntEnum):
     AMPERE = 33
     VOLT = 35
     HERTZ = 44
+    PERCENT = 56
     CURRENCY = 10
     COUNT = 255
 

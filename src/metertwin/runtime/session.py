@@ -30,6 +30,7 @@ from metertwin.sim import (
     builtin_scenario_names,
     load_scenario,
 )
+from metertwin.sim.power_quality import install_power_quality
 from metertwin.storage import MeterStore, StorageError
 from metertwin.storage.sqlite import CommitError
 from metertwin.sts import StsDecoder
@@ -264,6 +265,7 @@ def open_session(
             overrides_source=f"{config.source} [scenario]",
         )
         install_sts(meter, config)
+        install_power_quality(meter, scenario)
         session = Session(model, meter, store, scenario, timeline, created, config)
         if outage_until is not None and outage_until > meter.now_ms:
             session.pass_outage(outage_until)

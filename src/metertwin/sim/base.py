@@ -49,7 +49,25 @@ class Window:
     kind: str
     start_ms: int
     end_ms: int
-    phase: int = 1
+    phase: int = 1  # 0: every phase (voltage events)
+    residual: float = 1.0  # a voltage event's voltage, as a fraction of the normal one
+
+
+@dataclass(frozen=True)
+class PowerQualityParams:
+    """The scenario's ``[power_quality]`` table (docs/power-quality.md, "Two fidelities").
+
+    A fleet meter reports these as they are; with ``waveforms`` the meter synthesises its
+    phases' waveforms from them every 10 minutes and measures THD, harmonics and flicker.
+    """
+
+    waveforms: bool = False
+    voltage_harmonics: tuple[tuple[int, float], ...] = ()  # (order, % of the fundamental)
+    appliances: tuple[tuple[str, float], ...] = (("smps", 0.3), ("motor", 0.7))
+    pst: float = 0.0  # fleet: reported as is
+    plt: float = 0.0
+    flicker_cpm: float = 0.0  # detailed: rectangular modulation, changes per minute
+    flicker_depth_percent: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -73,6 +91,7 @@ class ScenarioParams:
     grid_outages_per_year: float = 0.0  # unplanned supply interruptions, at random
     grid_outage_median_s: int = 2700  # their typical length (log-normal around it)
     windows: tuple[Window, ...] = ()
+    power_quality: PowerQualityParams = PowerQualityParams()
 
 
 class Scenario(ABC):

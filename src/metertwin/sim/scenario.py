@@ -25,6 +25,7 @@ from metertwin.schema import SchemaError, TableReader, deep_merge, load_toml, pa
 from metertwin.sim.base import (
     DEFAULT_PHASE_SHARES,
     KINDS,
+    PowerQualityParams,
     Scenario,
     ScenarioParams,
     Window,
@@ -32,6 +33,7 @@ from metertwin.sim.base import (
 )
 from metertwin.sim.household import STANDARD_PROFILES
 from metertwin.sim.signals import DAY_S
+from metertwin.sim.waveforms import APPLIANCE_HARMONICS, MAX_HARMONIC_ORDER
 from metertwin.sim.world import FAULT_FLAGS, SimulatedWorld
 
 __all__ = [
@@ -172,9 +174,46 @@ def _parse(data: Mapping[str, Any], source: str, site: WorldSite, name: str) -> 
         phase = t.int("phase", 1, low=1, high=site.phases)
         windows.append(Window(fault, start, end, phase))
         t.finish()
+    for t in r.tables("voltage_events", []):
+        start, end = _span(t, site)
+        phase = t.int("phase", 0, low=0, high=site.phases)
+        residual = t.float("residual", low=0.0, high=2.0)
+        windows.append(Window("voltage_event", start, end, phase, residual))
+        t.finish()
     values["windows"] = tuple(windows)
+    if r.has("power_quality"):
+        values["power_quality"] = _power_quality(r.table("power_quality"))
     r.finish()
     return ScenarioParams(**values)
+
+
+def _power_quality(t: TableReader) -> PowerQualityParams:
+    """``[power_quality]``: harmonics as ``{order = percent}``, appliance shares by type."""
+    harmonics = t.table("voltage_harmonics", {})
+    lines = []
+    for key in harmonics.data:
+        if not key.isdigit() or not 2 <= int(key) <= MAX_HARMONIC_ORDER:
+            raise harmonics.error(key, f"expected a harmonic order 2..{MAX_HARMONIC_ORDER}")
+        lines.append((int(key), harmonics.float(key, low=0.0, high=100.0)))
+    appliances = t.table("appliances", {"smps": 0.3, "motor": 0.7})
+    shares = []
+    for key in appliances.data:
+        if key not in APPLIANCE_HARMONICS:
+            raise appliances.error(key, f"expected one of {', '.join(APPLIANCE_HARMONICS)}")
+        shares.append((key, appliances.float(key, low=0.0, high=1e6)))
+    if not shares or sum(share for _, share in shares) <= 0:
+        raise t.error("appliances", "expected at least one positive share")
+    params = PowerQualityParams(
+        waveforms=t.bool("waveforms", False),
+        voltage_harmonics=tuple(sorted(lines)),
+        appliances=tuple(shares),
+        pst=t.float("pst", 0.0, low=0.0, high=100.0),
+        plt=t.float("plt", 0.0, low=0.0, high=100.0),
+        flicker_cpm=t.float("flicker_cpm", 0.0, low=0.0, high=6000.0),
+        flicker_depth_percent=t.float("flicker_depth_percent", 0.0, low=0.0, high=50.0),
+    )
+    t.finish()
+    return params
 
 
 def _shares(r: TableReader) -> tuple[float, ...]:

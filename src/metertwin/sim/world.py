@@ -293,11 +293,18 @@ class SimulatedWorld(Scenario):
             if w.kind == "neutral_loss":
                 self._neutral_loss(mask(w), voltage, active, reactive, leakage)
         for w in windows:
+            if w.kind == "voltage_event":  # a dip or swell: constant-impedance loads follow
+                m = mask(w)
+                phases = slice(None) if w.phase == 0 else slice(w.phase - 1, w.phase)
+                voltage[m, phases] *= w.residual
+                active[m, phases] *= w.residual**2
+                reactive[m, phases] *= w.residual**2
+        for w in windows:
             if w.kind == "power_cut":
                 m = mask(w)
                 voltage[m] = active[m] = reactive[m] = 0.0
                 leakage[m] = 0.0
-            else:
+            elif w.kind != "voltage_event":
                 faults[mask(w)] |= np.uint32(FAULT_FLAGS[w.kind])
 
     def _neutral_loss(
