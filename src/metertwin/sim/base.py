@@ -43,13 +43,16 @@ class WorldSite:
 class Window:
     """A power cut or fault from ``start_ms`` (inclusive) to ``end_ms`` (exclusive), UTC.
 
-    ``kind`` is ``"power_cut"`` or a fault kind; ``phase`` is 1-based.
+    ``kind`` is ``"power_cut"``, a fault kind, or ``"load"`` (the installation draws
+    ``power_w`` in all, shared equally by the phases, instead of the scenario's load: the
+    control API's override); ``phase`` is 1-based.
     """
 
     kind: str
     start_ms: int
     end_ms: int
     phase: int = 1
+    power_w: float = 0.0
 
 
 @dataclass(frozen=True)
