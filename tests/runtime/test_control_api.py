@@ -10,6 +10,7 @@ import json
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -241,3 +242,28 @@ def test_a_per_phase_fault_needs_its_phase_and_others_refuse_one(session: Sessio
         inputs.changed(InputChange("neutral_loss", phase=1), 0)
     with pytest.raises(InputError, match="power_w applies to the load only"):
         inputs.changed(InputChange("outage", power_w=5.0), 0)
+
+
+def test_a_taken_api_port_is_refused_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ran = subprocess.run(
+            [sys.executable, "-m", "metertwin", "run", "--data", str(tmp_path / "m"),
+             "--port", "0", "--api-port", str(port), "--no-panel", "--duration", "5"],
+            capture_output=True, text=True, timeout=WAIT_S,
+        )  # fmt: skip
+    assert ran.returncode == 2
+    assert f"cannot serve the API on 127.0.0.1:{port}" in ran.stderr
+    assert "Traceback" not in ran.stderr
+
+
+def test_metertwin_api_without_a_running_meter_says_so(tmp_path: Path) -> None:
+    ran = subprocess.run(
+        [sys.executable, "-m", "metertwin", "api", "--data", str(tmp_path)],
+        capture_output=True, text=True, timeout=WAIT_S,
+    )  # fmt: skip
+    assert ran.returncode == 2 and "api.url is missing" in ran.stderr
+    given = cli("api", "--host", "10.0.0.7", "--api-port", "9000")
+    assert given == "http://10.0.0.7:9000\n"
