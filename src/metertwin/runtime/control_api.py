@@ -81,6 +81,8 @@ class EventHub:
                 "meter_ms": record.meter_ms,
                 "seq": record.seq,
             }
+            if "event_count" in spec.channels:
+                event["count"] = int(record.values[spec.channels.index("event_count")])
             for queue in self._queues:
                 queue.put_nowait(event)
 
