@@ -59,7 +59,8 @@ def start_meter(
     """`metertwin run` as a user starts it, on a free port of 127.0.0.1: the process and the
     port it printed. A caller that never reads stderr passes ``subprocess.DEVNULL``."""
     command = [
-        sys.executable, "-m", "metertwin", "run", "--model", model, "--data", data,
+        sys.executable, "-m", "metertwin", "run", "--api-port", "off",
+        "--model", model, "--data", data,
         "--start", "2026-11-01T00:00", "--speed", speed, "--no-panel", "--port", "0",
     ]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr)

@@ -51,6 +51,8 @@ def _start_meter(data: str) -> tuple[subprocess.Popen[str], int]:
             "-m",
             "metertwin",
             "run",
+            "--api-port",
+            "off",
             "--model",
             "metercom-pro",
             "--data",

@@ -35,7 +35,19 @@ def main() -> None:
             f"(profiles in SQLite)"
         )
         process = subprocess.Popen(
-            [sys.executable, "-m", "metertwin", "run", "--data", data, "--port", "0", "--no-panel"],
+            [
+                sys.executable,
+                "-m",
+                "metertwin",
+                "run",
+                "--api-port",
+                "off",
+                "--data",
+                data,
+                "--port",
+                "0",
+                "--no-panel",
+            ],
             stdout=subprocess.PIPE,
             text=True,
         )

@@ -86,7 +86,8 @@ def main() -> None:
         )  # fmt: skip
         process = subprocess.Popen(
             [
-                sys.executable, "-m", "metertwin", "run", "--data", data, "--port", "0",
+                sys.executable, "-m", "metertwin", "run", "--api-port", "off",
+                "--data", data, "--port", "0",
                 "--serial-line", "pty", "--baud", str(BAUD), "--pace-line", "--no-panel",
             ],
             stdout=subprocess.PIPE, text=True,

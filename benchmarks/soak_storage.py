@@ -146,7 +146,8 @@ def start_read_only(work: Path) -> list[str]:
             return ["read-only start: mount --bind failed"]
         subprocess.run(["mount", "-o", "remount,ro,bind", str(target)], check=True)
         result = subprocess.run(
-            [sys.executable, "-m", "metertwin", "run", "--data", str(target), "--no-panel",
+            [sys.executable, "-m", "metertwin", "run", "--api-port", "off",
+            "--data", str(target), "--no-panel",
              "--port", "0", "--duration", "2"],
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from metertwin import __version__
 from metertwin.cli_act import ACT_COMMANDS, add_act_commands, run_act_command
+from metertwin.cli_api import DEFAULT_API_PORT, add_api_command, api_port, run_api_command
 from metertwin.cli_bus import add_bus_command, bus_args_of_run, meter_count, run_bus_command
 from metertwin.cli_common import EXIT_OK, EXIT_USAGE
 from metertwin.cli_dlms import add_dlms_commands, run_dlms_command
@@ -42,6 +43,7 @@ from metertwin.transport import run as run_event_loop
 if TYPE_CHECKING:
     from metertwin.models.loader import DlmsSpec
     from metertwin.protocols.hdlc_setup import HdlcSetup
+    from metertwin.runtime.control_api import ControlApi
     from metertwin.runtime.serving import SessionBackend
     from metertwin.runtime.session import Session
     from metertwin.transport.channel import ConnectionEvent
@@ -166,6 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--port", type=_port, default=4059, help="DLMS TCP port (default 4059; 0: any free port)"
     )
     run.add_argument(
+        "--api-port",
+        type=api_port,
+        default=DEFAULT_API_PORT,
+        help=f"the control API's HTTP port on --host (default {DEFAULT_API_PORT}; 0: any free"
+        " port; off: none; docs/api.md)",
+    )
+    run.add_argument(
         "--hdlc-port",
         type=_port,
         help="also serve DLMS/COSEM over HDLC on this TCP port (0: any free port; docs/hdlc.md)",
@@ -231,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_act_commands(commands)
     add_optical_command(commands)
     add_bus_command(commands)
+    add_api_command(commands)
 
     models = commands.add_parser("models", help="list the built-in device models, or print one")
     models.add_argument("action", nargs="?", choices=("list", "show"), default="list")
@@ -283,6 +293,8 @@ def _command(argv: Sequence[str] | None) -> int:
             return run_optical_command(args)
         if args.command == "bus":
             return run_bus_command(args)
+        if args.command == "api":
+            return run_api_command(args)
         if args.command == "run" and args.bus is not None:
             return run_bus_command(bus_args_of_run(args))
         return _run(args)
@@ -503,6 +515,7 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
         hdlc = HdlcTcpServer(device, args.host, args.hdlc_port, hdlc_settings, on_event)
         listeners.append((hdlc, args.hdlc_port))
     lines = _serial_ports(session, device, args, on_event)
+    api = _control_api(session, args)
     try:
         for listener, asked in listeners:
             try:
@@ -511,6 +524,8 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
                 raise UserError(f"cannot listen on {args.host}:{asked} ({exc.strerror})") from None
         for port, _announce in lines:
             await port.start()
+        if api is not None:
+            await api.start()
         status = (
             f"data {session.store.directory}  speed x{args.speed:g}"
             f"  scenario {session.scenario.name}"
@@ -525,6 +540,8 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
             status += f"  {hdlc_line}"
         for _port, announce in lines:
             status += f"  {announce}"
+        if api is not None:
+            status += f"  API on {api.url}"
         status += "  Ctrl-C stops"
         if args.no_panel:
             print(f"DLMS/COSEM on {args.host}:{server.port}", flush=True)
@@ -532,6 +549,8 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
                 print(hdlc_line, flush=True)
             for _port, announce in lines:
                 print(announce, flush=True)
+            if api is not None:
+                print(f"API on {api.url}", flush=True)
             last = [0.0]
 
             def log(s: Session) -> None:
@@ -542,6 +561,8 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
             await run_realtime(session, args.speed, log, args.duration)
             print(summary_line(session.meter), flush=True)
         else:
+            if api is not None:
+                print(f"API on {api.url}", flush=True)
             with Live(
                 render(session.meter, status), console=Console(), refresh_per_second=4
             ) as live:
@@ -552,10 +573,21 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
                     args.duration,
                 )
     finally:
+        if api is not None:
+            await api.stop()
         for listener, _ in listeners:
             await listener.stop()
         for port, _announce in lines:
             await port.stop()
+
+
+def _control_api(session: Session, args: argparse.Namespace) -> ControlApi | None:
+    """The control API on ``--api-port`` (None with ``--api-port off``; docs/api.md)."""
+    if args.api_port is None:
+        return None
+    from metertwin.runtime.control_api import ControlApi, MeterControl
+
+    return ControlApi(MeterControl.of(session), args.host, args.api_port)
 
 
 def _serial_ports(

@@ -14,7 +14,8 @@ from pathlib import Path
 def meter_running(data: Path, model: str = "pmm1220") -> Iterator[int]:
     """`metertwin run --model MODEL`, as a user starts it, on a free port; yields the port."""
     command = [
-        sys.executable, "-m", "metertwin", "run", "--model", model, "--data", str(data),
+        sys.executable, "-m", "metertwin", "run", "--api-port", "off",
+        "--model", model, "--data", str(data),
         "--port", "0", "--start", "2026-11-21T10:00", "--no-panel",
     ]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -33,7 +34,8 @@ def hdlc_meter_running(data: Path, serial: str, model: str = "pmm1220") -> Itera
     """`metertwin run --hdlc-port 0 --serial SERIAL`, as a user starts it; yields the HDLC
     port (the second line it prints: ``HDLC on HOST:PORT physical address N ...``)."""
     command = [
-        sys.executable, "-m", "metertwin", "run", "--model", model, "--data", str(data),
+        sys.executable, "-m", "metertwin", "run", "--api-port", "off",
+        "--model", model, "--data", str(data),
         "--port", "0", "--hdlc-port", "0", "--serial", serial, "--start", "2026-11-21T10:00",
         "--no-panel",
     ]  # fmt: skip

@@ -102,6 +102,8 @@ def test_simulate_writes_registers_and_run_resumes_the_same_meter(tmp_path: Path
 
     ran = metertwin(
         "run",
+        "--api-port",
+        "off",
         "--data",
         str(data),
         "--speed",
@@ -128,6 +130,8 @@ def test_simulate_writes_registers_and_run_resumes_the_same_meter(tmp_path: Path
 def test_run_shows_the_live_panel(tmp_path: Path) -> None:
     ran = metertwin(
         "run",
+        "--api-port",
+        "off",
         "--model",
         "magno22",
         "--data",
@@ -150,7 +154,16 @@ def test_run_shows_the_live_panel(tmp_path: Path) -> None:
 def _metercom_running(data: Path, *options: str) -> Iterator[subprocess.Popen[str]]:
     """`metertwin run --model metercom-pro` on free ports for a minute; Ctrl-C at the end of
     the block must stop it cleanly."""
-    command = [sys.executable, "-m", "metertwin", "run", "--model", "metercom-pro"]
+    command = [
+        sys.executable,
+        "-m",
+        "metertwin",
+        "run",
+        "--api-port",
+        "off",
+        "--model",
+        "metercom-pro",
+    ]
     command += ["--data", str(data), "--port", "0", "--no-panel", "--duration", "60"]
     process = subprocess.Popen(
         [*command, "--scenario", "idle", *options],
@@ -229,7 +242,8 @@ def test_run_refuses_an_hdlc_port_in_use_in_one_line(tmp_path: Path) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         ran = metertwin(
-            "run", "--data", str(tmp_path / "m"), "--port", "0", "--hdlc-port", str(port),
+            "run", "--api-port", "off",
+            "--data", str(tmp_path / "m"), "--port", "0", "--hdlc-port", str(port),
             "--no-panel", "--duration", "5",
         )  # fmt: skip
     assert ran.returncode == 2
@@ -264,6 +278,8 @@ def test_a_broken_model_file_stops_with_file_field_and_expectation(tmp_path: Pat
     )
     result = metertwin(
         "run",
+        "--api-port",
+        "off",
         "--model",
         str(model),
         "--data",
@@ -300,7 +316,9 @@ def test_a_corrupt_data_directory_is_refused_and_left_untouched(tmp_path: Path) 
     data.mkdir()
     junk = bytes(range(256)) * 64
     (data / "meter.db").write_bytes(junk)
-    result = metertwin("run", "--data", str(data), "--duration", "1", "--port", "0")
+    result = metertwin(
+        "run", "--api-port", "off", "--data", str(data), "--duration", "1", "--port", "0"
+    )
     assert result.returncode == 2
     assert "left untouched" in result.stderr and "Traceback" not in result.stderr
     assert (data / "meter.db").read_bytes() == junk

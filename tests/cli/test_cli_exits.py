@@ -43,8 +43,34 @@ def cases(target: str, data: Path, busy: int) -> list[tuple[list[str], int]]:
         (["no-such-command"], 2),
         (["simulate", "--days", "0.01", "--data", str(data / "s"), "--progress", "none"], 0),
         (["simulate", "--days", "many"], 2),
-        (["run", "--data", str(data / "r"), "--port", "0", "--duration", "0.3", "--no-panel"], 0),
-        (["run", "--data", str(data / "b"), "--port", str(busy), "--no-panel"], 2),
+        (
+            [
+                "run",
+                "--api-port",
+                "off",
+                "--data",
+                str(data / "r"),
+                "--port",
+                "0",
+                "--duration",
+                "0.3",
+                "--no-panel",
+            ],
+            0,
+        ),
+        (
+            [
+                "run",
+                "--api-port",
+                "off",
+                "--data",
+                str(data / "b"),
+                "--port",
+                str(busy),
+                "--no-panel",
+            ],
+            2,
+        ),
         (["read", target, "0.0.42.0.0.255"], 0),
         (["read", target, "--all"], 0),
         (["read", target, "0.0.42.0.0.255:9"], 1),  # the meter: no attribute 9
@@ -90,7 +116,18 @@ def _with_reader_gone(argv: list[str]) -> tuple[int, str]:
 
 def test_a_closed_pipe_ends_each_command_quietly(running_meter: int, tmp_path: Path) -> None:
     for argv in (
-        ["run", "--data", str(tmp_path / "r"), "--port", "0", "--no-panel", "--duration", "30"],
+        [
+            "run",
+            "--api-port",
+            "off",
+            "--data",
+            str(tmp_path / "r"),
+            "--port",
+            "0",
+            "--no-panel",
+            "--duration",
+            "30",
+        ],
         ["simulate", "--data", str(tmp_path / "s"), "--days", "3", "--progress", "jsonl"],
         ["profile", f"127.0.0.1:{running_meter}", *PROFILE, *READER, "--csv"],
         ["models"],

@@ -49,7 +49,18 @@ def test_a_wal_whose_database_was_deleted_stops_run(tmp_path: Path) -> None:
     (data / WAL).write_bytes(b"frames of the meter")  # what a copy without meter.db keeps
     (data / DB_NAME).unlink()
     before = _files(data)
-    result = metertwin("run", "--data", str(data), "--port", "0", "--no-panel", "--duration", "1")
+    result = metertwin(
+        "run",
+        "--api-port",
+        "off",
+        "--data",
+        str(data),
+        "--port",
+        "0",
+        "--no-panel",
+        "--duration",
+        "1",
+    )
     assert result.returncode == 2
     assert f"holds {WAL}, registers.csv but no {DB_NAME}" in _one_line_refusal(result.stderr)
     assert _files(data) == before

@@ -160,7 +160,16 @@ def meter_process(tmp_path: Path) -> Iterator[Callable[..., MeterProcess]]:
     running: list[subprocess.Popen[str]] = []
 
     def spawn(*options: str) -> MeterProcess:
-        command = [sys.executable, "-m", "metertwin", "run", "--data", str(tmp_path / "meter")]
+        command = [
+            sys.executable,
+            "-m",
+            "metertwin",
+            "run",
+            "--api-port",
+            "off",
+            "--data",
+            str(tmp_path / "meter"),
+        ]
         command += ["--port", "0", "--no-panel", *options]
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         errors = tmp_path / "stderr.txt"

@@ -175,7 +175,16 @@ def memories(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Memory]:
 def serving(memory: Memory, *options: str) -> Iterator[int]:
     """`metertwin run --data DIR --port 0 --no-panel`; yields the port of its first line and
     expects a clean stop (exit 0) on Ctrl-C."""
-    command = [sys.executable, "-m", "metertwin", "run", "--data", str(memory.data)]
+    command = [
+        sys.executable,
+        "-m",
+        "metertwin",
+        "run",
+        "--api-port",
+        "off",
+        "--data",
+        str(memory.data),
+    ]
     if memory.scenario is not None:
         command += ["--scenario", str(memory.scenario)]
     command += ["--port", "0", "--no-panel", *options]

@@ -101,6 +101,8 @@ def test_sigkill_of_a_running_meter_loses_nothing_it_showed(tmp_path: Path) -> N
         "-m",
         "metertwin",
         "run",
+        "--api-port",
+        "off",
         "--model",
         "magno22",
         "--data",

@@ -37,7 +37,8 @@ def _token(index: int) -> str:
 
 def _start(data: Path) -> tuple[subprocess.Popen[bytes], int]:
     command = [
-        sys.executable, "-m", "metertwin", "run", "--model", "pmm1220", "--data", str(data),
+        sys.executable, "-m", "metertwin", "run", "--api-port", "off",
+        "--model", "pmm1220", "--data", str(data),
         "--start", "2026-11-01T00:00", "--speed", "60", "--no-panel", "--port", "0",
     ]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

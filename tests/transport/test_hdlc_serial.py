@@ -167,7 +167,8 @@ def test_run_refuses_a_serial_device_that_does_not_open_in_one_line(tmp_path: Pa
     missing = str(tmp_path / "ttyUSB9")
     done = subprocess.run(
         [
-            sys.executable, "-m", "metertwin", "run", "--data", str(tmp_path / "m"),
+            sys.executable, "-m", "metertwin", "run", "--api-port", "off",
+            "--data", str(tmp_path / "m"),
             "--port", "0", "--no-panel", "--duration", "5", "--serial-line", missing,
         ],
         capture_output=True, text=True, timeout=60,

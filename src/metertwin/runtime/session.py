@@ -20,7 +20,7 @@ from metertwin.errors import UserError
 from metertwin.meter.clock import EARLIEST_CLOCK_MS, LATEST_CLOCK_MS, Clock
 from metertwin.meter.core import Meter
 from metertwin.meter.inputs import InputSeries, PhysicalState
-from metertwin.meter.profiles import EVENT
+from metertwin.meter.profiles import EVENT, ProfileRecord
 from metertwin.models import DEFAULT_MODEL, DeviceModel, WorldDefaults, load_model, model_from_text
 from metertwin.models.energy import energy_register_values
 from metertwin.sim import (
@@ -85,6 +85,9 @@ class Session:
     announce_read_only: bool = True
     """Log a first failed commit as the meter turning read-only: true for a meter that goes on
     serving; a run that ends on the failure (``simulate``) reports it once, itself."""
+    record_listeners: list[Callable[[list[ProfileRecord]], None]] = field(default_factory=list)
+    """Called after each commit with the profile and event-log entries it stored (the
+    control API's event stream): only what the memory holds is ever shown."""
 
     def close(self) -> None:
         self.store.close()
@@ -154,6 +157,9 @@ class Session:
                 log.error("%s; the meter is read-only until restarted", failure)
                 self._back_to_last_commit()
             raise
+        if records:
+            for listener in self.record_listeners:
+                listener(records)
 
     def _back_to_last_commit(self) -> None:
         """Replace the meter by the one the memory holds, so that nothing it shows from now

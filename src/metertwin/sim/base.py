@@ -43,7 +43,9 @@ class WorldSite:
 class Window:
     """A power cut or fault from ``start_ms`` (inclusive) to ``end_ms`` (exclusive), UTC.
 
-    ``kind`` is ``"power_cut"`` or a fault kind; ``phase`` is 1-based.
+    ``kind`` is ``"power_cut"``, a fault kind, or ``"load"`` (the installation draws
+    ``power_w`` in all, shared equally by the phases, instead of the scenario's load: the
+    control API's override); ``phase`` is 1-based.
     """
 
     kind: str
@@ -51,6 +53,7 @@ class Window:
     end_ms: int
     phase: int = 1  # 0: every phase (voltage events)
     residual: float = 1.0  # a voltage event's voltage, as a fraction of the normal one
+    power_w: float = 0.0  # a load window's power (the control API's load override)
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,9 @@ class SimulatedWorld(Scenario):
         self._weather = SmoothNoise.make(seed, 3, 2 * 86400.0, 20 * 86400.0, terms=4)
         bias = np.random.default_rng([seed, 99]).uniform(-0.004, 0.004, site.phases)
         self._phase_bias = bias
+        self.live_windows: tuple[Window, ...] = ()
+        """Windows set while the meter runs (the control API, runtime/live_inputs.py),
+        applied as the scenario's own."""
 
     def __repr__(self) -> str:
         return f"SimulatedWorld({self.name!r}, kind={self.kind!r}, phases={self.site.phases})"
@@ -207,7 +210,11 @@ class SimulatedWorld(Scenario):
 
         windows = [
             w
-            for w in (*self.params.windows, *self._grid_outages(start_ms, end_ms))
+            for w in (
+                *self.params.windows,
+                *self.live_windows,
+                *self._grid_outages(start_ms, end_ms),
+            )
             if w.start_ms < end_ms and w.end_ms > start_ms
         ]
         edges = sorted(
@@ -270,8 +277,9 @@ class SimulatedWorld(Scenario):
         leakage: FloatArray,
         faults: np.ndarray[tuple[int], np.dtype[np.uint32]],
     ) -> None:
-        """Faults in a fixed order: wiring faults first, then the floating neutral, which
-        depends on the loads left, then power cuts, which override everything."""
+        """Faults in a fixed order: a load override first, wiring faults next, then the
+        floating neutral, which depends on the loads left, then power cuts, which override
+        everything."""
 
         def mask(w: Window) -> np.ndarray[tuple[int], np.dtype[np.bool_]]:
             result: np.ndarray[tuple[int], np.dtype[np.bool_]] = (starts >= w.start_ms) & (
@@ -279,6 +287,13 @@ class SimulatedWorld(Scenario):
             )
             return result
 
+        phase_count = self.site.phases
+        tan_phi = float(np.tan(np.arccos(self.params.power_factor)))
+        for w in windows:
+            if w.kind == "load":
+                m = mask(w)
+                active[m] = w.power_w / phase_count
+                reactive[m] = abs(w.power_w / phase_count) * tan_phi
         for kind in ("reverse_current", "phase_loss"):
             for w in windows:
                 if w.kind != kind:
@@ -304,7 +319,7 @@ class SimulatedWorld(Scenario):
                 m = mask(w)
                 voltage[m] = active[m] = reactive[m] = 0.0
                 leakage[m] = 0.0
-            elif w.kind != "voltage_event":
+            elif w.kind in FAULT_FLAGS:
                 faults[mask(w)] |= np.uint32(FAULT_FLAGS[w.kind])
 
     def _neutral_loss(

@@ -1,0 +1,390 @@
+"""The control API of `metertwin run` (docs/api.md): HTTP on FastAPI, in the meter's loop.
+
+uvicorn's `Server.serve()` runs as a task of the event loop that advances the meter and serves
+DLMS, so a request never sees a half-made tick: every tick commits before it yields, and every
+change asked for here commits before it is answered (a refused commit answers 503). What the
+event stream shows is what a commit stored. Every refusal is JSON ``{"error": "..."}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import socket
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from metertwin.cli_api import API_URL_FILE
+from metertwin.errors import UserError
+from metertwin.meter.events import EventCode
+from metertwin.meter.inputs import Fault
+from metertwin.meter.profiles import EVENT, ProfileRecord
+from metertwin.models.energy import energy_register_units, energy_register_values
+from metertwin.runtime.live_inputs import (
+    BUTTONS,
+    INPUT_NAMES,
+    META_KEY,
+    InputChange,
+    InputError,
+    LiveInputs,
+)
+from metertwin.runtime.session import Session
+from metertwin.sim.base import Window
+from metertwin.sim.world import SimulatedWorld
+from metertwin.storage.sqlite import CommitError
+
+log = logging.getLogger(__name__)
+
+KEEPALIVE_S = 15.0
+_END = None  # what a subscriber's queue receives when the server stops
+
+
+def utc_iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
+
+
+class EventHub:
+    """Fans the event-log entries of each commit out to the open streams."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._queues: set[asyncio.Queue[dict[str, Any] | None]] = set()
+
+    def on_records(self, records: list[ProfileRecord]) -> None:
+        specs = {spec.name: spec for spec in self.session.meter.spec.profiles}
+        for record in records:
+            spec = specs.get(record.profile)
+            if spec is None or spec.period_s != EVENT or "event_code" not in spec.channels:
+                continue
+            code = int(record.values[spec.channels.index("event_code")])
+            try:
+                name = EventCode(code).name.lower()
+            except ValueError:
+                name = f"event_{code}"
+            event = {
+                "code": code,
+                "name": name,
+                "log": record.profile,
+                "time": utc_iso(record.meter_ms),
+                "meter_ms": record.meter_ms,
+                "seq": record.seq,
+            }
+            if "event_count" in spec.channels:
+                event["count"] = int(record.values[spec.channels.index("event_count")])
+            for queue in self._queues:
+                queue.put_nowait(event)
+
+    @contextlib.contextmanager
+    def subscribe(self) -> Iterator[asyncio.Queue[dict[str, Any] | None]]:
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self._queues.add(queue)
+        try:
+            yield queue
+        finally:
+            self._queues.discard(queue)
+
+    def close(self) -> None:
+        for queue in self._queues:
+            queue.put_nowait(_END)
+
+
+class ChangeBody(BaseModel):
+    """A change of one input: on (``active``, the default) or off."""
+
+    model_config = ConfigDict(extra="forbid")
+    active: bool = True
+    phase: int | None = Field(None, description="1..phases: phase_loss, reverse_current")
+    power_w: float | None = Field(None, description="load: total W, import > 0, export < 0")
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def _change_body(request: Request) -> ChangeBody:
+    """The body of a change: JSON (whatever the content type says), empty meaning on."""
+    raw = await request.body()
+    try:
+        data = json.loads(raw) if raw.strip() else {}
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"bad JSON: {exc}", 400) from None
+    if not isinstance(data, dict):
+        raise InputError('expected a JSON object such as {"active": true}', 400)
+    try:
+        return ChangeBody.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(_problems(exc.errors())) from None
+
+
+def _problems(errors: Sequence[Any]) -> str:
+    """Pydantic's errors as one line naming each field and what is wrong with it."""
+    problems = []
+    for error in errors:
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+        problems.append(f"{where or 'body'}: {error.get('msg')}")
+    return "; ".join(problems) or "invalid request"
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
+    for error in exc.errors():
+        if error.get("type") == "json_invalid":
+            return 400, f"bad JSON: {error.get('ctx', {}).get('error', error.get('msg'))}"
+    return 422, _problems(exc.errors())
+
+
+@dataclass
+class MeterControl:
+    """What the routes act on: the session, its live inputs, its event hub."""
+
+    session: Session
+    inputs: LiveInputs
+    hub: EventHub = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.hub = EventHub(self.session)
+        self.session.record_listeners.append(self.hub.on_records)
+
+    @classmethod
+    def of(cls, session: Session) -> MeterControl:
+        world = session.scenario
+        if not isinstance(world, SimulatedWorld):
+            raise UserError("the control API needs a simulated world scenario")
+        inputs = LiveInputs(world, session.model.spec.ratings.phases)
+        try:
+            inputs.restore(session.store.load().meta.get(META_KEY))
+        except InputError as exc:
+            raise UserError(f"{session.store.directory}: {exc}") from None
+        return cls(session, inputs)
+
+    def commit(self, windows: tuple[Window, ...]) -> JSONResponse:
+        """Put ``windows`` in force and commit them with the meter's state; 503 if refused."""
+        session = self.session
+        if session.read_only:
+            return _error(503, "the meter's memory takes no commit; the meter is read-only")
+        previous = self.inputs.apply(windows)
+        try:
+            session.commit(meta=self.inputs.to_meta())
+        except CommitError as exc:
+            self.inputs.apply(previous)
+            return _error(503, f"not committed, nothing changed: {exc}")
+        return JSONResponse({"committed": True, "inputs": self.state_inputs()})
+
+    def state_inputs(self) -> list[dict[str, object]]:
+        return self.inputs.active(self.session.meter.now_ms)
+
+    def state(self) -> dict[str, Any]:
+        meter = self.session.meter
+        inst = meter.instantaneous()
+        units = energy_register_units(meter)
+        wallet = None
+        if meter.wallet is not None:
+            wallet = {
+                "mode": meter.wallet.mode.name.lower(),
+                "status": meter.wallet.status.name.lower(),
+                "credit": meter.format_credit(meter.wallet.credit),
+                "emergency_in_use": meter.wallet.emergency_in_use,
+                "low_credit_level": meter.wallet.alarm_level,
+            }
+        return {
+            "model": meter.spec.name,
+            "serial_number": meter.serial_number,
+            "read_only": self.session.read_only,
+            "clock": {
+                "world_time": utc_iso(meter.now_ms),
+                "meter_time": utc_iso(meter.meter_time_ms()),
+                "local_time": meter.local_time().isoformat(),
+                "status": int(meter.clock.status(meter.meter_time_ms())),
+            },
+            "rate": meter.rate,
+            "relay": meter.disconnect.state.name.lower(),
+            "registers": {
+                obis: {"value_mwh": value, "unit": units[obis]}
+                for obis, value in energy_register_values(meter).items()
+            },
+            "instantaneous": {
+                "powered": inst.powered,
+                "frequency_hz": inst.frequency_hz,
+                "active_w": inst.active_w,
+                "phases": [
+                    {
+                        "voltage_v": r.voltage_v,
+                        "current_a": r.current_a,
+                        "active_w": r.active_w,
+                        "reactive_var": r.reactive_var,
+                    }
+                    for r in inst.phases
+                ],
+            },
+            "wallet": wallet,
+            "faults": [str(flag.name).lower() for flag in Fault if flag & inst.faults],
+            "inputs": self.state_inputs(),
+        }
+
+
+def build_app(control: MeterControl) -> FastAPI:
+    """The routes over ``control`` (docs/api.md)."""
+    app = FastAPI(
+        title="metertwin control API",
+        version="1",
+        description="State, inputs, faults and events of a running metertwin meter.",
+    )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(*_validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return _error(404, f"no such endpoint: {request.url.path} (see /docs)")
+        if exc.status_code == 405:
+            return _error(405, f"{request.method} is not allowed on {request.url.path}")
+        return _error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(InputError)
+    async def input_error(_request: Request, exc: InputError) -> JSONResponse:
+        return _error(exc.status, str(exc))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("control API")
+        return _error(500, f"internal error: {type(exc).__name__}")
+
+    @app.get("/state", summary="The meter's state: registers, relay, wallet, clock, inputs")
+    async def state() -> dict[str, Any]:
+        return control.state()
+
+    @app.get("/inputs", summary="The inputs and faults set through the API, in force now")
+    async def inputs() -> dict[str, Any]:
+        return {"inputs": control.state_inputs(), "known": list(INPUT_NAMES)}
+
+    @app.post(
+        "/inputs/{name}",
+        summary="Set an input or fault on (active true) or off; committed before the answer",
+        description="names: " + ", ".join(INPUT_NAMES),
+        openapi_extra={
+            "requestBody": {
+                "required": False,
+                "content": {"application/json": {"schema": ChangeBody.model_json_schema()}},
+            }
+        },
+    )
+    async def change(name: str, request: Request) -> JSONResponse:
+        if name not in INPUT_NAMES:
+            raise InputError(f"unknown input {name!r} (known: {', '.join(INPUT_NAMES)})", 404)
+        body = await _change_body(request)
+        asked = InputChange(name, body.active, body.phase, body.power_w)
+        return control.commit(control.inputs.changed(asked, control.session.meter.now_ms))
+
+    @app.delete("/inputs", summary="Clear every input set through the API")
+    async def clear() -> JSONResponse:
+        return control.commit(())
+
+    @app.post(
+        "/buttons/{name}/press",
+        summary="Press a button for one meter-second",
+        description="buttons: " + ", ".join(BUTTONS),
+    )
+    async def press(name: str) -> JSONResponse:
+        return control.commit(control.inputs.press(name, control.session.meter.now_ms))
+
+    @app.get(
+        "/events/stream",
+        summary="Server-sent events: each committed event-log entry (code, name, log, time)",
+        response_class=StreamingResponse,
+    )
+    async def events() -> StreamingResponse:
+        return StreamingResponse(_stream(control.hub), media_type="text/event-stream")
+
+    return app
+
+
+async def _stream(hub: EventHub) -> AsyncIterator[str]:
+    with hub.subscribe() as queue:
+        yield ": metertwin events\n\n"
+        while True:
+            try:
+                event = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+            except TimeoutError:
+                yield ": keepalive\n\n"
+                continue
+            if event is _END:
+                return
+            yield f"event: meter-event\ndata: {json.dumps(event)}\n\n"
+
+
+class _LoopServer(uvicorn.Server):
+    """uvicorn inside the meter's loop: the meter's own SIGINT/SIGTERM handling stops it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class ControlApi:
+    """The running API server: started on a bound socket, stopped with the meter."""
+
+    def __init__(self, control: MeterControl, host: str, port: int) -> None:
+        self.control = control
+        self.host = host
+        self.asked_port = port
+        self.port = 0
+        self._server: _LoopServer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._url_file: Path | None = None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    async def start(self) -> None:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.host, self.asked_port))
+        except OSError as exc:
+            sock.close()
+            raise UserError(
+                f"cannot serve the API on {self.host}:{self.asked_port} ({exc.strerror})"
+            ) from None
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            build_app(self.control),
+            log_level="warning",
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
+        self._server = _LoopServer(config)
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()
+                raise UserError(f"the API on {self.url} did not start")
+            await asyncio.sleep(0.01)
+        self._url_file = self.control.session.store.directory / API_URL_FILE
+        with contextlib.suppress(OSError):
+            self._url_file.write_text(self.url + "\n", encoding="utf-8")
+
+    async def stop(self) -> None:
+        if self._url_file is not None:
+            with contextlib.suppress(OSError):
+                self._url_file.unlink()
+        self.control.hub.close()
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            with contextlib.suppress(Exception):
+                await self._task
