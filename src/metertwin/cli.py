@@ -24,6 +24,7 @@ from metertwin import __version__
 from metertwin.cli_act import ACT_COMMANDS, add_act_commands, run_act_command
 from metertwin.cli_common import EXIT_OK, EXIT_USAGE
 from metertwin.cli_dlms import add_dlms_commands, run_dlms_command
+from metertwin.cli_firmware import add_firmware_command, run_firmware_command
 from metertwin.cli_optical import add_optical_command, run_optical_command
 from metertwin.cli_token import add_token_command, run_token_command
 from metertwin.config import check_serial, load_config
@@ -154,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_token_command(commands)
     add_act_commands(commands)
     add_optical_command(commands)
+    add_firmware_command(commands)
 
     models = commands.add_parser("models", help="list the built-in device models, or print one")
     models.add_argument("action", nargs="?", choices=("list", "show"), default="list")
@@ -190,6 +192,8 @@ def _command(argv: Sequence[str] | None) -> int:
             return run_act_command(args)
         if args.command == "optical":
             return run_optical_command(args)
+        if args.command == "firmware":
+            return run_firmware_command(args)
         return _run(args)
     except (SchemaError, StorageError, UserError) as exc:
         print(f"metertwin: error: {exc}", file=sys.stderr)
