@@ -57,7 +57,7 @@ def main() -> None:
                 "--no-panel",
                 "--config",
                 str(config),
-            ],  # fmt: skip
+            ],
             stdout=subprocess.PIPE,
             text=True,
         )

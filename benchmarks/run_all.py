@@ -8,6 +8,7 @@ from benchmarks import (
     dlms_hls_setup,
     dlms_profile,
     dlms_server,
+    firmware_transfer,
     hdlc_server,
     meter_year,
     power_quality,
@@ -29,6 +30,7 @@ if __name__ == "__main__":
         dlms_hls_setup,
         profile_store,
         power_quality,
+        firmware_transfer,
     ):
         bench.main()
         print()
