@@ -371,6 +371,15 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
             )
             status += f"  {hdlc_line}"
         status += "  Ctrl-C stops"
+        restarts = [session.meter.firmware.restarts]
+
+        def restart_drops(s: Session) -> None:
+            """A firmware activation restarted the meter: its connections are dropped."""
+            if s.meter.firmware.restarts != restarts[0]:
+                restarts[0] = s.meter.firmware.restarts
+                for listener, _ in listeners:
+                    listener.drop_connections()
+
         if args.no_panel:
             print(f"DLMS/COSEM on {args.host}:{server.port}", flush=True)
             if hdlc_line:
@@ -378,6 +387,7 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
             last = [0.0]
 
             def log(s: Session) -> None:
+                restart_drops(s)
                 if time.monotonic() - last[0] >= 1.0:
                     last[0] = time.monotonic()
                     print(summary_line(s.meter), flush=True)
@@ -385,13 +395,18 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
             await run_realtime(session, args.speed, log, args.duration)
             print(summary_line(session.meter), flush=True)
         else:
+
+            def show(live: Live, s: Session) -> None:
+                restart_drops(s)
+                live.update(render(s.meter, status))
+
             with Live(
                 render(session.meter, status), console=Console(), refresh_per_second=4
             ) as live:
                 await run_realtime(
                     session,
                     args.speed,
-                    lambda s: live.update(render(s.meter, status)),
+                    lambda s: show(live, s),
                     args.duration,
                 )
     finally:

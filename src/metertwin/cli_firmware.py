@@ -15,8 +15,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -108,8 +110,14 @@ def _upload(args: argparse.Namespace) -> int:
                 _schedule_activation(meter, at)
                 print(f"activation scheduled at {at.isoformat()} (0.0.15.0.2.255)")
                 return EXIT_OK
-            activate(meter)
+            with contextlib.suppress(DlmsConnectionError):  # the restart drops connections
+                activate(meter)
+        with _reconnect(args) as meter:
+            status = meter.get(IMAGE_TRANSFER, 18, 6).as_int()
             version = meter.get(Obis(1, 0, 0, 2, 0), 1, 2).as_bytes().decode(errors="replace")
+            if status != ACTIVATION_SUCCESSFUL:
+                complain(f"activation failed (image_transfer_status {status}): firmware {version}")
+                return EXIT_REFUSED
             print(f"activated: firmware {version}")
     except (UserError, DlmsConnectionError) as problem:
         complain(str(problem))
@@ -118,6 +126,27 @@ def _upload(args: argparse.Namespace) -> int:
         complain(str(problem))
         return EXIT_REFUSED
     return EXIT_OK
+
+
+ACTIVATION_INITIATED, ACTIVATION_SUCCESSFUL = 5, 6
+RECONNECT_TRIES = 20
+
+
+def _reconnect(args: argparse.Namespace) -> DlmsClient:
+    """The association again, once the restarted meter is done (its status no longer 5)."""
+    for attempt in range(RECONNECT_TRIES):
+        try:
+            meter = connect_for_method(args, IMAGE_TRANSFER, 2)
+        except DlmsConnectionError:
+            if attempt == RECONNECT_TRIES - 1:
+                raise
+            time.sleep(0.5)
+            continue
+        if meter.get(IMAGE_TRANSFER, 18, 6).as_int() != ACTIVATION_INITIATED:
+            return meter
+        meter.close()
+        time.sleep(0.5)
+    raise ImageTransferFailed("the meter did not finish its activation")
 
 
 def _progress(done: int, total: int) -> None:

@@ -1,5 +1,5 @@
 """`metertwin firmware upload` against `metertwin run` over a real socket (issue 15, item 6):
-the whole transfer, verify and activate; a meter killed mid-transfer keeps every block it
+the whole transfer, verify and activate, the restart dropping the open connections; a meter killed mid-transfer keeps every block it
 answered and the next upload sends only the rest."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from tests.cli.running import meter_running
 from metertwin.cli import main
 from metertwin.codec.obis import Obis
 from metertwin.dlms.client import DlmsClient
+from metertwin.dlms.client.errors import DlmsConnectionError
 from metertwin.dlms.client.image_transfer import send_image
 
 BLOCKS = 40  # a 40 KiB image in 1 KiB blocks
@@ -65,7 +66,12 @@ def test_an_upload_resumes_after_the_meter_was_killed_and_then_activates(
         process.kill()
         process.communicate(timeout=30)
     with meter_running(data, config=config) as port:
+        watcher = DlmsClient().connect("127.0.0.1", port)  # a connection open before
+        assert watcher.get(Obis(1, 0, 0, 2, 0), 1, 2).as_bytes() == b"1.0.0"
         assert main(["firmware", "upload", f"127.0.0.1:{port}", str(image)]) == 0
+        with pytest.raises(DlmsConnectionError):  # the restart dropped it
+            watcher.get(Obis(1, 0, 0, 2, 0), 1, 2)
+        watcher.close()
         out = capsys.readouterr().out
         sent = int(re.search(r"(\d+) blocks sent", out).group(1))  # type: ignore[union-attr]
         assert sent == BLOCKS - 10
