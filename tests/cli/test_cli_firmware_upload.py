@@ -1,6 +1,6 @@
 """`metertwin firmware upload` against `metertwin run` over a real socket (issue 15, item 6):
-the whole transfer, verify and activate, the restart dropping the open connections; a meter killed mid-transfer keeps every block it
-answered and the next upload sends only the rest."""
+the whole transfer, verify and activate, the restart dropping the open connections; a meter
+killed mid-transfer keeps every block it answered and the next upload sends only the rest."""
 
 from __future__ import annotations
 
