@@ -26,15 +26,12 @@ def image_transfer(obis: Obis, meter: Meter) -> CosemObject:
     def read(value: Data) -> Binding:
         return Binding(get=lambda _r: value)
 
-    def refresh() -> None:
-        firmware.poll(meter.now_ms)
-
     def status(_request: Request) -> Data:
-        refresh()
+        # no poll here: a GET commits nothing, so it shows what the core's own boundary
+        # (verify/activate due) did and the session committed
         return Data.enum(int(firmware.status))
 
     def to_activate(_request: Request) -> Data:
-        refresh()
         slot = firmware.verified
         if slot is None:
             return Data.array([])
