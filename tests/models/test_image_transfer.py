@@ -118,6 +118,10 @@ def test_an_image_is_transferred_verified_and_activated() -> None:
     head.wait(VERIFY_MS)
     assert head.status() is TransferStatus.VERIFICATION_SUCCESSFUL
     assert head.act(3, Data.integer(0)) is ActionResult.SUCCESS
+    assert head.meter.to_state()["firmware"]["blocks"] == {}  # let go once verified
+    blocks = -(-len(image) // BLOCK_SIZE)
+    assert head.get(IMAGE, 3).value.bits == (1 << blocks) - 1
+    assert head.get(IMAGE, 4).as_int() == blocks
     info = head.get(IMAGE, 7).as_items()[0].as_items()
     assert info[0].as_int() == len(image) and info[1].as_bytes() == b"fw-2"
     assert head.act(4, Data.integer(0)) is ActionResult.TEMPORARY_FAILURE

@@ -23,7 +23,7 @@ from metertwin.meter.firmware_image import ImageError, verify_image
 
 VERIFY_MS = 2_000
 ACTIVATE_MS = 5_000  # the restart into the new image
-MAX_IMAGE_SIZE = 4 * 1024 * 1024
+MAX_IMAGE_SIZE = 1024 * 1024  # blocks ride in the committed state until verified
 BLOCK_SIZE = 1024
 FACTORY_VERSION = "1.0.0"
 
@@ -98,6 +98,9 @@ class Firmware:
         self.identifier = b""
         self.image_size = 0
         self.blocks: dict[int, bytes] = {}
+        # Once verified, the blocks are let go (the slot keeps what the meter needs): the
+        # state committed every meter second no longer carries the image.
+        self.all_blocks_verified = False
         self.busy_until_ms: int | None = None
         self.activate_after_verify = False
         self.activate_at_ms: int | None = None  # the image activation schedule
@@ -111,9 +114,11 @@ class Firmware:
         return -(-self.image_size // BLOCK_SIZE)
 
     def transferred_bits(self) -> list[bool]:
-        return [n in self.blocks for n in range(self.block_count)]
+        return [self.all_blocks_verified or n in self.blocks for n in range(self.block_count)]
 
     def first_missing_block(self) -> int:
+        if self.all_blocks_verified:
+            return self.block_count
         return next((n for n in range(self.block_count) if n not in self.blocks), self.block_count)
 
     # -- methods --------------------------------------------------------------------------
@@ -134,6 +139,7 @@ class Firmware:
             return  # the HES resumes: keep the blocks already committed
         self.identifier, self.image_size = identifier, size
         self.blocks = {}
+        self.all_blocks_verified = False
         self.verified = None
         self.activate_after_verify = False
         self.status = TransferStatus.INITIATED
@@ -236,6 +242,8 @@ class Firmware:
         header = checked.header
         self.verified = Slot(header.version, header.sha256, header.size, header.self_check_fails)
         self.signature = checked.signature
+        self.blocks = {}
+        self.all_blocks_verified = True
         self.status = TransferStatus.VERIFICATION_SUCCESSFUL
         self.log(EventCode.FIRMWARE_READY)
         if self.activate_after_verify:
@@ -273,6 +281,7 @@ class Firmware:
             "identifier": self.identifier.hex(),
             "image_size": self.image_size,
             "blocks": {str(n): base64.b64encode(b).decode() for n, b in self.blocks.items()},
+            "all_blocks_verified": self.all_blocks_verified,
             "busy_until_ms": self.busy_until_ms,
             "activate_after_verify": self.activate_after_verify,
             "activate_at_ms": self.activate_at_ms,
@@ -293,6 +302,7 @@ class Firmware:
         self.identifier = bytes.fromhex(state["identifier"])
         self.image_size = int(state["image_size"])
         self.blocks = {int(n): base64.b64decode(b) for n, b in state["blocks"].items()}
+        self.all_blocks_verified = bool(state["all_blocks_verified"])
         busy, at = state["busy_until_ms"], state["activate_at_ms"]
         self.busy_until_ms = None if busy is None else int(busy)
         self.activate_after_verify = bool(state["activate_after_verify"])
