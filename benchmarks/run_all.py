@@ -8,6 +8,7 @@ from benchmarks import (
     dlms_hls_setup,
     dlms_profile,
     dlms_server,
+    firmware_transfer,
     hdlc_pty_profile,
     hdlc_server,
     meter_day_waveforms,
@@ -33,6 +34,7 @@ if __name__ == "__main__":
         profile_store,
         power_quality,
         meter_day_waveforms,
+        firmware_transfer,
     ):
         bench.main()
         print()

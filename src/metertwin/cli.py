@@ -27,6 +27,7 @@ from metertwin.cli_api import DEFAULT_API_PORT, add_api_command, api_port, run_a
 from metertwin.cli_bus import add_bus_command, bus_args_of_run, meter_count, run_bus_command
 from metertwin.cli_common import EXIT_OK, EXIT_USAGE
 from metertwin.cli_dlms import add_dlms_commands, run_dlms_command
+from metertwin.cli_firmware import add_firmware_command, run_firmware_command
 from metertwin.cli_optical import add_optical_command, run_optical_command
 from metertwin.cli_token import add_token_command, run_token_command
 from metertwin.config import check_serial, load_config
@@ -241,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_optical_command(commands)
     add_bus_command(commands)
     add_api_command(commands)
+    add_firmware_command(commands)
 
     models = commands.add_parser("models", help="list the built-in device models, or print one")
     models.add_argument("action", nargs="?", choices=("list", "show"), default="list")
@@ -297,6 +299,8 @@ def _command(argv: Sequence[str] | None) -> int:
             return run_api_command(args)
         if args.command == "run" and args.bus is not None:
             return run_bus_command(bus_args_of_run(args))
+        if args.command == "firmware":
+            return run_firmware_command(args)
         return _run(args)
     except (SchemaError, StorageError, UserError) as exc:
         print(f"metertwin: error: {exc}", file=sys.stderr)
@@ -543,6 +547,15 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
         if api is not None:
             status += f"  API on {api.url}"
         status += "  Ctrl-C stops"
+        restarts = [session.meter.firmware.restarts]
+
+        def restart_drops(s: Session) -> None:
+            """A firmware activation restarted the meter: its connections are dropped."""
+            if s.meter.firmware.restarts != restarts[0]:
+                restarts[0] = s.meter.firmware.restarts
+                for listener, _ in listeners:
+                    listener.drop_connections()
+
         if args.no_panel:
             print(f"DLMS/COSEM on {args.host}:{server.port}", flush=True)
             if hdlc_line:
@@ -554,6 +567,7 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
             last = [0.0]
 
             def log(s: Session) -> None:
+                restart_drops(s)
                 if time.monotonic() - last[0] >= 1.0:
                     last[0] = time.monotonic()
                     print(summary_line(s.meter), flush=True)
@@ -563,13 +577,18 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
         else:
             if api is not None:
                 print(f"API on {api.url}", flush=True)
+
+            def show(live: Live, s: Session) -> None:
+                restart_drops(s)
+                live.update(render(s.meter, status))
+
             with Live(
                 render(session.meter, status), console=Console(), refresh_per_second=4
             ) as live:
                 await run_realtime(
                     session,
                     args.speed,
-                    lambda s: live.update(render(s.meter, status)),
+                    lambda s: show(live, s),
                     args.duration,
                 )
     finally:

@@ -211,6 +211,11 @@ def _connect(args: argparse.Namespace, want: _Want) -> DlmsClient:
     return connect_from_args(chosen)
 
 
+def connect_for_method(args: argparse.Namespace, obis: Obis, method: int) -> DlmsClient:
+    """For other commands (`firmware upload`): the association that may invoke ``method``."""
+    return _connect(args, _Want(obis, method, True))
+
+
 def _association_for(args: argparse.Namespace, want: _Want) -> AssociationSpec:
     public = argparse.Namespace(**vars(args))
     public.client, public.password, public.auth = str(PUBLIC_CLIENT), None, "none"

@@ -1,7 +1,8 @@
 """The user's config file (`metertwin run --config FILE`): per-meter settings in TOML.
 
 Sections: ``[meter]`` (identity), ``[scenario]`` (parameters of the simulated world),
-``[sts]`` (the STS identity, read by the prepayment functions), and any device-model
+``[sts]`` (the STS identity, read by the prepayment functions), ``[firmware]`` (the
+manufacturer key images are verified with, firmware_identity.py), and any device-model
 section (``[clock]``, ``[metrology]``, ``[tariffs]``, ...) to override the model's values.
 """
 
@@ -38,6 +39,7 @@ class UserConfig:
     scenario: dict[str, Any] = field(default_factory=dict)
     model_overrides: dict[str, Any] = field(default_factory=dict)
     sts: dict[str, Any] = field(default_factory=dict)
+    firmware: dict[str, Any] = field(default_factory=dict)
 
 
 def check_serial(text: str) -> str:
@@ -64,6 +66,7 @@ def load_config(path: Path | None) -> UserConfig:
     meter.finish()
     scenario = dict(root.table("scenario", None).data)
     sts = dict(root.table("sts", None).data)
+    firmware = dict(root.table("firmware", None).data)
     overrides = {}
     for name in MODEL_SECTIONS:
         if root.has(name):
@@ -72,4 +75,4 @@ def load_config(path: Path | None) -> UserConfig:
                 raise SchemaError(source, name, "expected a table")
             overrides[name] = value
     root.finish()
-    return UserConfig(source, serial, model, scenario, overrides, sts)
+    return UserConfig(source, serial, model, scenario, overrides, sts, firmware)

@@ -11,13 +11,15 @@ from pathlib import Path
 
 
 @contextmanager
-def meter_running(data: Path, model: str = "pmm1220") -> Iterator[int]:
+def meter_running(data: Path, model: str = "pmm1220", config: Path | None = None) -> Iterator[int]:
     """`metertwin run --model MODEL`, as a user starts it, on a free port; yields the port."""
     command = [
         sys.executable, "-m", "metertwin", "run", "--api-port", "off",
         "--model", model, "--data", str(data),
         "--port", "0", "--start", "2026-11-21T10:00", "--no-panel",
     ]  # fmt: skip
+    if config is not None:
+        command += ["--config", str(config)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert process.stdout is not None
     try:

@@ -80,7 +80,8 @@ def test_on_a_serial_line_class_23_shows_its_baud_and_25_ms(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     command = [
-        sys.executable, "-m", "metertwin", "run", "--api-port", "off", "--data", str(tmp_path / "m"), "--port", "0",
+        sys.executable, "-m", "metertwin", "run", "--api-port", "off",
+        "--data", str(tmp_path / "m"), "--port", "0",
         "--serial", SERIAL, "--serial-line", "pty", "--baud", "19200", "--no-panel",
     ]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -186,6 +186,14 @@ LAYOUTS: dict[tuple[int, int], dict[int, Layout]] = {
         3: VALUE_DEFINITION,
         4: ArrayOf(struct(SCRIPT, SCRIPT)),
     },
+    (18, 0): {  # Image transfer (Blue Book 4.4.6, class_id 18 version 0)
+        2: T.DOUBLE_LONG_UNSIGNED,  # image_block_size
+        3: T.BIT_STRING,  # image_transferred_blocks_status
+        4: T.DOUBLE_LONG_UNSIGNED,  # image_first_not_transferred_block_number
+        5: T.BOOLEAN,  # image_transfer_enabled
+        6: T.ENUM,  # image_transfer_status
+        7: ArrayOf(struct(T.DOUBLE_LONG_UNSIGNED, Octets(), Octets())),  # image_to_activate_info
+    },
     (22, 0): {2: SCRIPT, 3: T.ENUM, 4: ArrayOf(struct(TIME, DATE))},  # Single action schedule
     (23, 1): {  # IEC HDLC setup (Blue Book, class_id 23 version 1)
         2: T.ENUM,  # comm_speed

@@ -156,6 +156,16 @@ _ALL = [
         static="thresholds monitored_value actions",
     ),
     _cls(
+        18,
+        0,
+        "Image transfer",
+        "image_block_size image_transferred_blocks_status "
+        "image_first_not_transferred_block_number image_transfer_enabled "
+        "image_transfer_status image_to_activate_info",
+        "image_transfer_initiate image_block_transfer image_verify image_activate",
+        static="image_block_size",
+    ),
+    _cls(
         22,
         0,
         "Single action schedule",

@@ -34,6 +34,7 @@ from metertwin.meter.dlms_security import DlmsSecurity
 from metertwin.meter.episodes import RELAY_CUT, Episode, EpisodeBook
 from metertwin.meter.event_logs import EventLogBook, LogEntry
 from metertwin.meter.events import ALARM_BITS, LOG_OF, EventCode, EventLog
+from metertwin.meter.firmware import Firmware
 from metertwin.meter.inputs import ACTING, Fault, InputSeries, PhysicalState
 from metertwin.meter.metrology import Instantaneous, Metrology, MetrologyConfig, PreparedSeries
 from metertwin.meter.power_quality import (
@@ -219,6 +220,7 @@ class Meter:
         # again: the calendar acts at switch times, like a meter executing its scripts.
         self._schedule_wall = self.local_time()
         self.recorder = ProfileRecorder(spec.profiles)
+        self.firmware = Firmware(spec.name, self.log_event)
         self.demand = DemandRegisters(spec.demand, spec.capacity.rates)
         self.demand.start(self.clock.meter_ms(start_ms), self._demand_energies())
         self._demand_due = self._next_demand_end(self.clock.meter_ms(start_ms))
@@ -455,6 +457,9 @@ class Meter:
             if self._schedule_dues:
                 due = self.clock.true_ms_for(min(self._schedule_dues.values()))
                 boundary = min(boundary, max(due, self.now_ms + 1))
+            firmware_due = self.firmware.next_due_ms()
+            if firmware_due is not None:
+                boundary = min(boundary, max(firmware_due, self.now_ms + 1))
             if self.supervision:
                 watch = self.supervision.next_instant(
                     self.now_ms,
@@ -684,6 +689,7 @@ class Meter:
     def _at_boundary(self, resync: bool = False) -> None:
         """Act at a boundary; ``resync`` (after a command) re-derives the rate from the
         present wall time even if the clock went back."""
+        self.firmware.poll(self.now_ms)
         schedule = self._schedule_boundary
         if resync or schedule is None or self.now_ms >= schedule:
             wall = self.local_time()
@@ -977,6 +983,9 @@ class Meter:
                 self._local_transition(Transition.LOCAL_RECONNECT)
         elif action is ScriptAction.BILLING_RESET:
             self.billing_reset()
+        elif action is ScriptAction.ACTIVATE_IMAGE:
+            self.firmware.schedule_activation(self.now_ms)
+            self.firmware.poll(self.now_ms)
 
     def install_sts(self, decoder: StsDecoder) -> None:
         """Give the meter its STS identity (from the user's [sts] section, or restored)."""
@@ -1453,6 +1462,7 @@ class Meter:
             "episodes": self.episodes.to_state(),
             "power_quality": self.power_quality.to_state(),
             "alarms": [self.alarms, self.alarm_filter],
+            "firmware": self.firmware.to_state(),
             "parameters": {key: value.hex() for key, value in sorted(self.parameters.items())},
             "metrology": {
                 "export_enabled": config.export_enabled,
@@ -1533,6 +1543,7 @@ class Meter:
             meter.power_quality.restore(state["power_quality"])
         meter.alarms, meter.alarm_filter = (int(v) for v in state.get("alarms", (0, 0xFFFFFFFF)))
         meter._dst_active = meter.clock.is_dst(meter.clock.meter_ms(meter.now_ms))
+        meter.firmware.restore(state.get("firmware"))
         return meter
 
     def _prepayment_state(self) -> dict[str, Any]:

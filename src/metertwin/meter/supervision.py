@@ -54,6 +54,7 @@ class ScriptAction(Enum):
     DISCONNECT = "disconnect"  # local disconnection (class 70 transition g)
     RECONNECT = "reconnect"  # local reconnection (transition h, control modes 5 and 6)
     BILLING_RESET = "billing_reset"  # end the billing period
+    ACTIVATE_IMAGE = "activate_image"  # activate the transferred image (class 18)
 
 
 _PHASES = {

@@ -41,7 +41,6 @@ from metertwin.models.record_objects import RECORD_OBJECTS
 from metertwin.models.values import Unit, date_time_data, energy_unit, integer, scaler_unit
 from metertwin.protocols.rs485_bus import module_serial_for
 
-VERSION_TEXT = b"metertwin 0.1.0"
 _U32 = 2**32
 _NOT_SPECIFIED = Data.octet_string(CosemDateTime().to_bytes())
 
@@ -82,6 +81,9 @@ def standard_objects(spec: DeviceSpec) -> list[tuple[Obis, int, str]]:
         (Obis(0, 0, 10, 0, 1), 9, "End of billing period script table"),
         (Obis(0, 0, 15, 0, 0), 22, "End of billing period single action schedule"),
         (Obis(0, 0, 15, 0, 1), 22, "Disconnect control single action schedule"),
+        (Obis(0, 0, 15, 0, 2), 22, "Image activation single action schedule"),
+        (Obis(0, 0, 44, 0, 0), 18, "Image transfer"),
+        (Obis(1, 0, 0, 2, 8), 1, "Active firmware signature (SHA-256 of the payload)"),
         (Obis(1, 0, 0, 1, 0), 1, "Billing period counter"),
         (Obis(1, 0, 0, 1, 2), 1, "Time of the last billing point"),
         (Obis(0, 0, 96, 3, 10), 70, "Disconnect control"),
@@ -399,7 +401,8 @@ def data_binding(obis: Obis, model: DeviceModel, meter: Meter) -> Binding | None
         Obis(0, 1, 96, 1, 0): lambda: Data.octet_string(
             module_serial_for(meter.serial_number).encode()
         ),
-        Obis(1, 0, 0, 2, 0): lambda: Data.octet_string(VERSION_TEXT),
+        Obis(1, 0, 0, 2, 0): lambda: Data.octet_string(meter.firmware.active.version.encode()),
+        Obis(1, 0, 0, 2, 8): lambda: Data.octet_string(meter.firmware.active.sha256),
         Obis(1, 0, 0, 2, 2): lambda: Data.octet_string(calendar.active.name.encode()),
         Obis(1, 0, 0, 2, 7): lambda: Data.octet_string(
             (calendar.passive or calendar.active).name.encode()

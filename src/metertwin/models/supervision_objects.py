@@ -21,10 +21,12 @@ from metertwin.models.values import integer, items, octets
 
 DISCONNECT_SCRIPTS = Obis(0, 0, 10, 0, 106)
 BILLING_SCRIPTS = Obis(0, 0, 10, 0, 1)
+IMAGE_ACTIVATION_SCRIPTS = Obis(0, 0, 10, 0, 107)
 SCRIPT_ACTIONS: dict[tuple[Obis, int], ScriptAction] = {
     (DISCONNECT_SCRIPTS, 1): ScriptAction.DISCONNECT,
     (DISCONNECT_SCRIPTS, 2): ScriptAction.RECONNECT,
     (BILLING_SCRIPTS, 1): ScriptAction.BILLING_RESET,
+    (IMAGE_ACTIVATION_SCRIPTS, 1): ScriptAction.ACTIVATE_IMAGE,
 }
 """Scripts the meter's own functions may run (script 0 of any table: no action)."""
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from metertwin.config import UserConfig
 from metertwin.errors import UserError
+from metertwin.firmware_identity import install_firmware_keys
 from metertwin.meter.clock import EARLIEST_CLOCK_MS, LATEST_CLOCK_MS, Clock
 from metertwin.meter.core import Meter
 from metertwin.meter.inputs import InputSeries, PhysicalState
@@ -177,7 +178,8 @@ class Session:
 
 def install_sts(meter: Meter, config: UserConfig) -> None:
     """Give ``meter`` its STS decoder: the one it saved (key changes and remembered TIDs
-    survive restarts), or a new one from the config's `[sts]` identity (issue 4 item 3)."""
+    survive restarts), or a new one from the config's `[sts]` identity (issue 4 item 3);
+    and the firmware keys of its `[firmware]` section (never saved in the memory)."""
     base = Path(config.source).parent if config.source != UserConfig().source else None
     key = meter_key_from_config(config.sts, config.source, meter.serial_number, base=base)
     saved = meter.saved_sts_state
@@ -189,6 +191,7 @@ def install_sts(meter: Meter, config: UserConfig) -> None:
         except (KeyError, TypeError, ValueError) as exc:
             raise StorageError(f"the meter's saved STS state is unusable ({exc})") from None
     meter.install_sts(decoder)
+    install_firmware_keys(meter.firmware, config.firmware, config.source, base)
 
 
 def open_session(

@@ -150,6 +150,12 @@ class DlmsTcpServer:
         await server.wait_closed()
         _log.info("%s stopped", self.transport_name)
 
+    def drop_connections(self) -> None:
+        """End every connection and keep listening: the meter restarted (a firmware
+        activation, docs/firmware.md); the head-end connects again."""
+        for session in list(self._sessions):
+            session.close()
+
     def _admit(self, peer: object) -> ConnectionEvent | None:
         """Whether a newcomer from ``peer`` is served (None) or refused (the event to report
         once it is closed); a connection the admission policy gives up for it is closed
