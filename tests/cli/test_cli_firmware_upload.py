@@ -51,7 +51,8 @@ def test_an_upload_resumes_after_the_meter_was_killed_and_then_activates(
             raise _Cut
 
     command = [
-        sys.executable, "-m", "metertwin", "run", "--model", "pmm1220", "--data", str(data),
+        sys.executable, "-m", "metertwin", "run", "--api-port", "off", "--model", "pmm1220",
+        "--data", str(data),
         "--port", "0", "--start", "2026-11-21T10:00", "--no-panel", "--config", str(config),
     ]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -1,8 +1,10 @@
 """The meter's two firmware images and the image transfer of class 18 (docs/firmware.md).
 
-Blocks are part of the meter's state, so each one answered success is in the commit of that
-ACTION and a transfer resumes after a restart from the first missing block. Verification and
-activation take meter time (``VERIFY_MS``, ``ACTIVATE_MS``): the method answers
+The received blocks live in their own table of the memory, not in the meter's state: each
+commit writes only the blocks received since the last one (`drain_block_changes`), in the
+same transaction as the state change that acknowledges them, so a block answered success
+survives a kill and a transfer resumes after a restart from the first missing block.
+Verification and activation take meter time (``VERIFY_MS``, ``ACTIVATE_MS``): the method answers
 temporary-failure while they run, as the Blue Book's class 18 lets a server do, and the
 client polls image_transfer_status. An image runs only after it verified; after activation
 its self-check runs and a failing image is rolled back to the previous one.
@@ -23,7 +25,7 @@ from metertwin.meter.firmware_image import ImageError, verify_image
 
 VERIFY_MS = 2_000
 ACTIVATE_MS = 5_000  # the restart into the new image
-MAX_IMAGE_SIZE = 1024 * 1024  # blocks ride in the committed state until verified
+MAX_IMAGE_SIZE = 1024 * 1024
 BLOCK_SIZE = 1024
 FACTORY_VERSION = "1.0.0"
 
@@ -81,6 +83,15 @@ class Slot:
 FACTORY = Slot(FACTORY_VERSION, bytes(32), 0)
 
 
+@dataclass(frozen=True)
+class BlockChanges:
+    """What the next commit does to the stored blocks: drop them all first (``dropped``),
+    then write ``written`` (block number: value)."""
+
+    dropped: bool
+    written: dict[int, bytes]
+
+
 class Firmware:
     """Active and inactive slots and the one transfer into the inactive slot."""
 
@@ -98,8 +109,10 @@ class Firmware:
         self.identifier = b""
         self.image_size = 0
         self.blocks: dict[int, bytes] = {}
-        # Once verified, the blocks are let go (the slot keeps what the meter needs): the
-        # state committed every meter second no longer carries the image.
+        # What the memory's block table lacks: written since the last commit, or all dropped.
+        self._unsaved: dict[int, bytes] = {}
+        self._dropped = False
+        # Once verified, the blocks are let go (the slot keeps what the meter needs).
         self.all_blocks_verified = False
         self.busy_until_ms: int | None = None
         self.activate_after_verify = False
@@ -138,7 +151,7 @@ class Firmware:
         ):
             return  # the HES resumes: keep the blocks already committed
         self.identifier, self.image_size = identifier, size
-        self.blocks = {}
+        self._drop_blocks()
         self.all_blocks_verified = False
         self.verified = None
         self.activate_after_verify = False
@@ -156,6 +169,7 @@ class Firmware:
         if len(value) != expected:
             raise FirmwareRefused(f"block {number} has {len(value)} bytes, not {expected}")
         self.blocks[number] = value
+        self._unsaved[number] = value
         self.status = TransferStatus.INITIATED
         self.verified = None
 
@@ -242,7 +256,7 @@ class Firmware:
         header = checked.header
         self.verified = Slot(header.version, header.sha256, header.size, header.self_check_fails)
         self.signature = checked.signature
-        self.blocks = {}
+        self._drop_blocks()
         self.all_blocks_verified = True
         self.status = TransferStatus.VERIFICATION_SUCCESSFUL
         self.log(EventCode.FIRMWARE_READY)
@@ -270,6 +284,22 @@ class Firmware:
 
     # -- memory ---------------------------------------------------------------------------
 
+    def _drop_blocks(self) -> None:
+        self.blocks = {}
+        self._unsaved = {}
+        self._dropped = True
+
+    def drain_block_changes(self) -> BlockChanges:
+        """The block table's changes since the last commit (the session writes them with
+        the state): one block per acknowledged block_transfer, never the whole image."""
+        changes = BlockChanges(self._dropped, self._unsaved)
+        self._unsaved, self._dropped = {}, False
+        return changes
+
+    def restore_blocks(self, blocks: dict[int, bytes]) -> None:
+        """The blocks the memory's table holds, after `restore` (a restart)."""
+        self.blocks.update(blocks)
+
     def to_state(self) -> dict[str, Any]:
         return {
             "active": self.active.to_state(),
@@ -280,7 +310,6 @@ class Firmware:
             "transfer_enabled": self.transfer_enabled,
             "identifier": self.identifier.hex(),
             "image_size": self.image_size,
-            "blocks": {str(n): base64.b64encode(b).decode() for n, b in self.blocks.items()},
             "all_blocks_verified": self.all_blocks_verified,
             "busy_until_ms": self.busy_until_ms,
             "activate_after_verify": self.activate_after_verify,
@@ -301,7 +330,10 @@ class Firmware:
         self.transfer_enabled = bool(state["transfer_enabled"])
         self.identifier = bytes.fromhex(state["identifier"])
         self.image_size = int(state["image_size"])
-        self.blocks = {int(n): base64.b64decode(b) for n, b in state["blocks"].items()}
+        # a memory written before the block table kept the blocks in the state: the next
+        # commit moves them into the table
+        legacy = {int(n): base64.b64decode(b) for n, b in state.get("blocks", {}).items()}
+        self.blocks, self._unsaved = dict(legacy), dict(legacy)
         self.all_blocks_verified = bool(state["all_blocks_verified"])
         busy, at = state["busy_until_ms"], state["activate_at_ms"]
         self.busy_until_ms = None if busy is None else int(busy)

@@ -150,9 +150,19 @@ class Session:
         depths = {spec.name: spec.depth for spec in meter.spec.profiles if spec.period_s != EVENT}
         evicted = meter.recorder.drain_evicted()
         cleared = meter.recorder.drain_cleared()
+        blocks = meter.firmware.drain_block_changes()
         first_failure = not self.read_only
         try:
-            self.store.commit(meter.to_state(), registers, meta, records, depths, evicted, cleared)
+            self.store.commit(
+                meter.to_state(),
+                registers,
+                meta,
+                records,
+                depths,
+                evicted,
+                cleared,
+                (blocks.dropped, blocks.written),
+            )
         except CommitError as failure:
             if first_failure and self.announce_read_only:
                 log.error("%s; the meter is read-only until restarted", failure)
@@ -168,6 +178,7 @@ class Session:
         try:
             stored = self.store.load()
             meter = Meter.from_state(self.model.spec, stored.state)
+            meter.firmware.restore_blocks(self.store.image_blocks())
             install_sts(meter, self.config)
         except (StorageError, sqlite3.Error, KeyError, TypeError, ValueError) as exc:
             # the memory cannot even be read back: keep what is in RAM
@@ -246,6 +257,7 @@ def open_session(
                 )
             try:
                 meter = Meter.from_state(model.spec, stored.state)
+                meter.firmware.restore_blocks(store.image_blocks())
             except (KeyError, TypeError, ValueError) as exc:
                 raise StorageError(
                     f"{data_dir}: meter state unreadable ({exc}); left untouched"

@@ -44,7 +44,16 @@ RECOVERY_HINT = (
     "or pass --new-meter to start a new meter here"
 )
 
-_SCHEMA = """
+# The received blocks of the image being transferred (class 18), one row each, written as
+# they are acknowledged: the meter's state keeps only their count and bit-string. Added to
+# schema version 1 without a new version: a memory made before it gains the empty table
+# when opened (an older metertwin ignores it).
+_IMAGE_BLOCKS = """
+CREATE TABLE IF NOT EXISTS image_blocks (number INTEGER PRIMARY KEY, value BLOB NOT NULL);
+"""
+
+_SCHEMA = (
+    """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE model (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -72,6 +81,8 @@ CREATE TABLE register_snapshots (
     registers TEXT NOT NULL
 );
 """
+    + _IMAGE_BLOCKS
+)
 
 
 class StorageError(Exception):
@@ -201,6 +212,7 @@ class MeterStore:
                 db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             finally:
                 db.execute("ROLLBACK")
+            db.execute(_IMAGE_BLOCKS)
         except sqlite3.Error as exc:
             db.close()
             raise StorageError(f"{path}: cannot be written ({exc}); left untouched") from None
@@ -357,14 +369,24 @@ class MeterStore:
         depths: dict[str, int] | None = None,
         evicted: list[tuple[str, int]] | None = None,
         cleared: list[tuple[str, int]] | None = None,
+        image_blocks: tuple[bool, dict[int, bytes]] | None = None,
     ) -> None:
         """Make ``state`` durable in one transaction, with an optional register snapshot
         (now_ms, local time, registers), metadata changes and new or rewritten profile
         entries (each profile in ``depths`` trimmed to its depth, oldest first: FIFO), then
         the (profile, seq) entries the core ``evicted`` deleted, then each (profile, seq) of
         ``cleared`` (a programmed load profile emptied): its entries up to seq deleted, in
-        the same transaction as the setting that emptied it."""
+        the same transaction as the setting that emptied it. ``image_blocks`` (drop all
+        first, then these blocks) changes the firmware transfer's block table."""
         with self._transaction():
+            if image_blocks is not None:
+                dropped, written = image_blocks
+                if dropped:
+                    self._db.execute("DELETE FROM image_blocks")
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO image_blocks (number, value) VALUES (?, ?)",
+                    sorted(written.items()),
+                )
             if records:
                 self._db.executemany(
                     "INSERT OR REPLACE INTO profile_entries VALUES (?, ?, ?, ?, ?)",
@@ -405,6 +427,11 @@ class MeterStore:
                 self._db.executemany(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", sorted(meta.items())
                 )
+
+    def image_blocks(self) -> dict[int, bytes]:
+        """The firmware transfer's committed blocks (block number: value)."""
+        rows = self._db.execute("SELECT number, value FROM image_blocks").fetchall()
+        return {int(number): bytes(value) for number, value in rows}
 
     def profile_count(self, profile: str) -> int:
         count: int = self._db.execute(
