@@ -48,6 +48,8 @@ def main() -> None:
                 "-m",
                 "metertwin",
                 "run",
+                "--api-port",
+                "off",
                 "--model",
                 "pmm1220",
                 "--data",
