@@ -702,3 +702,66 @@ def test_management_programs_a_charge_table_and_tops_up_the_second_wallet(
     wallet = served.meter.wallet
     assert wallet is not None and wallet.price(2) == 500_000
     assert wallet.second_credit == 2_500_000
+
+
+# -- firmware: class 18 image transfer (issue 15, "Interop") -------------------------------
+
+
+def test_management_transfers_verifies_and_activates_an_image(
+    serve: Callable[..., ServedMeter],
+) -> None:
+    """pmm1220 (docs/firmware.md): dlms-cosem runs image_transfer_initiate,
+    image_block_transfer, image_verify and image_activate on 0-0:44.0.0.255 with ACTION-normal
+    requests, reading image_transfer_status between them; verify and activate answer
+    temporary-failure while the meter runs them. dlms-cosem sends no parameter blocks, so a
+    request must fit the meter's 1024-octet APDU: the image is one short (last) block. Its
+    data encoder writes an octet string's length as one octet even from 128 on (A-XDR wants
+    0x81 there, and the meter refuses it): the block's parameter is written here by hand
+    (Blue Book class 18 method 2: structure {double-long-unsigned, octet-string})."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from metertwin.meter.firmware import ACTIVATE_MS, VERIFY_MS
+    from metertwin.meter.firmware_image import build_image
+
+    key = ec.generate_private_key(ec.SECP256R1())  # a throwaway manufacturer key
+    image = build_image("pmm1220", "2.5.0", b"interop payload", key)
+    assert 128 <= len(image) < 256
+    served = serve("pmm1220")
+    firmware = served.meter.firmware
+    served.call(lambda: setattr(firmware, "public_key", key.public_key()))
+    transfer = Obis(0, 0, 44, 0, 0)
+
+    def method(number: int) -> CosemMethod:
+        return CosemMethod(CosemInterface.IMAGE_TRANSFER, transfer, number)
+
+    def status(client: DlmsClient) -> int:
+        return int(get(client, CosemInterface.IMAGE_TRANSFER, transfer, 6))
+
+    def wait(ms: int) -> None:
+        served.call(lambda: served.meter.advance(served.meter.now_ms + ms))
+
+    initiate = dlms_data.DataStructure(
+        [dlms_data.OctetStringData(b"fw-interop"), dlms_data.DoubleLongUnsignedData(len(image))]
+    )
+    block = b"\x02\x02\x06" + bytes(4) + b"\x09\x81" + bytes([len(image)]) + image
+    zero = dlms_data.IntegerData(0).to_bytes()
+    with associated(served.port, 1, b"00000002") as client:  # pmm1220's management
+        assert get(client, CosemInterface.IMAGE_TRANSFER, transfer, 2) == 1024  # block size
+        client.action(method(1), initiate.to_bytes())
+        assert status(client) == 1  # initiated
+        client.action(method(2), block)
+        assert get(client, CosemInterface.IMAGE_TRANSFER, transfer, 4) == 1  # first missing
+        with pytest.raises(ActionError, match="TEMPORARY_FAILURE"):
+            client.action(method(3), zero)
+        assert status(client) == 2  # verification initiated
+        wait(VERIFY_MS)
+        assert status(client) == 3  # verification successful
+        client.action(method(3), zero)  # verified: success now
+        with pytest.raises(ActionError, match="TEMPORARY_FAILURE"):
+            client.action(method(4), zero)
+        assert status(client) == 5  # activation initiated
+        wait(ACTIVATE_MS)
+        assert status(client) == 6  # activation successful
+        version = get(client, CosemInterface.DATA, Obis(1, 0, 0, 2, 0), 2)
+    assert bytes(version) == b"2.5.0"
+    assert served.meter.firmware.active.version == "2.5.0"
