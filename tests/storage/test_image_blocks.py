@@ -5,6 +5,7 @@ them."""
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import subprocess
@@ -97,4 +98,24 @@ def test_a_kill_between_blocks_loses_no_acknowledged_block(tmp_path: Path) -> No
     assert all(value == bytes([n % 256]) * BLOCK_SIZE for n, value in stored.items())
     firmware = session.meter.firmware
     assert firmware.first_missing_block() == len(stored)  # where the upload resumes
+    session.close()
+
+
+def test_blocks_a_memory_kept_in_its_state_move_into_the_table(tmp_path: Path) -> None:
+    """A memory written before the block table held the blocks in the state JSON."""
+    session, device, ctx = stored_device(tmp_path, "pmm1220", 1, T0)
+    _initiate(device, ctx, b"fw-old")
+    for number in range(3):
+        _block(device, ctx, number)
+    state = session.store.load().state
+    state["firmware"]["blocks"] = {  # as the older metertwin wrote them
+        str(n): base64.b64encode(v).decode() for n, v in session.store.image_blocks().items()
+    }
+    session.store.commit(state, image_blocks=(True, {}))  # the table empty, as it was then
+    session.close()
+    session, _device, _ctx = stored_device(tmp_path, None, 1, T0)
+    assert session.meter.firmware.first_missing_block() == 3
+    session.commit()
+    assert sorted(session.store.image_blocks()) == [0, 1, 2]
+    assert "blocks" not in session.store.load().state["firmware"]
     session.close()
