@@ -1,8 +1,10 @@
 """Each model's optical port over a fresh meter (``runtime/optical.py``, the ``[optical]``
 section of the model files): the identification, the mode C readout of the model's list
 read by the pwitab ``iec62056-21`` parser (test-only) with every item a value and the unit
-its register's scaler_unit gives, the values those of the meter's core, R1 by address, and
-P1 checked as the association's LLS secret, three wrong ones locking it (seed 002)."""
+its register's scaler_unit gives, the clock as 0.9.1 and 0.9.2, the values those of the meter's
+core, R1 by address, P1 checked as the association's LLS secret, three wrong ones locking it
+(seed 002), and W1 with that association's rights: read back over DLMS and by R1, the clock's
+SET logged, refusals answered ``(ERROR)``, kept through a restart."""
 
 from __future__ import annotations
 
@@ -53,8 +55,16 @@ def test_each_models_readout_is_its_list_with_values_and_units_parsed_by_pwitab(
         ack = pwitab.AckOptionSelectMessage(baud_char="5", mode_char="0").to_bytes()
         readout = pwitab.ReadoutDataMessage.from_bytes(_sent(port.receive_data(ack, 1.0)))
         data_sets = [s for line in readout.data_block.data_lines for s in line.data_sets]
-        assert [s.address for s in data_sets] == [readout_address(c) for c in spec.readout]
+        clock = ["0.9.1", "0.9.2"]  # the clock reads as its time and date lines
+        expected = [a for c in spec.readout for a in (clock if c == "0.0.1.0.0.255" else [c])]
+        assert [s.address for s in data_sets] == [
+            a if a in clock else readout_address(a) for a in expected
+        ]
         assert all(s.value and s.value != "ERROR" for s in data_sets)
+        values = {s.address: s.value for s in data_sets}
+        local = session.meter.local_time()
+        assert values["0.9.1"] == local.strftime("%H:%M:%S")
+        assert values["0.9.2"] == local.strftime("%y-%m-%d")
         energy = next(s for s in data_sets if s.address == "1.8.0")
         imported_wh = session.meter.energy_mwh(Energy.IMPORT_ACTIVE) // 1000
         assert energy.unit == "kWh" and Decimal(energy.value) == Decimal(imported_wh) / 1000
@@ -95,6 +105,6 @@ def test_p1_is_the_associations_lls_secret_and_three_wrong_ones_lock_it(tmp_path
 
 
 def test_a_readout_item_that_is_not_an_obis_code_is_refused_with_its_path() -> None:
-    text = load_model("pmm1220").text.replace('"0.0.96.1.0.255", "1.0.1.8.0.255"', '"1.8.0"', 1)
+    text = load_model("pmm1220").text.replace('"0.0.96.1.0.255", "0.0.1.0.0.255"', '"1.8.0"', 1)
     with pytest.raises(SchemaError, match=r"optical\.readout\[0\]"):
         model_from_text(text, "bad.toml")
