@@ -8,12 +8,16 @@ SET logged, refusals answered ``(ERROR)``, kept through a restart."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from iec62056_21 import messages as pwitab
+from tests.transport.pty_peer import PtyPeer
+from tests.transport.test_hdlc_serial import settings
+from tests.transport.test_optical_serial import send_then_switch, sign_on
 
 from metertwin.codec.axdr import Data
 from metertwin.codec.cosem_datetime import CosemDateTime
@@ -32,6 +36,10 @@ from metertwin.runtime.optical import CLOCK, optical_port, parse_value, readout_
 from metertwin.runtime.serving import SessionBackend
 from metertwin.runtime.session import WALL, Session, open_session
 from metertwin.schema import SchemaError
+from metertwin.transport import eventloop
+from metertwin.transport.hdlc_serial import HdlcSerialServer
+from metertwin.transport.optical_serial import OpticalSerialPort
+from metertwin.transport.serial_line import SerialLine
 
 SERIAL = "12345678"
 
@@ -283,3 +291,54 @@ def test_parse_value_reads_a_register_in_the_readouts_units_exactly() -> None:
     ]:
         with pytest.raises(ValueError):
             parse_value(refused, present, scaler_unit)
+
+
+def test_programming_mode_on_a_pty_p1_w1_r1_at_9600_then_b0(tmp_path: Path) -> None:
+    """The whole dialogue on a real pty (transport/optical_serial.py), the HHU's UART set as
+    in tests/transport/test_optical_serial.py: W1 committed and read back, a refusal, B0."""
+    session = _session(tmp_path, "pmm1220")
+
+    async def block(peer: PtyPeer) -> bytes:
+        """One ``STX ... ETX BCC`` answer."""
+        return await peer.read_until(b"\x03") + await peer.read_count(1)
+
+    def command(peer: PtyPeer, message: pwitab.CommandMessage) -> None:
+        peer.send(message.to_bytes())
+
+    async def main() -> None:
+        backend = SessionBackend(session)
+        line = SerialLine.open_pty(300)
+        optical = OpticalSerialPort(
+            optical_port(session, backend.current),
+            line,
+            HdlcSerialServer(backend, line, settings()),
+        )
+        await optical.start()
+        peer = PtyPeer(line.path)
+        try:
+            await sign_on(peer)
+            ack = pwitab.AckOptionSelectMessage(baud_char="5", mode_char="1").to_bytes()
+            await send_then_switch(peer, ack, 9600)
+            assert (await block(peer)).startswith(b"\x01P0")
+            p1 = pwitab.DataSet(address="", value="00000002")
+            command(peer, pwitab.CommandMessage(command="P", command_type=1, data_set=p1))
+            assert await peer.read_count(1) == b"\x06"
+            command(peer, pwitab.CommandMessage.for_single_write("0-0:97.98.10", "255"))
+            assert await peer.read_count(1) == b"\x06"
+            command(peer, pwitab.CommandMessage.for_single_read("0-0:97.98.10"))
+            assert (await block(peer))[:-1] == b"\x020-0:97.98.10(255)\x03"
+            command(peer, pwitab.CommandMessage.for_single_write("1.8.0", "0*kWh"))
+            assert await block(peer) == ERROR
+            assert optical.port.state is PortState.PROGRAMMING
+            command(peer, pwitab.CommandMessage(command="B", command_type=0, data_set=None))
+            await asyncio.sleep(0.3)
+            assert optical.port.state is PortState.IDLE and optical.line.format.baud == 300
+        finally:
+            peer.close()
+            await optical.stop()
+
+    try:
+        eventloop.run(asyncio.wait_for(main(), 30))
+        assert _dlms_get(session, 1, ALARM_FILTER) == Data.double_long_unsigned(255)
+    finally:
+        session.close()
