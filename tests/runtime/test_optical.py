@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from iec62056_21 import messages as pwitab
+from tests.storage.test_storage_faults import DiskFull, disk_full  # noqa: F401 (a fixture)
 from tests.transport.pty_peer import PtyPeer
 from tests.transport.test_hdlc_serial import settings
 from tests.transport.test_optical_serial import send_then_switch, sign_on
@@ -340,5 +341,29 @@ def test_programming_mode_on_a_pty_p1_w1_r1_at_9600_then_b0(tmp_path: Path) -> N
     try:
         eventloop.run(asyncio.wait_for(main(), 30))
         assert _dlms_get(session, 1, ALARM_FILTER) == Data.double_long_unsigned(255)
+    finally:
+        session.close()
+
+
+def test_a_memory_that_takes_no_commit_refuses_w1_and_keeps_p1_working(
+    tmp_path: Path,
+    disk_full: type[DiskFull],  # noqa: F811 (the fixture imported above)
+) -> None:
+    """Nothing the memory cannot keep is acknowledged (issue 19 item 8): the W1 whose commit
+    fails is undone and answers (ERROR), later ones are refused before they act; P1 is
+    still judged, in RAM."""
+    session = _session(tmp_path, "pmm1220")
+    try:
+        port = optical_port(session, SessionBackend(session).current)
+        _programming(port, "00000002")
+        disk_full.full = True
+        assert _w1(port, "0-0:97.98.10", "255") == ERROR
+        assert session.read_only
+        assert _dlms_get(session, 1, ALARM_FILTER).value == 0xFFFFFFFF  # back to the commit
+        assert _w1(port, "0-0:97.98.10", "255", now=4.0) == ERROR
+        port.receive_data(
+            pwitab.CommandMessage(command="B", command_type=0, data_set=None).to_bytes(), 5.0
+        )
+        assert _programming(port, "00000002", now=10.0) == b"\x06"
     finally:
         session.close()
