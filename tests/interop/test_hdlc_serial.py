@@ -88,6 +88,8 @@ def test_the_optical_pty_gives_the_models_readout_then_mode_e_serves_gurux(
     # The model file's list (pmm1220.toml [optical]), in its order, each with its unit.
     assert [(s.address, s.unit) for s in data_sets] == [
         ("0-0:96.1.0", None),
+        ("0.9.1", None),  # the clock: local time
+        ("0.9.2", None),  # and date
         ("1.8.0", "kWh"),
         ("1.8.1", "kWh"),
         ("1.8.2", "kWh"),
