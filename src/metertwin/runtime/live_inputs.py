@@ -103,7 +103,7 @@ class LiveInputs:
                     continue
             kept.append(window)
         if change.active:
-            kept.append(Window(kind, now_ms, OPEN_END_MS, phase, power_w))
+            kept.append(Window(kind, now_ms, OPEN_END_MS, phase=phase, power_w=power_w))
         return tuple(kept)
 
     def press(self, name: str, now_ms: int) -> tuple[Window, ...]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 from metertwin.meter.inputs import InputSeries
 
@@ -52,6 +52,7 @@ class Window:
     start_ms: int
     end_ms: int
     phase: int = 1  # 0: every phase (voltage events)
+    _: KW_ONLY  # what only some kinds carry is named, never placed
     residual: float = 1.0  # a voltage event's voltage, as a fraction of the normal one
     power_w: float = 0.0  # a load window's power (the control API's load override)
 

@@ -178,7 +178,7 @@ def _parse(data: Mapping[str, Any], source: str, site: WorldSite, name: str) -> 
         start, end = _span(t, site)
         phase = t.int("phase", 0, low=0, high=site.phases)
         residual = t.float("residual", low=0.0, high=2.0)
-        windows.append(Window("voltage_event", start, end, phase, residual))
+        windows.append(Window("voltage_event", start, end, phase, residual=residual))
         t.finish()
     values["windows"] = tuple(windows)
     if r.has("power_quality"):
