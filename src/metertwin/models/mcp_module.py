@@ -76,12 +76,17 @@ class McpModule:
         self.model = model
         self.reader = reader_association(model)
         self._state = state
+        self._defaults: dict[Obis, dict[int, Data]] = {}
 
     def _get(self, obis: Obis, index: int) -> Data:
         raw = self.meter.parameters.get(f"{obis}/{index}")
         if raw is not None:
             return decode(raw)
-        return catalog.parameter_defaults(obis, _CLASS[obis], self.model)[index]
+        defaults = self._defaults.get(obis)
+        if defaults is None:
+            defaults = catalog.parameter_defaults(obis, _CLASS[obis], self.model)
+            self._defaults[obis] = defaults
+        return defaults[index]
 
     def _put(self, obis: Obis, index: int, value: Data) -> None:
         self.meter.parameters[f"{obis}/{index}"] = encode(value)

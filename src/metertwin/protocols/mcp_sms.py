@@ -12,11 +12,11 @@ status) comes in through :class:`ModuleAccess`, so this file knows no meter.
 
 from __future__ import annotations
 
-import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 DEVICE_NAME = "MCP"
 MAX_SEPTETS = 160
@@ -57,16 +57,16 @@ _SEPTETS = {c: 1 for c in GSM_BASIC if c != "\x1b"} | {c: 2 for c in GSM_EXTENSI
 _SEPARATORS = " \n\r"
 
 
+_NOT_GSM = re.compile("[^" + re.escape("".join(_SEPTETS)) + "]")
+_EXTENDED = re.compile("[" + re.escape(GSM_EXTENSION) + "]")
+
+
 def septets(text: str) -> int | None:
     """How many septets ``text`` takes in one GSM 7-bit SMS; None if a character is not in
     GSM 03.38 (a phone would send it as UCS-2)."""
-    total = 0
-    for char in text:
-        width = _SEPTETS.get(char)
-        if width is None:
-            return None
-        total += width
-    return total
+    if _NOT_GSM.search(text):
+        return None
+    return len(text) + len(_EXTENDED.findall(text))
 
 
 # -- the parameters of CNF, in the order the reply echoes them ---------------------------
@@ -79,21 +79,26 @@ PASSWORD_MAX = 64  # NPWD: an LLS secret is 1..64 octets
 RINT_MAX = 24  # seed 004: 1-24 hours, 0 disabled
 
 
+_PRINTABLE = re.compile("[ -~]*")
+
+
 def _printable(value: str, low: int, high: int) -> bool:
-    return low <= len(value) <= high and all(" " <= c <= "~" for c in value)
+    return low <= len(value) <= high and _PRINTABLE.fullmatch(value) is not None
 
 
 def _number(value: str, low: int, high: int) -> bool:
     return 0 < len(value) <= 5 and value.isascii() and value.isdigit() and low <= int(value) <= high
 
 
+_DOTTED_QUAD = re.compile(r"(0|[1-9][0-9]{0,2})(?:\.(0|[1-9][0-9]{0,2})){3}")
+
+
 def _ipv4(value: str) -> bool:
-    """A direct IPv4 address (seed 004: "The domain name cannot be used")."""
-    try:
-        address = ipaddress.IPv4Address(value)
-    except ValueError:
+    """A direct IPv4 address (seed 004: "The domain name cannot be used"), not 0.0.0.0."""
+    if _DOTTED_QUAD.fullmatch(value) is None:
         return False
-    return not address.is_unspecified
+    octets = [int(part) for part in value.split(".")]
+    return all(octet <= 255 for octet in octets) and any(octets)
 
 
 def valid_value(name: str, value: str) -> bool:
@@ -116,45 +121,30 @@ def valid_value(name: str, value: str) -> bool:
 # -- parsing ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Token:
+class _Token(NamedTuple):
     name: str
     value: str | None  # None: no '=' in the token
     well_formed: bool = True  # False: an unclosed bracket, or text glued after one
 
 
+# One part: a name, then optionally ``=`` and a value, plain (to the next separator) or in
+# brackets (to the closing one; text glued after it makes the part malformed; without one,
+# the rest of the SMS is the value).
+_TOKEN = re.compile(
+    r"[ \n\r]*([^ \n\r=]*)(?:(=)(?:(\()([^)]*)(?:(\))([^ \n\r]*))?|([^ \n\r]*)))?"
+)  # name, '=', '(', bracketed value, ')', what follows it, plain value
+
+
 def _tokens(text: str) -> list[_Token]:
     tokens: list[_Token] = []
-    i, end = 0, len(text)
-    while i < end:
-        if text[i] in _SEPARATORS:
-            i += 1
-            continue
-        start = i
-        while i < end and text[i] not in _SEPARATORS and text[i] != "=":
-            i += 1
-        name = text[start:i]
-        if i >= end or text[i] != "=":
-            tokens.append(_Token(name, None))
-            continue
-        i += 1
-        if i < end and text[i] == "(":
-            close = text.find(")", i + 1)
-            if close < 0:
-                tokens.append(_Token(name, text[i + 1 :], well_formed=False))
-                break
-            value, i = text[i + 1 : close], close + 1
-            if i < end and text[i] == ";":
-                i += 1
-            glued = i < end and text[i] not in _SEPARATORS
-            while i < end and text[i] not in _SEPARATORS:
-                i += 1
-            tokens.append(_Token(name, value, well_formed=not glued))
-            continue
-        start = i
-        while i < end and text[i] not in _SEPARATORS:
-            i += 1
-        tokens.append(_Token(name, text[start:i].removesuffix(";")))
+    for name, eq, opened, bracketed, closed, tail, plain in _TOKEN.findall(text):
+        if not eq:
+            if name:
+                tokens.append(_Token(name, None))
+        elif opened:
+            tokens.append(_Token(name, bracketed, bool(closed) and tail in ("", ";")))
+        else:
+            tokens.append(_Token(name, plain.removesuffix(";")))
     return tokens
 
 
