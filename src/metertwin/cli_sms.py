@@ -23,8 +23,10 @@ def add_sms_command(commands: Any) -> None:
         "sms", help="send an SMS to a running MeterCom PRO module; print its reply"
     )
     sms.add_argument("target", metavar="HOST:APIPORT", help="the meter's control API")
-    sms.add_argument("text", help='the SMS, e.g. "MCP INFO PWD=HELLO"')
-    sms.add_argument("--from", dest="sender", default="", help="the sending number")
+    sms.add_argument("text", metavar="TEXT", help='the SMS, e.g. "MCP INFO PWD=HELLO"')
+    sms.add_argument(
+        "--from", dest="sender", metavar="NUMBER", default="", help="the sending number"
+    )
 
 
 def api_base(target: str) -> str:
