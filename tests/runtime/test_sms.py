@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.helpers import stored_device, utc_ms
 
 from metertwin.codec.axdr import Data
@@ -17,6 +19,10 @@ from metertwin.codec.obis import Obis
 from metertwin.codec.xdlms_types import AttributeDescriptor
 from metertwin.cosem.backend import LoginResult
 from metertwin.cosem.device import LogicalDevice
+from metertwin.meter.core import Meter
+from metertwin.models import load_model
+from metertwin.models.mcp_module import McpModule
+from metertwin.protocols.mcp_sms import Command, SmsCommand, handle, render, settings_reply
 from metertwin.runtime.control_api import MeterControl, SmsBody
 from metertwin.runtime.session import Session
 from metertwin.runtime.sms import RESET_DELAY_MS, SmsModem
@@ -162,3 +168,43 @@ def test_a_refused_commit_sends_no_reply_and_keeps_nothing(
     assert f"{CLIENT_CONNECTION}/2" not in session.meter.parameters  # back to the last commit
     again = control.deliver_sms(SmsBody(text="MCP INFO PWD=HELLO"))
     assert again.status_code == 503 and "read-only" in json.loads(again.body)["error"]
+
+
+# -- properties on the real module binding ---------------------------------------------------
+
+_MODEL = load_model("metercom-pro")
+_VALUES = {
+    "APN": st.from_regex(r"[a-z0-9.\-]{1,50}", fullmatch=True),
+    "DUSR": st.from_regex(r"[A-Za-z0-9 ]{0,24}", fullmatch=True),
+    "DPWD": st.from_regex(r"[A-Za-z0-9 ]{0,24}", fullmatch=True),
+    "IP": st.tuples(*[st.integers(1, 254)] * 4).map(lambda t: ".".join(map(str, t))),
+    "PORT": st.integers(1, 65535).map(str),
+    "RINT": st.integers(0, 24).map(str),
+}
+
+
+@given(
+    st.dictionaries(st.sampled_from(sorted(_VALUES)), st.none()).flatmap(
+        lambda names: st.fixed_dictionaries({name: _VALUES[name] for name in names})
+    )
+)
+@settings(max_examples=200, deadline=None)
+def test_any_valid_cnf_is_what_the_module_then_echoes(values: dict[str, str]) -> None:
+    module = McpModule(Meter(_MODEL.spec, T0, "12345678"), _MODEL)
+    before = module.settings()
+    text = render(SmsCommand(Command.CNF, "HELLO", tuple(values.items())))
+    outcome = handle(text, module)
+    if len(text) > 160:
+        assert outcome.reply == "Unknown command" and module.settings() == before
+        return
+    assert outcome.error is None and outcome.configured == bool(values)
+    assert module.settings() == before | values
+    assert outcome.reply == settings_reply(before | values)
+
+
+@given(st.text(max_size=170))
+@settings(max_examples=300, deadline=None)
+def test_random_text_on_the_real_module_never_raises(text: str) -> None:
+    module = McpModule(Meter(_MODEL.spec, T0, "12345678"), _MODEL)
+    outcome = handle(text, module)
+    assert outcome.reply
