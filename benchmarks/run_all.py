@@ -16,6 +16,7 @@ from benchmarks import (
     power_quality,
     profile_store,
     restart,
+    sms_parse,
     sts_tokens,
 )
 
@@ -24,6 +25,7 @@ if __name__ == "__main__":
         meter_year,
         restart,
         sts_tokens,
+        sms_parse,
         dlms_server,
         hdlc_pty_profile,
         hdlc_server,

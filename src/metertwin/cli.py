@@ -29,6 +29,7 @@ from metertwin.cli_common import EXIT_OK, EXIT_USAGE
 from metertwin.cli_dlms import add_dlms_commands, run_dlms_command
 from metertwin.cli_firmware import add_firmware_command, run_firmware_command
 from metertwin.cli_optical import add_optical_command, run_optical_command
+from metertwin.cli_sms import add_sms_command, run_sms_command
 from metertwin.cli_token import add_token_command, run_token_command
 from metertwin.config import check_serial, load_config
 from metertwin.errors import UserError
@@ -47,13 +48,14 @@ if TYPE_CHECKING:
     from metertwin.runtime.control_api import ControlApi
     from metertwin.runtime.serving import SessionBackend
     from metertwin.runtime.session import Session
+    from metertwin.runtime.sms import SmsModem
     from metertwin.transport.channel import ConnectionEvent
     from metertwin.transport.hdlc_bridge import HdlcServerSettings
     from metertwin.transport.hdlc_serial import HdlcSerialServer
     from metertwin.transport.hdlc_tcp import HdlcTcpServerSettings
     from metertwin.transport.optical_serial import OpticalSerialPort
     from metertwin.transport.serial_line import SerialLine
-    from metertwin.transport.tcp import TcpServerSettings
+    from metertwin.transport.tcp import DlmsTcpServer, TcpServerSettings
 
 REGISTERS_CSV, REGISTERS_PARQUET = EXPORT_NAMES  # also what shows a directory held a meter
 MAX_DAYS = 36_525  # a century of meter life in one simulate call
@@ -242,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_optical_command(commands)
     add_bus_command(commands)
     add_api_command(commands)
+    add_sms_command(commands)
     add_firmware_command(commands)
 
     models = commands.add_parser("models", help="list the built-in device models, or print one")
@@ -297,6 +300,8 @@ def _command(argv: Sequence[str] | None) -> int:
             return run_bus_command(args)
         if args.command == "api":
             return run_api_command(args)
+        if args.command == "sms":
+            return run_sms_command(args)
         if args.command == "run" and args.bus is not None:
             return run_bus_command(bus_args_of_run(args))
         if args.command == "firmware":
@@ -519,7 +524,8 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
         hdlc = HdlcTcpServer(device, args.host, args.hdlc_port, hdlc_settings, on_event)
         listeners.append((hdlc, args.hdlc_port))
     lines = _serial_ports(session, device, args, on_event)
-    api = _control_api(session, args)
+    modem = _sms_modem(session, device, [listener for listener, _ in listeners], args)
+    api = _control_api(session, args, modem)
     try:
         for listener, asked in listeners:
             try:
@@ -550,7 +556,10 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
         restarts = [session.meter.firmware.restarts]
 
         def restart_drops(s: Session) -> None:
-            """A firmware activation restarted the meter: its connections are dropped."""
+            """A firmware activation restarted the meter: its connections are dropped (an
+            SMS RESET due restarts the module, which drops them too)."""
+            if modem is not None:
+                modem.tick()
             if s.meter.firmware.restarts != restarts[0]:
                 restarts[0] = s.meter.firmware.restarts
                 for listener, _ in listeners:
@@ -600,13 +609,40 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
             await port.stop()
 
 
-def _control_api(session: Session, args: argparse.Namespace) -> ControlApi | None:
+def _control_api(
+    session: Session, args: argparse.Namespace, modem: SmsModem | None
+) -> ControlApi | None:
     """The control API on ``--api-port`` (None with ``--api-port off``; docs/api.md)."""
     if args.api_port is None:
         return None
     from metertwin.runtime.control_api import ControlApi, MeterControl
 
-    return ControlApi(MeterControl.of(session), args.host, args.api_port)
+    return ControlApi(MeterControl.of(session, modem), args.host, args.api_port)
+
+
+def _sms_modem(
+    session: Session,
+    device: SessionBackend,
+    listeners: Sequence[DlmsTcpServer],
+    args: argparse.Namespace,
+) -> SmsModem | None:
+    """The module's SMS modem on models with ``sms`` (docs/sms.md): STAT is GSM while a
+    TCP connection is served, OPTO or 485 while an association is open on the optical
+    port or the serial line; a RESET drops the TCP connections."""
+    from metertwin.runtime.sms import SmsModem, has_sms
+
+    if not has_sms(session):
+        return None
+    local = "485" if args.serial_line is not None else "OPTO"
+
+    def state() -> str:
+        if any(listener.connection_count for listener in listeners):
+            return "GSM"
+        return local if device.current().open_associations else "LISTEN"
+
+    modem = SmsModem(session, state)
+    modem.on_restart += [listener.drop_connections for listener in listeners]
+    return modem
 
 
 def _serial_ports(

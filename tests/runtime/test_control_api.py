@@ -182,6 +182,7 @@ def test_the_openapi_description_lists_the_endpoints(api_meter: Running) -> None
         "/inputs/{name}",
         "/buttons/{name}/press",
         "/events/stream",
+        "/sms",
     } <= set(description["paths"])
 
 

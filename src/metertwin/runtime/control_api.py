@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
 from fastapi import FastAPI, Request
@@ -41,6 +41,7 @@ from metertwin.runtime.live_inputs import (
     LiveInputs,
 )
 from metertwin.runtime.session import Session
+from metertwin.runtime.sms import SmsModem
 from metertwin.sim.base import Window
 from metertwin.sim.world import SimulatedWorld
 from metertwin.storage.sqlite import CommitError
@@ -48,6 +49,7 @@ from metertwin.storage.sqlite import CommitError
 log = logging.getLogger(__name__)
 
 KEEPALIVE_S = 15.0
+_Body = TypeVar("_Body", bound=BaseModel)
 _END = None  # what a subscriber's queue receives when the server stops
 
 
@@ -109,21 +111,44 @@ class ChangeBody(BaseModel):
     power_w: float | None = Field(None, description="load: total W, import > 0, export < 0")
 
 
+class SmsBody(BaseModel):
+    """An SMS as the module's modem receives it (docs/sms.md)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    text: str = Field(description="the SMS text, e.g. MCP INFO PWD=HELLO")
+    sender: str = Field("", alias="from", max_length=32, description="the sending number")
+    coding: str = Field(
+        "gsm7", pattern="^(gsm7|ucs2|8bit)$", description="the data coding: only gsm7 is read"
+    )
+    udh: str = Field(
+        "",
+        pattern="^([0-9a-fA-F]{2})*$",
+        description="a user data header, hex (a concatenated part)",
+    )
+
+
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
 async def _change_body(request: Request) -> ChangeBody:
     """The body of a change: JSON (whatever the content type says), empty meaning on."""
+    return await _json_body(request, ChangeBody, '{"active": true}', empty_ok=True)
+
+
+async def _json_body(
+    request: Request, model: type[_Body], example: str, empty_ok: bool = False
+) -> _Body:
+    """A JSON object body (whatever the content type says) validated as ``model``."""
     raw = await request.body()
     try:
-        data = json.loads(raw) if raw.strip() else {}
+        data = json.loads(raw) if raw.strip() or not empty_ok else {}
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"bad JSON: {exc}", 400) from None
     if not isinstance(data, dict):
-        raise InputError('expected a JSON object such as {"active": true}', 400)
+        raise InputError(f"expected a JSON object such as {example}", 400)
     try:
-        return ChangeBody.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         raise InputError(_problems(exc.errors())) from None
 
@@ -150,6 +175,7 @@ class MeterControl:
 
     session: Session
     inputs: LiveInputs
+    sms: SmsModem | None = None
     hub: EventHub = field(init=False)
 
     def __post_init__(self) -> None:
@@ -157,7 +183,7 @@ class MeterControl:
         self.session.record_listeners.append(self.hub.on_records)
 
     @classmethod
-    def of(cls, session: Session) -> MeterControl:
+    def of(cls, session: Session, sms: SmsModem | None = None) -> MeterControl:
         world = session.scenario
         if not isinstance(world, SimulatedWorld):
             raise UserError("the control API needs a simulated world scenario")
@@ -166,7 +192,27 @@ class MeterControl:
             inputs.restore(session.store.load().meta.get(META_KEY))
         except InputError as exc:
             raise UserError(f"{session.store.directory}: {exc}") from None
-        return cls(session, inputs)
+        return cls(session, inputs, sms)
+
+    def deliver_sms(self, body: SmsBody) -> JSONResponse:
+        """The module receives ``body``: its reply SMS, once what it changed is committed."""
+        if self.sms is None:
+            return _error(404, f"model {self.session.model.spec.name} has no SMS modem")
+        if self.session.read_only:
+            return _error(503, "the meter's memory takes no commit; the meter is read-only")
+        try:
+            outcome = self.sms.deliver(body.text, body.sender, body.coding, bytes.fromhex(body.udh))
+        except CommitError as exc:
+            return _error(503, f"not committed, nothing changed, no reply sent: {exc}")
+        due = self.sms.reset_due_ms
+        return JSONResponse(
+            {
+                "reply": outcome.reply,
+                "to": body.sender,
+                "committed": outcome.configured,
+                "restart_at": None if due is None else utc_iso(due),
+            }
+        )
 
     def commit(self, windows: tuple[Window, ...]) -> JSONResponse:
         """Put ``windows`` in force and commit them with the meter's state; 503 if refused."""
@@ -299,6 +345,20 @@ def build_app(control: MeterControl) -> FastAPI:
     )
     async def press(name: str) -> JSONResponse:
         return control.commit(control.inputs.press(name, control.session.meter.now_ms))
+
+    @app.post(
+        "/sms",
+        summary="Deliver an SMS to the module; the answer is its reply SMS (docs/sms.md)",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": SmsBody.model_json_schema()}},
+            }
+        },
+    )
+    async def sms(request: Request) -> JSONResponse:
+        body = await _json_body(request, SmsBody, '{"text": "MCP INFO PWD=HELLO"}')
+        return control.deliver_sms(body)
 
     @app.get(
         "/events/stream",
