@@ -362,11 +362,13 @@ def _open(
 
 
 def _run(args: argparse.Namespace) -> int:
+    from metertwin.runtime.public_keys import write_public_keys
     from metertwin.runtime.session import SIMULATED, TIMELINE_KEY, WALL
 
     now_ms = int(time.time()) * 1000
     session = _open(args, lambda _model: now_ms, WALL)
     try:
+        write_public_keys(session.meter, session.store.directory)  # for a head-end's HLS-ECDSA
         if session.timeline == WALL:
             if args.speed != 1.0:
                 session.commit(meta={TIMELINE_KEY: SIMULATED})
