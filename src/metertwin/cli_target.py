@@ -3,7 +3,10 @@
 
 - ``HOST:PORT``: DLMS/COSEM over the IEC 62056-47 TCP wrapper (``metertwin run --port``);
 - ``hdlc://HOST:PORT?server=1&address=SERIAL``: HDLC over TCP (``metertwin run --hdlc-port``);
-- ``serial:///dev/ttyUSB0?baud=9600&address=SERIAL``: HDLC over a serial line (or a pty).
+- ``serial:///dev/ttyUSB0?baud=9600&address=SERIAL``: HDLC over a serial line (or a pty);
+- ``optical:///dev/ttyUSB0?baud=9600``: the meter's optical port: IEC 62056-21 mode E opened
+  at 300 baud (``/?!``, ``ACK 2 Z 2``), then HDLC on the same line at the rate the meter
+  offers (``baud=``: at most this rate).
 
 ``server`` is the server's upper HDLC address, the logical device (``--server`` when absent,
 default 1). ``address`` is the meter's serial number (8 digits on a bus) or its communication
@@ -21,6 +24,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from metertwin.dlms.client import DlmsClient
 from metertwin.dlms.client.hdlc import HdlcCarrier, server_address
+from metertwin.dlms.client.optical import open_mode_e
 from metertwin.dlms.client.security import ClientSecurity
 from metertwin.errors import UserError
 from metertwin.protocols.hdlc_link import physical_address_for_serial
@@ -35,7 +39,8 @@ _MAX_HDLC_ADDRESS = 0x3FFF
 TARGET_HELP = (
     "the meter: HOST:PORT (TCP wrapper, e.g. 127.0.0.1:4059), "
     "hdlc://HOST:PORT?server=1&address=SERIAL (HDLC over TCP) or "
-    "serial:///dev/ttyUSB0?baud=9600&address=SERIAL (HDLC on a serial line); "
+    "serial:///dev/ttyUSB0?baud=9600&address=SERIAL (HDLC on a serial line), "
+    "optical:///dev/ttyUSB0 (the optical port: mode E, then HDLC); "
     "address= takes the meter's serial or its module's (10 digits, 50...); "
     "physical=N instead of address= gives the HDLC physical address"
 )
@@ -43,7 +48,8 @@ TARGET_HELP = (
 
 @dataclass(frozen=True, slots=True)
 class MeterTarget:
-    """A parsed target; ``scheme`` is ``tcp`` (the wrapper), ``hdlc`` or ``serial``."""
+    """A parsed target; ``scheme`` is ``tcp`` (the wrapper), ``hdlc``, ``serial`` or
+    ``optical`` (``baud`` there is the highest rate to choose, 0: the meter's offer)."""
 
     scheme: str
     host: str = ""
@@ -73,17 +79,26 @@ def parse_target(text: str) -> MeterTarget:
         if not hostname or not number:
             raise UserError(f"expected hdlc://HOST:PORT with a port 1..65535, got {text!r}")
         return MeterTarget("hdlc", hostname, number, logical=logical, physical=physical)
-    if parts.scheme == "serial":
-        baud_text = query.pop("baud", str(DEFAULT_BAUD))
+    if parts.scheme in ("serial", "optical"):
+        default = str(DEFAULT_BAUD) if parts.scheme == "serial" else None
+        baud_text = query.pop("baud", default)
         _no_more(query, text)
-        if not baud_text.isdigit() or not 50 <= int(baud_text) <= 4_000_000:
+        if baud_text is not None and (
+            not baud_text.isdigit() or not 50 <= int(baud_text) <= 4_000_000
+        ):
             raise UserError(f"baud: expected a rate such as 9600, got {baud_text!r} in {text!r}")
         if parts.netloc or not parts.path:
-            raise UserError(f"expected serial:///dev/DEVICE (three slashes), got {text!r}")
+            raise UserError(f"expected {parts.scheme}:///dev/DEVICE (three slashes), got {text!r}")
         return MeterTarget(
-            "serial", device=parts.path, baud=int(baud_text), logical=logical, physical=physical
+            parts.scheme,
+            device=parts.path,
+            baud=0 if baud_text is None else int(baud_text),
+            logical=logical,
+            physical=physical,
         )
-    raise UserError(f"unknown target scheme {parts.scheme!r} in {text!r} (hdlc:// or serial://)")
+    raise UserError(
+        f"unknown target scheme {parts.scheme!r} in {text!r} (hdlc://, serial:// or optical://)"
+    )
 
 
 def parse_endpoint(text: str) -> tuple[str, int]:
@@ -162,6 +177,9 @@ def open_meter(
     server = server_address(logical, target.physical)
     if target.scheme == "hdlc":
         carrier = HdlcCarrier.over_tcp(target.host, target.port, server, client_sap, timeout)
+    elif target.scheme == "optical":
+        line = open_mode_e(target.device, target.baud or None, timeout)
+        carrier = HdlcCarrier(line, server, client_sap, timeout)
     else:
         carrier = HdlcCarrier.over_serial(target.device, target.baud, server, client_sap, timeout)
     return client.open(carrier, password, security=security)

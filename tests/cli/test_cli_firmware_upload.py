@@ -25,10 +25,12 @@ class _Cut(Exception):
     pass
 
 
-def _setup(tmp_path: Path) -> tuple[Path, Path]:
+def _setup(tmp_path: Path, blocks: int = BLOCKS) -> tuple[Path, Path]:
+    """A signed 4.2.0 image of ``blocks`` blocks (the payload one block short, the header
+    and signature fill the last) and a meter config holding the manufacturer key."""
     assert main(["firmware", "keygen", str(tmp_path / "keys")]) == 0
     payload = tmp_path / "payload.bin"
-    payload.write_bytes(bytes(range(256)) * 4 * (BLOCKS - 1))
+    payload.write_bytes(bytes(range(256)) * 4 * (blocks - 1))
     image = tmp_path / "image.bin"
     key = str(tmp_path / "keys" / "manufacturer-private.pem")
     build = ["firmware", "build", "--model", "pmm1220", "--version", "4.2.0", "--key", key]

@@ -137,6 +137,11 @@ def test_target_forms() -> None:
         "serial", device="/dev/pts/4", baud=19200, physical=6678
     )
     assert parse_target("serial:///dev/ttyUSB0").baud == 9600
+    # The optical port: baud= caps the rate the meter offers; without it, the offer (0).
+    assert parse_target("optical:///dev/pts/7?baud=4800&server=1") == MeterTarget(
+        "optical", device="/dev/pts/7", baud=4800, logical=1
+    )
+    assert parse_target("optical:///dev/ttyUSB0").baud == 0
     # Seed 004's two forms of a bus member: the meter serial (8 digits) or its module's (10).
     for entered in ("11620371", "5011620371", "50-1162-0371", "1162 0371"):
         assert parse_target(f"hdlc://h:1?address={entered}").physical == 1371, entered
@@ -155,6 +160,8 @@ def test_target_forms() -> None:
         ("hdlc://h:1?server=1&server=2", "given twice"),
         ("serial://dev/pts/3", "three slashes"),
         ("serial:///dev/pts/3?baud=fast", "baud: expected a rate"),
+        ("optical://dev/pts/3", "optical:///dev/DEVICE"),
+        ("optical:///dev/pts/3?baud=10", "baud: expected a rate"),
         ("ftp://h:1", "unknown target scheme"),
         ("4059", "HOST:PORT"),
     ],

@@ -9,12 +9,18 @@ from tests.protocols.test_iec62056_21_meter import READOUT, READOUT_MESSAGE
 
 from metertwin.protocols.iec62056_21 import DataMessage
 from metertwin.protocols.iec62056_21_meter import (
+    EnterBinaryMode,
     OpticalPort,
     OpticalPortConfig,
     SwitchBaudRate,
     Transmit,
 )
-from metertwin.protocols.iec62056_21_reader import ModeCReader, ReaderStep, ReadoutError
+from metertwin.protocols.iec62056_21_reader import (
+    ModeCReader,
+    ModeEOpener,
+    ReaderStep,
+    ReadoutError,
+)
 
 
 def port(address: str = "", max_baud_char: str = "5") -> OpticalPort:
@@ -107,3 +113,31 @@ def test_a_data_message_that_is_no_readout_is_an_error() -> None:
 def test_an_address_the_protocol_cannot_carry_is_refused() -> None:
     with pytest.raises(ValueError, match="device address"):
         ModeCReader("a/b")
+
+
+# --- mode E -------------------------------------------------------------------------------
+
+
+def test_mode_e_is_opened_with_ack_2_z_2_and_the_meter_enters_binary_mode() -> None:
+    meter, opener = port(), ModeEOpener()
+    assert opener.sign_on() == b"/?!\r\n"
+    step = opener.receive(carry(meter, opener.sign_on(), 1.0))
+    # protocols.md: "Mode E: ACK '2' Z '2' CR LF, then both sides switch to 8N1"
+    assert step.transmit == b"\x06252\r\n" and step.switch_baud == 9600
+    assert opener.baud == 9600
+    assert [a for a in meter.receive_data(step.transmit, 2.0) if isinstance(a, EnterBinaryMode)]
+
+
+def test_mode_e_at_most_the_rate_asked_and_never_without_the_offer() -> None:
+    meter, opener = port(), ModeEOpener(max_baud=2400)
+    step = opener.receive(carry(meter, opener.sign_on(), 1.0))
+    assert step.transmit == b"\x06232\r\n" and step.switch_baud == 2400
+    plain = OpticalPort(
+        OpticalPortConfig("MTW", "PMM1220", mode_e=False),
+        readout=lambda: READOUT,
+        check_password=lambda _: False,
+    )
+    refused = ModeEOpener()
+    with pytest.raises(ReadoutError, match="does not offer mode E"):
+        refused.receive(carry(plain, refused.sign_on(), 1.0))
+    assert ModeEOpener().receive(b"noise\r\n") == ReaderStep()

@@ -37,7 +37,7 @@ from metertwin.protocols.iec62056_21 import (
 
 _SIGN_ON_BAUD = 300
 
-__all__ = ["ModeCReader", "ReaderState", "ReaderStep", "Readout", "ReadoutError"]
+__all__ = ["ModeCReader", "ModeEOpener", "ReaderState", "ReaderStep", "Readout", "ReadoutError"]
 
 
 class ReadoutError(FramingError):
@@ -124,10 +124,7 @@ class ModeCReader:
                 f"{identification.identification} offers no mode C baud rate "
                 f"({identification.baud_char!r})"
             )
-        char = identification.baud_char
-        if self.max_baud is not None and offered > self.max_baud:
-            slower = [(rate, c) for c, rate in BAUD_RATES_MODE_C.items() if rate <= self.max_baud]
-            offered, char = max(slower)
+        offered, char = _at_most(offered, identification.baud_char, self.max_baud)
         self.identification = identification
         self.state = ReaderState.READING
         self.baud = offered
@@ -140,3 +137,52 @@ class ModeCReader:
         assert self.identification is not None
         self.state = ReaderState.DONE
         return ReaderStep(readout=Readout(self.identification, message.data[:-3], self.baud))
+
+
+class ModeEOpener:
+    """The HHU's opening of mode E (protocols.md; IEC 62056-21 Annex E): sign on at 300 baud,
+    read the identification, answer ``ACK 2 Z 2`` (HDLC, rate Z, binary mode) and switch to Z
+    8N1 once it has left; the line then carries HDLC. An identification without ``\\2`` or
+    without a mode C/E rate is a :class:`ReadoutError`: the meter cannot do mode E."""
+
+    def __init__(self, address: str = "", max_baud: int | None = None) -> None:
+        self.request = Request(address)  # ValueError for an address the protocol cannot carry
+        self.max_baud = max_baud
+        self.identification: Identification | None = None
+        self.baud: int | None = None  # the rate chosen, once the option select is out
+        self._decoder = MessageDecoder()
+
+    def sign_on(self) -> bytes:
+        return self.request.encode()
+
+    def receive(self, data: bytes) -> ReaderStep:
+        """Octets from the meter: the option select to send and the rate to switch to after
+        it, once the identification has come; nothing before."""
+        for message in self._decoder.feed(data):
+            if self.baud is None and isinstance(message, Identification):
+                return self._choose(message)
+        return ReaderStep()
+
+    def _choose(self, identification: Identification) -> ReaderStep:
+        name = (
+            f"/{identification.manufacturer}{identification.baud_char}"
+            f"{identification.identification}"
+        )
+        if not identification.mode_e_capable:
+            raise ReadoutError(f"the meter {name} does not offer mode E (no \\2)")
+        offered = BAUD_RATES_MODE_C.get(identification.baud_char)
+        if offered is None:
+            raise ReadoutError(f"the meter {name} offers no mode E baud rate")
+        offered, char = _at_most(offered, identification.baud_char, self.max_baud)
+        self.identification, self.baud = identification, offered
+        option = OptionSelect(ProtocolControl.HDLC, char, Mode.BINARY)
+        return ReaderStep(option.encode(), switch_baud=offered)
+
+
+def _at_most(offered: int, char: str, max_baud: int | None) -> tuple[int, str]:
+    """The rate offered, or the highest mode C/E rate at or below ``max_baud`` (300 at least:
+    every meter speaks the sign-on rate)."""
+    if max_baud is None or offered <= max_baud:
+        return offered, char
+    slower = [(rate, c) for c, rate in BAUD_RATES_MODE_C.items() if rate <= max_baud]
+    return max(slower, default=(_SIGN_ON_BAUD, "0"))

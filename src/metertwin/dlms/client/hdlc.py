@@ -94,12 +94,17 @@ class SocketLine:
 class SerialLine:
     """HDLC over a serial line (8N1, Green Book's default framing), through pyserial."""
 
-    def __init__(self, device: str, baud: int) -> None:
+    def __init__(self, device: str, baud: int, opened: Any = None) -> None:
+        """``opened``: a pyserial port already open on ``device`` (mode E: dlms/client/
+        optical.py opened it at 300 baud and switched it), else the line is opened here."""
         import serial  # pyserial: imported only for a serial line
 
         self.peer = f"{device} at {baud} Bd"
+        if opened is not None:
+            self._port: Any = opened
+            return
         try:
-            self._port: Any = serial.Serial(device, baud, timeout=0)
+            self._port = serial.Serial(device, baud, timeout=0)
         except (serial.SerialException, OSError, ValueError) as problem:
             raise DlmsConnectionError(f"cannot open {self.peer}: {problem}") from None
 
