@@ -311,3 +311,92 @@ def test_bad_parameters_are_refused_not_crashed() -> None:
     assert caught.value.result is DataAccessResult.TYPE_UNMATCHED
     head.device.set(head.ctx, AttributeDescriptor(18, IMAGE, 5), None, Data.boolean(False))
     assert head.initiate(image, b"other") is ActionResult.OTHER_REASON
+
+
+# --- meter-side faults armed as the control API and a scenario arm them ---------------------
+
+
+def test_a_power_cut_during_transfer_loses_that_block_only_and_the_transfer_resumes() -> None:
+    head = _head()
+    image = _image()
+    head.initiate(image)
+    for number in range(2):
+        assert head.block(image, number) is ActionResult.SUCCESS
+    head.meter.firmware.arm("power-cut-during-transfer")
+    assert head.block(image, 2) is ActionResult.OTHER_REASON  # the answer of a dying meter
+    assert head.meter.firmware.restarts == 1  # the serving layer drops the connections
+    head = _restarted(head)
+    assert head.status() is TransferStatus.INITIATED
+    assert head.get(IMAGE, 4).as_int() == 2  # block 2 never stored
+    assert head.initiate(image) is ActionResult.SUCCESS  # the HES resumes
+    for number in range(2, 6):
+        assert head.block(image, number) is ActionResult.SUCCESS
+    head.act(4, Data.integer(0))
+    head.wait(VERIFY_MS + ACTIVATE_MS)
+    assert head.status() is TransferStatus.ACTIVATION_SUCCESSFUL
+    assert head.version() == b"1.2.0"
+    log = _firmware_log(head.meter)
+    assert log.count(EventCode.POWER_DOWN) == log.count(EventCode.POWER_UP) == 1
+
+
+def test_a_power_cut_during_verify_verifies_again_after_the_power_up() -> None:
+    head = _head()
+    head.send_all(_image())
+    head.meter.firmware.arm("power-cut-during-verify")
+    assert head.act(3, Data.integer(0)) is ActionResult.TEMPORARY_FAILURE
+    head.wait(VERIFY_MS)
+    assert head.meter.firmware.restarts == 1
+    assert head.status() is TransferStatus.VERIFICATION_INITIATED  # started over
+    assert "power cut" in head.meter.firmware.last_failure
+    assert EventCode.FIRMWARE_READY not in _firmware_log(head.meter)
+    head = _restarted(head)  # what the memory holds is what the restarted meter has
+    head.wait(VERIFY_MS)
+    assert head.status() is TransferStatus.VERIFICATION_SUCCESSFUL
+    assert head.version() == FACTORY_VERSION.encode()
+    assert _firmware_log(head.meter).count(EventCode.FIRMWARE_READY) == 1
+
+
+def _upgrade(head: Head, version: str, fault: str | None = None) -> None:
+    """Send ``version``, activate it (verifying first) and let both steps run, with
+    ``fault`` armed first."""
+    if fault is not None:
+        head.meter.firmware.arm(fault)
+    head.send_all(_image(version))
+    head.act(4, Data.integer(0))
+    head.wait(VERIFY_MS + ACTIVATE_MS)
+
+
+def test_a_power_cut_during_activation_comes_up_on_the_previous_image() -> None:
+    head = _head()
+    _upgrade(head, "1.2.0", "power-cut-during-activation")
+    assert head.status() is TransferStatus.ACTIVATION_FAILED
+    assert head.version() == FACTORY_VERSION.encode()
+    assert head.meter.firmware.restarts == 1
+    log = _firmware_log(head.meter)
+    assert EventCode.FIRMWARE_ACTIVATED not in log
+    assert log.count(EventCode.PROGRAM_MEMORY_ERROR) == 1  # the activation failure
+    assert log.count(EventCode.POWER_DOWN) == 1
+    # the HES starts again: a new transfer, this time activated
+    _upgrade(head, "1.3.0")
+    assert head.status() is TransferStatus.ACTIVATION_SUCCESSFUL
+    assert head.version() == b"1.3.0"
+
+
+def test_an_armed_self_check_failure_rolls_a_good_image_back_once() -> None:
+    head = _head()
+    head.meter.firmware.arm("fail-self-check")
+    head = _restarted(head)  # armed faults are in the meter's state
+    _upgrade(head, "2.0.0")
+    assert head.status() is TransferStatus.ACTIVATION_FAILED
+    assert head.version() == FACTORY_VERSION.encode()
+    assert head.meter.firmware.restarts == 1
+    log = _firmware_log(head.meter)
+    assert log.count(EventCode.PROGRAM_MEMORY_ERROR) == 1
+    assert log.count(EventCode.FIRMWARE_ACTIVATED) == 1  # the previous image runs again
+    _upgrade(head, "2.0.1")  # the fault struck once: the next one runs
+    assert head.version() == b"2.0.1"
+
+
+def test_an_unknown_fault_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown firmware fault"):
+        _head().meter.firmware.arm("meteor-strike")

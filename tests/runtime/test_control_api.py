@@ -45,12 +45,13 @@ class Running:
 
 
 @contextmanager
-def meter_with_api(data: Path) -> Iterator[Running]:
-    """`metertwin run --api-port 0` at 60x on a constant 1 kW load, as a user starts it."""
+def meter_with_api(data: Path, *options: str) -> Iterator[Running]:
+    """`metertwin run --api-port 0` at 60x on a constant 1 kW load, as a user starts it
+    (``options`` added to its command line)."""
     command = [
         sys.executable, "-m", "metertwin", "run", "--model", "pmm1220", "--data", str(data),
         "--scenario", "constant", "--start", START, "--speed", "60", "--no-panel",
-        "--port", "0", "--api-port", "0",
+        "--port", "0", "--api-port", "0", *options,
     ]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -183,6 +184,7 @@ def test_the_openapi_description_lists_the_endpoints(api_meter: Running) -> None
         "/buttons/{name}/press",
         "/events/stream",
         "/sms",
+        "/faults/firmware",
     } <= set(description["paths"])
 
 

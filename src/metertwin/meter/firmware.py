@@ -33,6 +33,21 @@ FACTORY_VERSION = "1.0.0"
 # are logged with the closest standard code, "program memory error" (docs/events.md).
 VERIFY_FAILED_EVENT = EventCode.PROGRAM_MEMORY_ERROR
 SELF_CHECK_FAILED_EVENT = EventCode.PROGRAM_MEMORY_ERROR
+ACTIVATION_FAILED_EVENT = EventCode.PROGRAM_MEMORY_ERROR
+
+# The meter-side faults a test or a scenario arms (control API `POST /faults/firmware`,
+# a scenario's `firmware_faults`); each strikes once, at the next step it names:
+# the next block received, or the end of the next verification or activation.
+POWER_CUT_DURING_TRANSFER = "power-cut-during-transfer"
+POWER_CUT_DURING_VERIFY = "power-cut-during-verify"
+POWER_CUT_DURING_ACTIVATION = "power-cut-during-activation"
+FAIL_SELF_CHECK = "fail-self-check"
+FIRMWARE_FAULTS = (
+    POWER_CUT_DURING_TRANSFER,
+    POWER_CUT_DURING_VERIFY,
+    POWER_CUT_DURING_ACTIVATION,
+    FAIL_SELF_CHECK,
+)
 
 
 class TransferStatus(IntEnum):
@@ -119,6 +134,7 @@ class Firmware:
         self.activate_at_ms: int | None = None  # the image activation schedule
         self.restarts = 0  # the serving layer drops its connections when this grows
         self.last_failure = ""
+        self.armed_faults: set[str] = set()  # FIRMWARE_FAULTS still to strike
 
     # -- attributes -----------------------------------------------------------------------
 
@@ -168,6 +184,9 @@ class Firmware:
         expected = min(BLOCK_SIZE, self.image_size - number * BLOCK_SIZE)
         if len(value) != expected:
             raise FirmwareRefused(f"block {number} has {len(value)} bytes, not {expected}")
+        if self._strikes(POWER_CUT_DURING_TRANSFER):
+            self._power_cut(f"block {number} was being received: it is not stored")
+            raise FirmwareRefused(self.last_failure)
         self.blocks[number] = value
         self._unsaved[number] = value
         self.status = TransferStatus.INITIATED
@@ -214,9 +233,17 @@ class Firmware:
         if self.busy_until_ms is not None and now_ms >= self.busy_until_ms:
             self.busy_until_ms = None
             if self.status == TransferStatus.VERIFICATION_INITIATED:
-                self._finish_verification(now_ms)
+                if self._strikes(POWER_CUT_DURING_VERIFY):
+                    # the image is still in the inactive slot: verified again from the start
+                    self._power_cut("the verification starts again after the power-up")
+                    self._start_verification(now_ms)
+                else:
+                    self._finish_verification(now_ms)
             elif self.status == TransferStatus.ACTIVATION_INITIATED:
-                self._finish_activation()
+                if self._strikes(POWER_CUT_DURING_ACTIVATION):
+                    self._activation_cut()
+                else:
+                    self._finish_activation()
         if (
             self.activate_at_ms is not None
             and now_ms >= self.activate_at_ms
@@ -272,7 +299,7 @@ class Firmware:
             return
         self.restarts += 1
         self.previous, self.active = self.active, new
-        if new.self_check_fails:
+        if new.self_check_fails or self._strikes(FAIL_SELF_CHECK):
             self.last_failure = f"image {new.version} failed its self-check"
             self.log(SELF_CHECK_FAILED_EVENT)
             self.active, self.previous = self.previous, None
@@ -281,6 +308,36 @@ class Firmware:
             return
         self.status = TransferStatus.ACTIVATION_SUCCESSFUL
         self.log(EventCode.FIRMWARE_ACTIVATED)
+
+    # -- injected faults (docs/firmware.md, "Fault injection") ------------------------------
+
+    def arm(self, kind: str) -> None:
+        """``kind`` (one of FIRMWARE_FAULTS) strikes at the next step it names."""
+        if kind not in FIRMWARE_FAULTS:
+            raise ValueError(f"unknown firmware fault {kind!r} ({', '.join(FIRMWARE_FAULTS)})")
+        self.armed_faults.add(kind)
+
+    def _strikes(self, kind: str) -> bool:
+        if kind not in self.armed_faults:
+            return False
+        self.armed_faults.discard(kind)
+        return True
+
+    def _power_cut(self, what: str) -> None:
+        """The supply lost and back: the meter restarts (connections dropped) on its active
+        image; what was committed is kept, the rest of the step is lost."""
+        self.restarts += 1
+        self.last_failure = f"power cut: {what}"
+        self.log(EventCode.POWER_DOWN)
+        self.log(EventCode.POWER_UP)
+
+    def _activation_cut(self) -> None:
+        """The power fails while the slots switch: the meter comes up on the image that ran
+        before (a half-switched slot never runs) and the activation has failed (7)."""
+        version = "?" if self.verified is None else self.verified.version
+        self._power_cut(f"image {version} was being activated: the previous image runs")
+        self.status = TransferStatus.ACTIVATION_FAILED
+        self.log(ACTIVATION_FAILED_EVENT)
 
     # -- memory ---------------------------------------------------------------------------
 
@@ -316,6 +373,7 @@ class Firmware:
             "activate_at_ms": self.activate_at_ms,
             "restarts": self.restarts,
             "last_failure": self.last_failure,
+            "armed_faults": sorted(self.armed_faults),
         }
 
     def restore(self, state: dict[str, Any] | None) -> None:
@@ -341,3 +399,4 @@ class Firmware:
         self.activate_at_ms = None if at is None else int(at)
         self.restarts = int(state["restarts"])
         self.last_failure = str(state["last_failure"])
+        self.armed_faults = {str(k) for k in state.get("armed_faults", ()) if k in FIRMWARE_FAULTS}

@@ -29,6 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from metertwin.cli_api import API_URL_FILE
 from metertwin.errors import UserError
 from metertwin.meter.events import EventCode
+from metertwin.meter.firmware import FIRMWARE_FAULTS
 from metertwin.meter.inputs import Fault
 from metertwin.meter.profiles import EVENT, ProfileRecord
 from metertwin.models.energy import energy_register_units, energy_register_values
@@ -125,6 +126,19 @@ class SmsBody(BaseModel):
         pattern="^([0-9a-fA-F]{2})*$",
         description="a user data header, hex (a concatenated part)",
     )
+
+
+class FirmwareFaultBody(BaseModel):
+    """A meter-side firmware fault to arm: it strikes once, at the next step it names."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: str = Field(description="one of " + ", ".join(FIRMWARE_FAULTS))
+
+
+def _json_request(model: type[BaseModel], required: bool) -> dict[str, Any]:
+    """The OpenAPI request body of a route that reads its JSON itself (`_json_body`)."""
+    content = {"application/json": {"schema": model.model_json_schema()}}
+    return {"requestBody": {"required": required, "content": content}}
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -227,6 +241,34 @@ class MeterControl:
             return _error(503, f"not committed, nothing changed: {exc}")
         return JSONResponse({"committed": True, "inputs": self.state_inputs()})
 
+    def arm_firmware_fault(self, kind: str | None) -> JSONResponse:
+        """Arm ``kind`` (None: disarm them all) and commit it with the meter's state."""
+        session, firmware = self.session, self.session.meter.firmware
+        if kind is not None and kind not in FIRMWARE_FAULTS:
+            return _error(422, f"unknown firmware fault {kind!r} ({', '.join(FIRMWARE_FAULTS)})")
+        if session.read_only:
+            return _error(503, "the meter's memory takes no commit; the meter is read-only")
+        before = set(firmware.armed_faults)
+        if kind is None:
+            firmware.armed_faults.clear()
+        else:
+            firmware.arm(kind)
+        try:
+            session.commit(meta=self.inputs.to_meta())
+        except CommitError as exc:
+            firmware.armed_faults = before
+            return _error(503, f"not committed, nothing changed: {exc}")
+        return JSONResponse({"committed": True, "firmware": self.firmware_state()})
+
+    def firmware_state(self) -> dict[str, Any]:
+        firmware = self.session.meter.firmware
+        return {
+            "active_version": firmware.active.version,
+            "image_transfer_status": int(firmware.status),
+            "armed_faults": sorted(firmware.armed_faults),
+            "last_failure": firmware.last_failure,
+        }
+
     def state_inputs(self) -> list[dict[str, object]]:
         return self.inputs.active(self.session.meter.now_ms)
 
@@ -276,6 +318,7 @@ class MeterControl:
             "wallet": wallet,
             "faults": [str(flag.name).lower() for flag in Fault if flag & inst.faults],
             "inputs": self.state_inputs(),
+            "firmware": self.firmware_state(),
         }
 
 
@@ -320,12 +363,7 @@ def build_app(control: MeterControl) -> FastAPI:
         "/inputs/{name}",
         summary="Set an input or fault on (active true) or off; committed before the answer",
         description="names: " + ", ".join(INPUT_NAMES),
-        openapi_extra={
-            "requestBody": {
-                "required": False,
-                "content": {"application/json": {"schema": ChangeBody.model_json_schema()}},
-            }
-        },
+        openapi_extra=_json_request(ChangeBody, required=False),
     )
     async def change(name: str, request: Request) -> JSONResponse:
         if name not in INPUT_NAMES:
@@ -349,16 +387,29 @@ def build_app(control: MeterControl) -> FastAPI:
     @app.post(
         "/sms",
         summary="Deliver an SMS to the module; the answer is its reply SMS (docs/sms.md)",
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": SmsBody.model_json_schema()}},
-            }
-        },
+        openapi_extra=_json_request(SmsBody, required=True),
     )
     async def sms(request: Request) -> JSONResponse:
         body = await _json_body(request, SmsBody, '{"text": "MCP INFO PWD=HELLO"}')
         return control.deliver_sms(body)
+
+    @app.get("/faults/firmware", summary="The firmware slots' state and the faults armed")
+    async def firmware_faults() -> dict[str, Any]:
+        return {**control.firmware_state(), "known": list(FIRMWARE_FAULTS)}
+
+    @app.post(
+        "/faults/firmware",
+        summary="Arm a meter-side firmware fault (docs/firmware.md); committed before the answer",
+        description="kinds: " + ", ".join(FIRMWARE_FAULTS),
+        openapi_extra=_json_request(FirmwareFaultBody, required=True),
+    )
+    async def arm_firmware_fault(request: Request) -> JSONResponse:
+        body = await _json_body(request, FirmwareFaultBody, '{"kind": "fail-self-check"}')
+        return control.arm_firmware_fault(body.kind)
+
+    @app.delete("/faults/firmware", summary="Disarm every firmware fault not yet struck")
+    async def disarm_firmware_faults() -> JSONResponse:
+        return control.arm_firmware_fault(None)
 
     @app.get(
         "/events/stream",

@@ -287,6 +287,9 @@ def open_session(
         )
         install_sts(meter, config)
         install_power_quality(meter, scenario)
+        if created:  # a scenario's firmware faults strike the meter it creates, once each
+            for kind in getattr(getattr(scenario, "params", None), "firmware_faults", ()):
+                meter.firmware.arm(kind)
         session = Session(model, meter, store, scenario, timeline, created, config)
         if outage_until is not None and outage_until > meter.now_ms:
             session.pass_outage(outage_until)

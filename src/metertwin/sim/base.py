@@ -96,6 +96,7 @@ class ScenarioParams:
     grid_outage_median_s: int = 2700  # their typical length (log-normal around it)
     windows: tuple[Window, ...] = ()
     power_quality: PowerQualityParams = PowerQualityParams()
+    firmware_faults: tuple[str, ...] = ()  # armed once in the meter the scenario creates
 
 
 class Scenario(ABC):

@@ -8,6 +8,7 @@ common to all kinds::
     pv_kwp = 6.5
     power_cuts = [{start = "2026-03-01T10:00:00", duration_s = 10800}]
     faults = [{kind = "phase_loss", start = "2026-03-02T08:00:00", duration_s = 600, phase = 2}]
+    firmware_faults = ["fail-self-check"]   # armed in the meter it creates (docs/firmware.md)
 
 Start times are the site's local (standard) wall time unless they carry an offset. Every
 mistake is refused with the file, the field path and what was expected.
@@ -21,6 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from metertwin.meter.firmware import FIRMWARE_FAULTS
 from metertwin.schema import SchemaError, TableReader, deep_merge, load_toml, parse_toml
 from metertwin.sim.base import (
     DEFAULT_PHASE_SHARES,
@@ -181,6 +183,11 @@ def _parse(data: Mapping[str, Any], source: str, site: WorldSite, name: str) -> 
         windows.append(Window("voltage_event", start, end, phase, residual=residual))
         t.finish()
     values["windows"] = tuple(windows)
+    firmware_faults = r.str_list("firmware_faults", [])
+    for kind in firmware_faults:
+        if kind not in FIRMWARE_FAULTS:
+            raise r.error("firmware_faults", f"expected some of {', '.join(FIRMWARE_FAULTS)}")
+    values["firmware_faults"] = tuple(firmware_faults)
     if r.has("power_quality"):
         values["power_quality"] = _power_quality(r.table("power_quality"))
     r.finish()

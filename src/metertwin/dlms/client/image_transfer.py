@@ -41,13 +41,22 @@ def send_image(
     image: bytes,
     progress: Callable[[int, int], None] = lambda _done, _total: None,
 ) -> int:
-    """Initiate (or resume) and send every block the meter lacks; the blocks sent."""
+    """Initiate (or resume) and send every block the meter lacks; the blocks sent. An image
+    the meter has already verified (its image_to_activate_info names it: an upload cut off
+    while the meter verified) is not sent again."""
     size = meter.get(IMAGE_TRANSFER, 18, 2).as_int()
+    identifier = image_identifier(image)
+    total = -(-len(image) // size)
+    if meter.get(IMAGE_TRANSFER, 18, 6).as_int() == _VERIFIED and _to_activate(meter) == (
+        len(image),
+        identifier,
+    ):
+        progress(total, total)
+        return 0
     parameters = Data.structure(
-        [Data.octet_string(image_identifier(image)), Data.double_long_unsigned(len(image))]
+        [Data.octet_string(identifier), Data.double_long_unsigned(len(image))]
     )
     meter.action(IMAGE_TRANSFER, 18, 1, parameters)
-    total = -(-len(image) // size)
     status = meter.get(IMAGE_TRANSFER, 18, 3).value
     have = status.bits if isinstance(status, BitString) and status.length == total else 0
     missing = [n for n in range(total) if not have >> (total - 1 - n) & 1]
@@ -64,6 +73,18 @@ def send_image(
         done += 1
         progress(done, total)
     return len(missing)
+
+
+def _to_activate(meter: ImageTransferClient) -> tuple[int, bytes] | None:
+    """Size and identification of the verified image (attribute 7), None when none."""
+    try:
+        entries = meter.get(IMAGE_TRANSFER, 18, 7).as_items()
+        if len(entries) != 1:
+            return None
+        fields = entries[0].as_items()
+        return fields[0].as_int(), fields[1].as_bytes()
+    except (TypeError, ValueError, IndexError):  # not the class's structure: nothing to reuse
+        return None
 
 
 def wait_for(
