@@ -55,6 +55,19 @@ def durable_commits(directory: Path, count: int) -> float:
         db.close()
 
 
+def meter_config(directory: Path, key: ec.EllipticCurvePrivateKey) -> Path:
+    """A meter config in ``directory`` naming ``key``'s public half as the manufacturer's."""
+    public = directory / "manufacturer-public.pem"
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    config = directory / "meter.toml"
+    config.write_text(f'[firmware]\nmanufacturer_key = "{public}"\n', encoding="utf-8")
+    return config
+
+
 def main() -> None:
     header("Firmware: a 256 KiB image over the wrapper on loopback, block size 1024")
     key = ec.generate_private_key(ec.SECP256R1())  # a throwaway demo key
@@ -62,14 +75,7 @@ def main() -> None:
     blocks_in_image = -(-len(image) // BLOCK)
     with tempfile.TemporaryDirectory() as work:
         floor = durable_commits(Path(work), blocks_in_image)
-        public = Path(work) / "manufacturer-public.pem"
-        public.write_bytes(
-            key.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
-        )
-        config = Path(work) / "meter.toml"
-        config.write_text(f'[firmware]\nmanufacturer_key = "{public}"\n', encoding="utf-8")
+        config = meter_config(Path(work), key)
         process = subprocess.Popen(
             [
                 sys.executable,

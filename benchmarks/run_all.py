@@ -8,6 +8,7 @@ from benchmarks import (
     dlms_hls_setup,
     dlms_profile,
     dlms_server,
+    firmware_hdlc_pty,
     firmware_transfer,
     hdlc_pty_profile,
     hdlc_server,
@@ -37,6 +38,7 @@ if __name__ == "__main__":
         power_quality,
         meter_day_waveforms,
         firmware_transfer,
+        firmware_hdlc_pty,  # about 5 minutes: 256 KiB at 9600 baud
     ):
         bench.main()
         print()

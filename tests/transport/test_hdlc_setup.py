@@ -137,6 +137,25 @@ def test_a_set_takes_effect_at_the_next_snrm_and_the_connection_keeps_its_values
     assert meter.link.settings.inactivity_timeout == 30.0
 
 
+def test_our_client_proposes_larger_frames_and_windows_and_uses_what_the_ua_grants() -> None:
+    meter = Meter23()
+    with meter.client(**MANAGEMENT) as client:
+        for index, value in ((3, 7), (4, 7), (5, 2030), (6, 1024)):
+            client.set(
+                SETUP, 23, index, Data.unsigned(value) if index < 5 else Data.long_unsigned(value)
+            )
+    carrier = HdlcCarrier(
+        meter, server_address(1, PHYSICAL), 1, max_info=2030, window=7
+    )  # the firmware benchmark's proposal (benchmarks/firmware_hdlc_pty.py)
+    with DlmsClient().open(carrier, MANAGEMENT["password"]) as client:
+        # seen from our side: we may send 1024 (the server receives that much), take 2030
+        assert carrier.link.parameters == LinkParameters(1024, 2030, 7, 7)
+        assert client.get(SETUP, 23, 6).as_int() == 1024
+    default = HdlcCarrier(meter, server_address(1, PHYSICAL), 1)
+    with DlmsClient().open(default, MANAGEMENT["password"]):
+        assert default.link.parameters == LinkParameters(128, 128, 1, 1)  # nothing proposed
+
+
 def test_a_new_device_address_answers_from_the_next_snrm_fast_path_included() -> None:
     meter = Meter23()
     with meter.client(**MANAGEMENT) as client:

@@ -131,8 +131,16 @@ class HdlcCarrier:
     it and is repeated twice."""
 
     def __init__(
-        self, line: ByteLine, server: HdlcAddress, client_sap: int = 0x10, timeout: float = 10.0
+        self,
+        line: ByteLine,
+        server: HdlcAddress,
+        client_sap: int = 0x10,
+        timeout: float = 10.0,
+        max_info: int | None = None,
+        window: int | None = None,
     ) -> None:
+        """``max_info`` and ``window`` (both directions) are proposed in the SNRM instead of
+        the Green Book's 128 and 1; the server's UA may lower them."""
         if not 0 <= client_sap <= 0x7F:
             line.close()
             raise DlmsConnectionError(
@@ -140,8 +148,17 @@ class HdlcCarrier:
             )
         self.line = line
         self.peer = line.peer  # the link's errors name the HDLC address
+        limits: dict[str, int] = {}
+        if max_info is not None:
+            limits.update(max_info_transmit=max_info, max_info_receive=max_info)
+        if window is not None:
+            limits.update(window_transmit=window, window_receive=window)
         settings = ClientLinkSettings(
-            server, client_sap, response_timeout=timeout / (_RETRIES + 1), retries=_RETRIES
+            server,
+            client_sap,
+            response_timeout=timeout / (_RETRIES + 1),
+            retries=_RETRIES,
+            **limits,
         )
         self.link = HdlcClientLink(settings)
         self._closed = False
