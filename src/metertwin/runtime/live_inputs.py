@@ -24,7 +24,7 @@ PRESS_MS = 1000
 OUTAGE = "outage"
 LOAD = "load"
 MAX_LOAD_W = 1e7
-BUTTONS = ("billing_button", "relay_button")
+BUTTONS = ("billing_button", "relay_button", "battery_replaced")
 PER_PHASE = ("phase_loss", "reverse_current")
 INPUT_NAMES: tuple[str, ...] = (OUTAGE, LOAD, *FAULT_FLAGS)
 """What the API may change: the supply, the load, and every fault a scenario file names."""
