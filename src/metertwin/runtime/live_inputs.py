@@ -56,9 +56,9 @@ def absent_inputs(spec: DeviceSpec) -> dict[str, str]:
     """Inputs of parts the model lacks (issue 20 items 8, 9), with what it lacks."""
     absent = {}
     if spec.battery is None:
-        absent["battery_replaced"] = "a battery"
+        absent["battery_replaced"] = "battery ([battery])"
     if spec.tariff_input_rate is None:
-        absent["tariff_input"] = "a tariff input ([io] tariff_input_rate)"
+        absent["tariff_input"] = "tariff input ([io] tariff_input_rate)"
     return absent
 
 
