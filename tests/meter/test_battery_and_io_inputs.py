@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -23,6 +24,7 @@ from metertwin.meter.inputs import Fault, InputSeries, PhysicalState
 from metertwin.meter.registers import Energy
 from metertwin.meter.spec import DeviceSpec
 from metertwin.models import load_model
+from metertwin.sim import WorldSite, load_scenario
 
 START = utc_ms(2026, 3, 2, 9)  # a Monday, 12:00 in Riyadh (pmm1220, UTC+3)
 FAILURE_LOG = f"0.0.99.98.{int(EventLog.FAILURE)}.255"
@@ -241,3 +243,25 @@ def test_a_meter_without_a_pulse_output_counts_none() -> None:
     meter = Meter(load_model("pmm1220").spec, START)
     meter.advance(START + 3_600_000, PhysicalState((230.0,), (1000.0,), (0.0,)))
     assert meter.s0_pulses() == 0
+
+
+# -- the inputs in a scenario file ---------------------------------------------------------
+
+
+def test_a_scenario_file_holds_the_tariff_input_and_fits_a_new_battery(tmp_path: Path) -> None:
+    """magno22 on a constant 1 kW, UTC in winter: the tariff input held 10:00-12:00 puts
+    those two kWh on rate 4 (the calendar says 2); a battery fitted at 13:00."""
+    path = tmp_path / "inputs.toml"
+    path.write_text(
+        'kind = "constant"\npower_w = 1000.0\nfaults = [\n'
+        '  {kind = "tariff_input", start = "2026-03-04T10:00:00", duration_s = 7200},\n'
+        '  {kind = "battery_replaced", start = "2026-03-04T13:00:00", duration_s = 1},\n]\n',
+        encoding="utf-8",
+    )
+    site = WorldSite(phases=1, nominal_voltage_v=230.0, frequency_hz=50.0, utc_offset_minutes=0)
+    world = load_scenario(str(path), site)
+    meter = Meter(load_model("magno22").spec, MAGNO_START)
+    meter.feed(world.series(MAGNO_START, utc_ms(2026, 3, 4, 14)))
+    assert meter.energy_mwh(Energy.IMPORT_ACTIVE, 0, 4) == 2_000_000
+    assert meter.rate == 2
+    assert meter.battery is not None and meter.battery.installed_ms == utc_ms(2026, 3, 4, 13)
