@@ -57,3 +57,22 @@ def test_the_pulse_constant_is_read_where_the_model_has_a_pulse_output(
     ) as client:
         assert client.get(PULSE_CONSTANT, 3, 2) == Data.double_long_unsigned(1000)
         assert client.get(PULSE_CONSTANT, 3, 3) == _scaler_unit(-3, PER_WH)  # 1 imp/Wh
+
+
+def test_a_reset_of_the_use_time_counter_is_a_new_battery(
+    serve: Callable[..., ServedMeter],
+) -> None:
+    """Class 3 method 1 on 0.0.96.6.0.255 by the management association (client 1): the
+    technician tells the meter a new battery is in; it reads full again."""
+    served = serve("pmm1220", overrides={"battery": {"capacity_mah": 0.01}})
+    dark = PhysicalState((0.0,), (0.0,), (0.0,))
+    served.call(lambda: served.meter.advance(START_MS + 40 * 60_000, dark))
+    with DlmsClient(timeout=10).connect(
+        "127.0.0.1", served.port, 1, password=b"00000002"
+    ) as client:
+        assert client.get(VOLTAGE, 3, 2) == Data.long_unsigned(315)
+        client.action(USE_TIME, 3, 1, Data.integer(0))
+        assert client.get(USE_TIME, 3, 2) == Data.double_long_unsigned(0)
+        assert client.get(VOLTAGE, 3, 2) == Data.long_unsigned(360)
+    battery = served.meter.battery
+    assert battery is not None and battery.installed_ms == START_MS + 40 * 60_000
