@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from metertwin.meter.events import EventCode
-from metertwin.meter.inputs import InputSeries
+from metertwin.meter.inputs import InputSeries, Int64Array
 
 NA_MS_PER_MAH = 1_000_000 * 3_600_000
 """nA·ms in one mAh."""
@@ -103,33 +104,48 @@ class Battery:
     def run(self, series: InputSeries, from_ms: int) -> list[tuple[EventCode, int]]:
         """Draw the battery over ``[from_ms, series.end_ms)`` (the supply off where no phase
         has voltage); the thresholds crossed meanwhile, each with its world instant."""
-        start = np.maximum(series.start_ms, from_ms)
-        ends = np.append(series.start_ms[1:], series.end_ms)
-        lasting = np.maximum(ends - start, 0)
-        dark = ~(series.voltage_v > 0.0).any(axis=1)
-        dark_ms = int(lasting[dark].sum())
-        lit_ms = int(lasting.sum()) - dark_ms
+        if len(series) == 1:  # a real-time tick: no arrays for one segment
+            lasting_ms = max(series.end_ms - max(series.start, from_ms), 0)
+            dark_ms = 0 if float(series.voltage_v[0].max()) > 0.0 else lasting_ms
+            lit_ms = lasting_ms - dark_ms
+        else:
+            lasting, dark = self._segments(series, from_ms)
+            dark_ms = int(lasting[dark].sum())
+            lit_ms = int(lasting.sum()) - dark_ms
         before = self.drawn
         self.on_battery_ms += dark_ms
         self.on_mains_ms += lit_ms
-        after = self.drawn
+        reached = [
+            code
+            for code in THRESHOLDS
+            if code not in self.raised and self.drawn >= self._targets[code]
+        ]
+        if not reached:
+            return []
+        lasting, dark = self._segments(series, from_ms)
+        start = np.maximum(series.start_ms, from_ms)
+        rate = np.where(dark, self._backup, self._standby).astype(np.int64)
+        drawn = before + np.cumsum(rate * lasting)
         crossed: list[tuple[EventCode, int]] = []
-        for code in THRESHOLDS:
-            target = self._targets[code]
-            if code in self.raised or after < target:
-                continue
+        for code in reached:
             self.raised.add(code)
+            target = self._targets[code]
             if before >= target:  # reached before this run (a new setting): now
                 crossed.append((code, from_ms))
                 continue
-            rate = np.where(dark, self._backup, self._standby).astype(np.int64)
-            drawn = before + np.cumsum(rate * lasting)
             i = int(np.searchsorted(drawn, target, side="left"))
-            reached_before = int(drawn[i - 1]) if i else before
-            missing = target - reached_before
-            at = int(start[i]) + -(-missing // int(rate[i]))
-            crossed.append((code, at))
+            missing = target - (int(drawn[i - 1]) if i else before)
+            crossed.append((code, int(start[i]) + -(-missing // int(rate[i]))))
         return crossed
+
+    @staticmethod
+    def _segments(series: InputSeries, from_ms: int) -> tuple[Int64Array, NDArray[np.bool_]]:
+        """Each segment's ms from ``from_ms`` on, and whether the supply was off in it."""
+        start = np.maximum(series.start_ms, from_ms)
+        ends = np.append(series.start_ms[1:], series.end_ms)
+        lasting = np.maximum(ends - start, 0).astype(np.int64)
+        dark: NDArray[np.bool_] = np.asarray(~(series.voltage_v > 0.0).any(axis=1), dtype=bool)
+        return lasting, dark
 
     def to_state(self) -> dict[str, Any]:
         return {
