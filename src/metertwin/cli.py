@@ -725,6 +725,8 @@ def _simulate(args: argparse.Namespace) -> int:
                         "local": meter.local_time().isoformat(),
                         "registers": energy_register_values(meter),
                     }
+                    if meter.spec.pulse_output_imp_per_kwh is not None:
+                        record["s0_pulses"] = meter.s0_pulses()  # issue 20 item 9
                     print(json.dumps(record), flush=True)
 
             session.advance_to(until, on_commit=committed)

@@ -45,11 +45,11 @@ class Running:
 
 
 @contextmanager
-def meter_with_api(data: Path, *options: str) -> Iterator[Running]:
+def meter_with_api(data: Path, *options: str, model: str = "pmm1220") -> Iterator[Running]:
     """`metertwin run --api-port 0` at 60x on a constant 1 kW load, as a user starts it
     (``options`` added to its command line)."""
     command = [
-        sys.executable, "-m", "metertwin", "run", "--model", "pmm1220", "--data", str(data),
+        sys.executable, "-m", "metertwin", "run", "--model", model, "--data", str(data),
         "--scenario", "constant", "--start", START, "--speed", "60", "--no-panel",
         "--port", "0", "--api-port", "0", *options,
     ]  # fmt: skip

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from metertwin.meter.battery import Battery
 from metertwin.meter.calendar import ActivityCalendar, CalendarSet, SpecialDay
 from metertwin.meter.clock import Clock, ClockConfig, TimeSetting
 from metertwin.meter.demand import DEMAND_QUANTITIES, DemandConfig, DemandRegisters
@@ -215,6 +216,7 @@ class Meter:
             spec.ratings.phases, spec.ratings.nominal_voltage_v, spec.ratings.frequency_hz
         )
         self.rate = self.calendar.rate_at(self.local_time())
+        self._calendar_rate = self.rate  # the calendar's, which the tariff input overrides
         # The latest wall time the tariff schedule has acted on. When the wall clock steps
         # back (autumn DST end), switches already executed in the repeated hour do not fire
         # again: the calendar acts at switch times, like a meter executing its scripts.
@@ -276,6 +278,7 @@ class Meter:
         self._watch_voltage = "sag-swell" in spec.functions
         self._pq_due: int | None = None  # world ms of a detailed meter's next measurement
         self._pq_from = start_ms
+        self.battery = None if spec.battery is None else Battery(spec.battery, start_ms)
 
     # -- time -------------------------------------------------------------------------
 
@@ -302,6 +305,9 @@ class Meter:
             return
         prepared = PreparedSeries(series, self.metrology.rate_matrix(series))
         self._scan_inputs(series)
+        if self.battery is not None:
+            for code, at in self.battery.run(series, self.now_ms):
+                self.log_event(code, self.clock.meter_ms(at))
         dark = np.concatenate(([0], np.cumsum(~(series.voltage_v > 0.0).any(axis=1))))
         unsure = series.faults & np.uint32(Fault.MEASUREMENT_ERROR) != 0
         doubtful = np.concatenate(([0], np.cumsum(unsure))) if unsure.any() else None
@@ -696,7 +702,8 @@ class Meter:
             if resync or wall >= self._schedule_wall:
                 if self.calendar.activate_passive_if_due(wall):
                     self.log_event(EventCode.TOU_ACTIVATED)
-                self.rate = self.calendar.rate_at(wall)
+                self._calendar_rate = self.calendar.rate_at(wall)
+                self.rate = self._rate_now()
                 self._schedule_wall = wall
             dst = self.clock.is_dst(self.clock.meter_ms(self.now_ms))
             if dst != self._dst_active:
@@ -895,6 +902,11 @@ class Meter:
             if released & Fault.RELAY_FAULT:  # repaired: what was held back happens now
                 self.relay_failure_reported = False
                 self._settle_credit_relay()
+            if (pressed | released) & Fault.TARIFF_INPUT:
+                self.rate = self._rate_now()
+                self._crossing = _UNSET  # the price may have changed
+            if pressed & Fault.BATTERY_REPLACED and self.battery is not None:
+                self.battery.replace(self.now_ms)
             if pressed & Fault.BILLING_BUTTON:
                 self.billing_reset()
             if pressed & Fault.RELAY_BUTTON:
@@ -1303,6 +1315,26 @@ class Meter:
                 return Fault(int(series.faults[i]))
         return self.inputs.faults
 
+    def _rate_now(self) -> int:
+        """The rate in force: the one the tariff input forces while it is active (seed 003
+        "Dual Resource Signal (Tariff change)"), else the calendar's."""
+        forced = self.spec.tariff_input_rate
+        if forced is not None and self._faults_now() & Fault.TARIFF_INPUT:
+            return forced
+        return self._calendar_rate
+
+    def s0_pulses(self) -> int:
+        """Pulses the S0 output has given since manufacture (0 without one): floor(+A in
+        Wh x imp/kWh / 1000) of the energy at the meter's terminals (the registers' primary
+        energy divided by the CT and VT ratios), derived from the exact register."""
+        constant = self.spec.pulse_output_imp_per_kwh
+        if constant is None:
+            return 0
+        r = self.spec.ratios
+        micro_j = self.registers.micro(Energy.IMPORT_ACTIVE)
+        per_pulse = MICRO_PER_MILLI_WH * 1_000_000 * r.ct_primary * r.vt_primary
+        return micro_j * constant * r.ct_secondary * r.vt_secondary // per_pulse
+
     def _log_relay(self, transition: Transition, change: RelayChange) -> None:
         connected = change.after is ControlState.CONNECTED
         if connected or change.before is ControlState.CONNECTED:  # the contacts moved
@@ -1438,6 +1470,8 @@ class Meter:
             "serial_number": self.serial_number,
             "now_ms": self.now_ms,
             "rate": self.rate,
+            "calendar_rate": self._calendar_rate,
+            "battery": None if self.battery is None else self.battery.to_state(),
             "schedule_wall": self._schedule_wall.isoformat(),
             "captures": dict(self._captures),
             "demand": self.demand.to_state(),
@@ -1514,6 +1548,9 @@ class Meter:
             faults=Fault(int(inputs["faults"])),
         )
         meter.rate = int(state["rate"])
+        meter._calendar_rate = int(state.get("calendar_rate", meter.rate))
+        if meter.battery is not None and state.get("battery") is not None:
+            meter.battery.restore(state["battery"])
         meter._schedule_wall = datetime.fromisoformat(state["schedule_wall"])
         # A state saved before billing profiles moved to the billing close lists them here.
         meter._captures = {k: int(v) for k, v in state["captures"].items() if k in meter._captures}

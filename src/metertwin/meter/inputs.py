@@ -42,12 +42,16 @@ class Fault(IntFlag):
     PROGRAM_MEMORY_ERROR = 16384
     WATCHDOG_RESET = 32768
     MEASUREMENT_ERROR = 65536  # the measuring system's self-check failed: data not valid
+    # Inputs (issue 20, items 8 and 9): a new battery fitted (a service act, pressed like a
+    # button) and seed 003's "Dual Resource Signal (Tariff change)" input, held while active.
+    BATTERY_REPLACED = 131072
+    TARIFF_INPUT = 262144
 
 
-BUTTONS = Fault.BILLING_BUTTON | Fault.RELAY_BUTTON
+BUTTONS = Fault.BILLING_BUTTON | Fault.RELAY_BUTTON | Fault.BATTERY_REPLACED
 """Push buttons: the meter acts when one is pressed (the flag's rising edge)."""
 
-ACTING = BUTTONS | Fault.RTC_FAILURE | Fault.RELAY_FAULT
+ACTING = BUTTONS | Fault.RTC_FAILURE | Fault.RELAY_FAULT | Fault.TARIFF_INPUT
 """Flags whose edges change the meter's state at their instant (not only log an event)."""
 
 

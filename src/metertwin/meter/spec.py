@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from metertwin.meter.battery import BatteryConfig
 from metertwin.meter.calendar import CalendarSet, Capacity, SpecialDay
 from metertwin.meter.clock import ClockConfig
 from metertwin.meter.demand import DemandConfig
@@ -39,3 +40,8 @@ class DeviceSpec:
     profiles: tuple[ProfileSpec, ...] = ()
     wallet: WalletConfig | None = None  # None: a meter without prepayment
     token_entry: TokenEntryConfig = field(default_factory=TokenEntryConfig)
+    # Issue 20 items 8 and 9 (None: the meter has none): the backup battery, the rate the
+    # tariff input forces while active, the S0 pulse output's constant (imp/kWh).
+    battery: BatteryConfig | None = None
+    tariff_input_rate: int | None = None
+    pulse_output_imp_per_kwh: int | None = None

@@ -43,6 +43,7 @@ from metertwin.models.clock_object import clock_object
 from metertwin.models.demand_objects import demand_quantity, demand_register, maximum_demand
 from metertwin.models.firmware_objects import IMAGE_TRANSFER, image_transfer
 from metertwin.models.hdlc_setup_object import HDLC_SETUP, HdlcPort, install_hdlc_setup
+from metertwin.models.io_objects import BATTERY_USE_TIME
 from metertwin.models.loader import AssociationSpec, DeviceModel
 from metertwin.models.prepayment_objects import prepayment_object
 from metertwin.models.profile_objects import (
@@ -269,6 +270,9 @@ class _Binder:
             value, scaler, unit = register
             unit_data = scaler_unit(scaler, unit)
             counted = catalog.tamper_counter(obis)
+            resets = {} if counted is None else {1: self._counter_reset(counted)}
+            if obis == BATTERY_USE_TIME:
+                resets = {1: self._battery_fitted()}
             return CosemObject(
                 interface_class(3),
                 obis,
@@ -276,7 +280,7 @@ class _Binder:
                     2: Binding(get=lambda _r: value()),
                     3: Binding(get=lambda _r: unit_data),
                 },
-                {} if counted is None else {1: self._counter_reset(counted)},
+                resets,
             )
         if class_id == 17:  # a view of the logical device name, not a setting
             listed = Binding(get=lambda _r: catalog.sap_assignment_list(self.model, meter))
@@ -318,6 +322,17 @@ class _Binder:
 
         def reset(_request: Request, _parameters: Data | None) -> Data | None:
             self.meter.reset_counter(counted)
+            return None
+
+        return reset
+
+    def _battery_fitted(self) -> Method:
+        """Method 1 (reset) of the battery use time counter: the technician tells the meter
+        a new battery is fitted, as the ``battery_replaced`` input does (docs/dlms.md)."""
+
+        def reset(_request: Request, _parameters: Data | None) -> Data | None:
+            if self.meter.battery is not None:
+                self.meter.battery.replace(self.meter.now_ms)
             return None
 
         return reset

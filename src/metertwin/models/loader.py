@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
+from metertwin.meter.battery import BatteryConfig
 from metertwin.meter.calendar import (
     CalendarError,
     CalendarSet,
@@ -367,6 +368,8 @@ class _ModelReader:
         )
         if wallet is None and (needing := sorted(functions & _WALLET_FUNCTIONS)):
             raise root.error("model.functions", f"{', '.join(needing)} need a [prepayment] wallet")
+        battery = self._battery(root.table("battery", None), root.has("battery"))
+        tariff_input_rate, pulse_constant = self._io(root.table("io", None), capacity.rates)
         profiles = tuple(
             self._profile(p, ratings, capacity, _wallets(wallet))
             for p in root.tables("profiles", [])
@@ -393,6 +396,9 @@ class _ModelReader:
             profiles=profiles,
             wallet=wallet,
             token_entry=token_entry,
+            battery=battery,
+            tariff_input_rate=tariff_input_rate,
+            pulse_output_imp_per_kwh=pulse_constant,
         )
         return DeviceModel(spec, world, self.source, text, seed, manufacturer, dlms, optical)
 
@@ -719,6 +725,37 @@ class _ModelReader:
         t.str("accuracy_class_reactive", "")
         t.finish()
         return ratings
+
+    def _battery(self, t: TableReader, present: bool) -> BatteryConfig | None:
+        """``[battery]``: the backup cell (absent: the meter has none, e.g. a super-capacitor)."""
+        if not present:
+            t.finish()
+            return None
+        d = BatteryConfig()
+        config = _built(
+            t,
+            BatteryConfig,
+            nominal_v=t.float("nominal_v", d.nominal_v, low=0.1, high=100.0),
+            low_v=t.float("low_v", d.low_v, low=0.1, high=100.0),
+            replace_v=t.float("replace_v", d.replace_v, low=0.1, high=100.0),
+            end_v=t.float("end_v", d.end_v, low=0.1, high=100.0),
+            capacity_mah=t.float("capacity_mah", d.capacity_mah, low=0.001, high=1e6),
+            backup_ua=t.float("backup_ua", d.backup_ua, low=0.001, high=1e6),
+            standby_ua=t.float("standby_ua", d.standby_ua, low=0.0, high=1e6),
+        )
+        t.finish()
+        return config
+
+    def _io(self, t: TableReader, rates: int) -> tuple[int | None, int | None]:
+        """``[io]`` (seed 003 "Input/Output Ports"): the rate the tariff input forces while
+        active and the S0 pulse output's constant; each absent: no such port."""
+        rate = pulses = None
+        if t.has("tariff_input_rate"):
+            rate = t.int("tariff_input_rate", low=1, high=rates)
+        if t.has("pulse_output_imp_per_kwh"):
+            pulses = t.int("pulse_output_imp_per_kwh", low=1, high=1_000_000)
+        t.finish()
+        return rate, pulses
 
     def _transformer(self, t: TableReader) -> TransformerRatios:
         ct = t.int_list("ct", [1, 1], length=2)

@@ -27,6 +27,7 @@ from metertwin.meter.registers import Energy
 from metertwin.meter.spec import DeviceSpec
 from metertwin.models.demand_objects import set_demand_period
 from metertwin.models.energy import energy_register_catalogue
+from metertwin.models.io_objects import io_objects, io_register
 from metertwin.models.loader import DeviceModel
 from metertwin.models.power_quality_objects import power_quality_objects, power_quality_register
 from metertwin.models.prepayment_objects import prepayment_rows
@@ -151,6 +152,7 @@ def standard_objects(spec: DeviceSpec) -> list[tuple[Obis, int, str]]:
     if spec.metrology.neutral_measured or phases == 3:
         rows.append((Obis(1, 0, 91, 7, 0), 3, "Neutral current"))
     rows += power_quality_objects(spec)
+    rows += io_objects(spec)
     return rows
 
 
@@ -227,6 +229,8 @@ _MANUFACTURER_ENERGY: dict[int, tuple[tuple[Energy, int], ...]] = {
 def register_binding(obis: Obis, meter: Meter) -> RegisterBinding | None:
     if obis == Obis(0, 0, 96, 9, 0):
         return _scaled(lambda: meter.instantaneous().temperature_c, -1, Unit.CELSIUS, signed=True)
+    if (io := io_register(obis, meter)) is not None:
+        return io
     if obis.a != 1 or obis.b != 0:
         return None
     if (quality := power_quality_register(obis, meter)) is not None:

@@ -34,6 +34,7 @@ class Unit(IntEnum):
     AMPERE = 33
     VOLT = 35
     HERTZ = 44
+    PER_WATT_HOUR = 45  # 1/(Wh): an active energy meter constant
     PERCENT = 56
     CURRENCY = 10
     COUNT = 255

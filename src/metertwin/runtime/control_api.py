@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from metertwin.cli_api import API_URL_FILE
 from metertwin.errors import UserError
+from metertwin.meter.core import Meter
 from metertwin.meter.events import EventCode
 from metertwin.meter.firmware import FIRMWARE_FAULTS
 from metertwin.meter.inputs import Fault
@@ -40,6 +41,7 @@ from metertwin.runtime.live_inputs import (
     InputChange,
     InputError,
     LiveInputs,
+    absent_inputs,
 )
 from metertwin.runtime.session import Session
 from metertwin.runtime.sms import SmsModem
@@ -201,7 +203,8 @@ class MeterControl:
         world = session.scenario
         if not isinstance(world, SimulatedWorld):
             raise UserError("the control API needs a simulated world scenario")
-        inputs = LiveInputs(world, session.model.spec.ratings.phases)
+        spec = session.model.spec
+        inputs = LiveInputs(world, spec.ratings.phases, absent_inputs(spec))
         try:
             inputs.restore(session.store.load().meta.get(META_KEY))
         except InputError as exc:
@@ -319,7 +322,31 @@ class MeterControl:
             "faults": [str(flag.name).lower() for flag in Fault if flag & inst.faults],
             "inputs": self.state_inputs(),
             "firmware": self.firmware_state(),
+            **io_state(meter),
         }
+
+
+def io_state(meter: Meter) -> dict[str, Any]:
+    """The battery, the tariff input and the S0 pulse output (issue 20 items 8, 9); each
+    None on a model without it."""
+    battery = meter.battery
+    forced = meter.spec.tariff_input_rate
+    constant = meter.spec.pulse_output_imp_per_kwh
+    return {
+        "battery": None
+        if battery is None
+        else {
+            "voltage_v": round(battery.voltage_v, 3),
+            "use_time_s": battery.on_battery_ms // 1000,
+            "installed": utc_iso(battery.installed_ms),
+            "low": EventCode.BATTERY_LOW in battery.raised,
+            "replace": EventCode.REPLACE_BATTERY in battery.raised,
+        },
+        "tariff_input": None
+        if forced is None
+        else {"active": bool(meter.faults & Fault.TARIFF_INPUT), "rate": forced},
+        "s0": None if constant is None else {"imp_per_kwh": constant, "pulses": meter.s0_pulses()},
+    }
 
 
 def build_app(control: MeterControl) -> FastAPI:

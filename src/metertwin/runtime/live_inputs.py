@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, replace
 
+from metertwin.meter.spec import DeviceSpec
 from metertwin.sim.base import Window
 from metertwin.sim.world import FAULT_FLAGS, SimulatedWorld
 
@@ -24,7 +25,7 @@ PRESS_MS = 1000
 OUTAGE = "outage"
 LOAD = "load"
 MAX_LOAD_W = 1e7
-BUTTONS = ("billing_button", "relay_button")
+BUTTONS = ("billing_button", "relay_button", "battery_replaced")
 PER_PHASE = ("phase_loss", "reverse_current")
 INPUT_NAMES: tuple[str, ...] = (OUTAGE, LOAD, *FAULT_FLAGS)
 """What the API may change: the supply, the load, and every fault a scenario file names."""
@@ -51,12 +52,26 @@ class InputChange:
     power_w: float | None = None
 
 
-class LiveInputs:
-    """The windows set through the API over one scenario (a `SimulatedWorld`)."""
+def absent_inputs(spec: DeviceSpec) -> dict[str, str]:
+    """Inputs of parts the model lacks (issue 20 items 8, 9), with what it lacks."""
+    absent = {}
+    if spec.battery is None:
+        absent["battery_replaced"] = "battery ([battery])"
+    if spec.tariff_input_rate is None:
+        absent["tariff_input"] = "tariff input ([io] tariff_input_rate)"
+    return absent
 
-    def __init__(self, world: SimulatedWorld, phases: int) -> None:
+
+class LiveInputs:
+    """The windows set through the API over one scenario (a `SimulatedWorld`);
+    ``absent``: inputs the model has no part for (refused 404, naming what it lacks)."""
+
+    def __init__(
+        self, world: SimulatedWorld, phases: int, absent: dict[str, str] | None = None
+    ) -> None:
         self.world = world
         self.phases = phases
+        self.absent = absent or {}
 
     @property
     def windows(self) -> tuple[Window, ...]:
@@ -81,6 +96,7 @@ class LiveInputs:
         if name not in INPUT_NAMES:
             known = ", ".join(INPUT_NAMES)
             raise InputError(f"unknown input {name!r} (known: {known})", 404)
+        self._check_present(name)
         kind = _KIND_OF.get(name, name)
         phase = self._phase(name, change.phase)
         power_w = 0.0
@@ -110,6 +126,7 @@ class LiveInputs:
         """A button pressed now and released one meter-second later."""
         if name not in BUTTONS:
             raise InputError(f"unknown button {name!r} (known: {', '.join(BUTTONS)})", 404)
+        self._check_present(name)
         kept = [w for w in self.windows if w.end_ms > now_ms and w.kind != name]
         return (*kept, Window(name, now_ms, now_ms + PRESS_MS))
 
@@ -135,6 +152,10 @@ class LiveInputs:
                 item["until_ms"] = window.end_ms
             shown.append(item)
         return shown
+
+    def _check_present(self, name: str) -> None:
+        if name in self.absent:
+            raise InputError(f"{name}: this model has no {self.absent[name]}", 404)
 
     def _phase(self, name: str, phase: int | None) -> int:
         if name not in PER_PHASE:

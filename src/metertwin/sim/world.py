@@ -46,6 +46,8 @@ FAULT_FLAGS: dict[str, Fault] = {
     "program_memory_error": Fault.PROGRAM_MEMORY_ERROR,
     "watchdog_reset": Fault.WATCHDOG_RESET,
     "measurement_error": Fault.MEASUREMENT_ERROR,
+    "battery_replaced": Fault.BATTERY_REPLACED,  # a new battery fitted (its window's start)
+    "tariff_input": Fault.TARIFF_INPUT,  # the tariff input active: the model's rate forced
 }
 
 # Service-cable impedance seen by the meter: what makes voltage sag under a kettle and
