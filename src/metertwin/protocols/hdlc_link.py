@@ -256,6 +256,9 @@ class _Sent(NamedTuple):
     segmented: bool
 
 
+_new_sent = tuple.__new__  # _Sent(...) without its Python-level __new__ (the fast path)
+
+
 class HdlcServerLink:
     """One physical device's HDLC link to its clients (see the module docstring).
 
@@ -287,7 +290,7 @@ class HdlcServerLink:
         self._frames: InformationFrames | None = None  # the connection's I-frames, fast
         self._client_sap = 0  # the connected pair's upper addresses, for the fast path
         self._device_sap = 0
-        self._request_overhead = 0  # octets of a whole request frame beyond its APDU
+        self._apdu_at = 0  # where a whole request frame's APDU begins
         self._max_request_frame = 0  # the longest whole request frame taken (its limits)
 
     # --- the caller's side ---
@@ -355,18 +358,17 @@ class HdlcServerLink:
         HCS, FCS, lengths, LLC) and leaves the same state and output, without building a
         frame object. None, and nothing changed, for anything else: the general path then
         takes it."""
+        frames, parameters = self._frames, self.parameters
         if (
-            self.state is not _NRM
+            frames is None
+            or parameters is None
+            or self.state is not _NRM
             or self._awaiting_response
             or self._reassembly
-            or data.__class__ is not bytes  # a view may change under it; a bytearray too
+            or not isinstance(data, bytes)  # a view or a bytearray may change under it
             or len(data) > self._max_request_frame
+            or self._received_since_poll >= parameters.window_receive
         ):
-            return None
-        assert isinstance(data, bytes)
-        parameters, frames = self.parameters, self._frames
-        assert parameters is not None and frames is not None  # set in NRM
-        if self._received_since_poll >= parameters.window_receive:
             return None
         timeout = self.settings.inactivity_timeout
         if timeout and now >= self._last_activity + timeout:
@@ -382,15 +384,15 @@ class HdlcServerLink:
         if not self.decoder.take_whole_frame(now):  # a frame begun before: the decoder's
             return None
         self._last_activity = now
-        self._receive_seq = (self._receive_seq + 1) % 8
-        unacknowledged.clear()  # a new request: what is left of the last answer is moot
-        self._unsent.clear()
+        self._receive_seq = (control >> 1) + 1 & 7
+        if unacknowledged:  # a new request: what is left of the last answer is moot
+            unacknowledged.clear()
+        if self._unsent:
+            self._unsent.clear()
         self._send_seq = receive_seq
         self._received_since_poll += 1
-        self._awaiting_response = True
-        self._holds_poll = True
-        apdu = data[self._request_overhead - 3 : -3]
-        return _request_output(self._client_sap, self._device_sap, apdu)
+        self._awaiting_response = self._holds_poll = True
+        return _request_output(self._client_sap, self._device_sap, data[self._apdu_at : -3])
 
     def _refresh_settings(self) -> None:
         """In NDM: take the settings in force now (class 23 may have changed)."""
@@ -523,12 +525,12 @@ class HdlcServerLink:
             self._request_addresses, self._answer_addresses, LLC_COMMAND, LLC_RESPONSE
         )
         self._client_sap, self._device_sap = frame.source.upper, frame.destination.upper
-        # flags, format, addresses, control, HCS, LLC and FCS around the APDU
-        self._request_overhead = 2 + 2 + len(self._request_addresses) + 1 + 2 + 3 + 2
+        # after flag, format, addresses, control, HCS and LLC; FCS and flag after it
+        self._apdu_at = 1 + 2 + len(self._request_addresses) + 1 + 2 + len(LLC_COMMAND)
         longest_information = min(
             parameters.max_info_receive, settings.max_apdu_length + len(LLC_COMMAND)
         )
-        self._max_request_frame = self._request_overhead - len(LLC_COMMAND) + longest_information
+        self._max_request_frame = self._apdu_at - len(LLC_COMMAND) + longest_information + 3
         self._last_activity = now
         events.append(LinkConnected(frame.source.upper, frame.destination.upper, parameters))
         if not frame.poll_final:
@@ -632,21 +634,23 @@ class HdlcServerLink:
         """What queueing then :meth:`_answer_poll` sends for an answer in one frame to a poll
         held, with nothing else owed, straight: the one I-frame, with F, kept until the client
         acknowledges it. None, and nothing changed, in any other case."""
-        assert self.parameters is not None and self._frames is not None
+        parameters, frames, unacknowledged = self.parameters, self._frames, self._unacknowledged
         if (
-            not self._holds_poll
-            or len(apdu) + len(LLC_RESPONSE) > self.parameters.max_info_transmit
-            or self._unacknowledged
+            parameters is None
+            or frames is None
+            or not self._holds_poll
+            or len(apdu) + len(LLC_RESPONSE) > parameters.max_info_transmit
+            or unacknowledged
             or self._unsent
         ):
             return None
         send_seq = self._send_seq
         self._holds_poll = False
         self._received_since_poll = 0
-        self._unacknowledged.append(_Sent(send_seq, LLC_RESPONSE + apdu, False))
-        self._send_seq = (send_seq + 1) % 8
+        unacknowledged.append(_new_sent(_Sent, (send_seq, LLC_RESPONSE + apdu, False)))
+        self._send_seq = send_seq + 1 & 7
         control = self._receive_seq << 5 | _POLL_FINAL | send_seq << 1  # control_i, F set
-        return self._frames.encode_answer(control, apdu)
+        return frames.encode_answer(control, apdu)
 
     def _reject(self, frame: HdlcFrame, reasons: int) -> bytes:
         """Enter the frame-reject condition (Green Book 8.4.3.4); FRMR at once if polled."""
