@@ -304,7 +304,8 @@ class HdlcServerLink:
     def deadline(self) -> float | None:
         """The earliest instant :meth:`poll` has something to do (a timeout), None: none."""
         decoder_deadline = self.decoder.deadline
-        inactivity = self._inactivity_deadline()
+        timeout = self.settings.inactivity_timeout  # _inactivity_deadline, inline: every read
+        inactivity = None if self.state is _NDM or not timeout else self._last_activity + timeout
         if decoder_deadline is None or inactivity is None:
             return inactivity if decoder_deadline is None else decoder_deadline
         return min(decoder_deadline, inactivity)
