@@ -236,9 +236,9 @@ def main() -> None:
     rounds = max(8, args.rounds // 8 * 8)
     header("DLMS server: one GET over HDLC beside the wrapper, sans-IO")
     wrapper, hdlc = best_in_turn([wrapper_get(), hdlc_get()])
-    rounds = f"CPU time, best of {ROUNDS} x {CALLS}"
-    print(f"   wrapper GET of 1.0.1.8.0.255: {wrapper * 1e6:6.2f} us ({rounds})")
-    print(f"   HDLC GET of 1.0.1.8.0.255:    {hdlc * 1e6:6.2f} us ({rounds})")
+    timing = f"CPU time, best of {ROUNDS} x {CALLS}"
+    print(f"   wrapper GET of 1.0.1.8.0.255: {wrapper * 1e6:6.2f} us ({timing})")
+    print(f"   HDLC GET of 1.0.1.8.0.255:    {hdlc * 1e6:6.2f} us ({timing})")
     sans_io = verdict(wrapper, hdlc)
     print(f"   sans-IO {sans_io}")
     header("The same, server process CPU over a loopback socket (requests made beforehand)")
