@@ -138,17 +138,21 @@ class InformationFrames:
     answer_addresses: bytes
     request_lead: bytes
     answer_lead: bytes
+    longest_request: int = MAX_FRAME_LENGTH + 2
+    """The longest request frame taken, flags included (the link's negotiated limits)."""
     _answer_openings: dict[int, bytes] = field(default_factory=dict, compare=False, repr=False)
     _request_sizes: dict[bytes, int] = field(default_factory=dict, compare=False, repr=False)
     _request_state: int = field(default=0, compare=False, repr=False)
     _answer_state: int = field(default=0, compare=False, repr=False)
     _request_opening_size: int = field(default=0, compare=False, repr=False)
+    _request_control_at: int = field(default=0, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         # header and HCS leave the residue; the LLC header goes on from there
         self._request_state = _crc_state(self.request_lead, _RESIDUE)
         self._answer_state = _crc_state(self.answer_lead, _RESIDUE)
         self._request_opening_size = 6 + len(self.request_addresses) + len(self.request_lead)
+        self._request_control_at = 3 + len(self.request_addresses)
 
     def encode_answer(self, control: int, body: bytes) -> bytes:
         """``encode_frame_octets(answer_addresses, control, answer_lead + body)``. The caller
@@ -167,8 +171,8 @@ class InformationFrames:
     def request_control(self, data: bytes) -> int:
         """The control octet of ``data`` when it is exactly one whole frame, flags included,
         to ``request_addresses``: format type 3 not segmented, an I-frame with P, HCS and FCS
-        right, its information field beginning with ``request_lead``; -1 when it is anything
-        else (the frame decoder then has it)."""
+        right, its information field beginning with ``request_lead``, no longer than
+        ``longest_request``; -1 when it is anything else (the frame decoder then has it)."""
         opening_size = self._request_opening_size
         size = self._request_sizes.get(data[:opening_size])
         if size is None:
@@ -181,7 +185,7 @@ class InformationFrames:
             != _RESIDUE
         ):
             return -1
-        return data[3 + len(self.request_addresses)]
+        return data[self._request_control_at]
 
     def _answer_opening(self, key: int) -> bytes:
         """The opening for ``len(body) << 8 | control``, remembered."""
@@ -205,6 +209,7 @@ class InformationFrames:
             if (
                 control & 0x11 == _POLL_FINAL  # an I-frame with P
                 and information >= len(lead)
+                and length <= self.longest_request
                 and _information_opening(addresses, control, information, lead) == opening
             ):
                 size = length

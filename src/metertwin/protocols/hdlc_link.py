@@ -95,6 +95,7 @@ __all__ = [
 
 LLC_COMMAND = b"\xe6\xe6\x00"  # destination LSAP E6, source LSAP E6 (command), quality 0
 LLC_RESPONSE = b"\xe6\xe7\x00"  # source LSAP E7: a response
+_LLC_LENGTH = 3
 ALL_STATION_PHYSICAL = {2: 0x7F, 4: 0x3FFF}
 """The all-station (broadcast) lower HDLC address by address size (Green Book 8.4.2.5)."""
 SERIAL_ADDRESS_BASE = 1000
@@ -291,7 +292,6 @@ class HdlcServerLink:
         self._client_sap = 0  # the connected pair's upper addresses, for the fast path
         self._device_sap = 0
         self._apdu_at = 0  # where a whole request frame's APDU begins
-        self._max_request_frame = 0  # the longest whole request frame taken (its limits)
 
     # --- the caller's side ---
 
@@ -367,7 +367,6 @@ class HdlcServerLink:
             or self._awaiting_response
             or self._reassembly
             or not isinstance(data, bytes)  # a view or a bytearray may change under it
-            or len(data) > self._max_request_frame
             or self._received_since_poll >= parameters.window_receive
         ):
             return None
@@ -522,16 +521,19 @@ class HdlcServerLink:
         self._server = frame.destination
         self._request_addresses = frame.destination.encode() + frame.source.encode()
         self._answer_addresses = frame.source.encode() + frame.destination.encode()
-        self._frames = InformationFrames(
-            self._request_addresses, self._answer_addresses, LLC_COMMAND, LLC_RESPONSE
-        )
         self._client_sap, self._device_sap = frame.source.upper, frame.destination.upper
         # after flag, format, addresses, control, HCS and LLC; FCS and flag after it
         self._apdu_at = 1 + 2 + len(self._request_addresses) + 1 + 2 + len(LLC_COMMAND)
         longest_information = min(
             parameters.max_info_receive, settings.max_apdu_length + len(LLC_COMMAND)
         )
-        self._max_request_frame = self._apdu_at - len(LLC_COMMAND) + longest_information + 3
+        self._frames = InformationFrames(
+            self._request_addresses,
+            self._answer_addresses,
+            LLC_COMMAND,
+            LLC_RESPONSE,
+            longest_request=self._apdu_at - len(LLC_COMMAND) + longest_information + 3,
+        )
         self._last_activity = now
         events.append(LinkConnected(frame.source.upper, frame.destination.upper, parameters))
         if not frame.poll_final:
@@ -640,7 +642,7 @@ class HdlcServerLink:
             parameters is None
             or frames is None
             or not self._holds_poll
-            or len(apdu) + len(LLC_RESPONSE) > parameters.max_info_transmit
+            or len(apdu) + _LLC_LENGTH > parameters.max_info_transmit
             or unacknowledged
             or self._unsent
         ):
