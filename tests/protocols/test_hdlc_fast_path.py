@@ -3,7 +3,7 @@ the general path: for any exchange, both give the same octets, events and state.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import given, settings
@@ -13,15 +13,20 @@ from tests.protocols.hdlc_vectors import CLIENT, SERVER
 from metertwin.protocols import hdlc_frame
 from metertwin.protocols.hdlc_frame import (
     FrameType,
+    HdlcDecoder,
     HdlcFrame,
+    InformationFrames,
     LinkParameters,
     control_i,
     control_s,
     control_u,
+    decode_frame,
+    encode_frame_octets,
     encode_parameters,
 )
 from metertwin.protocols.hdlc_link import (
     LLC_COMMAND,
+    LLC_RESPONSE,
     ApduReceived,
     HdlcServerLink,
     LinkOutput,
@@ -148,3 +153,85 @@ def test_a_get_in_one_frame_goes_past_the_frame_parser(monkeypatch: pytest.Monke
             ).encode()
         )
     assert link.decoder.stats.frames == 11
+
+
+class CountingLink(HdlcServerLink):
+    """The link as it is, counting the frames its general path handles (outside its state)."""
+
+    handled: ClassVar[list[int]] = [0]
+
+    def _handle(self, frame: HdlcFrame, now: float, events: list[Any]) -> bytes:
+        self.handled[0] += 1
+        return super()._handle(frame, now, events)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.binary(max_size=60), st.binary(max_size=300)), min_size=1, max_size=20),
+    st.integers(0, 7),
+)
+def test_requests_in_sequence_give_the_same_octets_and_state_on_both_paths(
+    exchanges: list[tuple[bytes, bytes]], first: int
+) -> None:
+    """Random request and answer APDUs, N(S)/N(R) going round modulo 8 from a random point
+    (the link brought there by as many exchanges): the fast path answers with the same octets
+    as the general path and leaves the same state, frame after frame, and the answer is the
+    I-frame the standard says (decoded by the general codec). Answers longer than one frame
+    go in segments asked for with RR, on the general path, and the next request is fast
+    again."""
+    limits = ServerLinkSettings(physical_address=17, inactivity_timeout=30.0, max_apdu_length=64)
+    fast, general = CountingLink(limits), GeneralOnlyLink(limits)
+    snrm = frame(control_u(FrameType.SNRM, True))
+    assert fast.receive(snrm, 0.0) == general.receive(snrm, 0.0)
+    now = 0.0
+    for request, answer in [(b"\xc0\x01", b"\xc4\x01")] * first + exchanges:
+        now += 0.25
+        send_seq, receive_seq = fast._send_seq, fast._receive_seq
+        octets = frame(control_i(receive_seq, send_seq, True), LLC_COMMAND + request)
+        handled = CountingLink.handled[0]
+        taken = fast.receive(octets, now)
+        assert CountingLink.handled[0] == handled  # the fast path took it
+        assert taken == general.receive(octets, now)
+        assert taken.events == (ApduReceived(CLIENT.upper, SERVER.upper, request),)
+        sent = fast.respond(answer)
+        assert sent == general.respond(answer)
+        information = LLC_RESPONSE + answer
+        first_frame = decode_frame(sent)
+        assert first_frame.control == control_i(send_seq, (receive_seq + 1) % 8, True)
+        assert first_frame.information == information[:128]
+        assert first_frame.segmented == (len(information) > 128)
+        while fast._unsent:  # a long answer: the client asks for each segment with RR
+            poll = frame(control_s(FrameType.RR, fast._send_seq, True))
+            assert fast.receive(poll, now) == general.receive(poll, now)
+        assert state_of(fast) == state_of(general)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 255), st.binary(max_size=200), st.integers(0, 400), st.integers(0, 7))
+def test_information_frames_encode_and_check_as_the_general_codec(
+    control: int, body: bytes, where: int, flip: int
+) -> None:
+    """The cached openings give the octets :func:`encode_frame_octets` gives, and a request
+    is taken exactly when the general decoder finds the one I-frame with P, not segmented,
+    to these addresses, with the LLC header: one octet changed anywhere, and it is not."""
+    addresses = SERVER.encode() + CLIENT.encode()
+    frames = InformationFrames(addresses, addresses[::-1], LLC_COMMAND, LLC_RESPONSE)
+    for _ in range(2):  # computed, then looked up
+        expected = encode_frame_octets(addresses[::-1], control, LLC_RESPONSE + body)
+        assert frames.encode_answer(control, body) == expected
+    octets = encode_frame_octets(addresses, control, LLC_COMMAND + body)
+    index = where % len(octets)
+    changed = octets[:index] + bytes([octets[index] ^ 1 << flip]) + octets[index + 1 :]
+    for candidate in (octets, changed, octets[:-1], octets + b"\x7e"):
+        parsed = HdlcDecoder().feed(candidate)
+        takes = (
+            len(parsed) == 1
+            and len(candidate) == len(octets)
+            and parsed[0].kind is FrameType.I
+            and parsed[0].poll_final
+            and not parsed[0].segmented
+            and parsed[0].destination == SERVER
+            and parsed[0].source == CLIENT
+            and parsed[0].information.startswith(LLC_COMMAND)
+        )
+        assert frames.request_control(candidate) == (parsed[0].control if takes else -1)

@@ -16,8 +16,9 @@ station: a frame it cannot read gets no answer.
 
 from __future__ import annotations
 
+import struct
 from binascii import crc_hqx
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from metertwin.protocols import FramingError
@@ -32,6 +33,7 @@ __all__ = [
     "HdlcDecoder",
     "HdlcFrame",
     "HdlcFrameError",
+    "InformationFrames",
     "LinkParameters",
     "check_sequence_failure",
     "control_i",
@@ -115,6 +117,117 @@ def encode_frame_octets(
     # FCS: header and HCS leave the residue; the information field goes on from there
     fcs = _wire_fcs(_crc_state(information, _RESIDUE))
     return b"".join((b"\x7e", header, check, information, fcs, b"\x7e"))
+
+
+# --- I-frames of one connection, their openings cached ---------------------------------------
+
+_pack_state_and_octet = struct.Struct(">HB").pack  # cheaper than int.to_bytes per frame
+_OPENINGS_CACHED = 1024  # 8 x 8 control octets x 16 lengths; more, and the cache starts again
+
+
+@dataclass(slots=True)
+class InformationFrames:
+    """The I-frames of one connection, both ways, at speed: every request has the same
+    addresses and LLC header (``request_addresses``, ``request_lead``), every answer its own
+    (``answer_addresses``, ``answer_lead``); only the control octet (N(S), N(R) modulo 8,
+    P/F) and the length change. So the opening of a frame (flag, format, addresses, control,
+    HCS and the LLC header) is computed once per control octet and length and looked up
+    after, and a frame costs one CRC over what follows its LLC header. The same octets as
+    :func:`encode_frame_octets` and the same checks as :func:`parse_frame_body`. Equal when
+    made of the same addresses and headers: the cache is no part of the value."""
+
+    request_addresses: bytes
+    answer_addresses: bytes
+    request_lead: bytes
+    answer_lead: bytes
+    longest_request: int = MAX_FRAME_LENGTH + 2
+    """The longest request frame taken, flags included (the link's negotiated limits)."""
+    _answer_openings: dict[int, bytes] = field(default_factory=dict, compare=False, repr=False)
+    _request_sizes: dict[bytes, int] = field(default_factory=dict, compare=False, repr=False)
+    _request_state: int = field(default=0, compare=False, repr=False)
+    _answer_state: int = field(default=0, compare=False, repr=False)
+    _request_opening_size: int = field(default=0, compare=False, repr=False)
+    _request_control_at: int = field(default=0, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # header and HCS leave the residue; the LLC header goes on from there
+        self._request_state = _crc_state(self.request_lead, _RESIDUE)
+        self._answer_state = _crc_state(self.answer_lead, _RESIDUE)
+        self._request_opening_size = 6 + len(self.request_addresses) + len(self.request_lead)
+        self._request_control_at = 3 + len(self.request_addresses)
+
+    def encode_answer(self, control: int, body: bytes) -> bytes:
+        """``encode_frame_octets(answer_addresses, control, answer_lead + body)``. The caller
+        keeps the frame within :data:`MAX_FRAME_LENGTH` (a negotiated information field
+        does)."""
+        key = len(body) << 8 | control
+        opening = self._answer_openings.get(key)
+        if opening is None:
+            opening = self._answer_opening(key)
+        state = crc_hqx(body.translate(_REVERSED_OCTET), self._answer_state)
+        # The FCS octets then the closing flag in one translation: 0x81 is the octet that
+        # the reflect-and-complement table turns into the flag 0x7E.
+        closing = _pack_state_and_octet(state, 0x81).translate(_REVERSED_COMPLEMENT)
+        return b"".join((opening, body, closing))
+
+    def request_control(self, data: bytes) -> int:
+        """The control octet of ``data`` when it is exactly one whole frame, flags included,
+        to ``request_addresses``: format type 3 not segmented, an I-frame with P, HCS and FCS
+        right, its information field beginning with ``request_lead``, no longer than
+        ``longest_request``; -1 when it is anything else (the frame decoder then has it)."""
+        opening_size = self._request_opening_size
+        size = self._request_sizes.get(data[:opening_size])
+        if size is None:
+            size = self._request_size(data[:opening_size])
+        if (
+            not size
+            or size != len(data)
+            or data[-1] != FLAG
+            or crc_hqx(data[opening_size:-1].translate(_REVERSED_OCTET), self._request_state)
+            != _RESIDUE
+        ):
+            return -1
+        return data[self._request_control_at]
+
+    def _answer_opening(self, key: int) -> bytes:
+        """The opening for ``len(body) << 8 | control``, remembered."""
+        lead = self.answer_lead
+        information = (key >> 8) + len(lead)
+        opening = _information_opening(self.answer_addresses, key & 0xFF, information, lead)
+        if len(self._answer_openings) >= _OPENINGS_CACHED:
+            self._answer_openings.clear()
+        self._answer_openings[key] = opening
+        return opening
+
+    def _request_size(self, opening: bytes) -> int:
+        """The size (flags included) of the frame ``opening`` begins, when it is a request's
+        opening (an I-frame with P, the HCS right); 0 when it is not. Openings remembered."""
+        addresses, lead = self.request_addresses, self.request_lead
+        size = 0
+        if len(opening) == self._request_opening_size:
+            length = ((opening[1] & 0x07) << 8 | opening[2]) + 2  # the 11-bit length, flags
+            control = opening[3 + len(addresses)]
+            information = length - 9 - len(addresses)  # less flags, header, HCS and FCS
+            if (
+                control & 0x11 == _POLL_FINAL  # an I-frame with P
+                and information >= len(lead)
+                and length <= self.longest_request
+                and _information_opening(addresses, control, information, lead) == opening
+            ):
+                size = length
+        if len(self._request_sizes) >= _OPENINGS_CACHED:
+            self._request_sizes.clear()
+        self._request_sizes[opening] = size
+        return size
+
+
+def _information_opening(addresses: bytes, control: int, length: int, lead: bytes) -> bytes:
+    """Flag, format (type 3, not segmented), addresses, control, HCS and ``lead`` of a frame
+    whose information field (``lead`` included) has ``length`` octets."""
+    frame_length = 2 + len(addresses) + 1 + 2 + length + 2
+    header = (_FORMAT_TYPE_3 | frame_length).to_bytes(2, "big") + addresses + bytes((control,))
+    check = _wire_fcs(crc_hqx(header.translate(_REVERSED_OCTET), _CRC_INIT))
+    return b"\x7e" + header + check + lead
 
 
 class HdlcFrameError(FramingError):
@@ -411,12 +524,19 @@ class HdlcDecoder:
         """Whether no frame is begun: the buffer is empty or holds the lone flag a frame left."""
         return len(self._buffer) <= 1
 
-    def count_whole_frame(self, now: float) -> None:
-        """Account for one whole frame (both flags) that the caller, idle, read past the decoder
-        (the link's fast path): the state :meth:`feed` would leave, its closing flag kept."""
+    def take_whole_frame(self, now: float) -> bool:
+        """When no frame is begun (:attr:`idle`), account for one whole frame (both flags) that
+        the caller read past the decoder (the link's fast path), leaving the state
+        :meth:`feed` would leave, its closing flag kept; True. False, and nothing changed,
+        when a frame is begun: the octets are the decoder's to feed then."""
+        buffer = self._buffer
+        if len(buffer) > 1:
+            return False
         self.stats.frames += 1
         self._last_octet_at = now
-        self._buffer[:] = b"\x7e"
+        if not buffer:  # else it holds the lone flag already
+            buffer.append(FLAG)
+        return True
 
     def expire(self, now: float) -> list[HdlcFrame]:
         """Give up the frame pending if its inter-octet timeout has passed at ``now``; return

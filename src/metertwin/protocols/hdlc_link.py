@@ -62,14 +62,12 @@ from enum import Enum
 from typing import NamedTuple
 
 from metertwin.protocols.hdlc_frame import (
-    FLAG,
-    MAX_FRAME_LENGTH,
     FrameType,
     HdlcAddress,
     HdlcDecoder,
     HdlcFrame,
+    InformationFrames,
     LinkParameters,
-    check_sequence_failure,
     control_i,
     control_s,
     control_u,
@@ -97,6 +95,7 @@ __all__ = [
 
 LLC_COMMAND = b"\xe6\xe6\x00"  # destination LSAP E6, source LSAP E6 (command), quality 0
 LLC_RESPONSE = b"\xe6\xe7\x00"  # source LSAP E7: a response
+_LLC_LENGTH = 3
 ALL_STATION_PHYSICAL = {2: 0x7F, 4: 0x3FFF}
 """The all-station (broadcast) lower HDLC address by address size (Green Book 8.4.2.5)."""
 SERIAL_ADDRESS_BASE = 1000
@@ -110,12 +109,18 @@ _FRMR_W = 0x01  # control field undefined or not implemented
 _FRMR_X = 0x02  # an information field not permitted with this control field
 _FRMR_Y = 0x04  # information field longer than the receiver accepts
 _FRMR_Z = 0x08  # an N(R) that is not valid
+_POLL_FINAL = 0x10
 
 
 class LinkState(Enum):
     NDM = "normal disconnected mode"
     NRM = "normal response mode"
     FRAME_REJECT = "frame reject condition"
+
+
+# Looked up once: an Enum member read from its class costs a descriptor call on every read.
+_NDM = LinkState.NDM
+_NRM = LinkState.NRM
 
 
 class DisconnectReason(Enum):
@@ -166,6 +171,29 @@ LinkEvent = LinkConnected | LinkDisconnected | ApduReceived
 class LinkOutput:
     transmit: bytes = b""
     events: tuple[LinkEvent, ...] = ()
+
+
+# The slots of the two records every request on the fast path makes, set as the frozen
+# classes' own __init__ sets them (object.__setattr__ is the slot's setter), without that
+# __init__'s Python frames: a third of the cost (benchmarks/hdlc_server.py).
+_new_record = object.__new__
+_set_apdu_client = vars(ApduReceived)["client"].__set__
+_set_apdu_logical_device = vars(ApduReceived)["logical_device"].__set__
+_set_apdu_apdu = vars(ApduReceived)["apdu"].__set__
+_set_output_transmit = vars(LinkOutput)["transmit"].__set__
+_set_output_events = vars(LinkOutput)["events"].__set__
+
+
+def _request_output(client: int, logical_device: int, apdu: bytes) -> LinkOutput:
+    """``LinkOutput(b"", (ApduReceived(client, logical_device, apdu),))``, made faster."""
+    event = _new_record(ApduReceived)
+    _set_apdu_client(event, client)
+    _set_apdu_logical_device(event, logical_device)
+    _set_apdu_apdu(event, apdu)
+    output = _new_record(LinkOutput)
+    _set_output_transmit(output, b"")
+    _set_output_events(output, (event,))
+    return output
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +257,9 @@ class _Sent(NamedTuple):
     segmented: bool
 
 
+_new_sent = tuple.__new__  # _Sent(...) without its Python-level __new__ (the fast path)
+
+
 class HdlcServerLink:
     """One physical device's HDLC link to its clients (see the module docstring).
 
@@ -257,21 +288,27 @@ class HdlcServerLink:
         self._last_activity = 0.0
         self._request_addresses = b""  # destination and source as the client sent the SNRM
         self._answer_addresses = b""  # and the other way round, for every answer
+        self._frames: InformationFrames | None = None  # the connection's I-frames, fast
+        self._client_sap = 0  # the connected pair's upper addresses, for the fast path
+        self._device_sap = 0
+        self._apdu_at = 0  # where a whole request frame's APDU begins
 
     # --- the caller's side ---
 
     @property
     def client(self) -> int | None:
         """The connected client's address, None in NDM."""
-        return None if self._client is None or self.state is LinkState.NDM else self._client.upper
+        return None if self._client is None or self.state is _NDM else self._client.upper
 
     @property
     def deadline(self) -> float | None:
         """The earliest instant :meth:`poll` has something to do (a timeout), None: none."""
-        deadlines = [
-            d for d in (self.decoder.deadline, self._inactivity_deadline()) if d is not None
-        ]
-        return min(deadlines) if deadlines else None
+        decoder_deadline = self.decoder.deadline
+        timeout = self.settings.inactivity_timeout  # _inactivity_deadline, inline: every read
+        inactivity = None if self.state is _NDM or not timeout else self._last_activity + timeout
+        if decoder_deadline is None or inactivity is None:
+            return inactivity if decoder_deadline is None else decoder_deadline
+        return min(decoder_deadline, inactivity)
 
     def receive(self, data: bytes | bytearray | memoryview, now: float) -> LinkOutput:
         """Take octets from the line at ``now``; never raises on any octets."""
@@ -305,11 +342,10 @@ class HdlcServerLink:
         self._awaiting_response = False
         if apdu is not None:
             assert self.parameters is not None  # awaiting a response only while connected
-            information = LLC_RESPONSE + apdu
-            at_once = self._send_whole_answer(information)
+            at_once = self._send_whole_answer(apdu)
             if at_once is not None:
                 return at_once
-            self._queue(information, self.parameters.max_info_transmit)
+            self._queue(LLC_RESPONSE + apdu, self.parameters.max_info_transmit)
         return self._answer_poll() if self._holds_poll else b""
 
     # --- frames in ---
@@ -320,63 +356,43 @@ class HdlcServerLink:
         """The common case at speed: ``data`` is exactly one I-frame of the connected pair, in
         sequence, with P set, carrying a whole request APDU, and nothing is pending. It is
         checked as the general path checks it (addresses as the SNRM sent them, N(S), N(R),
-        HCS, FCS, lengths, LLC) and leaves the same state, without building a frame object.
-        None, and nothing changed, for anything else: the general path then takes it."""
-        parameters = self.parameters
+        HCS, FCS, lengths, LLC) and leaves the same state and output, without building a
+        frame object. None, and nothing changed, for anything else: the general path then
+        takes it."""
+        frames, parameters = self._frames, self.parameters
         if (
-            parameters is None
-            or self.state is not LinkState.NRM
+            frames is None
+            or parameters is None
+            or self.state is not _NRM
             or self._awaiting_response
             or self._reassembly
+            or not isinstance(data, bytes)  # a view or a bytearray may change under it
             or self._received_since_poll >= parameters.window_receive
-            or isinstance(data, memoryview)
-            or not self.decoder.idle
         ):
             return None
         timeout = self.settings.inactivity_timeout
         if timeout and now >= self._last_activity + timeout:
             return None
-        addresses = self._request_addresses
-        size = len(data)
-        control_at = 3 + len(addresses)
-        information_at = control_at + 3  # after control and HCS
-        if (
-            size < information_at + len(LLC_COMMAND) + 3  # FCS and closing flag
-            or size - 2 > MAX_FRAME_LENGTH
-            or data[0] != FLAG
-            or data[-1] != FLAG
-            or (data[1] << 8 | data[2]) != 0xA000 | (size - 2)  # format type 3, not segmented
-            or not data.startswith(addresses, 3)
-        ):
-            return None
-        control = data[control_at]
-        if control & 0x11 != 0x10 or (control >> 1) & 7 != self._receive_seq:  # I, P, N(S)
+        control = frames.request_control(data)
+        if control < 0 or (control >> 1) & 7 != self._receive_seq:  # N(S)
             return None
         receive_seq = control >> 5
         unacknowledged = self._unacknowledged
         oldest = unacknowledged[0].send_seq if unacknowledged else self._send_seq
         if (receive_seq - oldest) % 8 > len(unacknowledged):
             return None  # N(R) acknowledges frames never sent: FRMR, on the general path
-        information = data[information_at : size - 3]
-        if (
-            len(information) > parameters.max_info_receive
-            or len(information) > self.settings.max_apdu_length + len(LLC_COMMAND)
-            or not information.startswith(LLC_COMMAND)
-            or check_sequence_failure(data[1 : size - 1], control_at) is not None
-        ):
+        if not self.decoder.take_whole_frame(now):  # a frame begun before: the decoder's
             return None
-        assert self._client is not None and self._server is not None
-        self.decoder.count_whole_frame(now)
         self._last_activity = now
-        self._receive_seq = (self._receive_seq + 1) % 8
-        unacknowledged.clear()  # a new request: what is left of the last answer is moot
-        self._unsent.clear()
+        self._receive_seq = (control >> 1) + 1 & 7
+        if unacknowledged:  # a new request: what is left of the last answer is moot
+            unacknowledged.clear()
+        if self._unsent:
+            self._unsent.clear()
         self._send_seq = receive_seq
         self._received_since_poll += 1
-        self._awaiting_response = True
-        self._holds_poll = True
-        apdu = bytes(information[len(LLC_COMMAND) :])
-        return LinkOutput(b"", (ApduReceived(self._client.upper, self._server.upper, apdu),))
+        self._awaiting_response = self._holds_poll = True
+        return _request_output(self._client_sap, self._device_sap, data[self._apdu_at : -3])
 
     def _refresh_settings(self) -> None:
         """In NDM: take the settings in force now (class 23 may have changed)."""
@@ -505,6 +521,19 @@ class HdlcServerLink:
         self._server = frame.destination
         self._request_addresses = frame.destination.encode() + frame.source.encode()
         self._answer_addresses = frame.source.encode() + frame.destination.encode()
+        self._client_sap, self._device_sap = frame.source.upper, frame.destination.upper
+        # after flag, format, addresses, control, HCS and LLC; FCS and flag after it
+        self._apdu_at = 1 + 2 + len(self._request_addresses) + 1 + 2 + len(LLC_COMMAND)
+        longest_information = min(
+            parameters.max_info_receive, settings.max_apdu_length + len(LLC_COMMAND)
+        )
+        self._frames = InformationFrames(
+            self._request_addresses,
+            self._answer_addresses,
+            LLC_COMMAND,
+            LLC_RESPONSE,
+            longest_request=self._apdu_at - len(LLC_COMMAND) + longest_information + 3,
+        )
         self._last_activity = now
         events.append(LinkConnected(frame.source.upper, frame.destination.upper, parameters))
         if not frame.poll_final:
@@ -528,7 +557,7 @@ class HdlcServerLink:
         self._awaiting_response = False
 
     def _inactivity_deadline(self) -> float | None:
-        if self.state is LinkState.NDM or not self.settings.inactivity_timeout:
+        if self.state is _NDM or not self.settings.inactivity_timeout:
             return None
         return self._last_activity + self.settings.inactivity_timeout
 
@@ -604,25 +633,27 @@ class HdlcServerLink:
             out += self._frame(control, sent.information, sent.segmented)
         return bytes(out)
 
-    def _send_whole_answer(self, information: bytes) -> bytes | None:
+    def _send_whole_answer(self, apdu: bytes) -> bytes | None:
         """What queueing then :meth:`_answer_poll` sends for an answer in one frame to a poll
         held, with nothing else owed, straight: the one I-frame, with F, kept until the client
         acknowledges it. None, and nothing changed, in any other case."""
-        assert self.parameters is not None
+        parameters, frames, unacknowledged = self.parameters, self._frames, self._unacknowledged
         if (
-            not self._holds_poll
-            or len(information) > self.parameters.max_info_transmit
-            or self._unacknowledged
+            parameters is None
+            or frames is None
+            or not self._holds_poll
+            or len(apdu) + _LLC_LENGTH > parameters.max_info_transmit
+            or unacknowledged
             or self._unsent
         ):
             return None
         send_seq = self._send_seq
         self._holds_poll = False
         self._received_since_poll = 0
-        self._unacknowledged.append(_Sent(send_seq, information, False))
-        self._send_seq = (send_seq + 1) % 8
-        control = control_i(send_seq, self._receive_seq, True)
-        return encode_frame_octets(self._answer_addresses, control, information)
+        unacknowledged.append(_new_sent(_Sent, (send_seq, LLC_RESPONSE + apdu, False)))
+        self._send_seq = send_seq + 1 & 7
+        control = self._receive_seq << 5 | _POLL_FINAL | send_seq << 1  # control_i, F set
+        return frames.encode_answer(control, apdu)
 
     def _reject(self, frame: HdlcFrame, reasons: int) -> bytes:
         """Enter the frame-reject condition (Green Book 8.4.3.4); FRMR at once if polled."""

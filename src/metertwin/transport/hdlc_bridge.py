@@ -143,8 +143,27 @@ class HdlcBridge:
 
     def receive(self, data: bytes | bytearray | memoryview, now: float) -> BridgeOutput:
         """Octets from the line at ``now``."""
-        frames_before = self.link.decoder.stats.frames
-        return self._take(self.link.receive(data, now), now, frames_before)
+        link = self.link
+        frames_before = link.decoder.stats.frames
+        output = link.receive(data, now)
+        events = output.events
+        if len(events) == 1 and not output.transmit and link.decoder.idle:
+            event = events[0]
+            if event.__class__ is ApduReceived:  # a whole request: the common case, at speed
+                assert isinstance(event, ApduReceived)
+                return self._answer_request(event, now)
+        return self._take(output, now, frames_before)
+
+    def _answer_request(self, request: ApduReceived, now: float) -> BridgeOutput:
+        """What :meth:`_take` does for one APDU in a read that leaves no frame begun (the
+        APDU's frame is activity, as the channel's :meth:`DlmsChannel.receive` counts it)."""
+        channel = self.channel
+        answer, closing = channel.receive(request.client, request.logical_device, request.apdu, now)
+        transmit = self.link.respond(answer)
+        if self.frame_since is not None:  # the decoder is idle: nothing begun
+            self.frame_since = None
+            channel.frame_pending(None)
+        return BridgeOutput(transmit, closing)
 
     def poll(self, now: float) -> BridgeOutput:
         """The link's timers at ``now`` (its inter-octet and inactivity timeouts)."""

@@ -98,7 +98,7 @@ class _HdlcConnection(ChannelConnection):
         if not self.accepted or self.transport is None:
             return
         now = self.loop.time()
-        if self.bridge.frame_pending and self.channel.frame_due(now):
+        if self.bridge.frame_since is not None and self.channel.frame_due(now):  # pending
             self._frame_timed_out()  # its last octets come too late
             return
         try:
@@ -120,13 +120,14 @@ class _HdlcConnection(ChannelConnection):
 
     def _take(self, output: BridgeOutput) -> None:
         """The bridge's octets sent in one write; then the frame and link timers."""
-        if output.transmit and self.transport is not None:
-            self.transport.write(output.transmit)
-        if output.close is not None:
+        transmit, close = output
+        if transmit and self.transport is not None:
+            self.transport.write(transmit)
+        if close is not None:
             _log.info("closing %s: an APDU for a logical device not served", self.peer)
-            self._close_for(output.close)
+            self._close_for(close)
             return
-        if self.bridge.frame_pending:
+        if self.bridge.frame_since is not None:  # a frame pending
             self._schedule_frame_timer()
         self.link_timer.arm(self.link.deadline)
 
