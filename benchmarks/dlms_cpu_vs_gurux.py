@@ -26,11 +26,12 @@ Which rows are the issue's figures, and why:
   server's CPU per request grows with the idle gap before it (caches and the idle vCPU go
   cold; measured once by hand, Dec 2026, with the same GET frame and a busy-wait between
   requests: gurux's own server went from about 150 to 520 us per GET with 3 ms gaps,
-  metertwin's from about 50 to 300 us, the echo servers from 10-15 to 80-160 us). So both sides of the ciphered ratio get the same
-  pacing instead: the gurux client makes the window's GET frames beforehand (sealed, with its
-  invocation counters rising, for the ciphered row; plain for the reference), they are sent
-  one after another, each once the previous answer is in, and afterwards a sample of the
-  answers is opened by the gurux client, so each must be an answer gurux accepts. The gurux
+  metertwin's from about 50 to 300 us, the echo servers from 10-15 to 80-160 us). So both
+  sides of the ciphered ratio get the same pacing instead: the gurux client makes the
+  window's GET frames beforehand (sealed, with its invocation counters rising, for the
+  ciphered row; plain for the reference), they are sent one after another, each once the
+  previous answer is in, and afterwards a sample of the answers is opened by the gurux
+  client, so each must be an answer gurux accepts. The gurux
   reference and metertwin's unciphered GETs are measured the same way in the same table.
   The ciphered figure with the gurux client's own pacing is printed last, for information
   (fewer GETs); it is judged against nothing, as no unciphered server is paced like it.
