@@ -15,6 +15,7 @@ Security setup, with the material and counters the backend keeps (docs/security.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol, runtime_checkable
@@ -84,6 +85,26 @@ class DeviceBackend(Protocol):
         """Invoke a method, committed before returning; its return data or None; raises
         CosemError (the service layer maps it to an Action-Result)."""
         ...
+
+
+@runtime_checkable
+class PlainReaders(Protocol):
+    """What a backend implements, optionally, so that a head-end polling the same register
+    costs the meter little: the server asks once per association and GET, then calls the
+    reader on every repetition instead of ``get``.
+
+    ``plain_reader`` returns, for a GET of ``attribute`` without selective access that
+    ``get`` has already served to an association of ``context``'s policy, the very getter
+    ``get`` would call, bound to ``context``: it reads the value afresh at every call, so a
+    SET or the meter's own progress shows at the next GET. None when the backend cannot say
+    so (not read yet, refused, or no such shortcut): the server then calls ``get``. The
+    checks it skips must hold for the association's whole life (the policy's rights, the
+    object and its class).
+    """
+
+    def plain_reader(
+        self, context: AssociationContext, attribute: AttributeDescriptor
+    ) -> Callable[[], Data] | None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from functools import partial
 
 from metertwin.codec.axdr import Data
 from metertwin.codec.enums import DataAccessResult
@@ -187,17 +188,37 @@ class LogicalDevice:
         attribute: AttributeDescriptor,
         access: SelectiveAccess | None,
     ) -> Data:
-        known = self._readers.get(id(context.policy))
-        if access is None and known is not None:
-            readers = known[1].get(attribute.instance.octets)
-            if readers is not None and readers[0] == attribute.class_id:
-                getter = readers[1].get(attribute.attribute_id)
-                if getter is not None:
-                    request = self._plain_request
-                    if request is None or request.context is not context:
-                        request = self._plain_request = Request(context)
-                    return getter(request)
+        if access is None:
+            getter = self._known_getter(context.policy, attribute)
+            if getter is not None:
+                request = self._plain_request
+                if request is None or request.context is not context:
+                    request = self._plain_request = Request(context)
+                return getter(request)
         return self._checked_get(context, attribute, access)
+
+    def plain_reader(
+        self, context: AssociationContext, attribute: AttributeDescriptor
+    ) -> Callable[[], Data] | None:
+        """The getter :meth:`get` calls for ``attribute`` without selective access, bound
+        to ``context`` (`PlainReaders`), once :meth:`_checked_get` has served it to this
+        policy; None before. Every call reads the value afresh."""
+        getter = self._known_getter(context.policy, attribute)
+        if getter is None:
+            return None
+        return partial(getter, Request(context))
+
+    def _known_getter(
+        self, policy: AssociationPolicy, attribute: AttributeDescriptor
+    ) -> Getter | None:
+        """The getter of ``attribute`` remembered for ``policy`` (None: not remembered)."""
+        known = self._readers.get(id(policy))
+        if known is None:
+            return None
+        readers = known[1].get(attribute.instance.octets)
+        if readers is None or readers[0] != attribute.class_id:
+            return None
+        return readers[1].get(attribute.attribute_id)
 
     def _readers_of(self, policy: AssociationPolicy) -> dict[bytes, Readers]:
         """The Readers of ``policy`` found so far; filled by :meth:`_checked_get`."""

@@ -144,20 +144,32 @@ class WrapperDecoder:
         deadline = self.frame_deadline
         return deadline is not None and now >= deadline
 
+    def whole_frame(self, data: bytes | bytearray | memoryview) -> tuple[int, int, bytes] | None:
+        """``(source, destination, payload)`` when nothing is pending and ``data`` is exactly
+        one acceptable frame (the usual read of a head-end polling: no frame object, and the
+        payload is the only copy made); None otherwise, and then ``data`` is still to
+        :meth:`feed`, which judges it (a refusal included)."""
+        if self._buffer or self._failed is not None or len(data) < HEADER_SIZE:
+            return None
+        version, source, destination, length = _HEADER.unpack_from(data)
+        if len(data) - HEADER_SIZE == length <= self.max_length and version == WRAPPER_VERSION:
+            body = data[HEADER_SIZE:]  # a memoryview's tobytes copies faster than bytes()
+            return (
+                source,
+                destination,
+                body.tobytes() if isinstance(body, memoryview) else bytes(body),
+            )
+        return None
+
     def feed(self, data: bytes | bytearray | memoryview, now: float = 0.0) -> list[WrapperFrame]:
         """Every frame completed by ``data``, in order (often none, sometimes several).
 
         ``now`` is the caller's clock in seconds; it matters only with a frame timeout.
         """
+        whole = self.whole_frame(data)
+        if whole is not None:
+            return [_unpacked_frame(*whole)]
         buffer = self._buffer
-        if not buffer and self._failed is None and len(data) >= HEADER_SIZE:
-            # Nothing pending and ``data`` is exactly one acceptable frame: its payload is the
-            # only copy made. Anything else (a refusal included) takes the general path.
-            version, source, destination, length = _HEADER.unpack_from(data)
-            if len(data) - HEADER_SIZE == length <= self.max_length and version == WRAPPER_VERSION:
-                body = data[HEADER_SIZE:]  # a memoryview's tobytes copies faster than bytes()
-                payload = body.tobytes() if isinstance(body, memoryview) else bytes(body)
-                return [_unpacked_frame(source, destination, payload)]
         if self._failed is not None:
             raise WrapperError(f"stream already failed: {self._failed}")
         timeout = self.frame_timeout

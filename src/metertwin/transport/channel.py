@@ -225,6 +225,7 @@ class ChannelOutput(NamedTuple):
     close: ConnectionEvent | None
 
 
+_new_output = tuple.__new__
 _NOTHING = ChannelOutput(None, None)
 _CLOSE_UNKNOWN = ChannelOutput(None, ConnectionEvent.CLOSED_UNKNOWN_WPORT)
 
@@ -276,7 +277,8 @@ class DlmsChannel:
             connection = ServerConnection(backend, server_address, self.settings.dlms)
             self.connections[server_address] = connection
         answer = connection.receive(client_address, apdu)
-        return _NOTHING if answer is None else ChannelOutput(answer, None)
+        # tuple.__new__: a NamedTuple's own __new__ is a Python function, one call per APDU
+        return _NOTHING if answer is None else _new_output(ChannelOutput, (answer, None))
 
     def activity(self, now: float) -> None:
         """A whole frame that carries no APDU (an HDLC SNRM, RR or DISC) arrived at ``now``:

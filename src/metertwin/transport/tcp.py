@@ -318,6 +318,32 @@ class _Connection(ChannelConnection):
         # No frame timeout in the decoder: the channel keeps that rule.
         self.decoder = WrapperDecoder(self.settings.frame_length_limit)
 
+    def buffer_updated(self, nbytes: int) -> None:
+        """A read: when it is exactly one whole frame with nothing pending (a head-end
+        polling), answered here at once; anything else goes through :meth:`received`."""
+        data = self.read_buffer[:nbytes]
+        transport = self.transport
+        whole = self.decoder.whole_frame(data)
+        if whole is None or not self.accepted or transport is None:
+            self.received(data)
+            return
+        # Nothing was pending, so the channel holds no incomplete frame and no frame can be
+        # overdue: only the channel's routing and the answer remain.
+        source, destination, payload = whole
+        try:
+            answer, closing = self.channel.receive(source, destination, payload, self.loop.time())
+            if answer is not None:
+                transport.write(encode_frame(destination, source, answer))
+            if closing is not None:
+                self._unknown_wport(destination, closing)
+        except Exception:
+            _log.exception("connection from %s failed", self.peer)
+            self.close()
+
+    def _unknown_wport(self, destination: int, closing: ConnectionEvent) -> None:
+        _log.info("closing %s: a frame for wPort %d, not served", self.peer, destination)
+        self._close_for(closing)
+
     def received(self, data: memoryview) -> None:
         """Octets read from the peer (the decoder copies what it keeps)."""
         transport = self.transport
@@ -347,10 +373,7 @@ class _Connection(ChannelConnection):
                 if answer is not None:
                     transport.write(encode_frame(frame.destination, frame.source, answer))
                 if closing is not None:
-                    _log.info(
-                        "closing %s: a frame for wPort %d, not served", self.peer, frame.destination
-                    )
-                    self._close_for(closing)
+                    self._unknown_wport(frame.destination, closing)
                 return
             replies = []
             closing = None

@@ -300,7 +300,7 @@ class _Association:
     accepted, its protection when its policy names a Security setup, and the pending HLS
     exchange between pass 2 and pass 3."""
 
-    __slots__ = ("client_sap", "hls", "protection", "session", "state")
+    __slots__ = ("answers", "client_sap", "hls", "protection", "session", "state")
 
     def __init__(self, client_sap: int) -> None:
         self.client_sap = client_sap
@@ -308,6 +308,8 @@ class _Association:
         self.session: AssociationSession | None = None
         self.protection: AssociationProtection | None = None
         self.hls: HlsExchange | None = None
+        # plain GET APDUs (in the clear) -> what answers them; filled only while associated
+        self.answers: dict[bytes, Callable[[], bytes]] = {}
 
     def move(self, event: AssociationEvent) -> None:
         target = TRANSITIONS.get((self.state, event))
@@ -381,7 +383,14 @@ class ServerConnection:
     def receive(self, client_sap: int, apdu: bytes) -> bytes | None:
         """The answer to one APDU from ``client_sap`` (None when no answer is due)."""
         try:
-            return self._receive(client_sap, bytes(apdu))
+            if type(apdu) is not bytes:
+                apdu = bytes(apdu)
+            association = self._associations.get(client_sap)
+            if association is not None and association.protection is None:
+                answer = association.answers.get(apdu)
+                if answer is not None:  # a plain GET answered before: read, encode, done
+                    return answer()
+            return self._receive(client_sap, apdu)
         except Exception:
             _log.exception("server fault on an APDU from client SAP %s", client_sap)
             association = self._associations.get(client_sap)
@@ -409,7 +418,7 @@ class ServerConnection:
             if remembered is not None and association.session is not None:
                 # a GET seen before, in the clear: no decoding, and its answer always fits
                 # (``_get_normal`` cuts a long one into blocks)
-                return association.session.serve_plain_get(remembered)
+                return self._plain_get(association, association.session, apdu, remembered)
         if not apdu:
             return MALFORMED
         tag = apdu[0]
@@ -443,7 +452,11 @@ class ServerConnection:
         if association.state is not _ASSOCIATED:
             return None if is_unconfirmed(request) else NOT_ASSOCIATED
         if remembered is not None:  # a plain GET seen before, opened from its protection
-            return self._respond(association, session.serve_plain_get(remembered), form)
+            answer = association.answers.get(apdu)
+            if answer is not None:
+                return self._respond(association, answer(), form)
+            plain = self._plain_get(association, session, apdu, remembered)
+            return self._respond(association, plain, form)
         changing = protection is not None and not isinstance(request, GetRequestNormal)
         if changing and protection is not None:
             protection.reserve_counter()
@@ -451,6 +464,25 @@ class ServerConnection:
         if changing and protection is not None:
             protection.refresh()  # a key_transfer or security_activate takes effect now
         return response
+
+    @staticmethod
+    def _plain_get(
+        association: _Association,
+        session: AssociationSession,
+        apdu: bytes,
+        request: GetRequestNormal,
+    ) -> bytes:
+        """The answer to a plain GET seen before on an open association; what answers it
+        is remembered for the next time once the backend has a reader for it (its checks
+        passed once: ``PlainReaders``), so a poll costs one read and one encoding."""
+        answer = session.plain_get_answerer(request)
+        if answer is None:
+            return session.serve_plain_get(request)
+        answers = association.answers
+        if len(answers) >= _REMEMBERED_GETS:
+            answers.clear()  # a new polling pattern: start again
+        answers[apdu] = answer
+        return answer()
 
     @staticmethod
     def _respond(
@@ -852,6 +884,7 @@ class ServerConnection:
         hears of it only if it heard of its start."""
         was_associated = association.state is _ASSOCIATED
         association.move(AssociationEvent.RELEASED)
+        association.answers.clear()
         session = association.session
         if session is None:
             return

@@ -34,6 +34,7 @@ connection answers exception-response pdu-too-long (its one exit, ``connection.p
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeGuard
 
@@ -49,7 +50,7 @@ from metertwin.codec.errors import DlmsDecodeError
 from metertwin.codec.reader import AxdrReader
 from metertwin.codec.xdlms_types import encode_get_data_result
 from metertwin.cosem.access import AssociationContext
-from metertwin.cosem.backend import DeviceBackend
+from metertwin.cosem.backend import DeviceBackend, PlainReaders
 from metertwin.cosem.errors import CosemError
 from metertwin.dlms.apdu import (
     ActionOutcome,
@@ -198,6 +199,23 @@ def block_room(limit: int, head: int) -> int:
     return max(room, 0)
 
 
+def _read_refusal(attribute: AttributeDescriptor, problem: Exception) -> DataAccessResult:
+    """The data-access-result for a backend read that raised ``problem``: a CosemError's
+    own (success is no refusal: other-reason), any other failure a logged hardware fault."""
+    if isinstance(problem, CosemError):
+        if problem.result == DataAccessResult.SUCCESS:
+            return DataAccessResult.OTHER_REASON
+        return problem.result
+    _log.error("backend get %s failed", attribute, exc_info=problem)
+    return DataAccessResult.HARDWARE_FAULT
+
+
+def _not_data(attribute: AttributeDescriptor, value: object) -> DataAccessResult:
+    """A backend read that returned something other than Data: a logged hardware fault."""
+    _log.error("backend get %s returned %r, not Data", attribute, type(value))
+    return DataAccessResult.HARDWARE_FAULT
+
+
 @dataclass(slots=True)
 class _OutgoingBlocks:
     """Octets leaving in blocks: a long GET (``is_get``) or long ACTION return data."""
@@ -241,6 +259,7 @@ class AssociationSession:
         self.limit = context.client_max_receive_pdu_size
         self.max_long_transfer_size = max_long_transfer_size
         self.transfer: _OutgoingBlocks | _IncomingBlocks | None = None
+        self._plain_readers = backend if isinstance(backend, PlainReaders) else None
 
     def abort_transfer(self) -> None:
         self.transfer = None
@@ -292,6 +311,39 @@ class AssociationSession:
             case ActionRequestNextPblock():
                 return self._action_next(request)
 
+    def plain_get_answerer(self, request: GetRequestNormal) -> Callable[[], bytes] | None:
+        """What answers ``request`` (a get-request-normal without selective access) exactly
+        as ``serve`` would, every time it is called: the backend's reader bound once
+        (`PlainReaders`), the response head encoded once, the value read and encoded afresh
+        at each call. None when the backend offers no reader for it (yet), or GET is not
+        negotiated: ``serve_plain_get`` then answers."""
+        readers = self._plain_readers
+        if readers is None or not self.conformance & _GET:
+            return None
+        attribute = request.attribute
+        reader = readers.plain_reader(self.context, attribute)
+        if reader is None:
+            return None
+        invoke = request.invoke
+        iip = invoke.octet
+        head = _GET_RESPONSE_HEADS[iip]
+        room = self.limit - len(head)
+
+        def answer() -> bytes:
+            self.transfer = None
+            try:
+                value = reader()
+            except Exception as problem:
+                return bytes((0xC4, 0x01, iip, 0x01, _read_refusal(attribute, problem)))
+            if not isinstance(value, Data):
+                return bytes((0xC4, 0x01, iip, 0x01, _not_data(attribute, value)))
+            raw = encode(value)
+            if len(raw) <= room:
+                return head + raw
+            return self._start_long_get(invoke, raw)
+
+        return answer
+
     def serve_plain_get(self, request: GetRequestNormal) -> bytes:
         """A get-request-normal without selective access, as ``serve`` answers it (the
         connection's path for the GETs it has seen before)."""
@@ -320,16 +372,10 @@ class AssociationSession:
     ) -> GetDataResult:
         try:
             value = self.backend.get(self.context, attribute, access)
-        except CosemError as refusal:
-            if refusal.result == DataAccessResult.SUCCESS:
-                return DataAccessResult.OTHER_REASON
-            return refusal.result
-        except Exception:
-            _log.exception("backend get %s failed", attribute)
-            return DataAccessResult.HARDWARE_FAULT
+        except Exception as problem:
+            return _read_refusal(attribute, problem)
         if not isinstance(value, Data):
-            _log.error("backend get %s returned %r, not Data", attribute, type(value))
-            return DataAccessResult.HARDWARE_FAULT
+            return _not_data(attribute, value)
         return value
 
     def _write(
