@@ -148,6 +148,8 @@ _CREDIT_KINDS = {
     CreditUnit.ENERGY: CreditKind.ELECTRICITY,
     CreditUnit.CURRENCY: (CreditKind.ELECTRICITY_CURRENCY),
 }
+_ENERGY_OF = {int(quantity): quantity for quantity in Energy}
+"""A planned channel's quantity number to its member, without the enum's call per capture."""
 TOKEN_HISTORY = 10
 MAX_TOKEN_TEXT = 64
 _UNSET = -1
@@ -305,6 +307,7 @@ class Meter:
         dark = np.concatenate(([0], np.cumsum(~(series.voltage_v > 0.0).any(axis=1))))
         unsure = series.faults & np.uint32(Fault.MEASUREMENT_ERROR) != 0
         doubtful = np.concatenate(([0], np.cumsum(unsure))) if unsure.any() else None
+        ever_dark = bool(dark[-1])  # else no interval needs looking at for a supply loss
         self._series = series
         self._prepared = prepared
         self._crossing = _UNSET
@@ -324,11 +327,12 @@ class Meter:
                     delta = prepared.integral(self.now_ms, stop)
                     self.registers.add(delta, self.rate)
                     imported = delta[0]
-                first, last = series.index_at(self.now_ms), series.index_at(stop - 1)
-                if dark[last + 1] - dark[max(first, 0)]:
-                    self.recorder.flag(EntryStatus.POWER_DOWN)  # the supply was lost meanwhile
-                if doubtful is not None and doubtful[last + 1] - doubtful[max(first, 0)]:
-                    self.recorder.flag(EntryStatus.DATA_NOT_VALID)  # measured while faulty
+                if ever_dark or doubtful is not None:
+                    first, last = series.index_at(self.now_ms), series.index_at(stop - 1)
+                    if dark[last + 1] - dark[max(first, 0)]:
+                        self.recorder.flag(EntryStatus.POWER_DOWN)  # the supply was lost
+                    if doubtful is not None and doubtful[last + 1] - doubtful[max(first, 0)]:
+                        self.recorder.flag(EntryStatus.DATA_NOT_VALID)  # measured while faulty
                 self.now_ms = stop
                 if wallet is not None and imported:
                     events = wallet.consume(imported, self.rate)
@@ -659,15 +663,16 @@ class Meter:
             watts = [0.0] * len(watts)
             vars_ = [0.0] * len(vars_)
         values: list[int | float] = []
+        registers = self.registers
+        starting_a = self.spec.ratings.starting_current_a * self.spec.ratios.current
         for kind, a, b, c in self._channel_plan[spec.name]:
             if kind == _ENERGY:
-                values.append(self.energy_mwh(Energy(a), b, c))
+                values.append(registers.micro(_ENERGY_OF[a], b, c) // MICRO_PER_MILLI_WH)
             elif kind == _VOLTAGE:
                 values.append(volts[a])
             elif kind == _CURRENT:
                 amps = math.hypot(watts[a], vars_[a]) / volts[a] if volts[a] > 0 else 0.0
-                start = self.spec.ratings.starting_current_a * self.spec.ratios.current
-                values.append(amps if amps >= start else 0.0)
+                values.append(amps if amps >= starting_a else 0.0)
             elif kind == _POWER:
                 values.append(sum(watts))
             elif kind == _FREQUENCY:

@@ -242,13 +242,22 @@ class PreparedSeries:
         cumulative = np.cumsum(rates * durations[:, None], axis=0)
         zero = np.zeros((1, rates.shape[1]), dtype=rates.dtype)
         self._cum = np.vstack([zero, cumulative])
+        self._starts = starts
+        # The last primitive worked out: the core integrates consecutive intervals, so each
+        # one begins where the one before ended (never mutated, shared with the caller).
+        self._last_t: int | None = None
+        self._last_primitive: NDArray[np.int64] = zero[0]
 
     def _primitive(self, t_ms: int) -> NDArray[np.int64]:
-        starts = self.series.start_ms
-        k = int(np.searchsorted(starts, t_ms, side="right")) - 1
+        if t_ms == self._last_t:
+            return self._last_primitive
+        starts = self._starts
+        k = int(starts.searchsorted(t_ms, side="right")) - 1
         if k < 0:
             raise ValueError("instant before the series starts")
         result: NDArray[np.int64] = self._cum[k] + self.rates[k] * (t_ms - int(starts[k]))
+        self._last_t = t_ms
+        self._last_primitive = result
         return result
 
     def time_reaching(self, column: int, t0_ms: int, amount: int) -> int | None:
@@ -273,5 +282,6 @@ class PreparedSeries:
         """Exact integrals of every accumulator over [t0, t1), in micro-units·s."""
         if not self.series.start <= t0_ms <= t1_ms <= self.series.end_ms:
             raise ValueError("interval outside the series")
-        delta: list[int] = (self._primitive(t1_ms) - self._primitive(t0_ms)).tolist()
+        before = self._primitive(t0_ms)  # first: it is most often the one remembered
+        delta: list[int] = (self._primitive(t1_ms) - before).tolist()
         return delta

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import IntEnum
+from operator import add
 from typing import Any
 
 MICRO_PER_MILLI_WH = 3_600_000
@@ -96,9 +97,11 @@ class EnergyRegisters:
     def add(self, deltas: Sequence[int], rate: int) -> None:
         """Add one interval's integrals: ``deltas`` holds the groups' accumulators back to
         back (total first), all non-negative; they also go to ``rate``."""
-        self.totals = [a + b for a, b in zip(self.totals, deltas, strict=True)]
+        if len(deltas) != len(self.totals):
+            raise ValueError(f"{len(deltas)} deltas for {len(self.totals)} accumulators")
+        self.totals = list(map(add, self.totals, deltas))
         if 1 <= rate <= self.rates:
-            self.per_rate[rate] = [a + b for a, b in zip(self.per_rate[rate], deltas, strict=True)]
+            self.per_rate[rate] = list(map(add, self.per_rate[rate], deltas))
 
     def micro(self, quantity: Energy, phase: int = 0, rate: int = 0) -> int:
         """Exact accumulated value in micro-units·s; ``phase`` 0 = total, ``rate`` 0 = all."""
