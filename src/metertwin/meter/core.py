@@ -150,6 +150,9 @@ _CREDIT_KINDS = {
 }
 _ENERGY_OF = {int(quantity): quantity for quantity in Energy}
 """A planned channel's quantity number to its member, without the enum's call per capture."""
+_DAYLIGHT_SAVING = int(EntryStatus.DAYLIGHT_SAVING)
+_CLOCK_INVALID = int(EntryStatus.CLOCK_INVALID)
+"""Entry status bits as plain integers: a capture's status is built without enum operators."""
 TOKEN_HISTORY = 10
 MAX_TOKEN_TEXT = 64
 _UNSET = -1
@@ -642,9 +645,9 @@ class Meter:
     def _capture(self, spec: ProfileSpec, stamp_ms: int) -> None:
         status = self.recorder.take_flags(spec.name)
         if self.clock.is_dst(stamp_ms):
-            status |= EntryStatus.DAYLIGHT_SAVING
-        if self.clock.status(stamp_ms) & 0x01:
-            status |= EntryStatus.CLOCK_INVALID
+            status |= _DAYLIGHT_SAVING
+        if self.clock.invalid:
+            status |= _CLOCK_INVALID
         # The physical state in force just before the capture instant, as plain floats.
         series = self._series
         if series is not None:

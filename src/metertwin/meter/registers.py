@@ -105,15 +105,20 @@ class EnergyRegisters:
 
     def micro(self, quantity: Energy, phase: int = 0, rate: int = 0) -> int:
         """Exact accumulated value in micro-units·s; ``phase`` 0 = total, ``rate`` 0 = all."""
-        if not 0 <= phase <= self.phases:
-            raise ValueError(f"phase {phase} is outside 0..{self.phases}")
-        if rate and not 1 <= rate <= self.rates:
-            raise ValueError(f"rate {rate} is outside 1..{self.rates}")
-        values = self.per_rate[rate] if rate else self.totals
+        if phase or rate:
+            if not 0 <= phase <= self.phases:
+                raise ValueError(f"phase {phase} is outside 0..{self.phases}")
+            if rate and not 1 <= rate <= self.rates:
+                raise ValueError(f"rate {rate} is outside 1..{self.rates}")
+            values = self.per_rate[rate] if rate else self.totals
+            base = phase * ACCUMULATED_COUNT
+        else:  # the meter total, read at every capture and demand period: no checks needed
+            values = self.totals
+            base = 0
         direct = _DIRECT.get(quantity)
         if direct is not None:  # a stored accumulator (combine's first case, inline)
-            return values[phase * ACCUMULATED_COUNT + direct]
-        return combine(values, quantity, phase * ACCUMULATED_COUNT)
+            return values[base + direct]
+        return combine(values, quantity, base)
 
     def to_state(self) -> dict[str, Any]:
         return {"totals": list(self.totals), "per_rate": [list(r) for r in self.per_rate]}
