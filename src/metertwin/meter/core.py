@@ -331,7 +331,7 @@ class Meter:
                     self.registers.add(delta, self.rate)
                     imported = delta[0]
                 if ever_dark or doubtful is not None:
-                    first, last = series.index_at(self.now_ms), series.index_at(stop - 1)
+                    first, last = prepared.index_at(self.now_ms), prepared.index_at(stop - 1)
                     if dark[last + 1] - dark[max(first, 0)]:
                         self.recorder.flag(EntryStatus.POWER_DOWN)  # the supply was lost
                     if doubtful is not None and doubtful[last + 1] - doubtful[max(first, 0)]:
@@ -447,26 +447,23 @@ class Meter:
         if self._boundary is None:
             if self._schedule_boundary is None:
                 self._schedule_boundary = self._compute_schedule_boundary()
-            boundary = self._schedule_boundary
-            demand = self.clock.true_ms_for(self._demand_due)
-            boundary = min(boundary, max(demand, self.now_ms + 1))
-            billing = self.clock.true_ms_for(self._billing_due)
-            boundary = min(boundary, max(billing, self.now_ms + 1))
+            true_ms_for = self.clock.true_ms_for
+            # Instants that may lie in the past are taken no earlier than the next ms.
+            due = min(true_ms_for(self._demand_due), true_ms_for(self._billing_due))
             if self._captures:
-                capture = self.clock.true_ms_for(min(self._captures.values()))
-                boundary = min(boundary, max(capture, self.now_ms + 1))
-            if self.wallet is not None:
-                boundary = min(boundary, self._wallet_boundary())
+                due = min(due, true_ms_for(min(self._captures.values())))
             if self._edges:
-                boundary = min(boundary, max(self._edges[0][0], self.now_ms + 1))
+                due = min(due, self._edges[0][0])
             if self._pq_due is not None:
-                boundary = min(boundary, max(self._pq_due, self.now_ms + 1))
+                due = min(due, self._pq_due)
             if self._schedule_dues:
-                due = self.clock.true_ms_for(min(self._schedule_dues.values()))
-                boundary = min(boundary, max(due, self.now_ms + 1))
+                due = min(due, true_ms_for(min(self._schedule_dues.values())))
             firmware_due = self.firmware.next_due_ms()
             if firmware_due is not None:
-                boundary = min(boundary, max(firmware_due, self.now_ms + 1))
+                due = min(due, firmware_due)
+            boundary = min(self._schedule_boundary, max(due, self.now_ms + 1))
+            if self.wallet is not None:
+                boundary = min(boundary, self._wallet_boundary())
             if self.supervision:
                 watch = self.supervision.next_instant(
                     self.now_ms,
@@ -651,7 +648,9 @@ class Meter:
         # The physical state in force just before the capture instant, as plain floats.
         series = self._series
         if series is not None:
-            i = max(series.index_at(self.now_ms - 1), 0)
+            prepared = self._prepared
+            at = prepared.index_at if prepared is not None else series.index_at
+            i = max(at(self.now_ms - 1), 0)
             volts = series.voltage_v[i].tolist()
             watts = series.active_w[i].tolist()
             vars_ = series.reactive_var[i].tolist()
@@ -692,7 +691,7 @@ class Meter:
                     values.append(wallet.period_cost if a == 0 else wallet.period_paid[a - 1])
             else:
                 values.append(0)  # clock and status: the record's stamp and status
-        self.recorder.record(ProfileRecord(spec.name, stamp_ms, int(status), tuple(values)))
+        self.recorder.capture(spec.name, stamp_ms, int(status), tuple(values))
 
     def _at_boundary(self, resync: bool = False) -> None:
         """Act at a boundary; ``resync`` (after a command) re-derives the rate from the

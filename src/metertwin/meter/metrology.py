@@ -9,6 +9,7 @@ and any interval's integral is a difference of prefix sums: O(1) per meter bound
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from dataclasses import dataclass
 
 import numpy as np
@@ -243,6 +244,7 @@ class PreparedSeries:
         zero = np.zeros((1, rates.shape[1]), dtype=rates.dtype)
         self._cum = np.vstack([zero, cumulative])
         self._starts = starts
+        self._start_list: list[int] = starts.tolist()  # bisect: cheaper than searchsorted
         # The last primitive worked out: the core integrates consecutive intervals, so each
         # one begins where the one before ended (never mutated, shared with the caller).
         self._last_t: int | None = None
@@ -251,14 +253,17 @@ class PreparedSeries:
     def _primitive(self, t_ms: int) -> NDArray[np.int64]:
         if t_ms == self._last_t:
             return self._last_primitive
-        starts = self._starts
-        k = int(starts.searchsorted(t_ms, side="right")) - 1
+        k = self.index_at(t_ms)
         if k < 0:
             raise ValueError("instant before the series starts")
-        result: NDArray[np.int64] = self._cum[k] + self.rates[k] * (t_ms - int(starts[k]))
+        result: NDArray[np.int64] = self._cum[k] + self.rates[k] * (t_ms - self._start_list[k])
         self._last_t = t_ms
         self._last_primitive = result
         return result
+
+    def index_at(self, t_ms: int) -> int:
+        """The series' `InputSeries.index_at`, from a list (the core asks at every stop)."""
+        return bisect_right(self._start_list, t_ms) - 1
 
     def time_reaching(self, column: int, t0_ms: int, amount: int) -> int | None:
         """The first instant t (ms) with integral(t0, t)[column] >= ``amount`` (> 0), or

@@ -422,7 +422,11 @@ class Wallet:
         if not self.prepaid:
             return 0
         available = self.available()
-        return sum(1 for t in self.config.low_credit_thresholds if available <= t)
+        level = 0
+        for threshold in self.config.low_credit_thresholds:
+            if available <= threshold:
+                level += 1
+        return level
 
     def price(self, rate: int) -> int:
         """µ per kWh of the rate before steps, levies and VAT (energy credit: 1 kWh)."""
@@ -623,12 +627,14 @@ class Wallet:
 
     def _changes(self, was: tuple[int, int]) -> list[WalletEvent]:
         level_was, available_was = was
-        self.alarm_level = self._level()
-        events = [_LOW[k] for k in range(level_was, self.alarm_level)]
-        if self.prepaid and available_was > 0 and self.available() <= 0:
-            events.append(WalletEvent.CREDIT_EXHAUSTED)
-        elif self.prepaid and available_was <= 0 and self.available() > 0:
-            events.append(WalletEvent.CREDIT_RESTORED)
+        level = self.alarm_level = self._level()
+        events = [_LOW[k] for k in range(level_was, level)] if level > level_was else []
+        if self.prepaid:
+            available = self.available()
+            if available_was > 0 and available <= 0:
+                events.append(WalletEvent.CREDIT_EXHAUSTED)
+            elif available_was <= 0 and available > 0:
+                events.append(WalletEvent.CREDIT_RESTORED)
         return events
 
     def would_overflow(self, amount: int, wallet: int = TOKEN_WALLET) -> bool:
