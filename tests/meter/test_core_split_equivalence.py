@@ -8,6 +8,7 @@ wallet, demand, profile entries and event counts come out the same, integer for 
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -27,14 +28,9 @@ HOUR = 3_600_000
 def _world(name: str) -> tuple[Any, Scenario]:
     model = load_model(name)
     spec = model.spec
-    site = WorldSite(
-        phases=spec.ratings.phases,
-        nominal_voltage_v=spec.ratings.nominal_voltage_v,
-        frequency_hz=spec.ratings.frequency_hz,
-        utc_offset_minutes=spec.clock.utc_offset_minutes,
-        latitude=model.world.latitude,
-        longitude=model.world.longitude,
-    )
+    ratings, world, offset = spec.ratings, model.world, spec.clock.utc_offset_minutes
+    volts, hertz = ratings.nominal_voltage_v, ratings.frequency_hz
+    site = WorldSite(ratings.phases, volts, hertz, offset, world.latitude, world.longitude)
     return spec, load_scenario("household", site, {"annual_kwh": model.world.annual_kwh})
 
 
@@ -83,13 +79,13 @@ def test_one_series_by_days_and_odd_pieces_give_the_same_meter(name: str) -> Non
     def run(cuts: list[int]) -> dict[str, Any]:
         meter = _meter(spec, start)
         records: list[ProfileRecord] = []
-        for a, b in zip(cuts, cuts[1:], strict=False):
+        for a, b in itertools.pairwise(cuts):
             meter.feed(_piece(whole, a, b))
             records += meter.recorder.drain()
         return _outcome(meter, records)
 
     straight = run([start, end])
-    days = run(list(range(start, end, 24 * HOUR)) + [end])
+    days = run([*range(start, end, 24 * HOUR), end])
     odd = np.unique(np.r_[start : end : 7 * HOUR + 13 * 60_000 + 7, end]).tolist()
     assert days == straight
     assert run(odd) == straight
