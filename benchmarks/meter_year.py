@@ -1,6 +1,7 @@
-"""One meter-year with 1-minute load changes, TOU and all registers: the az3p model, then
-Magno 22 prepaid with its full tariff expense set (10 steps, 5 service charge bands, 2
-subsidies, 3 fixed charges, 2 levies, 3 VAT kinds) and both wallets (issue 20).
+"""One meter-year with 1-minute load changes, TOU and all registers: the az3p, pmm1220 and
+metercom-pro models, then Magno 22 prepaid with its full tariff expense set (10 steps, 5
+service charge bands, 2 subsidies, 3 fixed charges, 2 levies, 3 VAT kinds) and both wallets
+(issue 20).
 
 Target (issue "The meter core", issue 20): <= 5 s wall on a 2-core machine, >= 6,000,000 x
 real time. Prints the core's own time (the scenario's inputs generated beforehand), the world
@@ -78,6 +79,10 @@ def meter_year(name: str, prepaid: bool) -> None:
 def main() -> None:
     header("meter-year: az3p, 1-minute household load changes, TOU, all registers")
     meter_year("az3p", prepaid=False)
+    header("meter-year: pmm1220, 1-minute household load changes, TOU, all registers")
+    meter_year("pmm1220", prepaid=False)
+    header("meter-year: metercom-pro, 1-minute household load changes, TOU, all registers")
+    meter_year("metercom-pro", prepaid=False)
     header("meter-year: magno22 prepaid, full tariff expense set, two wallets")
     meter_year("magno22", prepaid=True)
 
