@@ -256,7 +256,11 @@ class PreparedSeries:
         k = self.index_at(t_ms)
         if k < 0:
             raise ValueError("instant before the series starts")
-        result: NDArray[np.int64] = self._cum[k] + self.rates[k] * (t_ms - self._start_list[k])
+        elapsed = t_ms - self._start_list[k]
+        # At a segment's start (the usual stop: whole minutes) the prefix sum is the value.
+        result: NDArray[np.int64] = (
+            self._cum[k] + self.rates[k] * elapsed if elapsed else self._cum[k]
+        )
         self._last_t = t_ms
         self._last_primitive = result
         return result
