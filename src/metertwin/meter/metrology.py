@@ -146,18 +146,19 @@ class Metrology:
         q_mvar = np.where(live, np.rint(q * 1000.0), 0.0).astype(np.int64)
         s_mva = np.where(live, np.rint(s * 1000.0), 0.0).astype(np.int64)
         total_p = np.abs(p_mw).sum(axis=1) if self.config.absolute_mode else p_mw.sum(axis=1)
-        groups = [self._classify(total_p, q_mvar.sum(axis=1), s_mva.sum(axis=1))]
-        groups += [
-            self._classify(p_mw[:, k], q_mvar[:, k], s_mva[:, k])
-            for k in range(self.ratings.phases)
-        ]
-        return np.concatenate(groups, axis=1)
+        # All groups at once, total first: (N, groups, accumulators), laid out group by group.
+        by_group = self._classify(
+            np.column_stack((total_p, p_mw)),
+            np.column_stack((q_mvar.sum(axis=1), q_mvar)),
+            np.column_stack((s_mva.sum(axis=1), s_mva)),
+        )
+        return by_group.reshape(len(p), -1)
 
     def _classify(
         self, p: NDArray[np.int64], q: NDArray[np.int64], s: NDArray[np.int64]
     ) -> NDArray[np.int64]:
-        """One group's accumulator rates by quadrant (metrology.md: QI import +Q, QII export
-        +Q, QIII export -Q, QIV import -Q)."""
+        """The groups' accumulator rates by quadrant (metrology.md: QI import +Q, QII export
+        +Q, QIII export -Q, QIV import -Q): one more axis, the accumulators, at the end."""
         zero = np.zeros_like(p)
         if self.config.absolute_mode:
             forward = np.ones(p.shape, dtype=bool)
@@ -177,7 +178,7 @@ class Metrology:
             np.where(forward, s, zero),
             np.where(~forward, s, zero) if export_ok else zero,
         ]
-        return np.stack(columns, axis=1)
+        return np.stack(columns, axis=-1)
 
     def instantaneous(self, state: PhysicalState, connected: bool) -> Instantaneous:
         """Instantaneous values at one instant (V on the supply side; no current when the
