@@ -91,6 +91,9 @@ class ClockStatus(IntFlag):
     DAYLIGHT_SAVING_ACTIVE = 0x80
 
 
+_INVALID_BIT = int(ClockStatus.INVALID_VALUE)
+
+
 @dataclass(frozen=True)
 class DstRule:
     """One yearly switch instant, the rule form of class 8 attributes 5/6.
@@ -380,6 +383,11 @@ class Clock:
         if self.is_dst(meter_ms):
             flags |= ClockStatus.DAYLIGHT_SAVING_ACTIVE
         return flags
+
+    @property
+    def invalid(self) -> bool:
+        """The status' invalid bit (sticky until set), without building the status octet."""
+        return bool(int(self._flags) & _INVALID_BIT)
 
     def mark_invalid(self) -> None:
         """The time could not be trusted (e.g. RTC lost during an outage); sticky until set."""

@@ -149,6 +149,11 @@ _CREDIT_KINDS = {
     CreditUnit.ENERGY: CreditKind.ELECTRICITY,
     CreditUnit.CURRENCY: (CreditKind.ELECTRICITY_CURRENCY),
 }
+_ENERGY_OF = {int(quantity): quantity for quantity in Energy}
+"""A planned channel's quantity number to its member, without the enum's call per capture."""
+_DAYLIGHT_SAVING = int(EntryStatus.DAYLIGHT_SAVING)
+_CLOCK_INVALID = int(EntryStatus.CLOCK_INVALID)
+"""Entry status bits as plain integers: a capture's status is built without enum operators."""
 TOKEN_HISTORY = 10
 MAX_TOKEN_TEXT = 64
 _UNSET = -1
@@ -311,6 +316,7 @@ class Meter:
         dark = np.concatenate(([0], np.cumsum(~(series.voltage_v > 0.0).any(axis=1))))
         unsure = series.faults & np.uint32(Fault.MEASUREMENT_ERROR) != 0
         doubtful = np.concatenate(([0], np.cumsum(unsure))) if unsure.any() else None
+        ever_dark = bool(dark[-1])  # else no interval needs looking at for a supply loss
         self._series = series
         self._prepared = prepared
         self._crossing = _UNSET
@@ -330,11 +336,12 @@ class Meter:
                     delta = prepared.integral(self.now_ms, stop)
                     self.registers.add(delta, self.rate)
                     imported = delta[0]
-                first, last = series.index_at(self.now_ms), series.index_at(stop - 1)
-                if dark[last + 1] - dark[max(first, 0)]:
-                    self.recorder.flag(EntryStatus.POWER_DOWN)  # the supply was lost meanwhile
-                if doubtful is not None and doubtful[last + 1] - doubtful[max(first, 0)]:
-                    self.recorder.flag(EntryStatus.DATA_NOT_VALID)  # measured while faulty
+                if ever_dark or doubtful is not None:
+                    first, last = prepared.index_at(self.now_ms), prepared.index_at(stop - 1)
+                    if dark[last + 1] - dark[max(first, 0)]:
+                        self.recorder.flag(EntryStatus.POWER_DOWN)  # the supply was lost
+                    if doubtful is not None and doubtful[last + 1] - doubtful[max(first, 0)]:
+                        self.recorder.flag(EntryStatus.DATA_NOT_VALID)  # measured while faulty
                 self.now_ms = stop
                 if wallet is not None and imported:
                     events = wallet.consume(imported, self.rate)
@@ -446,26 +453,23 @@ class Meter:
         if self._boundary is None:
             if self._schedule_boundary is None:
                 self._schedule_boundary = self._compute_schedule_boundary()
-            boundary = self._schedule_boundary
-            demand = self.clock.true_ms_for(self._demand_due)
-            boundary = min(boundary, max(demand, self.now_ms + 1))
-            billing = self.clock.true_ms_for(self._billing_due)
-            boundary = min(boundary, max(billing, self.now_ms + 1))
+            true_ms_for = self.clock.true_ms_for
+            # Instants that may lie in the past are taken no earlier than the next ms.
+            due = min(true_ms_for(self._demand_due), true_ms_for(self._billing_due))
             if self._captures:
-                capture = self.clock.true_ms_for(min(self._captures.values()))
-                boundary = min(boundary, max(capture, self.now_ms + 1))
-            if self.wallet is not None:
-                boundary = min(boundary, self._wallet_boundary())
+                due = min(due, true_ms_for(min(self._captures.values())))
             if self._edges:
-                boundary = min(boundary, max(self._edges[0][0], self.now_ms + 1))
+                due = min(due, self._edges[0][0])
             if self._pq_due is not None:
-                boundary = min(boundary, max(self._pq_due, self.now_ms + 1))
+                due = min(due, self._pq_due)
             if self._schedule_dues:
-                due = self.clock.true_ms_for(min(self._schedule_dues.values()))
-                boundary = min(boundary, max(due, self.now_ms + 1))
+                due = min(due, true_ms_for(min(self._schedule_dues.values())))
             firmware_due = self.firmware.next_due_ms()
             if firmware_due is not None:
-                boundary = min(boundary, max(firmware_due, self.now_ms + 1))
+                due = min(due, firmware_due)
+            boundary = min(self._schedule_boundary, max(due, self.now_ms + 1))
+            if self.wallet is not None:
+                boundary = min(boundary, self._wallet_boundary())
             if self.supervision:
                 watch = self.supervision.next_instant(
                     self.now_ms,
@@ -644,13 +648,15 @@ class Meter:
     def _capture(self, spec: ProfileSpec, stamp_ms: int) -> None:
         status = self.recorder.take_flags(spec.name)
         if self.clock.is_dst(stamp_ms):
-            status |= EntryStatus.DAYLIGHT_SAVING
-        if self.clock.status(stamp_ms) & 0x01:
-            status |= EntryStatus.CLOCK_INVALID
+            status |= _DAYLIGHT_SAVING
+        if self.clock.invalid:
+            status |= _CLOCK_INVALID
         # The physical state in force just before the capture instant, as plain floats.
         series = self._series
         if series is not None:
-            i = max(series.index_at(self.now_ms - 1), 0)
+            prepared = self._prepared
+            at = prepared.index_at if prepared is not None else series.index_at
+            i = max(at(self.now_ms - 1), 0)
             volts = series.voltage_v[i].tolist()
             watts = series.active_w[i].tolist()
             vars_ = series.reactive_var[i].tolist()
@@ -665,15 +671,16 @@ class Meter:
             watts = [0.0] * len(watts)
             vars_ = [0.0] * len(vars_)
         values: list[int | float] = []
+        registers = self.registers
+        starting_a = self.spec.ratings.starting_current_a * self.spec.ratios.current
         for kind, a, b, c in self._channel_plan[spec.name]:
             if kind == _ENERGY:
-                values.append(self.energy_mwh(Energy(a), b, c))
+                values.append(registers.micro(_ENERGY_OF[a], b, c) // MICRO_PER_MILLI_WH)
             elif kind == _VOLTAGE:
                 values.append(volts[a])
             elif kind == _CURRENT:
                 amps = math.hypot(watts[a], vars_[a]) / volts[a] if volts[a] > 0 else 0.0
-                start = self.spec.ratings.starting_current_a * self.spec.ratios.current
-                values.append(amps if amps >= start else 0.0)
+                values.append(amps if amps >= starting_a else 0.0)
             elif kind == _POWER:
                 values.append(sum(watts))
             elif kind == _FREQUENCY:
@@ -690,7 +697,7 @@ class Meter:
                     values.append(wallet.period_cost if a == 0 else wallet.period_paid[a - 1])
             else:
                 values.append(0)  # clock and status: the record's stamp and status
-        self.recorder.record(ProfileRecord(spec.name, stamp_ms, int(status), tuple(values)))
+        self.recorder.capture(spec.name, stamp_ms, int(status), tuple(values))
 
     def _at_boundary(self, resync: bool = False) -> None:
         """Act at a boundary; ``resync`` (after a command) re-derives the rate from the

@@ -115,16 +115,22 @@ class DemandRegisters:
 
     def close_sub_period(self, meter_ms: int, energies: dict[Energy, int], rate: int) -> None:
         """A sub-period ended at ``meter_ms`` with the registers at ``energies`` (µJ)."""
-        period_ms = self.config.period_s * 1000
+        periods = self.config.number_of_periods
+        window_ms = self.config.period_s * 1000 * periods
+        by_rate = 0 < rate <= self.rates  # a maximum for the rate as well as the total
+        start_energy = self.start_energy
         for q in DEMAND_QUANTITIES:
             window = self.window[q]
-            window.append(energies[q] - self.start_energy[q])
-            del window[: max(len(window) - self.config.number_of_periods, 0)]
-            average = sum(window) // (period_ms * self.config.number_of_periods)
+            window.append(energies[q] - start_energy[q])
+            if len(window) > periods:
+                del window[: len(window) - periods]
+            average = sum(window) // window_ms
             self.last_average_mw[q] = average
-            for r in (0, rate):
-                if 0 <= r <= self.rates and average > self.maximum[q][r].value_mw:
-                    self.maximum[q][r] = MaximumDemand(average, meter_ms)
+            maxima = self.maximum[q]
+            if average > maxima[0].value_mw:
+                maxima[0] = MaximumDemand(average, meter_ms)
+            if by_rate and average > maxima[rate].value_mw:
+                maxima[rate] = MaximumDemand(average, meter_ms)
         self.capture_ms = meter_ms
         self.start(meter_ms, energies)
 

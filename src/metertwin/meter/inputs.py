@@ -148,7 +148,7 @@ class InputSeries:
 
     def index_at(self, t_ms: int) -> int:
         """Index of the segment in force at ``t_ms`` (start <= t_ms < end)."""
-        return int(np.searchsorted(self.start_ms, t_ms, side="right")) - 1
+        return int(self.start_ms.searchsorted(t_ms, side="right")) - 1
 
     @classmethod
     def constant(cls, start_ms: int, end_ms: int, state: PhysicalState) -> InputSeries:

@@ -9,6 +9,7 @@ and any interval's integral is a difference of prefix sums: O(1) per meter bound
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from dataclasses import dataclass
 
 import numpy as np
@@ -145,18 +146,19 @@ class Metrology:
         q_mvar = np.where(live, np.rint(q * 1000.0), 0.0).astype(np.int64)
         s_mva = np.where(live, np.rint(s * 1000.0), 0.0).astype(np.int64)
         total_p = np.abs(p_mw).sum(axis=1) if self.config.absolute_mode else p_mw.sum(axis=1)
-        groups = [self._classify(total_p, q_mvar.sum(axis=1), s_mva.sum(axis=1))]
-        groups += [
-            self._classify(p_mw[:, k], q_mvar[:, k], s_mva[:, k])
-            for k in range(self.ratings.phases)
-        ]
-        return np.concatenate(groups, axis=1)
+        # All groups at once, total first: (N, groups, accumulators), laid out group by group.
+        by_group = self._classify(
+            np.column_stack((total_p, p_mw)),
+            np.column_stack((q_mvar.sum(axis=1), q_mvar)),
+            np.column_stack((s_mva.sum(axis=1), s_mva)),
+        )
+        return by_group.reshape(len(p), -1)
 
     def _classify(
         self, p: NDArray[np.int64], q: NDArray[np.int64], s: NDArray[np.int64]
     ) -> NDArray[np.int64]:
-        """One group's accumulator rates by quadrant (metrology.md: QI import +Q, QII export
-        +Q, QIII export -Q, QIV import -Q)."""
+        """The groups' accumulator rates by quadrant (metrology.md: QI import +Q, QII export
+        +Q, QIII export -Q, QIV import -Q): one more axis, the accumulators, at the end."""
         zero = np.zeros_like(p)
         if self.config.absolute_mode:
             forward = np.ones(p.shape, dtype=bool)
@@ -176,7 +178,7 @@ class Metrology:
             np.where(forward, s, zero),
             np.where(~forward, s, zero) if export_ok else zero,
         ]
-        return np.stack(columns, axis=1)
+        return np.stack(columns, axis=-1)
 
     def instantaneous(self, state: PhysicalState, connected: bool) -> Instantaneous:
         """Instantaneous values at one instant (V on the supply side; no current when the
@@ -242,14 +244,31 @@ class PreparedSeries:
         cumulative = np.cumsum(rates * durations[:, None], axis=0)
         zero = np.zeros((1, rates.shape[1]), dtype=rates.dtype)
         self._cum = np.vstack([zero, cumulative])
+        self._starts = starts
+        self._start_list: list[int] = starts.tolist()  # bisect: cheaper than searchsorted
+        # The last primitive worked out: the core integrates consecutive intervals, so each
+        # one begins where the one before ended (never mutated, shared with the caller).
+        self._last_t: int | None = None
+        self._last_primitive: NDArray[np.int64] = zero[0]
 
     def _primitive(self, t_ms: int) -> NDArray[np.int64]:
-        starts = self.series.start_ms
-        k = int(np.searchsorted(starts, t_ms, side="right")) - 1
+        if t_ms == self._last_t:
+            return self._last_primitive
+        k = self.index_at(t_ms)
         if k < 0:
             raise ValueError("instant before the series starts")
-        result: NDArray[np.int64] = self._cum[k] + self.rates[k] * (t_ms - int(starts[k]))
+        elapsed = t_ms - self._start_list[k]
+        # At a segment's start (the usual stop: whole minutes) the prefix sum is the value.
+        result: NDArray[np.int64] = (
+            self._cum[k] + self.rates[k] * elapsed if elapsed else self._cum[k]
+        )
+        self._last_t = t_ms
+        self._last_primitive = result
         return result
+
+    def index_at(self, t_ms: int) -> int:
+        """The series' `InputSeries.index_at`, from a list (the core asks at every stop)."""
+        return bisect_right(self._start_list, t_ms) - 1
 
     def time_reaching(self, column: int, t0_ms: int, amount: int) -> int | None:
         """The first instant t (ms) with integral(t0, t)[column] >= ``amount`` (> 0), or
@@ -273,5 +292,6 @@ class PreparedSeries:
         """Exact integrals of every accumulator over [t0, t1), in micro-units·s."""
         if not self.series.start <= t0_ms <= t1_ms <= self.series.end_ms:
             raise ValueError("interval outside the series")
-        delta: list[int] = (self._primitive(t1_ms) - self._primitive(t0_ms)).tolist()
+        before = self._primitive(t0_ms)  # first: it is most often the one remembered
+        delta: list[int] = (self._primitive(t1_ms) - before).tolist()
         return delta

@@ -113,10 +113,14 @@ class ProfileRecorder:
         return flags
 
     def record(self, record: ProfileRecord) -> None:
-        seq = self.captured[record.profile] = self.captured[record.profile] + 1
-        self.outbox.append(
-            ProfileRecord(record.profile, record.meter_ms, record.status, record.values, seq)
-        )
+        self.capture(record.profile, record.meter_ms, record.status, record.values)
+
+    def capture(
+        self, profile: str, meter_ms: int, status: int, values: tuple[int | float, ...]
+    ) -> None:
+        """A scheduled or requested capture, numbered next in its profile."""
+        seq = self.captured[profile] = self.captured[profile] + 1
+        self.outbox.append(ProfileRecord(profile, meter_ms, status, values, seq))
 
     def write(self, record: ProfileRecord) -> None:
         """An event log's entry with the seq the core gave it: a new one, or one written

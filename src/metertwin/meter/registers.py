@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import IntEnum
+from operator import add
 from typing import Any
 
 MICRO_PER_MILLI_WH = 3_600_000
@@ -96,21 +97,28 @@ class EnergyRegisters:
     def add(self, deltas: Sequence[int], rate: int) -> None:
         """Add one interval's integrals: ``deltas`` holds the groups' accumulators back to
         back (total first), all non-negative; they also go to ``rate``."""
-        self.totals = [a + b for a, b in zip(self.totals, deltas, strict=True)]
+        if len(deltas) != len(self.totals):
+            raise ValueError(f"{len(deltas)} deltas for {len(self.totals)} accumulators")
+        self.totals = list(map(add, self.totals, deltas))
         if 1 <= rate <= self.rates:
-            self.per_rate[rate] = [a + b for a, b in zip(self.per_rate[rate], deltas, strict=True)]
+            self.per_rate[rate] = list(map(add, self.per_rate[rate], deltas))
 
     def micro(self, quantity: Energy, phase: int = 0, rate: int = 0) -> int:
         """Exact accumulated value in micro-units·s; ``phase`` 0 = total, ``rate`` 0 = all."""
-        if not 0 <= phase <= self.phases:
-            raise ValueError(f"phase {phase} is outside 0..{self.phases}")
-        if rate and not 1 <= rate <= self.rates:
-            raise ValueError(f"rate {rate} is outside 1..{self.rates}")
-        values = self.per_rate[rate] if rate else self.totals
+        if phase or rate:
+            if not 0 <= phase <= self.phases:
+                raise ValueError(f"phase {phase} is outside 0..{self.phases}")
+            if rate and not 1 <= rate <= self.rates:
+                raise ValueError(f"rate {rate} is outside 1..{self.rates}")
+            values = self.per_rate[rate] if rate else self.totals
+            base = phase * ACCUMULATED_COUNT
+        else:  # the meter total, read at every capture and demand period: no checks needed
+            values = self.totals
+            base = 0
         direct = _DIRECT.get(quantity)
         if direct is not None:  # a stored accumulator (combine's first case, inline)
-            return values[phase * ACCUMULATED_COUNT + direct]
-        return combine(values, quantity, phase * ACCUMULATED_COUNT)
+            return values[base + direct]
+        return combine(values, quantity, base)
 
     def to_state(self) -> dict[str, Any]:
         return {"totals": list(self.totals), "per_rate": [list(r) for r in self.per_rate]}

@@ -421,8 +421,14 @@ class Wallet:
         """How many low-credit thresholds the available credit is at or below."""
         if not self.prepaid:
             return 0
-        available = self.available()
-        return sum(1 for t in self.config.low_credit_thresholds if available <= t)
+        return self._level_at(self.available())
+
+    def _level_at(self, available: int) -> int:
+        level = 0
+        for threshold in self.config.low_credit_thresholds:
+            if available <= threshold:
+                level += 1
+        return level
 
     def price(self, rate: int) -> int:
         """µ per kWh of the rate before steps, levies and VAT (energy credit: 1 kWh)."""
@@ -619,16 +625,22 @@ class Wallet:
     def _before(self) -> tuple[int, int]:
         """What `_changes` compares with: the warning level and the available credit (1 when
         prepayment is not in force: it counts as not exhausted)."""
-        return self._level(), (self.available() if self.prepaid else 1)
+        if not self.prepaid:
+            return 0, 1
+        available = self.available()
+        return self._level_at(available), available
 
     def _changes(self, was: tuple[int, int]) -> list[WalletEvent]:
         level_was, available_was = was
-        self.alarm_level = self._level()
-        events = [_LOW[k] for k in range(level_was, self.alarm_level)]
-        if self.prepaid and available_was > 0 and self.available() <= 0:
-            events.append(WalletEvent.CREDIT_EXHAUSTED)
-        elif self.prepaid and available_was <= 0 and self.available() > 0:
-            events.append(WalletEvent.CREDIT_RESTORED)
+        prepaid = self.prepaid
+        available = self.available() if prepaid else 0
+        level = self.alarm_level = self._level_at(available) if prepaid else 0
+        events = [_LOW[k] for k in range(level_was, level)] if level > level_was else []
+        if prepaid:
+            if available_was > 0 and available <= 0:
+                events.append(WalletEvent.CREDIT_EXHAUSTED)
+            elif available_was <= 0 and available > 0:
+                events.append(WalletEvent.CREDIT_RESTORED)
         return events
 
     def would_overflow(self, amount: int, wallet: int = TOKEN_WALLET) -> bool:
