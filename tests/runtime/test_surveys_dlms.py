@@ -10,85 +10,23 @@ committed before its answer and the buffers are read from the memory.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
-from tests.interop.conftest import LoopThread
+from tests.runtime.conftest import MINUTE_MS, START_MS, ServedMagno
 
 from metertwin.codec.axdr import Data
 from metertwin.codec.cosem_datetime import CosemDateTime
 from metertwin.codec.enums import DataAccessResult
 from metertwin.codec.obis import Obis
-from metertwin.config import UserConfig
-from metertwin.dlms.client import DlmsClient
 from metertwin.dlms.client.association import ClientAssociation
 from metertwin.dlms.client.errors import DataAccessError
 from metertwin.dlms.client.objects import CaptureObject
-from metertwin.meter.inputs import InputSeries, PhysicalState
-from metertwin.models.binder import build_logical_device
 from metertwin.models.profile_objects import capturable_channels
-from metertwin.runtime.session import SIMULATED, Session, open_session
-from metertwin.transport.tcp import DlmsTcpServer, TcpServerSettings
+from metertwin.runtime.session import Session
 
-START = datetime(2026, 6, 1, 9, tzinfo=UTC)  # magno22 runs on UTC (utc_offset_minutes = 0)
-START_MS = int(START.timestamp() * 1000)
-MINUTE_MS = 60_000
-SERIAL = "12345678"
-MANAGEMENT_SAP, MANAGEMENT_SECRET = 1, b"33333333"  # magno22's management association
 SURVEYS = (Obis(1, 0, 99, 1, 0), Obis(1, 0, 99, 1, 1), Obis(1, 0, 99, 1, 2))
 DAILY = Obis(1, 0, 99, 2, 0)
-LOAD = PhysicalState((230.0,), (1000.0,), (0.0,))
-
-
-@dataclass
-class ServedMagno:
-    """A magno22 in its memory, served over TCP on 127.0.0.1 (port 0)."""
-
-    loop: LoopThread
-    session: Session
-    server: DlmsTcpServer
-
-    def management(self) -> DlmsClient:
-        return DlmsClient(timeout=10).connect(
-            "127.0.0.1", self.server.port, MANAGEMENT_SAP, password=MANAGEMENT_SECRET
-        )
-
-    def advance(self, to_ms: int, state: PhysicalState = LOAD) -> None:
-        """Meter time moves on (committing), on the server's thread."""
-
-        def inputs(start: int, end: int) -> InputSeries:
-            return InputSeries.constant(start, end, state)
-
-        self.loop.call(lambda: self.session.advance_to(to_ms, inputs))
-
-
-@pytest.fixture
-def magno(tmp_path: Path) -> Iterator[ServedMagno]:
-    loop = LoopThread()
-    session = loop.call(
-        lambda: open_session(
-            tmp_path / "meter",
-            "magno22",
-            UserConfig(),
-            "idle",
-            "2026-06-01T09:00Z",
-            lambda _m: 0,
-            SIMULATED,
-            SERIAL,
-        )
-    )
-    device = build_logical_device(session.model, session.meter, session.commit, session.store)
-    server = DlmsTcpServer(device, "127.0.0.1", 0, TcpServerSettings(frozenset({1})))
-    loop.run(server.start())
-    try:
-        yield ServedMagno(loop, session, server)
-    finally:
-        loop.run(server.stop())
-        loop.call(session.close)
-        loop.close()
 
 
 def _stamps(client: ClientAssociation, survey: Obis) -> list[datetime]:
@@ -122,8 +60,8 @@ def _definitions(session: Session, served: set[tuple[int, Obis]], count: int) ->
     ]
 
 
-def test_magno22_lists_three_surveys_and_a_daily_survey(magno: ServedMagno) -> None:
-    with magno.management() as client:
+def test_magno22_lists_three_surveys_and_a_daily_survey(served_magno: ServedMagno) -> None:
+    with served_magno.management() as client:
         listed = {(e.class_id, e.logical_name) for e in client.object_list()}
         for survey in (*SURVEYS, DAILY):
             assert (7, survey) in listed
@@ -131,9 +69,9 @@ def test_magno22_lists_three_surveys_and_a_daily_survey(magno: ServedMagno) -> N
         assert client.get(DAILY, 7, 4).as_int() == 86_400
 
 
-def test_each_survey_captures_on_its_own_programmed_period(magno: ServedMagno) -> None:
+def test_each_survey_captures_on_its_own_programmed_period(served_magno: ServedMagno) -> None:
     periods = (60, 600, 1200)  # 1, 10 and 20 minutes
-    with magno.management() as client:
+    with served_magno.management() as client:
         for survey, period in zip(SURVEYS, periods, strict=True):
             client.set(survey, 7, 4, Data.double_long_unsigned(period))
         assert [client.get(s, 7, 4).as_int() for s in SURVEYS] == list(periods)
@@ -141,8 +79,8 @@ def test_each_survey_captures_on_its_own_programmed_period(magno: ServedMagno) -
             with pytest.raises(DataAccessError) as caught:
                 client.set(SURVEYS[1], 7, 4, Data.double_long_unsigned(refused))
             assert caught.value.result is DataAccessResult.OTHER_REASON
-    magno.advance(START_MS + 40 * MINUTE_MS)
-    with magno.management() as client:
+    served_magno.advance(START_MS + 40 * MINUTE_MS)
+    with served_magno.management() as client:
         for survey, period in zip(SURVEYS, periods, strict=True):
             stamps = _stamps(client, survey)
             step = period * 1000
@@ -151,24 +89,26 @@ def test_each_survey_captures_on_its_own_programmed_period(magno: ServedMagno) -
         assert client.get(SURVEYS[2], 7, 7).as_int() == 2  # entries_in_use: 09:20, 09:40
 
 
-def test_a_survey_s_channels_change_it_alone(magno: ServedMagno) -> None:
+def test_a_survey_s_channels_change_it_alone(served_magno: ServedMagno) -> None:
     """Survey 2 gets 60 channels (the seed's limit; 61 refused): its buffer is cleared and
     captured anew, surveys 1 and 3 keep their channels and entries."""
-    magno.advance(START_MS + 60 * MINUTE_MS)
-    with magno.management() as client:
+    served_magno.advance(START_MS + 60 * MINUTE_MS)
+    with served_magno.management() as client:
         kept = [client.capture_objects(s) for s in (SURVEYS[0], SURVEYS[2])]
         before = [client.get(s, 7, 7).as_int() for s in (SURVEYS[0], SURVEYS[2])]
         assert before == [4, 1]
         served = {(e.class_id, e.logical_name) for e in client.object_list()}
-        sixty = Data.array(magno.loop.call(lambda: _definitions(magno.session, served, 61)))
+        sixty = Data.array(
+            served_magno.loop.call(lambda: _definitions(served_magno.session, served, 61))
+        )
         first_sixty = Data.array(list(sixty.as_items()[:60]))
         client.set(SURVEYS[1], 7, 3, first_sixty)
         assert len(client.capture_objects(SURVEYS[1])) == 60
         assert client.get(SURVEYS[1], 7, 7).as_int() == 0  # the Blue Book: cleared
         with pytest.raises(DataAccessError):
             client.set(SURVEYS[1], 7, 3, sixty)
-    magno.advance(START_MS + 70 * MINUTE_MS)
-    with magno.management() as client:
+    served_magno.advance(START_MS + 70 * MINUTE_MS)
+    with served_magno.management() as client:
         assert [client.capture_objects(s) for s in (SURVEYS[0], SURVEYS[2])] == kept
         assert client.get(SURVEYS[0], 7, 7).as_int() == 4  # 10:00 next at 10:15
         assert client.get(SURVEYS[1], 7, 7).as_int() == 2  # 10:05, 10:10
