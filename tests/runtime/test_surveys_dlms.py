@@ -65,7 +65,7 @@ def test_magno22_lists_three_surveys_and_a_daily_survey(served_magno: ServedMagn
         listed = {(e.class_id, e.logical_name) for e in client.object_list()}
         for survey in (*SURVEYS, DAILY):
             assert (7, survey) in listed
-        assert [client.get(s, 7, 4).as_int() for s in SURVEYS] == [900, 300, 3600]
+        assert [client.get(s, 7, 4).as_int() for s in SURVEYS] == [900, 900, 3600]
         assert client.get(DAILY, 7, 4).as_int() == 86_400
 
 
@@ -107,11 +107,12 @@ def test_a_survey_s_channels_change_it_alone(served_magno: ServedMagno) -> None:
         assert client.get(SURVEYS[1], 7, 7).as_int() == 0  # the Blue Book: cleared
         with pytest.raises(DataAccessError):
             client.set(SURVEYS[1], 7, 3, sixty)
-    served_magno.advance(START_MS + 70 * MINUTE_MS)
+    served_magno.advance(START_MS + 90 * MINUTE_MS)
     with served_magno.management() as client:
         assert [client.capture_objects(s) for s in (SURVEYS[0], SURVEYS[2])] == kept
-        assert client.get(SURVEYS[0], 7, 7).as_int() == 4  # 10:00 next at 10:15
-        assert client.get(SURVEYS[1], 7, 7).as_int() == 2  # 10:05, 10:10
+        assert client.get(SURVEYS[0], 7, 7).as_int() == 6  # 09:15 ... 10:30
+        assert client.get(SURVEYS[1], 7, 7).as_int() == 2  # 10:15, 10:30
+        assert client.get(SURVEYS[2], 7, 7).as_int() == 1  # 10:00 (11:00 to come)
         row = client.get(SURVEYS[1], 7, 2).as_items()[-1].as_items()
         assert len(row) == 60
         assert client.capture_objects(SURVEYS[1])[0] == CaptureObject(8, Obis(0, 0, 1, 0, 0), 2)
