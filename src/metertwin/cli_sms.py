@@ -20,10 +20,13 @@ TIMEOUT_S = 30.0
 
 def add_sms_command(commands: Any) -> None:
     sms = commands.add_parser(
-        "sms", help="send an SMS to a running MeterCom PRO module; print its reply"
+        "sms",
+        help="send an SMS to a running meter (MeterCom PRO commands, tokens); print its reply",
     )
     sms.add_argument("target", metavar="HOST:APIPORT", help="the meter's control API")
-    sms.add_argument("text", metavar="TEXT", help='the SMS, e.g. "MCP INFO PWD=HELLO"')
+    sms.add_argument(
+        "text", metavar="TEXT", help='the SMS, e.g. "MCP INFO PWD=HELLO", or a token\'s digits'
+    )
     sms.add_argument(
         "--from", dest="sender", metavar="NUMBER", default="", help="the sending number"
     )

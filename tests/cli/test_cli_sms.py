@@ -33,9 +33,9 @@ class Running:
 
 
 @contextmanager
-def metercom(data: Path, *extra: str) -> Iterator[Running]:
+def metercom(data: Path, *extra: str, model: str = "metercom-pro") -> Iterator[Running]:
     command = [
-        sys.executable, "-m", "metertwin", "run", "--model", "metercom-pro", "--data", str(data),
+        sys.executable, "-m", "metertwin", "run", "--model", model, "--data", str(data),
         "--start", "2026-06-01T10:00", "--no-panel", "--port", "0", "--api-port", "0", *extra,
     ]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -704,6 +704,32 @@ def test_management_programs_a_charge_table_and_tops_up_the_second_wallet(
     assert wallet.second_credit == 2_500_000
 
 
+def test_management_collects_a_charge_and_reads_its_last_collection(
+    serve: Callable[..., ServedMeter],
+) -> None:
+    """magno22 (issue 20 item 4): dlms-cosem sets the standing Charge's
+    total_amount_remaining (class 113 method 5, double-long 1.000), invokes collect (method 3,
+    integer 0) and reads attributes 10-13: the collection's date-time (12 octets, the meter's
+    instant), its amount 0.15 + 20 % VAT = 0.180, what remains 0.820, proportion 0."""
+    served = serve("magno22")
+    standing = Obis(0, 0, 19, 20, 1)
+    with associated(served.port, UTILITY, b"33333333") as client:  # magno22's management
+        client.action(
+            CosemMethod(CosemInterface.CHARGE, standing, 5),
+            dlms_data.DoubleLongData(1_000).to_bytes(),
+        )
+        client.action(CosemMethod(CosemInterface.CHARGE, standing, 3), bytes((0x0F, 0)))
+        when, _status = dlms_time.datetime_from_bytes(
+            bytes(get(client, CosemInterface.CHARGE, standing, 10))
+        )
+        assert int(when.timestamp() * 1000) == served.meter.meter_time_ms() // 1000 * 1000
+        assert get(client, CosemInterface.CHARGE, standing, 11) == 180
+        assert get(client, CosemInterface.CHARGE, standing, 12) == 820
+        assert get(client, CosemInterface.CHARGE, standing, 13) == 0
+    wallet = served.meter.wallet
+    assert wallet is not None and wallet.balance_check() == 0
+
+
 # -- firmware: class 18 image transfer (issue 15, "Interop") -------------------------------
 
 

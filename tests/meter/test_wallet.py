@@ -322,7 +322,9 @@ def test_invalid_tables_are_refused_and_change_nothing(
 
 _steps = st.lists(
     st.tuples(
-        st.sampled_from(["consume", "purchase", "day", "month", "emergency", "clear", "mode"]),
+        st.sampled_from(
+            ["consume", "purchase", "day", "month", "emergency", "clear", "mode", "collect"]
+        ),
         st.integers(min_value=0, max_value=40 * KWH),
         st.integers(min_value=1, max_value=2),
     ),
@@ -379,8 +381,14 @@ def test_credit_bought_equals_credit_used_plus_credit_left(
     wallet = _active(config, 10 * MICRO)
     month = date(2026, 1, 31)
     second = config.second_wallet is not None
-    for action, value, rate in steps:
-        if action == "consume":
+    collected = (ChargeKind.STANDING, ChargeKind.FIXED, ChargeKind.SERVICE, ChargeKind.ENERGY)
+    for kind in collected:  # class 113 set_total_amount_remaining: counted down from here
+        wallet.set_remaining(kind, 20 * MICRO)
+    for step, (action, value, rate) in enumerate(steps):
+        wallet.at_ms = step
+        if action == "collect":  # class 113 collect on one of the collected charges
+            wallet.collect(collected[value % len(collected)])
+        elif action == "consume":
             wallet.consume(value, rate)
         elif action == "purchase":
             into = SECOND_WALLET if second and value % 2 else 1
@@ -406,5 +414,48 @@ def test_credit_bought_equals_credit_used_plus_credit_left(
         assert wallet.alarm_level == sum(
             1 for t in config.low_credit_thresholds if wallet.prepaid and wallet.available() <= t
         )
+        assert all(0 <= wallet.remaining[kind] <= 20 * MICRO for kind in collected)
+    # what each charge collected, counted down from 20 (never below 0) ...
+    charges_taken = 20 * MICRO * 3 - sum(wallet.remaining[k] for k in collected[:3])
+    assert charges_taken <= wallet.charges_total
+    if wallet.charges_total <= 20 * MICRO:  # ... exactly while none reached 0
+        assert charges_taken == wallet.charges_total
+    if wallet.energy_cost_total <= 20 * MICRO:
+        assert 20 * MICRO - wallet.remaining[ChargeKind.ENERGY] == wallet.energy_cost_total
     restored = Wallet.from_state(config, wallet.to_state())
     assert restored.to_state() == wallet.to_state()
+
+
+def test_each_charge_keeps_its_last_collection_and_a_subsidy_is_not_collected() -> None:
+    """Class 113 attributes 10-11 (issue 20 item 4): the standing charge at a day's end, the
+    fixed charges as one collection of their sum at a month's start, the service charge at a
+    month's end, each with its VAT; `collect` takes one now; a subsidy cannot be collected."""
+    config = _config(
+        standing_charge_per_day=100_000,
+        fixed_charges_per_month=(1 * MICRO, 2 * MICRO),
+        service_steps=((0, 3 * MICRO),),
+        vat_charges_ppm=200_000,
+    )
+    wallet = _active(config, 100 * MICRO)
+    wallet.at_ms = 1_000
+    wallet.new_day()
+    assert wallet.collections[ChargeKind.STANDING] == (1_000, 120_000)
+    wallet.at_ms = 2_000
+    wallet.new_month(date(2026, 1, 31))
+    assert wallet.collections[ChargeKind.SERVICE] == (2_000, 3_600_000)
+    assert wallet.collections[ChargeKind.FIXED] == (2_000, 3_600_000)  # (1 + 2) + 20 %
+    wallet.at_ms = 3_000
+    wallet.set_remaining(ChargeKind.STANDING, 200_000)
+    wallet.collect(ChargeKind.STANDING)
+    assert wallet.collections[ChargeKind.STANDING] == (3_000, 120_000)
+    assert wallet.remaining[ChargeKind.STANDING] == 80_000
+    wallet.collect(ChargeKind.STANDING)
+    assert wallet.remaining[ChargeKind.STANDING] == 0  # not below; collection goes on
+    assert wallet.balance_check() == 0
+    with pytest.raises(WalletRefused):
+        wallet.collect(ChargeKind.SUBSIDY)
+    with pytest.raises(WalletRefused):
+        wallet.set_remaining(ChargeKind.STANDING, -1)
+    restored = Wallet.from_state(config, wallet.to_state())
+    assert restored.collections == wallet.collections
+    assert restored.remaining == wallet.remaining

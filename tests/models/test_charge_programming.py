@@ -356,3 +356,22 @@ def test_cost_of_the_second_wallet_needs_one(tmp_path: Path) -> None:
     path.write_text(text.replace('"cost"]', '"cost:2", "cost"]'))
     with pytest.raises(SchemaError, match=r"cost:2 needs \[prepayment\.second_wallet\]"):
         load_model(str(path))
+
+
+def test_a_total_amount_remaining_and_a_collection_survive_a_restart(magno: Served) -> None:
+    """Class 113 methods 3 and 5 (issue 20 item 4; docs/prepayment.md "Collections"): the
+    remaining amount set, the standing charge collected (0.15 + 20 % VAT), both logged and
+    committed; a restarted meter reads the same attributes 10-12."""
+    standing = Obis(0, 0, 19, 20, 1)
+    changes = magno.parameter_changes()
+    magno.act(113, standing, 5, Data.double_long(2_000))
+    magno.act(113, standing, 5, Data.double_long(2_000))  # the same: nothing logged
+    assert magno.parameter_changes() == changes + 1
+    credit = magno.wallet.credit
+    magno.act(113, standing, 3, Data.integer(0))
+    assert credit - magno.wallet.credit == 180_000  # no subsidy left: the token wallet pays
+    seen = [magno.get(113, standing, a) for a in (10, 11, 12)]
+    assert seen[1:] == [Data.double_long(180), Data.double_long(1_820)]
+    _restart(magno)
+    assert [magno.get(113, standing, a) for a in (10, 11, 12)] == seen
+    assert magno.wallet.balance_check() == 0

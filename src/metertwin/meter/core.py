@@ -344,6 +344,7 @@ class Meter:
                         self.recorder.flag(EntryStatus.DATA_NOT_VALID)  # measured while faulty
                 self.now_ms = stop
                 if wallet is not None and imported:
+                    wallet.at_ms = self.clock.meter_ms(stop)  # when its charges are collected
                     events = wallet.consume(imported, self.rate)
                     if events:
                         self._on_wallet(events)
@@ -766,6 +767,7 @@ class Meter:
         one that begins, as in the calendar month's cost."""
         self._wallet_due = None
         self._crossing = _UNSET
+        wallet.at_ms = self.meter_time_ms()  # when the day's and month's charges are taken
         today = self.local_time().date()
         events: list[WalletEvent] = []
         month_begins = False
@@ -1177,6 +1179,17 @@ class Meter:
             self.log_event(EventCode.PARAMETER_CHANGED)
         self._replan_wallet()
         self._on_wallet([])
+
+    def collect_charge(self, kind: ChargeKind) -> None:
+        """Class 113 collect: a time-based charge taken now (`Wallet.collect`); the credit
+        and its warnings follow as for any charge. WalletRefused says why not."""
+        wallet = self.wallet
+        if wallet is None:
+            raise WalletRefused("this meter has no wallet")
+        wallet.at_ms = self.meter_time_ms()
+        events = wallet.collect(kind)
+        self._replan_wallet()
+        self._on_wallet(events)
 
     def take_emergency_credit(self) -> None:
         """The customer or the head-end takes emergency credit (WalletRefused if not

@@ -20,7 +20,12 @@ Credit flows (seed 002 5.4, seed 003 "Prepayment" and "Tariff expense"):
   table the head-end writes and activates now or at a time (class 113; issue 20 item 4);
 - a second credit wallet (seed 003 "Dual wallet", issue 20 item 7), topped up remotely, is
   consumed before or after the token wallet by its priority and pays consumption, and
-  charges only when configured so.
+  charges only when configured so;
+- each charge's last collection (time and amount) and a total amount remaining that each
+  collection counts down (class 113 attributes 10-12): a head-end sets or adds to it, and asks
+  for a time-based charge to be collected now (`collect`); collections never stop at 0 (every
+  table is collected continuously), so the remaining amount only tells a head-end how much of
+  what it set is still to come.
 
 Costs are recorded twice: per calendar month (`month_cost`, the 12-month `cost_history`; seed
 002 5.4 e and g) and per billing period (`period_cost`, which the billing profile captures at
@@ -392,6 +397,12 @@ class Wallet:
         self.passive: dict[ChargeKind, ChargeTable] = dict(self.tables)
         self.activation_ms: dict[ChargeKind, int] = {}
         """Passive tables waiting for their activation time (meter ms)."""
+        self.collections: dict[ChargeKind, tuple[int, int]] = {}
+        """Each charge's last collection: (meter ms, µ with its VAT)."""
+        self.remaining: dict[ChargeKind, int] = {}
+        """Each charge's total amount remaining (µ), counted down by its collections."""
+        self.at_ms = 0
+        """The meter time of the flow in progress (set by the core before it runs one)."""
         self._use_tables()
         self.subsidy_left = self.tariff.subsidy_amount
         self.alarm_level = self._level()
@@ -555,19 +566,69 @@ class Wallet:
             self.month_import_uj += chunk
             left -= chunk
         self.energy_cost_total += cost
+        if cost:
+            self._collected(ChargeKind.ENERGY, cost)
         return self._pay(cost, charges=False)
 
-    def charge(self, amount: int) -> list[WalletEvent]:
+    def charge(self, amount: int, kind: ChargeKind = ChargeKind.STANDING) -> list[WalletEvent]:
         """A standing, fixed or service charge (before VAT) taken from the credit."""
         with_vat = amount * (_PPM + self.tariff.vat_charges) // _PPM
         self.charges_total += with_vat
+        self._collected(kind, with_vat)
         return self._pay(with_vat, charges=True)
+
+    def _collected(self, kind: ChargeKind, amount: int) -> None:
+        self.collections[kind] = (self.at_ms, amount)
+        left = self.remaining.get(kind)
+        if left:
+            self.remaining[kind] = max(left - amount, 0)
+
+    def collect(self, kind: ChargeKind) -> list[WalletEvent]:
+        """Class 113 collect: a time-based charge taken now, as at its due time (a day's
+        standing charge, this month's fixed charges, the service charge of this month's
+        band so far); a consumption-based one is collected as energy is used, so nothing
+        more is. WalletRefused for a subsidy (it pays, it is not collected)."""
+        if kind is ChargeKind.SUBSIDY:
+            raise WalletRefused("a subsidy pays charges; it is not collected")
+        if kind is ChargeKind.STANDING and self.tariff.standing:
+            return self.charge(self.tariff.standing)
+        if kind is ChargeKind.FIXED and self.tariff.fixed:
+            return self._fixed_charges()
+        if kind is ChargeKind.SERVICE and (service := self._service_due()):
+            return self.charge(service, ChargeKind.SERVICE)
+        return []
+
+    def set_remaining(self, kind: ChargeKind, amount: int) -> None:
+        """Class 113 set_total_amount_remaining (µ, not negative)."""
+        if amount < 0:
+            raise WalletRefused("a total amount remaining is not negative")
+        self.remaining[kind] = amount
+
+    def _service_due(self) -> int:
+        """The monthly service charge of this month's consumption band so far."""
+        service = 0
+        for threshold, amount in self.tariff.service:
+            if self.month_import_uj >= threshold:
+                service = amount
+        return service
+
+    def _fixed_charges(self) -> list[WalletEvent]:
+        """The month's fixed charges, one collection of their sum (with VAT)."""
+        events: list[WalletEvent] = []
+        taken = 0
+        for amount in self.tariff.fixed:
+            events += self.charge(amount, ChargeKind.FIXED)
+            taken += self.collections[ChargeKind.FIXED][1]
+        self.collections[ChargeKind.FIXED] = (self.at_ms, taken)
+        return events
 
     def _pay(self, cost: int, charges: bool) -> list[WalletEvent]:
         """The amount subsidy pays first; the rest is recorded and, when prepaid, drawn."""
         subsidised = min(self.subsidy_left, cost)
         self.subsidy_left -= subsidised
         self.subsidised_total += subsidised
+        if subsidised:
+            self._collected(ChargeKind.SUBSIDY, subsidised)
         cost -= subsidised
         self.month_cost += cost
         self.period_cost += cost
@@ -751,12 +812,9 @@ class Wallet:
         consumption, seed 003 "monthly service charge"), goes to the 12-month cost history
         (seed 002 5.4 g) and the step bands restart. Returns the charge's events."""
         events: list[WalletEvent] = []
-        service = 0
-        for threshold, amount in self.tariff.service:
-            if self.month_import_uj >= threshold:
-                service = amount
+        service = self._service_due()
         if service:
-            events = self.charge(service)
+            events = self.charge(service, ChargeKind.SERVICE)
         self.cost_history.insert(0, (ended.strftime("%Y-%m"), self.month_cost))
         del self.cost_history[COST_HISTORY_MONTHS:]
         self.month_cost = 0
@@ -767,10 +825,7 @@ class Wallet:
         """A new month begins: its amount subsidy is granted and its fixed charges are
         taken (in advance, so they count in the new month's cost, after the subsidy)."""
         self.subsidy_left = self.tariff.subsidy_amount
-        events: list[WalletEvent] = []
-        for amount in self.tariff.fixed:
-            events += self.charge(amount)
-        return events
+        return self._fixed_charges() if self.tariff.fixed else []
 
     def end_billing_period(self) -> None:
         """The billing point (the billing profiles have captured `period_cost` and what
@@ -804,6 +859,8 @@ class Wallet:
             "tables": {k.value: [list(e) for e in t] for k, t in self.tables.items()},
             "passive": {k.value: [list(e) for e in t] for k, t in self.passive.items()},
             "activation_ms": {k.value: at for k, at in self.activation_ms.items()},
+            "collections": {k.value: list(c) for k, c in self.collections.items()},
+            "remaining": {k.value: left for k, left in self.remaining.items()},
             "purchase_count": self.purchase_count,
             "purchased_total": self.purchased_total,
             "energy_cost_total": self.energy_cost_total,
@@ -863,6 +920,11 @@ class Wallet:
                 ChargeKind(k): int(at) for k, at in state["activation_ms"].items()
             }
             wallet._use_tables()
+        wallet.collections = {
+            ChargeKind(k): (int(at), int(amount))
+            for k, (at, amount) in state.get("collections", {}).items()
+        }
+        wallet.remaining = {ChargeKind(k): int(v) for k, v in state.get("remaining", {}).items()}
         wallet.subsidy_left = int(state.get("subsidy_left", wallet.tariff.subsidy_amount))
         wallet.alarm_level = wallet._level()
         return wallet

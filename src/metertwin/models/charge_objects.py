@@ -8,6 +8,13 @@ update_unit_charge writes the passive table too and method 2 activate_passive_un
 makes it active now. A table is `{charge_per_unit_scaling {commodity_scale, price_scale},
 commodity {class_id, logical_name, attribute}, charge_tables [{index, charge_per_unit}]}`;
 each object's scaling and index width are fixed (`_LAYOUT`), values are `long` counts.
+
+last_collection_time and last_collection_amount (10, 11) are the charge's last collection,
+total_amount_remaining (12) what a head-end set (method 5) or added (method 4) less what was
+collected since; method 3 collect takes a time-based charge now. Steps, levies and VAT are
+collected inside the consumption charge (0.0.19.20.0, whose amounts include them), so they
+show no collection of their own and refuse methods 4 and 5. proportion (13) is for
+payment-event-based charges (charge_type 2), which none of these is: 0.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from metertwin.cosem.classes import interface_class
 from metertwin.cosem.errors import CosemError, type_unmatched
 from metertwin.cosem.objects import Binding, CosemObject, Method, Request
 from metertwin.meter.core import Meter
+from metertwin.meter.events import EventCode
 from metertwin.meter.registers import Energy
 from metertwin.meter.wallet import (
     LEVY_PERCENT,
@@ -29,6 +37,7 @@ from metertwin.meter.wallet import (
     ChargeTable,
     CreditUnit,
     Wallet,
+    WalletRefused,
 )
 from metertwin.models.values import date_time_data, items, logical_name, meter_ms_from, octets
 
@@ -91,6 +100,9 @@ _LAYOUT: dict[ChargeKind, _Layout] = {
     ),
 }
 CHARGE_OBJECTS: dict[Obis, ChargeKind] = {layout.obis: kind for kind, layout in _LAYOUT.items()}
+FOLDED = frozenset({ChargeKind.STEPS, ChargeKind.LEVY, ChargeKind.VAT})
+"""Collected as part of the consumption charge (ENERGY): no collection of their own."""
+MAX_AMOUNT_COUNTS = 2**31 - 1
 
 
 def charge_rows(wallet_unit: CreditUnit) -> list[tuple[Obis, int, str]]:
@@ -220,6 +232,52 @@ def charge_object(obis: Obis, meter: Meter, wallet: Wallet) -> CosemObject:
             return amount(wallet.subsidised_total)
         return amount(0)
 
+    def amount_parameter(parameters: Data | None, what: str) -> int:
+        """A method's double-long amount (counts at scale -3), as µ."""
+        if parameters is None or parameters.type is not DataType.DOUBLE_LONG:
+            raise type_unmatched(f"{what} takes a double-long amount")
+        return parameters.as_int() * PER_COUNT
+
+    def own_remaining() -> None:
+        if kind in FOLDED:
+            raise CosemError(
+                DataAccessResult.OTHER_REASON, "collected as part of the consumption charge"
+            )
+
+    def set_remaining(micro: int) -> None:
+        if not 0 <= micro <= MAX_AMOUNT_COUNTS * PER_COUNT:
+            raise CosemError(DataAccessResult.OTHER_REASON, "total_amount_remaining out of range")
+        if wallet.remaining.get(kind, 0) != micro:
+            wallet.set_remaining(kind, micro)
+            meter.log_event(EventCode.PARAMETER_CHANGED)
+
+    def collect(_r: Request, parameters: Data | None) -> Data | None:
+        if parameters is not None and parameters.type not in (
+            DataType.INTEGER,
+            DataType.NULL_DATA,
+        ):
+            raise type_unmatched("collect takes integer(0)")
+        try:
+            meter.collect_charge(kind)
+        except WalletRefused as refused:
+            raise CosemError(DataAccessResult.OTHER_REASON, str(refused)) from None
+        return None
+
+    def update_remaining(_r: Request, parameters: Data | None) -> Data | None:
+        added = amount_parameter(parameters, "update_total_amount_remaining")
+        own_remaining()
+        set_remaining(wallet.remaining.get(kind, 0) + added)
+        return None
+
+    def set_total_remaining(_r: Request, parameters: Data | None) -> Data | None:
+        amount_given = amount_parameter(parameters, "set_total_amount_remaining")
+        own_remaining()
+        set_remaining(amount_given)
+        return None
+
+    def last_collection() -> tuple[int, int] | None:
+        return None if kind in FOLDED else wallet.collections.get(kind)
+
     attributes = {
         2: Binding(get=paid),
         3: Binding(get=lambda _r: Data.enum(0 if layout.consumption else 1)),
@@ -229,14 +287,16 @@ def charge_object(obis: Obis, meter: Meter, wallet: Wallet) -> CosemObject:
         7: Binding(get=get_activation),
         8: Binding(get=lambda _r: Data.double_long_unsigned(layout.period_s)),
         9: Binding(get=lambda _r: bits(layout.percentage, layout.consumption)),
-        10: Binding(get=lambda _r: date_time_data(meter.clock, meter.meter_time_ms())),
-        11: Binding(get=lambda _r: amount(0)),
-        12: Binding(get=lambda _r: amount(0)),
+        10: Binding(
+            get=lambda _r: date_time_data(meter.clock, c[0] if (c := last_collection()) else None)
+        ),
+        11: Binding(get=lambda _r: amount(c[1] if (c := last_collection()) else 0)),
+        12: Binding(get=lambda _r: amount(wallet.remaining.get(kind, 0))),
         13: Binding(get=lambda _r: Data.long_unsigned(0)),
     }
-    methods: dict[int, Method] = {}
+    methods: dict[int, Method] = {3: collect, 4: update_remaining, 5: set_total_remaining}
     if wallet.config.unit is CreditUnit.CURRENCY:
         attributes[6] = Binding(get=attributes[6].get, set=set_passive)
         attributes[7] = Binding(get=get_activation, set=set_activation)
-        methods = {1: update_unit_charge, 2: activate}
+        methods |= {1: update_unit_charge, 2: activate}
     return CosemObject(interface_class(113), obis, attributes, methods)

@@ -224,6 +224,7 @@ IMPLEMENTED_FUNCTIONS: dict[str, str] = {
     "maximum-demand": "demand registers and maximum demand per rate (classes 5, 4)",
     "dlms-tcp": "DLMS/COSEM over TCP with the IEC 62056-47 wrapper",
     "sms": "the MeterCom PRO module's SMS configuration: INFO, CNF, RESET (docs/sms.md)",
+    "sms-token": "STS tokens by SMS, entered as from the keypad, answered by SMS (docs/sms.md)",
 }
 """What a model's ``[model] functions`` may name: what metertwin implements, and where.
 A function a meter's documents name but metertwin does not have yet (a keypad, a CIU,
@@ -370,6 +371,8 @@ class _ModelReader:
             raise root.error("model.functions", f"{', '.join(needing)} need a [prepayment] wallet")
         battery = self._battery(root.table("battery", None), root.has("battery"))
         tariff_input_rate, pulse_constant = self._io(root.table("io", None), capacity.rates)
+        if "sms-token" in functions and "sts" not in functions:
+            raise root.error("model.functions", "sms-token needs sts (a token decoder)")
         profiles = tuple(
             self._profile(p, ratings, capacity, _wallets(wallet))
             for p in root.tables("profiles", [])
