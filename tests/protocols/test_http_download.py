@@ -170,3 +170,13 @@ def test_any_octets_end_in_events_or_a_refusal(answer: bytes) -> None:
         download.receive_data(b"")
     except HttpRefused:
         pass
+
+
+@given(st.text(max_size=80))
+def test_any_text_is_a_url_or_refused_as_one(text: str) -> None:
+    """What a SET may carry: parsed, or HttpUrlError (the SET's other-reason), nothing else."""
+    try:
+        url = parse_http_url(text)
+    except HttpUrlError:
+        return
+    assert HttpDownload(url).request().startswith(b"GET /")

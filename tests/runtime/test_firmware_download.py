@@ -8,6 +8,7 @@ refused with the old version kept."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -337,4 +338,33 @@ async def test_a_set_while_the_image_is_verified_answers_temporary_failure(
         assert busy.value.result is DataAccessResult.TEMPORARY_FAILURE
         await module.run_until(module.ended)
     assert module.version() == b"2.1.0"
+    await module.close()
+
+
+@run_async
+async def test_a_new_url_set_mid_download_replaces_the_stalled_one(
+    tmp_path: Path, keys: Path
+) -> None:
+    """The operator corrects the URL while the first server hangs: the hanging attempt is
+    stopped, its blocks dropped, and the new image comes from its first byte."""
+    served = Served(
+        {"/old.bin": _image(keys, "2.0.0"), "/new.bin": _image(keys, "2.2.0")},
+        stall_after=3 * BLOCK_SIZE,
+    )
+    module = Module(tmp_path / "meter", keys)
+    with image_server(served) as port:
+        module.set_url(f"http://127.0.0.1:{port}/old.bin")
+        await module.run_until(lambda: module.firmware.download.received == 3 * BLOCK_SIZE)
+        served.stall_after = None
+        module.set_url(f"http://127.0.0.1:{port}/new.bin")
+        assert module.firmware.download.received == 0
+        stalled = module.downloader.task
+        assert stalled is not None
+        module.downloader.tick()
+        with contextlib.suppress(asyncio.CancelledError):
+            await stalled
+        assert stalled.cancelled()  # stopped mid-read, not left to time out
+        await module.run_until(module.ended)
+    assert served.requests == [("/old.bin", None), ("/new.bin", None)]
+    assert module.version() == b"2.2.0"
     await module.close()

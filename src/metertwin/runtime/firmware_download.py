@@ -48,14 +48,20 @@ class FirmwareDownloader:
         self.session = session
         self.timeout_s = timeout_s
         self.task: asyncio.Task[None] | None = None
-        self.requests: list[bytes] = []  # the request heads sent, for the log and tests
+        self._running: tuple[object, int] = (None, 0)  # the firmware and SET it works for
 
     def tick(self) -> None:
-        """Start an attempt if one is due (from the running event loop)."""
-        meter = self.session.meter
-        if self.task is not None or self.session.read_only:
+        """Start an attempt if one is due (from the running event loop); stop one that a
+        new SET (or a meter put back to its last commit) made pointless, even mid-read."""
+        firmware = self.session.meter.firmware
+        if self.task is not None:
+            if self._running != (firmware, firmware.download.generation):
+                self.task.cancel()
             return
-        if meter.firmware.download.due(meter.now_ms):
+        if self.session.read_only:
+            return
+        if firmware.download.due(self.session.meter.now_ms):
+            self._running = (firmware, firmware.download.generation)
             self.task = asyncio.get_running_loop().create_task(self._attempt())
 
     async def stop(self) -> None:
@@ -94,7 +100,7 @@ class FirmwareDownloader:
             except HttpUrlError as problem:
                 raise HttpRefused(str(problem), retryable=False) from None
             http = HttpDownload(parsed, firmware.download.received)
-            self.requests.append(http.request())
+            log.info("firmware download: GET %s from byte %d", parsed, http.offset)
             sink = _Sink(self.session, firmware, generation)
             last = await fetch(http, sink.on_event, self.timeout_s)
             if not isinstance(last, Redirect):
