@@ -58,6 +58,7 @@ def test_the_manuals_example_url_and_the_refused_ones() -> None:
         "/metercom_pro_fw/upgrade.bin",
     )
     assert parse_http_url("http://updates.example/x?v=2").target == "/x?v=2"
+    assert str(parse_http_url("http://[::1]:8080/x")) == "http://[::1]:8080/x"
     for bad in ("https://h/x", "ftp://h/x", "http:///x", "http://u:p@h/x", "http://h/a b", ""):
         with pytest.raises(HttpUrlError):
             parse_http_url(bad)

@@ -43,7 +43,8 @@ class HttpUrl:
 
     @property
     def authority(self) -> str:
-        return self.host if self.port == 80 else f"{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 literal
+        return host if self.port == 80 else f"{host}:{self.port}"
 
     def __str__(self) -> str:
         return f"http://{self.authority}{self.target}"
