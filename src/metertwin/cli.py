@@ -500,6 +500,7 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
     from rich.live import Live
 
     from metertwin.panel import render, summary_line
+    from metertwin.runtime.firmware_download import FirmwareDownloader
     from metertwin.runtime.realtime import run_realtime
     from metertwin.runtime.serving import SessionBackend
     from metertwin.storage.sqlite import CommitError
@@ -528,6 +529,7 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
     lines = _serial_ports(session, device, args, on_event)
     modem = _sms_modem(session, device, [listener for listener, _ in listeners], args)
     api = _control_api(session, args, modem)
+    downloader = FirmwareDownloader(session)  # the MeterCom PRO's download (docs/firmware.md)
     try:
         for listener, asked in listeners:
             try:
@@ -562,6 +564,7 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
             SMS RESET due restarts the module, which drops them too)."""
             if modem is not None:
                 modem.tick()
+            downloader.tick()
             if s.meter.firmware.restarts != restarts[0]:
                 restarts[0] = s.meter.firmware.restarts
                 for listener, _ in listeners:
@@ -603,6 +606,7 @@ async def _serve(session: Session, args: argparse.Namespace) -> None:
                     args.duration,
                 )
     finally:
+        await downloader.stop()
         if api is not None:
             await api.stop()
         for listener, _ in listeners:

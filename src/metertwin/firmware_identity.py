@@ -1,10 +1,12 @@
 """The meter's firmware keys from the `[firmware]` section of the user's config file.
 
 Keys: ``manufacturer_key`` (path of the manufacturer's PEM public key, P-256 or P-384,
-relative to the config file) that every image's signature must verify with, and
-``image_key`` (hex, 16/24/32 bytes) opening encrypted images (AES-GCM). Without a
-``manufacturer_key`` the meter holds none and refuses every image at verification: there is
-no built-in key (docs/firmware.md: `metertwin firmware keygen` makes a demo pair).
+relative to the config file) that every image's signature must verify with;
+``image_key`` (hex, 16/24/32 bytes) opening encrypted images (AES-GCM); ``download_hosts``
+(host or host:port names) the MeterCom PRO may download images from over HTTP (none: every
+URL is refused). Without a ``manufacturer_key`` the meter holds none and refuses every image
+at verification: there is no built-in key (docs/firmware.md: `metertwin firmware keygen`
+makes a demo pair).
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ def install_firmware_keys(
     reader = TableReader(section, source, "firmware")
     key_path = reader.str("manufacturer_key", "")
     image_key = reader.str("image_key", "").replace(" ", "")
+    hosts = reader.str_list("download_hosts", [])
     reader.finish()
+    firmware.download_hosts = frozenset(host.lower() for host in hosts)
     if key_path:
         path = Path(key_path)
         if not path.is_absolute() and base is not None:

@@ -501,8 +501,9 @@ def _standard(entries: list[Any]) -> list[Any]:
 
 def test_utility_object_list_is_the_seed_table(metercom: ServedMeter) -> None:
     entries = _object_list(metercom.port, UTILITY, UTILITY_SECRET)  # ~14 kB: GET with blocks
-    # plus the 3 objects others name and the HLS association 0x40's object, setup and counter
-    assert len(entries) == 274 + 3 + 3  # (docs/dlms.md)
+    # plus the 3 objects others name, the module firmware version and download status
+    # (docs/firmware.md) and the HLS association 0x40's object, setup and counter
+    assert len(entries) == 274 + 3 + 2 + 3  # (docs/dlms.md)
     hls = {(15, bytes([0, 0, 40, 0, 4, 255])), (64, bytes([0, 0, 43, 0, 4, 255]))}
     hls.add((1, bytes([0, 0, 43, 1, 4, 255])))
     listed = {(class_id, bytes(ln)) for class_id, _v, ln, _rights in entries}

@@ -73,7 +73,8 @@ def test_every_readable_attribute_of_every_object_answers_well_typed(name: str) 
 def test_metercom_pro_serves_exactly_the_seed_object_list() -> None:
     """Seed 004 / metercom-pro-objects.csv: 274 objects with those classes; 1.0.114.0.255
     read as 1.0.1.4.0.255 as its note says; plus the three objects its others name and
-    the seed's table leaves out, each noted as such (issue 11, 2: no dangling reference)."""
+    the seed's table leaves out, each noted as such (issue 11, 2: no dangling reference),
+    and the firmware version its section 5.2 names and the download's status (issue 15)."""
     _, device, _ = _device("metercom-pro")
     with SEED_OBJECTS.open() as handle:
         rows = list(csv.DictReader(handle))
@@ -85,8 +86,14 @@ def test_metercom_pro_serves_exactly_the_seed_object_list() -> None:
         for row in rows
     }
     added = {row["obis"] for row in rows if row["note"].startswith("not in the seed's table")}
-    assert len(expected) == 274 + 3
-    assert added == {"0.0.96.11.0.255", "0.0.96.130.0.255", "0.0.43.0.0.255"}
+    assert len(expected) == 274 + 5
+    assert added == {
+        "0.0.96.11.0.255",
+        "0.0.96.130.0.255",
+        "0.0.43.0.0.255",
+        "0.0.96.1.5.255",  # seed 004 §5.2: the module firmware version
+        "0.0.44.0.128.255",  # the firmware download's status (docs/firmware.md)
+    }
     served = {(obis, obj.class_id) for obis, obj in device.objects.items()}
     hls = {  # issue 12: the HLS association 0x40 the seed's module lacks, with its setup
         (Obis(0, 0, 40, 0, 4), 15),

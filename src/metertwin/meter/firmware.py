@@ -21,6 +21,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from metertwin.meter.events import EventCode
+from metertwin.meter.firmware_download import Download
 from metertwin.meter.firmware_image import ImageError, verify_image
 
 VERIFY_MS = 2_000
@@ -135,6 +136,8 @@ class Firmware:
         self.restarts = 0  # the serving layer drops its connections when this grows
         self.last_failure = ""
         self.armed_faults: set[str] = set()  # FIRMWARE_FAULTS still to strike
+        self.download = Download()  # the MeterCom PRO's HTTP download (firmware_download.py)
+        self.download_hosts: frozenset[str] = frozenset()  # from the config, never saved
 
     # -- attributes -----------------------------------------------------------------------
 
@@ -166,12 +169,41 @@ class Firmware:
             and self.status == TransferStatus.INITIATED
         ):
             return  # the HES resumes: keep the blocks already committed
+        self._new_transfer(identifier, size)
+
+    def _new_transfer(self, identifier: bytes, size: int) -> None:
         self.identifier, self.image_size = identifier, size
         self._drop_blocks()
         self.all_blocks_verified = False
         self.verified = None
         self.activate_after_verify = False
         self.status = TransferStatus.INITIATED
+
+    # -- the MeterCom PRO download (its HTTP is done above the core) -----------------------
+
+    def start_download(self, url: str, now_ms: int) -> None:
+        """A SET of the download URL: a new transfer whose size the server tells later."""
+        self.poll(now_ms)
+        self._not_busy()
+        if self.download.start(url, now_ms):
+            self._new_transfer(url.encode(), 0)
+
+    def restart_download(self) -> None:
+        """The server sent the whole image where a part was asked: the blocks start again."""
+        self._new_transfer(self.identifier, 0)
+        self.download.received = 0
+
+    def store_downloaded(self, number: int, value: bytes) -> None:
+        """One block of the download, committed with the next commit like a class 18 one."""
+        self.blocks[number] = value
+        self._unsaved[number] = value
+
+    def finish_download(self, size: int, now_ms: int) -> None:
+        """The whole image arrived: verify it, then activate it (the module restarts)."""
+        self.image_size = size
+        self.status = TransferStatus.INITIATED
+        self._start_verification(now_ms)
+        self.activate_after_verify = True
 
     def block(self, number: int, value: bytes, now_ms: int) -> None:
         """image_block_transfer: a block stored (a duplicate overwrites its earlier copy)."""
@@ -374,6 +406,7 @@ class Firmware:
             "restarts": self.restarts,
             "last_failure": self.last_failure,
             "armed_faults": sorted(self.armed_faults),
+            "download": self.download.to_state(),
         }
 
     def restore(self, state: dict[str, Any] | None) -> None:
@@ -400,3 +433,4 @@ class Firmware:
         self.restarts = int(state["restarts"])
         self.last_failure = str(state["last_failure"])
         self.armed_faults = {str(k) for k in state.get("armed_faults", ()) if k in FIRMWARE_FAULTS}
+        self.download = Download.from_state(state.get("download"))

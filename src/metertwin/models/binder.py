@@ -41,6 +41,7 @@ from metertwin.models.associations import (
 from metertwin.models.calendar_objects import activity_calendar, special_days_table
 from metertwin.models.clock_object import clock_object
 from metertwin.models.demand_objects import demand_quantity, demand_register, maximum_demand
+from metertwin.models.firmware_download_objects import download_object
 from metertwin.models.firmware_objects import IMAGE_TRANSFER, image_transfer
 from metertwin.models.hdlc_setup_object import HDLC_SETUP, HdlcPort, install_hdlc_setup
 from metertwin.models.io_objects import BATTERY_USE_TIME
@@ -264,6 +265,8 @@ class _Binder:
             return self._billing_scripts(obis)
         if class_id == 18 and obis == IMAGE_TRANSFER:
             return image_transfer(obis, meter)
+        if class_id == 1 and (download := download_object(obis, meter)) is not None:
+            return download
         if class_id == 22 and obis == BILLING_SCHEDULE:
             return billing_schedule(obis, meter)
         if class_id == 3 and (register := catalog.register_binding(obis, meter)) is not None:

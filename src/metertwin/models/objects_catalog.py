@@ -172,6 +172,7 @@ _PUBLIC = {
     Obis(1, 0, 0, 2, 0),
     Obis(0, 1, 96, 1, 0),
     Obis(1, 1, 0, 2, 0),
+    Obis(0, 0, 96, 1, 5),
     Obis(0, 0, 96, 14, 0),
     Obis(0, 0, 96, 3, 10),
     Obis(0, 0, 43, 0, 0),  # every association's security_setup_reference
@@ -842,7 +843,6 @@ def _limiter_monitored(obis: Obis, objects: str) -> Obis:
 _DATA_DEFAULTS: dict[Obis, Data] = {
     Obis(1, 0, 0, 2, 1): Data.octet_string(b"CFG-0001"),
     Obis(1, 0, 0, 2, 8): Data.octet_string(bytes.fromhex("00000000")),
-    Obis(1, 1, 0, 2, 0): Data.octet_string(b"1.0.0.0.0"),
     Obis(0, 0, 96, 1, 1): Data.octet_string(b""),
     Obis(0, 0, 96, 1, 2): Data.octet_string(b"MTW"),
     Obis(0, 1, 96, 1, 1): Data.octet_string(b""),
@@ -853,7 +853,6 @@ _DATA_DEFAULTS: dict[Obis, Data] = {
     Obis(1, 0, 0, 8, 0): _u32(900),
     Obis(1, 0, 0, 8, 4): _u32(900),
     Obis(1, 0, 0, 8, 5): _u32(86_400),
-    Obis(0, 0, 44, 0, 0): Data.octet_string(b""),
     Obis(0, 0, 97, 97, 0): _u32(0),
     Obis(0, 1, 97, 97, 0): _u32(0),
 }
