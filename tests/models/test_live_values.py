@@ -158,6 +158,7 @@ def _evidence(model: DeviceModel, served: set[tuple[int, Obis]]) -> dict[str, bo
         "maximum-demand": 4 in classes and 5 in classes,
         "dlms-tcp": 41 in classes,
         "sms": {41, 44, 45, 47, 8195} <= classes,  # what CNF sets and INFO reads (docs/sms.md)
+        "wmbus": (8192, Obis(0, 0, 128, 0, 0)) in served,  # the collector (docs/wmbus.md)
     }
 
 
