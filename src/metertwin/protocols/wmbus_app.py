@@ -325,6 +325,8 @@ def _value(
         return str(number)
     if exponent == 0:
         return number
+    if isinstance(number, float):
+        return number * 10.0**exponent
     scaled = number * 10.0**exponent
     return round(scaled, max(0, -exponent)) if exponent < 0 else int(scaled)
 

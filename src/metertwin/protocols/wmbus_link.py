@@ -193,8 +193,7 @@ def parse_frame(raw: bytes, frame_format: str = "auto") -> LinkFrame:
         elif len(raw) == length + 1:
             chosen = "B"
         else:
-            shortest = min(length + 1, a_length(length))
-            reason = TRUNCATED if len(raw) < shortest else MALFORMED
+            reason = MALFORMED if len(raw) > a_length(length) else TRUNCATED
             raise WmbusError(
                 reason, f"{len(raw)} bytes: L-field {length} announces {a_length(length)} "
                 f"(format A) or {length + 1} (format B)",
