@@ -34,7 +34,9 @@ WATER = Address("KAM", "76543210", 0x1B, 0x07)  # a constructed water meter (typ
 KEY = bytes(range(16))
 # 0413 volume 12.345 m3 (L), 0C78 fabrication number 98765432, 426C date storage 1,
 # 841003 energy 1000 Wh tariff 1: built from the EN 13757-3 DIF/VIF tables.
-RECORDS = bytes.fromhex("2F2F" "0413" "39300000" "0C78" "32547698" "426C" "3F2C" "841003" "E8030000")
+RECORDS = bytes.fromhex(
+    "2F2F" "0413" "39300000" "0C78" "32547698" "426C" "3F2C" "841003" "E8030000"
+)  # fmt: skip
 
 
 def mode5_telegram(
