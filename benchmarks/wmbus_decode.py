@@ -33,7 +33,7 @@ OMS_GAS = bytes.fromhex(
 OMS_GAS_KEY = bytes.fromhex("0102030405060708090A0B0C0D0E0F11")
 # a water meter's usual records: volume, fabrication number, date, volume at the due date,
 # flow, error flags
-RECORDS = bytes.fromhex("2F2F0413393000000C7832547698046D32371F15441339300000023B1300" "02FD170000")
+RECORDS = bytes.fromhex("2F2F0413393000000C7832547698046D32371F15441339300000023B130002FD170000")
 
 
 def _water(identity: int, frame_format: FrameFormat) -> bytes:

@@ -212,9 +212,33 @@ def decode_records(data: bytes) -> tuple[tuple[Record, ...], bytes]:
             continue
         if dif in (0x0F, 0x1F):
             return tuple(records), data[at + 1 :]
+        if dif < 0x80 and at + 1 < end and data[at + 1] < 0x7C and (dif & 0x0F) != 0x0D:
+            at = _plain_record(data, at, records)  # one DIF, one primary VIF: most records
+            continue
         record, at = _record(data, at)
         records.append(record)
     return tuple(records), b""
+
+
+def _plain_record(data: bytes, at: int, records: list[Record]) -> int:
+    """A record of one DIF and one primary VIF (no extensions), appended; where the next
+    one starts."""
+    dif = data[at]
+    coding = dif & 0x0F
+    if coding == 0x0F:
+        raise WmbusError(MALFORMED, f"record at byte {at}: special DIF 0x{dif:02X}")
+    start = at + 2
+    stop = start + _FIXED_SIZES[coding]
+    if stop > len(data):
+        raise WmbusError(TRUNCATED, f"record at byte {at}: {stop - start} data bytes announced")
+    quantity, unit, exponent, kind = _meaning(0, data[at + 1], "")
+    value = _value(coding, data[start:stop], -1, exponent, kind)
+    function = _FUNCTIONS[(dif >> 4) & 0x03]
+    vif = data[at + 1 : start]
+    records.append(
+        Record(quantity, value, unit, (dif >> 6) & 1, 0, 0, function, data[at : at + 1], vif)
+    )
+    return stop
 
 
 def _record(data: bytes, start: int) -> tuple[Record, int]:
