@@ -19,6 +19,7 @@ from benchmarks import (
     restart,
     sms_parse,
     sts_tokens,
+    wmbus_decode,
 )
 
 if __name__ == "__main__":
@@ -27,6 +28,7 @@ if __name__ == "__main__":
         restart,
         sts_tokens,
         sms_parse,
+        wmbus_decode,
         dlms_server,
         hdlc_pty_profile,
         hdlc_server,

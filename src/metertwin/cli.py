@@ -31,6 +31,7 @@ from metertwin.cli_firmware import add_firmware_command, run_firmware_command
 from metertwin.cli_optical import add_optical_command, run_optical_command
 from metertwin.cli_sms import add_sms_command, run_sms_command
 from metertwin.cli_token import add_token_command, run_token_command
+from metertwin.cli_wmbus import add_wmbus_command, run_wmbus_command
 from metertwin.config import check_serial, load_config
 from metertwin.errors import UserError
 from metertwin.meter.clock import Clock
@@ -245,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_bus_command(commands)
     add_api_command(commands)
     add_sms_command(commands)
+    add_wmbus_command(commands)
     add_firmware_command(commands)
 
     models = commands.add_parser("models", help="list the built-in device models, or print one")
@@ -302,6 +304,8 @@ def _command(argv: Sequence[str] | None) -> int:
             return run_api_command(args)
         if args.command == "sms":
             return run_sms_command(args)
+        if args.command == "wmbus":
+            return run_wmbus_command(args)
         if args.command == "run" and args.bus is not None:
             return run_bus_command(bus_args_of_run(args))
         if args.command == "firmware":

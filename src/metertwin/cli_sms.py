@@ -42,23 +42,30 @@ def api_base(target: str) -> str:
     return f"http://{host}:{port}"
 
 
-def run_sms_command(args: argparse.Namespace) -> int:
-    url = api_base(args.target) + "/sms"
-    body = json.dumps({"text": args.text, "from": args.sender}).encode()
+def post_json(url: str, body: dict[str, Any], answer_key: str) -> Any:
+    """POST ``body`` to the API; the JSON answer's ``answer_key`` (UserError otherwise)."""
     request = urllib.request.Request(
-        url, data=body, method="POST", headers={"content-type": "application/json"}
-    )
+        url, data=json.dumps(body).encode(), method="POST",
+        headers={"content-type": "application/json"},
+    )  # fmt: skip
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as answer:
-            reply = json.loads(answer.read())["reply"]
+            answered = json.loads(answer.read())
+            if answer_key not in answered:
+                raise KeyError(answer_key)
+            return answered
     except urllib.error.HTTPError as refused:
         raise UserError(f"{url}: {refused.code} {_message(refused.read())}") from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise UserError(f"{url}: no answer ({reason})") from None
     except (ValueError, KeyError, TypeError):
-        raise UserError(f"{url}: the answer is not a reply SMS") from None
-    print(reply)
+        raise UserError(f"{url}: the answer has no {answer_key}") from None
+
+
+def run_sms_command(args: argparse.Namespace) -> int:
+    url = api_base(args.target) + "/sms"
+    print(post_json(url, {"text": args.text, "from": args.sender}, "reply")["reply"])
     return EXIT_OK
 
 

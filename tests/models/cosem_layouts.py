@@ -340,6 +340,29 @@ LAYOUTS: dict[tuple[int, int], dict[int, Layout]] = {
         5: T.DOUBLE_LONG_UNSIGNED,
         6: T.UNSIGNED,
         7: T.DOUBLE_LONG_UNSIGNED,
+        8: ArrayOf(  # docs/wmbus.md: the key reads empty
+            struct(
+                T.VISIBLE_STRING,
+                T.VISIBLE_STRING,
+                T.UNSIGNED,
+                T.UNSIGNED,
+                Octets(0),
+                T.DOUBLE_LONG_UNSIGNED,
+            )
+        ),
+        9: ArrayOf(
+            struct(
+                DATE_TIME,
+                T.VISIBLE_STRING,
+                T.VISIBLE_STRING,
+                T.UNSIGNED,
+                T.UNSIGNED,
+                T.UNSIGNED,
+                Octets(),
+            )
+        ),
+        10: T.LONG_UNSIGNED,
+        11: StructOf(T.DOUBLE_LONG_UNSIGNED),
     },
     (8193, 0): {2: T.BOOLEAN, 3: T.ENUM, 4: T.LONG_UNSIGNED, 5: LN},
     (8194, 0): {2: T.UNSIGNED, 3: T.UNSIGNED, 4: ArrayOf(T.VISIBLE_STRING)},

@@ -159,6 +159,7 @@ def _evidence(model: DeviceModel, served: set[tuple[int, Obis]]) -> dict[str, bo
         "dlms-tcp": 41 in classes,
         "sms": {41, 44, 45, 47, 8195} <= classes,  # what CNF sets and INFO reads (docs/sms.md)
         "sms-token": "sts" in spec.functions and (115, Obis(0, 0, 19, 40, 0)) in served,
+        "wmbus": (8192, Obis(0, 0, 128, 0, 0)) in served,  # the collector (docs/wmbus.md)
     }
 
 

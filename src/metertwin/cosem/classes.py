@@ -306,9 +306,11 @@ _ALL = [
         8192,
         0,
         "Wireless M-Bus collector",
-        "enabled mode max_meters min_interval installed_meters buffer_entries",
-        "clear_buffer",
-        static="enabled mode max_meters min_interval",
+        "enabled mode max_meters min_interval installed_meters buffer_entries meter_list "
+        "buffer buffer_capacity telegram_counters",
+        "clear_buffer delete_entries add_meter remove_meter",
+        static="enabled mode max_meters min_interval meter_list buffer_capacity",
+        selective={"buffer": (2,)},
     ),
     _cls(
         8193,

@@ -59,6 +59,8 @@ from metertwin.models.schedule_objects import BILLING_SCHEDULE, billing_schedule
 from metertwin.models.security_setup import SecuritySetups, setup_name
 from metertwin.models.supervision_objects import limiter_config, monitor_configs
 from metertwin.models.values import integer, items, same_shape, scaler_unit
+from metertwin.models.wmbus_collector import WmbusCollector, has_wmbus
+from metertwin.models.wmbus_objects import install_wmbus_collector
 
 SERVER_CONFORMANCE = IMPLEMENTED_CONFORMANCE
 """Each association offers all the server implements (policies could offer less)."""
@@ -484,8 +486,11 @@ class _Binder:
             rates = meter.spec.capacity.rates
             attributes[2] = Binding(get=lambda _r: Data.unsigned(rates))
             attributes[3] = Binding(get=lambda _r: Data.unsigned(meter.rate))
-        # No methods: none of them would do anything here, so none is advertised.
-        return CosemObject(interface, obis, attributes)
+        methods: dict[int, Method] = {}  # only those that do something are advertised
+        if class_id == 8192 and has_wmbus(self.model):
+            collector = WmbusCollector(meter, self.model)
+            methods = install_wmbus_collector(obis, collector, attributes)
+        return CosemObject(interface, obis, attributes, methods)
 
     def _supervised(
         self,

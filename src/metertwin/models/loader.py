@@ -225,6 +225,7 @@ IMPLEMENTED_FUNCTIONS: dict[str, str] = {
     "dlms-tcp": "DLMS/COSEM over TCP with the IEC 62056-47 wrapper",
     "sms": "the MeterCom PRO module's SMS configuration: INFO, CNF, RESET (docs/sms.md)",
     "sms-token": "STS tokens by SMS, entered as from the keypad, answered by SMS (docs/sms.md)",
+    "wmbus": "the MeterCom PRO wireless M-Bus collector, class 8192 (docs/wmbus.md)",
 }
 """What a model's ``[model] functions`` may name: what metertwin implements, and where.
 A function a meter's documents name but metertwin does not have yet (a keypad, a CIU,

@@ -779,6 +779,10 @@ def parameter_defaults(obis: Obis, class_id: int, model: DeviceModel) -> dict[in
             5: _u32(900),
             6: Data.unsigned(0),
             7: _u32(0),
+            8: Data.array([]),  # wmbus_collector: meter list, buffer, counters
+            9: Data.array([]),
+            10: Data.long_unsigned(128),
+            11: Data.structure([_u32(0)] * 11),
         },
         8193: {
             2: Data.boolean(False),
@@ -871,8 +875,12 @@ _READ_ONLY = {
     (65, 3),
     (71, 3),
     (71, 10),
+    (8192, 4),
     (8192, 6),
     (8192, 7),
+    (8192, 9),
+    (8192, 10),
+    (8192, 11),
     (3, 2),
     (4, 2),
     (4, 4),

@@ -14,7 +14,7 @@ import json
 import logging
 import socket
 from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -45,6 +45,7 @@ from metertwin.runtime.live_inputs import (
 )
 from metertwin.runtime.session import Session
 from metertwin.runtime.sms import SmsModem
+from metertwin.runtime.wmbus import WmbusRadio, session_has_wmbus
 from metertwin.sim.base import Window
 from metertwin.sim.world import SimulatedWorld
 from metertwin.storage.sqlite import CommitError
@@ -103,6 +104,16 @@ class EventHub:
     def close(self) -> None:
         for queue in self._queues:
             queue.put_nowait(_END)
+
+
+class WmbusBody(BaseModel):
+    """A telegram as the module's wM-Bus radio received it (docs/wmbus.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    hex: str = Field(description="the telegram in hex, from its L-field, CRCs included")
+    format: str = Field(
+        "auto", pattern="^(auto|A|B|none)$", description="frame format: auto, A, B or none"
+    )
 
 
 class ChangeBody(BaseModel):
@@ -192,6 +203,7 @@ class MeterControl:
     session: Session
     inputs: LiveInputs
     sms: SmsModem | None = None
+    wmbus: WmbusRadio | None = None
     hub: EventHub = field(init=False)
 
     def __post_init__(self) -> None:
@@ -209,7 +221,34 @@ class MeterControl:
             inputs.restore(session.store.load().meta.get(META_KEY))
         except InputError as exc:
             raise UserError(f"{session.store.directory}: {exc}") from None
-        return cls(session, inputs, sms)
+        radio = WmbusRadio(session) if session_has_wmbus(session) else None
+        return cls(session, inputs, sms, radio)
+
+    def deliver_wmbus(self, body: WmbusBody) -> JSONResponse:
+        """The radio receives ``body``: stored or counted and dropped, once committed."""
+        if self.wmbus is None:
+            return _error(404, f"model {self.session.model.spec.name} has no wM-Bus collector")
+        if self.session.read_only:
+            return _error(503, "the meter's memory takes no commit; the meter is read-only")
+        try:
+            telegram = bytes.fromhex(body.hex)
+        except ValueError:
+            return _error(422, "hex: not hexadecimal octets")
+        try:
+            reception = self.wmbus.deliver(telegram, body.format)
+        except CommitError as exc:
+            return _error(503, f"not committed: {exc}")
+        sender = reception.sender
+        return JSONResponse(
+            {
+                "outcome": reception.outcome,
+                "detail": reception.detail,
+                "stored": reception.outcome == "stored",
+                "entry": reception.entry,
+                "sender": None if sender is None else asdict(sender),
+                "records": list(reception.records),
+            }
+        )
 
     def deliver_sms(self, body: SmsBody) -> JSONResponse:
         """The module receives ``body``: its reply SMS, once what it changed is committed."""
@@ -437,6 +476,20 @@ def build_app(control: MeterControl) -> FastAPI:
     @app.delete("/faults/firmware", summary="Disarm every firmware fault not yet struck")
     async def disarm_firmware_faults() -> JSONResponse:
         return control.arm_firmware_fault(None)
+
+    @app.post(
+        "/wmbus",
+        summary="Deliver a received wM-Bus telegram to the collector (docs/wmbus.md)",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": WmbusBody.model_json_schema()}},
+            }
+        },
+    )
+    async def wmbus(request: Request) -> JSONResponse:
+        body = await _json_body(request, WmbusBody, '{"hex": "2E44931578563412..."}')
+        return control.deliver_wmbus(body)
 
     @app.get(
         "/events/stream",
