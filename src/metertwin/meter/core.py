@@ -169,6 +169,7 @@ _UNSET = -1
     _MAX_DEMAND_TIME,
     _COST,
 ) = range(9)
+_INSTANT_KINDS = frozenset((_VOLTAGE, _CURRENT, _POWER, _FREQUENCY))
 
 
 def _plan(channel: str) -> tuple[int, int, int, int]:
@@ -246,6 +247,8 @@ class Meter:
         self._channel_plan = {
             p.name: [_plan(channel) for channel in p.channels] for p in spec.profiles
         }
+        # per profile: the plan last looked at, and whether it reads the physical state
+        self._plan_reads_state: dict[str, tuple[list[tuple[int, int, int, int]], bool]] = {}
         self._series: InputSeries | None = None
         self._captures: dict[str, int] = {}
         self._reschedule_captures()
@@ -652,9 +655,21 @@ class Meter:
             status |= _DAYLIGHT_SAVING
         if self.clock.invalid:
             status |= _CLOCK_INVALID
-        # The physical state in force just before the capture instant, as plain floats.
+        plan = self._channel_plan[spec.name]
+        known = self._plan_reads_state.get(spec.name)
+        if known is None or known[0] is not plan:  # a plan (re)programmed since
+            known = (plan, any(kind in _INSTANT_KINDS for kind, _a, _b, _c in plan))
+            self._plan_reads_state[spec.name] = known
+        # The physical state in force just before the capture instant, as plain floats (only
+        # for a profile with a voltage, current, power or frequency channel).
         series = self._series
-        if series is not None:
+        volts: list[float] = []
+        watts: list[float] = []
+        vars_: list[float] = []
+        hertz = 0.0
+        if not known[1]:
+            pass
+        elif series is not None:
             prepared = self._prepared
             at = prepared.index_at if prepared is not None else series.index_at
             i = max(at(self.now_ms - 1), 0)
@@ -674,7 +689,7 @@ class Meter:
         values: list[int | float] = []
         registers = self.registers
         starting_a = self.spec.ratings.starting_current_a * self.spec.ratios.current
-        for kind, a, b, c in self._channel_plan[spec.name]:
+        for kind, a, b, c in plan:
             if kind == _ENERGY:
                 values.append(registers.micro(_ENERGY_OF[a], b, c) // MICRO_PER_MILLI_WH)
             elif kind == _VOLTAGE:
