@@ -30,6 +30,7 @@ from metertwin.dlms.apdu import (
     Aare,
     Aarq,
     ActionRequestNormal,
+    ActionResponseNextPblock,
     ActionResponseNormal,
     Apdu,
     AttributeDescriptor,
@@ -793,3 +794,13 @@ def test_long_invoke_id_and_priority_bits() -> None:
     value = LongInvokeIdAndPriority(0xABCDEF, True, False, True, True)
     assert value.to_int() == 0xD0ABCDEF
     assert LongInvokeIdAndPriority.from_int(0xD0ABCDEF) == value
+
+
+def test_action_response_next_pblock_is_tag_choice_invoke_and_a_u32_block_number() -> None:
+    """IEC 62056-5-3 (Green Book) ACTION-Response ::= CHOICE { ..., action-response-next-pblock
+    [4] }, Action-Response-Next-Pblock ::= SEQUENCE { invoke-id-and-priority, block-number
+    Unsigned32 }: ``C7 04``, one octet, then the block number in four octets (A-XDR, no type
+    tag). gurux-dlms reads the same layout (and accepts it from this server)."""
+    answer = ActionResponseNextPblock(invoke=InvokeIdAndPriority(1, True, True), block_number=1)
+    assert answer.encode() == _hex("C704C100000001")
+    assert decode_apdu(_hex("C704C100000001")) == answer

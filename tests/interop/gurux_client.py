@@ -138,6 +138,9 @@ class GuruxSession:
         A refusal raises unless ``raise_refusal`` is false (then ``reply.error`` has it)."""
         reply = GXReplyData()
         for frame in _frames(frames):
+            # Each frame is answered on its own (a parameter block's next-pblock answer
+            # included): gurux's own reader clears the reply between them, so does this.
+            reply.clear()
             self._round_trip(frame, reply)
         while reply.isMoreData():
             self._round_trip(self.client.receiverReady(reply), reply)
