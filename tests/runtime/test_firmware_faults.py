@@ -27,7 +27,7 @@ from metertwin.codec.axdr import Data
 from metertwin.codec.enums import ActionResult
 from metertwin.codec.obis import Obis
 from metertwin.dlms.client import DlmsClient
-from metertwin.dlms.client.errors import ActionFailedError
+from metertwin.dlms.client.errors import ActionFailedError, DlmsConnectionError
 from metertwin.dlms.client.image_transfer import IMAGE_TRANSFER, image_identifier
 from metertwin.meter.firmware_image import build_image
 from metertwin.sim import ScenarioError, WorldSite, load_scenario
@@ -51,12 +51,20 @@ class Meter:
         return DlmsClient().connect(host, int(port), client_sap=1, password=b"00000002")
 
     def status_and_version(self) -> tuple[int, bytes]:
-        """Over DLMS, once no verification or activation runs (meter time goes on)."""
+        """Over DLMS, once no verification or activation runs (meter time goes on). A
+        connection opened while a power cut's restart is still dropping connections goes
+        with them, as on a real meter: it is opened again."""
         deadline = time.monotonic() + WAIT_S
         while True:
-            with self.client() as meter:
-                status = meter.get(IMAGE_TRANSFER, 18, 6).as_int()
-                version = meter.get(FIRMWARE_VERSION, 1, 2).as_bytes()
+            try:
+                with self.client() as meter:
+                    status = meter.get(IMAGE_TRANSFER, 18, 6).as_int()
+                    version = meter.get(FIRMWARE_VERSION, 1, 2).as_bytes()
+            except DlmsConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+                continue
             if status not in (2, 5) or time.monotonic() > deadline:
                 return status, version
             time.sleep(0.2)
