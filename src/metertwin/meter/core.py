@@ -667,9 +667,8 @@ class Meter:
         watts: list[float] = []
         vars_: list[float] = []
         hertz = 0.0
-        if not known[1]:
-            pass
-        elif series is not None:
+        reads_state = known[1]
+        if reads_state and series is not None:
             prepared = self._prepared
             at = prepared.index_at if prepared is not None else series.index_at
             i = max(at(self.now_ms - 1), 0)
@@ -677,7 +676,7 @@ class Meter:
             watts = series.active_w[i].tolist()
             vars_ = series.reactive_var[i].tolist()
             hertz = float(series.frequency_hz[i])
-        else:
+        elif reads_state:
             volts, watts, vars_ = (
                 list(x)
                 for x in (self.inputs.voltage_v, self.inputs.active_w, self.inputs.reactive_var)
